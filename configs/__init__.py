@@ -1,0 +1,1 @@
+"""The JSON configs shipped with raydas (this folder installs as ``raydas.configs``)."""

@@ -1,0 +1,1 @@
+"""distpy-format example configs."""

@@ -1,0 +1,130 @@
+"""`Chunk`: the one type that flows through raydas.
+
+A chunk is a 2-D block of samples laid out ``(channel, time)``, float32 by
+default, with the coordinates needed to interpret it. It may carry a *halo*:
+extra samples before and after its own time span, read from the neighbouring
+data so that filters see the same context as on the whole record. The halo is
+trimmed from results before they are written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .timeutil import NS_PER_S, to_iso, unix_stem
+
+
+@dataclass
+class Chunk:
+    """A block of DAS samples and its coordinates.
+
+    Attributes
+    ----------
+    data
+        Array of shape ``(n_channels, n_samples)`` including the halo samples.
+    start_ns
+        Time of ``data[:, 0]`` (the first halo sample, if any), ns since
+        1970-01-01 UTC.
+    dt
+        Sample interval in seconds.
+    positions
+        Position of each channel along the fibre in metres, shape ``(n_channels,)``.
+    halo
+        ``(before, after)``: how many samples at each end of ``data`` belong to
+        the neighbours rather than to this chunk.
+    units
+        Unit of the samples, e.g. ``"strain/s"``; ``""`` when unknown.
+    gauge_length
+        Gauge length in metres (``nan`` when unknown).
+    source
+        Where the samples came from (file URLs, ``;``-separated).
+    index
+        Position of this chunk in its recording (0-based).
+    attrs
+        Free-form metadata (vendor headers worth keeping).
+    """
+
+    data: Any
+    start_ns: int
+    dt: float
+    positions: np.ndarray
+    halo: tuple[int, int] = (0, 0)
+    units: str = ""
+    gauge_length: float = float("nan")
+    source: str = ""
+    index: int = 0
+    attrs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if getattr(self.data, "ndim", None) != 2:
+            raise ValueError(f"Chunk data must be 2-D (channel, time), got shape {getattr(self.data, 'shape', None)}")
+        self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1)
+        if self.positions.shape[0] != self.data.shape[0]:
+            raise ValueError(
+                f"{self.positions.shape[0]} channel positions for {self.data.shape[0]} channels"
+            )
+        before, after = (int(h) for h in self.halo)
+        if before < 0 or after < 0 or before + after > self.data.shape[1]:
+            raise ValueError(f"halo {self.halo} does not fit {self.data.shape[1]} samples")
+        self.halo = (before, after)
+        self.start_ns = int(self.start_ns)
+        self.dt = float(self.dt)
+
+    # --- sampling -----------------------------------------------------------
+    @property
+    def sample_rate(self) -> float:
+        """Samples per second (Hz)."""
+        return 1.0 / self.dt
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        """Samples of the chunk itself, halo excluded."""
+        return int(self.data.shape[1]) - self.halo[0] - self.halo[1]
+
+    @property
+    def core_start_ns(self) -> int:
+        """Time of the first sample that belongs to this chunk (ns, UTC)."""
+        return self.start_ns + int(round(self.halo[0] * self.dt * NS_PER_S))
+
+    @property
+    def core_end_ns(self) -> int:
+        """Time just after the last sample of the chunk (exclusive, ns, UTC)."""
+        return self.core_start_ns + int(round(self.n_samples * self.dt * NS_PER_S))
+
+    @property
+    def duration(self) -> float:
+        """Duration of the chunk itself in seconds, halo excluded."""
+        return self.n_samples * self.dt
+
+    @property
+    def stem(self) -> str:
+        """Output file stem: the unix time of the chunk's first own sample."""
+        return unix_stem(self.core_start_ns)
+
+    @property
+    def core(self):
+        """The samples of the chunk itself (a view, halo removed)."""
+        before, after = self.halo
+        return self.data[:, before : self.data.shape[1] - after]
+
+    def times(self) -> np.ndarray:
+        """Time of every sample in ``data`` as ``datetime64[ns]``."""
+        offsets = np.round(np.arange(self.data.shape[1]) * self.dt * NS_PER_S).astype(np.int64)
+        return (self.start_ns + offsets).astype("datetime64[ns]")
+
+    def trimmed(self) -> "Chunk":
+        """A copy of this chunk's metadata around its core samples, halo (0, 0)."""
+        return replace(self, data=self.core, start_ns=self.core_start_ns, halo=(0, 0))
+
+    def __repr__(self) -> str:
+        return (
+            f"Chunk({self.n_channels} ch x {self.n_samples} samples @ {self.sample_rate:g} Hz, "
+            f"start {to_iso(self.core_start_ns)}, halo {self.halo}, {self.data.dtype})"
+        )

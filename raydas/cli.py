@@ -1,0 +1,234 @@
+"""The ``raydas`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from . import __version__
+from .errors import RaydasError, RunFailed
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    cells = [[h for _, h in columns]] + [[_cell(r.get(k)) for k, _ in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+# --- sub-commands -----------------------------------------------------------------
+def cmd_scan(args) -> int:
+    from . import formats
+    from .recording import assemble
+
+    records, failures = formats.scan(args.paths, args.format)
+    _, breaks = assemble(records)
+    if args.json:
+        print(json.dumps({
+            "records": [r.summary() for r in records],
+            "discontinuities": [b.summary() for b in breaks],
+            "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
+        }, indent=2))
+    else:
+        cols = [("path", "path"), ("format", "format"), ("channels", "channels"), ("samples", "samples"),
+                ("sample_rate_hz", "rate (Hz)"), ("channel_spacing_m", "spacing (m)"), ("start", "start (UTC)"),
+                ("end", "end (UTC)"), ("units", "unit")]
+        rows = [dict(r.summary(), path=_short(r.path) + (f"#{r.key}" if r.key and not r.key.startswith("/Acq") else ""))
+                for r in records]
+        print(_table(rows, cols) if rows else "no records found")
+        for b in breaks:
+            print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
+        for f in failures:
+            print(f"unreadable: {f}", file=sys.stderr)
+    return 0 if records else 1
+
+
+def _short(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+        return rel if not rel.startswith("../../..") else path
+    except ValueError:
+        return path
+
+
+def cmd_formats(args) -> int:
+    from . import formats
+
+    rows = [{"name": r.name, "description": r.description} for r in formats.readers().values()]
+    print(json.dumps(rows, indent=2) if args.json else _table(rows, [("name", "format"), ("description", "reads")]))
+    return 0
+
+
+def cmd_commands(args) -> int:
+    from . import commands
+
+    described = [cls.describe() for cls in commands.all_commands().values()]
+    if args.json:
+        print(json.dumps(described, indent=2))
+        return 0
+    rows = []
+    for d in described:
+        params = ", ".join(f"{p['name']}={json.dumps(p['default'])}" for p in d["parameters"])
+        rows.append({"name": d["name"], "family": d["family"], "gpu": "yes" if d["gpu"] else "host",
+                     "halo": d["halo"], "params": params, "summary": d["summary"]})
+    print(_table(rows, [("name", "command"), ("family", "family"), ("gpu", "gpu"), ("halo", "halo"),
+                        ("params", "parameters (defaults)"), ("summary", "what it does")]))
+    changed = [d for d in described if d["changed_from_distpy"]]
+    if changed:
+        print("\nWhere raydas's numbers or behaviour differ from distpy's:")
+        for d in changed:
+            print(f"  {d['name']}: {d['changed_from_distpy']}")
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from .config import load_config
+    from .pipeline import Pipeline, load_json
+
+    doc = load_json(args.config)
+    if isinstance(doc, dict) and "command_list" in doc:
+        pipeline = Pipeline.from_config(doc, source=args.config)
+    else:
+        cfg = load_config(args.config)
+        pipeline = Pipeline.from_config(cfg.processing, source=args.config)
+    dot = pipeline.to_dot()
+    if args.output:
+        with open(args.output, "w") as fh:
+            fh.write(dot)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(dot)
+    return 0
+
+
+def _apply_overrides(cfg, args):
+    ray_updates = {k: v for k, v in (("device", args.device), ("num_actors", args.num_actors),
+                                     ("num_cpus", args.num_cpus), ("timeline", args.timeline)) if v is not None}
+    updates = {}
+    if ray_updates:
+        updates["ray"] = cfg.ray.model_copy(update=ray_updates)
+    if args.output:
+        updates["output"] = args.output
+    return cfg.model_copy(update=updates) if updates else cfg
+
+
+def _execute(cfg, mode: str, args) -> int:
+    from .runtime import run
+
+    try:
+        report = run(cfg, mode=mode, progress=not args.no_progress, resume=not args.no_resume)
+    except RunFailed as exc:
+        print(f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr)
+        for f in exc.failures:
+            chunk = f" chunk {f['chunk']}" if f.get("chunk") else ""
+            print(f"  [{f['stage']}] {f.get('file', '')}{chunk}: {f['error']}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+def cmd_run(args, mode: str = "run") -> int:
+    from .config import load_config
+
+    cfg = _apply_overrides(load_config(args.config), args)
+    return _execute(cfg, mode, args)
+
+
+def cmd_demo(args) -> int:
+    from . import demo
+    from .config import load_config
+
+    out = os.path.abspath(args.out)
+    print(f"raydas demo: writing {args.files} SEG-Y file(s) of {args.seconds:g} s, {args.channels} channels at "
+          f"{args.rate:g} Hz into {out}/data", file=sys.stderr)
+    config_path = demo.prepare(out, files=args.files, seconds=args.seconds, channels=args.channels,
+                               sample_rate=args.rate)
+    cfg = _apply_overrides(load_config(config_path), args)
+    code = _execute(cfg, "run", args)
+    if code == 0:
+        print(f"config:    {config_path}")
+        print(f"data:      {os.path.join(out, 'data')}")
+    return code
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", help="results root (overrides the config)")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"], help="where processor actors compute")
+    p.add_argument("--num-actors", type=int, help="number of processor actors")
+    p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray")
+    p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="raydas", description="DAS processing on Ray (successor of distpy).")
+    parser.add_argument("--version", action="version", version=f"raydas {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="generate synthetic SEG-Y data and run the noise log on it")
+    p.add_argument("--out", default="raydas-demo", help="folder for data, configs and results (default: raydas-demo)")
+    p.add_argument("--files", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=20.0, help="seconds per file")
+    p.add_argument("--channels", type=int, default=200)
+    p.add_argument("--rate", type=float, default=2000.0, help="sample rate (Hz)")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    for name, mode, text in (("run", "run", "ingest and process as a config says"),
+                             ("ingest", "ingest", "fill the chunk store from the input files"),
+                             ("process", "process", "process the chunk store (or input) with the pipeline")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("config", help="raydas run config or distpy system config (JSON)")
+        _add_run_options(p)
+        p.set_defaults(func=lambda a, m=mode: cmd_run(a, m))
+
+    p = sub.add_parser("scan", help="list the records found in files, folders or globs")
+    p.add_argument("paths", nargs="+", help="paths, globs, folders or URLs")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--format", help="force a format")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("formats", help="list the registered formats")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_formats)
+
+    p = sub.add_parser("commands", help="list the registered processing commands")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_commands)
+
+    p = sub.add_parser("graph", help="write Graphviz dot of a pipeline")
+    p.add_argument("config", help="processing config or run config")
+    p.add_argument("-o", "--output", help="write the dot here instead of stdout")
+    p.set_defaults(func=cmd_graph)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except RaydasError as exc:
+        print(f"raydas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("raydas: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

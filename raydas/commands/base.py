@@ -1,0 +1,243 @@
+"""What a processing command is.
+
+A command is a small class: distpy's JSON ``name``, a pydantic ``Params``
+model (names and defaults as in distpy's code, units in the descriptions), the
+halo it needs along time, and ``apply(xp, x, ctx)`` written for any array
+namespace ``xp`` (numpy or cupy). It never writes into its inputs: arrays out of
+Ray's object store are read-only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+class Params(BaseModel):
+    """Base of every command's parameters. Keys a command does not know are
+    kept aside (distpy configs carry comments and graph styling)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Says that ``axis`` of an array holds a discrete Fourier transform.
+
+    Attributes
+    ----------
+    axis
+        The transformed axis (1 = time, 0 = channels).
+    n
+        Length of the signal before the transform.
+    d
+        Sample spacing of that signal (s for time, m for channels).
+    onesided
+        True for a real-input transform keeping frequencies 0..n//2 only.
+    """
+
+    axis: int
+    n: int
+    d: float
+    onesided: bool
+
+
+@dataclass(frozen=True)
+class ArrayMeta:
+    """What the executor knows about an intermediate array.
+
+    Attributes
+    ----------
+    halo
+        ``(before, after)`` samples at the ends of axis 1 that belong to the
+        neighbouring chunks; ``(0, 0)`` once trimmed or for non-time arrays.
+    positions
+        Coordinates of axis 0 (m along the fibre), or ``None`` when axis 0 is not channels.
+    dt
+        Sample interval of axis 1 in seconds, or ``None`` when axis 1 is not time.
+    spectra
+        Axes that hold Fourier transforms.
+    """
+
+    halo: tuple[int, int] = (0, 0)
+    positions: Any = None
+    dt: float | None = None
+    spectra: tuple[Spectrum, ...] = ()
+
+    def spectrum(self, axis: int) -> Spectrum | None:
+        for s in self.spectra:
+            if s.axis == axis:
+                return s
+        return None
+
+    def trimmed(self) -> "ArrayMeta":
+        return replace(self, halo=(0, 0))
+
+
+@dataclass
+class Context:
+    """Everything a command may need besides its primary input.
+
+    Attributes
+    ----------
+    sample_rate
+        Samples per second of the recording (Hz).
+    meta
+        Metadata of the primary input.
+    gathered
+        The ``gather_uids`` inputs, in order (already on the right device).
+    gathered_meta
+        Their metadata.
+    start_ns
+        Start of the chunk's own samples (halo excluded), ns UTC.
+    stem
+        The chunk's output file stem (unix time).
+    outputs
+        Where writer commands put files (see :class:`raydas.pipeline.OutputSink`).
+    cache
+        Per-input scratch shared by consumers of the same value (e.g. the power
+        spectrum of an FFT, computed once for every band command).
+    """
+
+    sample_rate: float
+    meta: ArrayMeta
+    gathered: list = field(default_factory=list)
+    gathered_meta: list = field(default_factory=list)
+    start_ns: int = 0
+    stem: str = ""
+    outputs: Any = None
+    cache: dict = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def positions(self) -> np.ndarray:
+        return self.meta.positions
+
+    @property
+    def dt(self) -> float:
+        return 1.0 / self.sample_rate
+
+
+class Command:
+    """Base class of every command. Subclass, set the class attributes,
+    implement :meth:`apply`, and register with :func:`raydas.commands.register`.
+
+    Class attributes
+    ----------------
+    name
+        distpy's JSON name.
+    family
+        One of spectral, filters, statistics, geometry, detection, algebra,
+        elementwise, io, plots, control.
+    summary
+        One line for ``raydas commands``.
+    inputs
+        ``"one"``; ``"gather"`` when ``gather_uids`` is required; ``"optional"``
+        when ``gather_uids`` may be given.
+    time_local
+        True when each output sample depends only on input samples within
+        :meth:`halo` of it (so chunks with a halo give whole-record results);
+        False for results that are by nature per chunk (a spectrum, a mean over
+        the chunk), which see the chunk without its halo.
+    gpu
+        True when :meth:`apply` runs on cupy; False moves this step to the host.
+    writes
+        True for commands that write files (they run on the host).
+    changed_from_distpy
+        How raydas's numbers differ from distpy's, if they do.
+    """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+    inputs: ClassVar[str] = "one"
+    time_local: ClassVar[bool] = True
+    gpu: ClassVar[bool] = True
+    writes: ClassVar[bool] = False
+    changed_from_distpy: ClassVar[str] = ""
+
+    def __init__(self, params: Params, uid: int = 0):
+        self.params = params
+        self.uid = uid
+
+    # --- declarations -------------------------------------------------------
+    def halo(self, sample_rate: float) -> int:
+        """Samples of context needed on each side along time (time-local commands)."""
+        return 0
+
+    def outputs(self, stem: str) -> list[str]:
+        """Paths (relative to the results root) this command writes for a chunk."""
+        return []
+
+    # --- work ---------------------------------------------------------------
+    def apply(self, xp, x, ctx: Context):
+        """Compute the result for one chunk; never modify ``x`` in place."""
+        raise NotImplementedError
+
+    def out_meta(self, x, out, ctx: Context) -> ArrayMeta:
+        """Metadata of the result. The default keeps the input's when the
+        shape is unchanged, and otherwise keeps what still applies."""
+        meta = ctx.meta
+        if getattr(out, "shape", None) == getattr(x, "shape", None):
+            return meta
+        same_rows = getattr(out, "ndim", 0) >= 1 and out.shape[0] == x.shape[0]
+        same_cols = getattr(out, "ndim", 0) == 2 and x.ndim == 2 and out.shape[1] == x.shape[1]
+        return ArrayMeta(
+            halo=meta.halo if same_cols else (0, 0),
+            positions=meta.positions if same_rows else None,
+            dt=meta.dt if same_cols else None,
+            spectra=tuple(s for s in meta.spectra if (s.axis == 0 and same_rows) or (s.axis == 1 and same_cols)),
+        )
+
+    @classmethod
+    def describe(cls) -> dict:
+        """A JSON-ready description (``raydas commands --json``)."""
+        params = []
+        for pname, f in cls.Params.model_fields.items():
+            default = f.default if f.default is not None or not f.is_required() else None
+            params.append(
+                {
+                    "name": pname,
+                    "default": _jsonable(default),
+                    "required": f.is_required(),
+                    "description": f.description or "",
+                }
+            )
+        return {
+            "name": cls.name,
+            "family": cls.family,
+            "summary": cls.summary,
+            "parameters": params,
+            "inputs": cls.inputs,
+            "time_local": cls.time_local,
+            "halo": _halo_doc(cls),
+            "gpu": cls.gpu,
+            "writes": cls.writes,
+            "changed_from_distpy": cls.changed_from_distpy,
+        }
+
+    def __repr__(self) -> str:
+        return f"<{self.name} uid={self.uid}>"
+
+
+def _halo_doc(cls) -> str:
+    if not cls.time_local:
+        return "per chunk (sees the chunk without halo)"
+    doc = (cls.halo.__doc__ or "").strip()
+    if cls.halo is Command.halo:
+        return "0"
+    return doc.splitlines()[0] if doc else "declared by parameters"
+
+
+def _jsonable(value):
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

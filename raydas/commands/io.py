@@ -1,0 +1,109 @@
+"""Writers: each writes one file per chunk under the results root, atomically,
+named by the chunk's unix time (distpy's layout), and passes its input on."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from ..backend import to_host
+from ..formats.chunkstore import npy_bytes
+from ..formats.witsml import band_curve_names, fbe_document
+from ..outputs import safe_relative
+from . import register
+from .base import Command, Params
+
+
+class WriterParams(Params):
+    directory_out: str = Field("NONE", description="folder under the results root; NONE writes nothing")
+
+    @field_validator("directory_out")
+    @classmethod
+    def _inside_results(cls, value: str) -> str:
+        return value if value == "NONE" else safe_relative(value)
+
+
+class _Writer(Command):
+    family = "io"
+    writes = True
+    gpu = False
+    time_local = False
+    suffix = ""
+
+    def outputs(self, stem: str) -> list[str]:
+        if self.params.directory_out == "NONE":
+            return []
+        return [f"{self.params.directory_out}/{stem}.{self.suffix}"]
+
+
+@register
+class WriteNpy(_Writer):
+    name = "write_npy"
+    summary = "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy); pass it on."
+    suffix = "npy"
+    changed_from_distpy = "time.npy holds seconds from the chunk start (distpy wrote sample indices)."
+
+    class Params(WriterParams):
+        pass
+
+    def apply(self, xp, x, ctx):
+        if self.params.directory_out == "NONE":
+            return x
+        out = self.params.directory_out
+        host = to_host(x)
+        ctx.outputs.write(f"{out}/{ctx.stem}.npy", npy_bytes(host))
+        if ctx.positions is not None and len(ctx.positions) == host.shape[0]:
+            ctx.outputs.write(f"{out}/measured_depth.npy", npy_bytes(np.asarray(ctx.positions).reshape(-1, 1)))
+        if ctx.meta.dt is not None and host.ndim == 2:
+            ctx.outputs.write(f"{out}/time.npy", npy_bytes(np.arange(host.shape[1]) * ctx.meta.dt))
+        return x
+
+
+@register
+class WriteWitsml(_Writer):
+    name = "write_witsml"
+    summary = "Write band energies as WITSML 1.3.1.1 <directory_out>/<unixtime>.fbe (gather_uids[0]: band 0-Nyquist)."
+    inputs = "optional"
+    suffix = "fbe"
+    changed_from_distpy = "Passes its input on (distpy returned a stale value)."
+
+    class Params(WriterParams):
+        low_freq: list[float] = Field([0], description="lower band edges (Hz), one per column")
+        high_freq: list[float] = Field([1], description="upper band edges (Hz), one per column; -1 = Nyquist")
+        labels: list[str] = Field([], description="curve names replacing the band names, in order")
+        data_style: str = Field("NONE", description="names the installed system in the WITSML file")
+
+    def apply(self, xp, x, ctx):
+        p = self.params
+        if p.directory_out == "NONE":
+            return x
+        values = np.asarray(to_host(x), dtype=np.float64)
+        depth = ctx.positions
+        if values.ndim == 1:
+            values = values.reshape(-1, 1)
+        if values.shape[0] == 1 and values.shape[1] > 1:  # a (1, n) row is written as a column (distpy)
+            values = values.T
+            depth = None
+        columns = [values]
+        band00 = None
+        if ctx.gathered:
+            band00 = np.asarray(to_host(ctx.gathered[0]), dtype=np.float64).reshape(values.shape[0], -1)
+            columns.insert(0, band00)
+        table = np.concatenate(columns, axis=1)
+        names = band_curve_names(p.low_freq, p.high_freq, band00 is not None, p.labels)
+        if len(names) != table.shape[1]:
+            raise ValueError(
+                f"write_witsml: {table.shape[1]} columns to write but low_freq/high_freq/labels name "
+                f"{len(names)}; give one band (or label) per column"
+            )
+        if depth is None or len(depth) != table.shape[0]:
+            depth = np.arange(table.shape[0], dtype=np.float64)
+        fs = ctx.sample_rate
+        descriptions = ["from 0 Hz to Nyquist Hz" if n == "band_0-nyquist" else n for n in names]
+        for i, (lo, hi) in enumerate(zip(p.low_freq, p.high_freq)):
+            j = i + (1 if band00 is not None else 0)
+            if j < len(descriptions) and not p.labels:
+                descriptions[j] = f"from {lo:g} Hz to {hi:g} Hz (prf={fs:g})"
+        payload = fbe_document(depth, table, names, ctx.start_ns, data_style=p.data_style, descriptions=descriptions)
+        ctx.outputs.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
+        return x

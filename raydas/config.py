@@ -1,0 +1,164 @@
+"""Run configuration: raydas's own JSON, and distpy's system configs read unchanged.
+
+raydas's own config (every key but ``input`` optional)::
+
+    {
+      "input": "data/*.sgy",            # path, glob, folder or URL (or a list of them)
+      "output": "results",              # results root: every output file lies under it
+      "processing": "noiselog.json",    # distpy processing config (file or inline object)
+      "chunk_seconds": 1.0,             # chunk duration (s)
+      "store": null,                    # chunk store URL: filled by `ingest`, read by `process`
+      "format": null,                   # force a format instead of detecting it
+      "sample_rate": null,              # override the files' sample rate (Hz)
+      "quicklook": true,                # render quicklook.png of the band energies at the end
+      "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
+    }
+
+A distpy *system* config (``in_drive``/``out_drive``/``project``/``data``/
+``results``, or ``in_directory``/``out_directory``, plus ``config``, ``prf``,
+``ncpu``, ...) is recognised by its keys and mapped onto the same model.
+Relative paths are taken relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+from .fsutil import join, url_to_fs
+from .pipeline import load_json
+
+DISTPY_SYSTEM_KEYS = {"in_drive", "out_drive", "in_directory", "out_directory", "project", "data", "results",
+                      "parallel_flag", "ncpu", "BOX_SIZE", "measured_depth", "time_scale"}
+
+
+class RayOptions(BaseModel):
+    """How to run on Ray."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: Optional[str] = Field(None, description="Ray address; default: RAY_ADDRESS if set, else a private local Ray")
+    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="where processor actors compute")
+    num_actors: Optional[int] = Field(None, ge=1, description="processor actors (default: one per GPU, or per CPU)")
+    actor_cpus: float = Field(1.0, gt=0, description="CPUs reserved by each processor actor")
+    in_flight: Optional[int] = Field(None, ge=1, description="chunks in flight (default: 2 per actor)")
+    num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of a private local Ray (default: all)")
+    timeline: Optional[str] = Field(None, description="write ray.timeline() Chrome trace JSON here")
+
+
+class RunConfig(BaseModel):
+    """A raydas run: where data come from, how they are processed, where results go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: Union[str, list[str]] = Field(description="path, glob, folder or URL of the data (or a list)")
+    output: str = Field("results", description="results root (path or URL)")
+    processing: Union[str, dict, None] = Field(None, description="distpy processing config: file or inline object")
+    chunk_seconds: float = Field(1.0, gt=0, description="chunk duration (s)")
+    store: Optional[str] = Field(None, description="chunk store URL (ingest writes it, process reads it)")
+    format: Optional[str] = Field(None, description="force this format instead of detecting by content")
+    sample_rate: Optional[float] = Field(None, gt=0, description="override the sample rate of every record (Hz)")
+    assumed_sample_rate: Optional[float] = Field(
+        None, gt=0, description="sample rate for records that do not state one (distpy's prf)")
+    quicklook: bool = Field(True, description="render quicklook.png of written band energies")
+    ray: RayOptions = Field(default_factory=RayOptions)
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, value):
+        if not value:
+            raise ValueError("input is empty")
+        return value
+
+
+def _resolve(base: str | None, path: str | None) -> str | None:
+    """``path`` relative to the folder ``base`` unless it is absolute or a URL."""
+    if path is None or base is None:
+        return path
+    if "://" in path or os.path.isabs(path) or path.startswith("~"):
+        return os.path.expanduser(path)
+    return join(base, path) if "://" in base else os.path.normpath(os.path.join(base, path))
+
+
+def _validation_error(exc: ValidationError, source: str | None) -> ConfigError:
+    err = exc.errors()[0]
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+    return ConfigError(f"${loc}", err["msg"], source)
+
+
+def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
+    """Map a distpy system config onto a :class:`RunConfig`."""
+    def need(key):
+        if key not in doc:
+            raise ConfigError(f"$.{key}", "missing (distpy system configs name in_drive/out_drive/project/data/results)", source)
+        value = doc[key]
+        if not isinstance(value, str):
+            raise ConfigError(f"$.{key}", f"must be a string, got {value!r}", source)
+        return value
+
+    if "in_drive" in doc:
+        in_dir = join(need("in_drive"), need("project"), need("data"))
+        out_dir = join(need("out_drive") if "out_drive" in doc else need("in_drive"), need("project"), need("results"))
+    else:
+        in_dir, out_dir = need("in_directory"), need("out_directory")
+    ray: dict[str, Any] = {}
+    ncpu = doc.get("ncpu")
+    if ncpu is not None:
+        if not isinstance(ncpu, int) or isinstance(ncpu, bool) or ncpu < 1:
+            raise ConfigError("$.ncpu", f"must be a positive integer, got {ncpu!r}", source)
+        ray["num_actors"] = 1 if not doc.get("parallel_flag") else ncpu
+    prf = doc.get("prf")
+    if prf is not None and (isinstance(prf, bool) or not isinstance(prf, (int, float)) or prf <= 0):
+        raise ConfigError("$.prf", f"must be a positive number (Hz), got {prf!r}", source)
+    config = doc.get("config")
+    if config is not None and not isinstance(config, str):
+        raise ConfigError("$.config", f"must be the path of a processing config, got {config!r}", source)
+    try:
+        return RunConfig(input=in_dir, output=out_dir, processing=config, assumed_sample_rate=prf, ray=ray)
+    except ValidationError as exc:
+        raise _validation_error(exc, source) from None
+
+
+def load_config(source: str | dict, base: str | None = None) -> RunConfig:
+    """Load a run config (raydas's own, or a distpy system config) from a file
+    path/URL or a dict. Relative paths are resolved against the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and the JSON path of the problem.
+    """
+    path = None
+    if isinstance(source, dict):
+        doc = source
+    else:
+        path = str(source)
+        doc = load_json(path)
+        if base is None:
+            fs, p = url_to_fs(path)
+            base = os.path.dirname(os.path.abspath(p)) if "://" not in path else path.rsplit("/", 1)[0]
+    if not isinstance(doc, dict):
+        raise ConfigError("$", f"a run config is a JSON object, not {type(doc).__name__}", path)
+    if "command_list" in doc:
+        raise ConfigError("$", "this is a processing config (command_list); give it as 'processing' in a run "
+                               "config, or run: raydas run --processing THIS --input DATA", path)
+    if "input" not in doc and DISTPY_SYSTEM_KEYS & set(doc):
+        cfg = from_distpy_system(doc, path)
+    else:
+        try:
+            cfg = RunConfig.model_validate(doc)
+        except ValidationError as exc:
+            raise _validation_error(exc, path) from None
+    if base is not None:
+        inputs = cfg.input if isinstance(cfg.input, list) else [cfg.input]
+        resolved = [_resolve(base, i) for i in inputs]
+        cfg = cfg.model_copy(update={
+            "input": resolved if isinstance(cfg.input, list) else resolved[0],
+            "output": _resolve(base, cfg.output),
+            "store": _resolve(base, cfg.store),
+            "processing": _resolve(base, cfg.processing) if isinstance(cfg.processing, str) else cfg.processing,
+        })
+    return cfg

@@ -1,0 +1,180 @@
+"""Format registry: readers are chosen by the content of a file, not its name.
+
+Each format is a small class in its own module (``segy``, ``prodml``,
+``chunkstore``, ...) registered here with :func:`register`. Third-party
+packages add formats through the ``raydas.formats`` entry-point group, each
+entry point naming a :class:`FormatReader` subclass.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import entry_points
+from typing import Iterable
+
+from ..chunk import Chunk
+from ..errors import FormatError, RaydasError
+from .base import FormatReader, Probe, RecordInfo
+
+log = logging.getLogger(__name__)
+
+_READERS: dict[str, FormatReader] = {}
+_BUILTIN_MODULES = ("chunkstore", "prodml", "segy", "witsml")
+_loaded = False
+
+
+def register(cls: type[FormatReader]) -> type[FormatReader]:
+    """Class decorator adding a format reader to the registry."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    _READERS[cls.name] = cls()
+    return cls
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _BUILTIN_MODULES:
+        importlib.import_module(f"{__name__}.{mod}")
+    for ep in entry_points(group="raydas.formats"):
+        try:
+            register(ep.load())
+        except Exception as exc:  # a broken plug-in must not break the built-ins
+            log.warning("format plug-in %s could not be loaded: %s", ep.name, exc)
+
+
+def readers() -> dict[str, FormatReader]:
+    """All registered readers by name, in detection order."""
+    _load()
+    return dict(_READERS)
+
+
+def get_reader(name: str) -> FormatReader:
+    _load()
+    try:
+        return _READERS[name]
+    except KeyError:
+        raise RaydasError(f"unknown format {name!r}; known formats: {', '.join(_READERS)}") from None
+
+
+def detect(url: str) -> FormatReader:
+    """The reader that recognises the content of ``url``.
+
+    Raises
+    ------
+    FormatError
+        When no reader recognises it (or it cannot be opened).
+    """
+    _load()
+    try:
+        with Probe(url) as probe:
+            if not probe.is_dir and probe.size == 0:
+                raise FormatError(url, "is empty (0 bytes)")
+            for reader in _READERS.values():
+                try:
+                    if reader.detect(probe):
+                        return reader
+                except FormatError:
+                    raise
+                except Exception as exc:  # detection must never crash a run
+                    log.debug("%s.detect failed on %s: %s", reader.name, url, exc)
+    except FileNotFoundError:
+        raise FormatError(url, "does not exist") from None
+    except OSError as exc:
+        raise FormatError(url, f"cannot be opened ({exc})") from None
+    raise FormatError(url, f"is not in a recognised DAS format (known: {', '.join(_READERS)})")
+
+
+def is_container(url: str) -> bool:
+    """True when ``url`` is a folder that a container format reads as a whole."""
+    _load()
+    containers = [r for r in _READERS.values() if r.container]
+    if not containers:
+        return False
+    with Probe(url) as probe:
+        if not probe.is_dir:
+            return False
+        return any(_safe_detect(r, probe) for r in containers)
+
+
+def _safe_detect(reader: FormatReader, probe: Probe) -> bool:
+    try:
+        return bool(reader.detect(probe))
+    except Exception:
+        return False
+
+
+def scan_file(url: str, format: str | None = None) -> list[RecordInfo]:
+    """Records in one file, with any reader failure turned into a FormatError
+    that names the file."""
+    reader = get_reader(format) if format else detect(url)
+    try:
+        with Probe(url) as probe:
+            return reader.scan(probe)
+    except RaydasError:
+        raise
+    except Exception as exc:
+        raise FormatError(url, f"could not be scanned as {reader.name}: {type(exc).__name__}: {exc}") from exc
+
+
+def scan(spec: str | Iterable[str], format: str | None = None) -> tuple[list[RecordInfo], list[FormatError]]:
+    """Scan a path, glob, folder or list of them.
+
+    Returns
+    -------
+    records, failures
+        Every record found, time-ordered, and one error per input that could
+        not be scanned (the others are still scanned).
+    """
+    from ..fsutil import expand
+
+    records: list[RecordInfo] = []
+    failures: list[FormatError] = []
+    urls = expand(spec if isinstance(spec, str) else list(spec))
+    if not urls:
+        raise RaydasError(f"no files match {spec!r}")
+    for url in urls:
+        try:
+            records.extend(scan_file(url, format))
+        except FormatError as exc:
+            failures.append(exc)
+    records.sort(key=lambda r: (r.start_ns, r.path, r.key))
+    return records, failures
+
+
+def read_samples(record: RecordInfo, start: int, stop: int, channels: slice = slice(None)):
+    """Samples ``[start, stop)`` of a scanned record, errors naming the file."""
+    reader = get_reader(record.format)
+    try:
+        return reader.read_samples(record, start, stop, channels)
+    except RaydasError:
+        raise
+    except Exception as exc:
+        raise FormatError(
+            record.path, f"samples {start}:{stop} could not be read as {reader.name}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def read(url: str, start_ns: int | None = None, end_ns: int | None = None, format: str | None = None) -> Chunk:
+    """Read a time window of one file as a :class:`Chunk` (format detected by content)."""
+    reader = get_reader(format) if format else detect(url)
+    return reader.read(url, start_ns, end_ns)
+
+
+__all__ = [
+    "FormatReader",
+    "Probe",
+    "RecordInfo",
+    "detect",
+    "get_reader",
+    "is_container",
+    "read",
+    "read_samples",
+    "readers",
+    "register",
+    "scan",
+    "scan_file",
+]

@@ -1,0 +1,238 @@
+"""The chunk store: raydas's intermediate format, and distpy's ingested layout.
+
+A chunk store is a folder (on any fsspec file system)::
+
+    <store>/manifest.parquet      one row per chunk (file, start, dt, shape, source, checksum)
+    <store>/measured_depth.npy    channel positions in metres, shape (n_channels, 1)
+    <store>/<unixtime>.npy        float32 (n_channels, n_samples), one per chunk
+
+which is also what distpy's processing stage reads (a folder of
+``<unixtime>.npy`` chunks plus ``measured_depth.npy``). distpy's own folders,
+with float64 1-second chunks and no manifest, are read as the ``distpy-npy``
+format: the sample rate is the chunk width (distpy's chunks are one second by
+construction) unless the config says otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import re
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chunk import Chunk
+from ..errors import FormatError
+from ..fsutil import is_local, join, url_to_fs, write_bytes_atomic
+from ..timeutil import NS_PER_S
+from . import register
+from .base import FormatReader, Probe, RecordInfo, as_float32
+
+MANIFEST = "manifest.parquet"
+DEPTH_FILE = "measured_depth.npy"
+_CHUNK_NAME = re.compile(r"^(\d+(?:\.\d+)?)\.npy$")
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def checksum(payload: bytes) -> str:
+    return f"crc32:{zlib.crc32(payload):08x}"
+
+
+def load_npy(url: str, mmap: bool = True) -> np.ndarray:
+    """Load a .npy file from any URL (memory-mapped when local), never with pickle."""
+    fs, path = url_to_fs(url)
+    try:
+        if is_local(fs):
+            return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        with fs.open(path, "rb") as fh:
+            return np.load(io.BytesIO(fh.read()), allow_pickle=False)
+    except FileNotFoundError:
+        raise FormatError(url, "does not exist") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise FormatError(url, f"is not a readable .npy array ({exc})") from exc
+
+
+def npy_header(url: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of a .npy file, reading only its header."""
+    fs, path = url_to_fs(url)
+    with fs.open(path, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = reader(fh)
+        except (ValueError, OSError, EOFError) as exc:
+            raise FormatError(url, f"has no valid .npy header ({exc})") from exc
+    return shape, dtype
+
+
+def _positions(folder: str, n_channels: int) -> np.ndarray:
+    fs, path = url_to_fs(folder)
+    depth_path = posixpath.join(path, DEPTH_FILE)
+    if fs.exists(depth_path):
+        depth = np.asarray(load_npy(join(folder, DEPTH_FILE), mmap=False), dtype=np.float64).reshape(-1)
+        if depth.shape[0] == n_channels:
+            return depth
+        raise FormatError(join(folder, DEPTH_FILE), f"has {depth.shape[0]} depths for {n_channels} channels")
+    return np.arange(n_channels, dtype=np.float64)
+
+
+@register
+class ChunkStoreFormat(FormatReader):
+    name = "raydas-chunks"
+    description = "raydas chunk store: <unixtime>.npy chunks + manifest.parquet (any fsspec URL)"
+    container = True
+
+    def detect(self, probe: Probe) -> bool:
+        return probe.is_dir and probe.fs.exists(posixpath.join(probe.path, MANIFEST))
+
+    def scan(self, probe: Probe) -> list[RecordInfo]:
+        import pyarrow.parquet as pq
+
+        manifest_url = join(probe.url, MANIFEST)
+        try:
+            with probe.fs.open(posixpath.join(probe.path, MANIFEST), "rb") as fh:
+                table = pq.read_table(fh)
+        except Exception as exc:
+            raise FormatError(manifest_url, f"is not a readable Parquet manifest ({exc})") from exc
+        meta = json.loads((table.schema.metadata or {}).get(b"raydas", b"{}"))
+        rows = table.to_pylist()
+        if not rows:
+            return []
+        positions = _positions(probe.url, int(rows[0]["n_channels"]))
+        return [
+            RecordInfo(
+                path=probe.url,
+                format=self.name,
+                n_channels=int(row["n_channels"]),
+                n_samples=int(row["n_samples"]),
+                dt=float(row["dt"]),
+                start_ns=int(row["start_ns"]),
+                positions=positions,
+                units=meta.get("units", ""),
+                gauge_length=float(meta.get("gauge_length", float("nan"))),
+                key=row["file"],
+                attrs={"source": row.get("source", ""), "checksum": row.get("checksum", "")},
+            )
+            for row in rows
+        ]
+
+    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        return as_float32(load_npy(join(record.path, record.key))[channels, start:stop])
+
+
+@register
+class DistpyChunksFormat(FormatReader):
+    name = "distpy-npy"
+    description = "distpy's ingested folder: <unixtime>.npy (n_channels, prf) chunks + measured_depth.npy"
+    container = True
+
+    def detect(self, probe: Probe) -> bool:
+        if not probe.is_dir or probe.fs.exists(posixpath.join(probe.path, MANIFEST)):
+            return False
+        names = [posixpath.basename(p) for p in probe.fs.ls(probe.path, detail=False)]
+        return any(_CHUNK_NAME.match(n) for n in names)
+
+    def scan(self, probe: Probe) -> list[RecordInfo]:
+        names = sorted(
+            (posixpath.basename(p) for p in probe.fs.ls(probe.path, detail=False)),
+            key=lambda n: float(_CHUNK_NAME.match(n).group(1)) if _CHUNK_NAME.match(n) else -1,
+        )
+        records = []
+        positions = None
+        for name in names:
+            m = _CHUNK_NAME.match(name)
+            if not m:
+                continue
+            shape, _ = npy_header(join(probe.url, name))
+            if len(shape) != 2:
+                raise FormatError(join(probe.url, name), f"is {len(shape)}-D; distpy chunks are (depth, time)")
+            if positions is None:
+                positions = _positions(probe.url, shape[0])
+            records.append(
+                RecordInfo(
+                    path=probe.url,
+                    format=self.name,
+                    n_channels=shape[0],
+                    n_samples=shape[1],
+                    dt=1.0 / shape[1],  # distpy chunks hold one second
+                    start_ns=int(round(float(m.group(1)) * NS_PER_S)),
+                    positions=positions,
+                    key=name,
+                )
+            )
+        return records
+
+    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        return as_float32(load_npy(join(record.path, record.key))[channels, start:stop])
+
+
+@dataclass
+class StoredChunk:
+    """One manifest row."""
+
+    file: str
+    start_ns: int
+    n_samples: int
+    n_channels: int
+    dt: float
+    source: str
+    checksum: str
+
+
+class ChunkStoreWriter:
+    """Writes chunks (halo trimmed) into a chunk store, then its manifest.
+
+    ``write`` may run in many processes at once (each chunk its own file,
+    written atomically); ``finish`` runs once, in the driver, with every row.
+    """
+
+    def __init__(self, url: str):
+        self.url = str(url).rstrip("/")
+
+    def chunk_url(self, stem: str) -> str:
+        return join(self.url, f"{stem}.npy")
+
+    def write(self, chunk: Chunk) -> StoredChunk:
+        core = np.ascontiguousarray(chunk.core, dtype=np.float32)
+        payload = npy_bytes(core)
+        write_bytes_atomic(self.chunk_url(chunk.stem), payload)
+        return StoredChunk(
+            file=f"{chunk.stem}.npy",
+            start_ns=chunk.core_start_ns,
+            n_samples=core.shape[1],
+            n_channels=core.shape[0],
+            dt=chunk.dt,
+            source=chunk.source,
+            checksum=checksum(payload),
+        )
+
+    def describe_existing(self, stem: str, chunk_start_ns: int, dt: float, source: str) -> StoredChunk:
+        """Manifest row for a chunk already in the store (a resumed run)."""
+        url = self.chunk_url(stem)
+        fs, path = url_to_fs(url)
+        payload = fs.cat_file(path)
+        shape, _ = npy_header(url)
+        return StoredChunk(f"{stem}.npy", chunk_start_ns, shape[1], shape[0], dt, source, checksum(payload))
+
+    def finish(self, rows: list[StoredChunk], positions: np.ndarray, units: str = "", gauge_length: float = float("nan")) -> str:
+        """Write ``measured_depth.npy`` and the manifest; returns the manifest URL."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = sorted(rows, key=lambda r: r.start_ns)
+        write_bytes_atomic(join(self.url, DEPTH_FILE), npy_bytes(np.asarray(positions, dtype=np.float64).reshape(-1, 1)))
+        table = pa.Table.from_pylist([r.__dict__ for r in rows])
+        meta = {"units": units, "gauge_length": gauge_length, "layout": "(channel, time) float32"}
+        table = table.replace_schema_metadata({"raydas": json.dumps(meta)})
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        write_bytes_atomic(join(self.url, MANIFEST), buf.getvalue())
+        return join(self.url, MANIFEST)

@@ -1,0 +1,132 @@
+"""File-system helpers over fsspec: every path raydas touches may be a local
+path or any fsspec URL (``file://``, ``memory://``, ``s3://``, ``gs://`` ...)."""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+GLOB_CHARS = set("*?[")
+
+
+def url_to_fs(url: str):
+    """Return ``(filesystem, path)`` for a local path or fsspec URL."""
+    fs, path = fsspec.core.url_to_fs(str(url))
+    return fs, path
+
+
+def is_local(fs) -> bool:
+    return isinstance(fs, LocalFileSystem)
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URL/path parts with '/' (works for local paths and URLs)."""
+    out = str(base).rstrip("/")
+    for p in parts:
+        p = str(p).strip("/")
+        if p:
+            out = f"{out}/{p}"
+    return out
+
+
+def unstrip(fs, path: str) -> str:
+    """Turn a filesystem path back into a URL that ``url_to_fs`` understands."""
+    if is_local(fs):
+        return path
+    return fs.unstrip_protocol(path)
+
+
+def basename(url: str) -> str:
+    return posixpath.basename(str(url).rstrip("/"))
+
+
+def exists(url: str) -> bool:
+    fs, path = url_to_fs(url)
+    return fs.exists(path)
+
+
+def makedirs(url: str) -> None:
+    fs, path = url_to_fs(url)
+    fs.makedirs(path, exist_ok=True)
+
+
+def write_bytes_atomic(url: str, payload: bytes) -> None:
+    """Write ``payload`` to ``url`` so that no partial file is ever visible
+    under the final name.
+
+    Local files: write a temporary file in the same folder, then ``os.replace``
+    (atomic on POSIX). Object stores: one PUT, which becomes visible only once
+    complete.
+    """
+    fs, path = url_to_fs(url)
+    if is_local(fs):
+        folder = os.path.dirname(path) or "."
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(payload)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    else:
+        parent = posixpath.dirname(path)
+        if parent:
+            try:
+                fs.makedirs(parent, exist_ok=True)
+            except Exception:  # object stores need no folders
+                pass
+        fs.pipe_file(path, payload)
+
+
+@contextmanager
+def atomic_writer(url: str) -> Iterator[io.BytesIO]:
+    """Context manager yielding a buffer written atomically to ``url`` on success."""
+    buf = io.BytesIO()
+    yield buf
+    write_bytes_atomic(url, buf.getvalue())
+
+
+def expand(spec: str | list[str]) -> list[str]:
+    """Expand a path, glob, folder or list of them into file URLs, sorted.
+
+    A folder expands to every file below it (hidden files excluded), unless it
+    is a container that a format reads as a whole (a chunk store), in which case
+    it stays one entry.
+    """
+    specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    out: list[str] = []
+    for item in specs:
+        item = str(item)
+        fs, path = url_to_fs(item)
+        if GLOB_CHARS & set(path):
+            found = sorted(fs.glob(path))
+            out.extend(unstrip(fs, p) for p in found if not fs.isdir(p))
+        elif fs.isdir(path):
+            out.extend(_walk_folder(fs, path))
+        else:
+            out.append(item)
+    return out
+
+
+def _walk_folder(fs, path: str) -> list[str]:
+    """Files below ``path``; a sub-folder that is a container stays one entry."""
+    from .formats import is_container  # late import: formats use this module
+
+    found: list[str] = []
+    for root, dirs, files in fs.walk(path):
+        if is_container(unstrip(fs, root)):
+            found.append(unstrip(fs, root))
+            dirs.clear()
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(unstrip(fs, posixpath.join(root, f)) for f in sorted(files) if not f.startswith("."))
+    return sorted(found)

@@ -1,0 +1,218 @@
+"""From scanned records to chunks.
+
+Scanned records are ordered in time and joined into `Recording`s: runs of
+records with the same channels and sampling that follow each other without a
+gap. Gaps, overlaps and layout changes end a recording and are reported as
+`Discontinuity`s, so a chunk never silently bridges them.
+
+A recording is cut into chunks of a fixed duration *across file boundaries*
+(a chunk may take samples from two consecutive files); each `ChunkPlan` says
+which samples of which records make the chunk and its halo.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import formats
+from .chunk import Chunk
+from .formats.base import RecordInfo
+from .timeutil import NS_PER_S, to_iso, unix_stem
+
+#: records closer than this many samples are contiguous
+CONTIGUITY_TOLERANCE = 0.5
+
+
+@dataclass
+class Discontinuity:
+    """Why two consecutive records are not one recording."""
+
+    kind: str  # "gap", "overlap", "sampling change", "channel change"
+    before: str
+    after: str
+    detail: str
+
+    def summary(self) -> dict:
+        return {"kind": self.kind, "before": self.before, "after": self.after, "detail": self.detail}
+
+
+@dataclass
+class Recording:
+    """Contiguous records with the same channels and sample interval."""
+
+    records: list[RecordInfo]
+    offsets: list[int] = field(default_factory=list)  # first sample of each record
+
+    def __post_init__(self):
+        if not self.offsets:
+            total = 0
+            for r in self.records:
+                self.offsets.append(total)
+                total += r.n_samples
+
+    @property
+    def first(self) -> RecordInfo:
+        return self.records[0]
+
+    @property
+    def dt(self) -> float:
+        return self.first.dt
+
+    @property
+    def sample_rate(self) -> float:
+        return self.first.sample_rate
+
+    @property
+    def start_ns(self) -> int:
+        return self.first.start_ns
+
+    @property
+    def n_samples(self) -> int:
+        return self.offsets[-1] + self.records[-1].n_samples
+
+    @property
+    def n_channels(self) -> int:
+        return self.first.n_channels
+
+    @property
+    def positions(self) -> np.ndarray:
+        return self.first.positions
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + int(round(self.n_samples * self.dt * NS_PER_S))
+
+    def time_of(self, sample: int) -> int:
+        """Time of a sample index of the recording (ns, UTC)."""
+        return self.start_ns + int(round(sample * self.dt * NS_PER_S))
+
+    def pieces(self, start: int, stop: int) -> list[tuple[RecordInfo, int, int]]:
+        """``(record, first, stop)`` sample ranges covering ``[start, stop)``."""
+        out = []
+        for record, offset in zip(self.records, self.offsets):
+            lo = max(start, offset)
+            hi = min(stop, offset + record.n_samples)
+            if hi > lo:
+                out.append((record, lo - offset, hi - offset))
+        return out
+
+
+def _same_layout(a: RecordInfo, b: RecordInfo) -> tuple[str, str] | None:
+    if a.n_channels != b.n_channels:
+        return "channel change", f"{a.n_channels} channels then {b.n_channels}"
+    if not math.isclose(a.dt, b.dt, rel_tol=1e-6):
+        return "sampling change", f"{a.sample_rate:g} Hz then {b.sample_rate:g} Hz"
+    if not np.allclose(a.positions, b.positions, rtol=0, atol=1e-3):
+        return "channel change", "channel positions differ"
+    return None
+
+
+def assemble(records: list[RecordInfo]) -> tuple[list[Recording], list[Discontinuity]]:
+    """Join time-ordered records into recordings; report every break."""
+    records = sorted(records, key=lambda r: (r.start_ns, r.path, r.key))
+    recordings: list[Recording] = []
+    breaks: list[Discontinuity] = []
+    current: list[RecordInfo] = []
+    for record in records:
+        if current:
+            prev = current[-1]
+            label_prev = prev.path + (f"#{prev.key}" if prev.key else "")
+            label_next = record.path + (f"#{record.key}" if record.key else "")
+            change = _same_layout(prev, record)
+            gap_samples = (record.start_ns - prev.end_ns) / (prev.dt * NS_PER_S)
+            reason = None
+            if change:
+                reason = Discontinuity(change[0], label_prev, label_next, change[1])
+            elif gap_samples > CONTIGUITY_TOLERANCE:
+                reason = Discontinuity("gap", label_prev, label_next,
+                                       f"{gap_samples * prev.dt:.6g} s missing after {to_iso(prev.end_ns)}")
+            elif gap_samples < -CONTIGUITY_TOLERANCE:
+                reason = Discontinuity("overlap", label_prev, label_next,
+                                       f"{-gap_samples * prev.dt:.6g} s overlap at {to_iso(record.start_ns)}")
+            if reason:
+                breaks.append(reason)
+                recordings.append(Recording(current))
+                current = []
+        current.append(record)
+    if current:
+        recordings.append(Recording(current))
+    return recordings, breaks
+
+
+@dataclass
+class ChunkPlan:
+    """Everything an ingest task needs to build one chunk (small, picklable)."""
+
+    index: int
+    recording: int
+    start: int  # first own sample, index in the recording
+    stop: int  # end of own samples (exclusive)
+    halo: tuple[int, int]
+    pieces: list[tuple[RecordInfo, int, int]]
+    start_ns: int  # time of the first own sample
+    dt: float
+    positions: np.ndarray
+    units: str = ""
+    gauge_length: float = float("nan")
+
+    @property
+    def stem(self) -> str:
+        return unix_stem(self.start_ns)
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({r.path for r, _, _ in self.pieces})
+
+    def read(self) -> Chunk:
+        """Read the samples (halo included) and return the Chunk (float32)."""
+        blocks = [formats.read_samples(record, lo, hi) for record, lo, hi in self.pieces]
+        data = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+        before, _ = self.halo
+        return Chunk(
+            data=data,
+            start_ns=self.start_ns - int(round(before * self.dt * NS_PER_S)),
+            dt=self.dt,
+            positions=self.positions,
+            halo=self.halo,
+            units=self.units,
+            gauge_length=self.gauge_length,
+            source=";".join(self.sources),
+            index=self.index,
+        )
+
+
+def plan_chunks(recordings: list[Recording], chunk_seconds: float, halo_samples: int | None = None,
+                halo_for=None) -> list[ChunkPlan]:
+    """Cut recordings into chunks of ``chunk_seconds`` (the last may be shorter).
+
+    ``halo_samples`` (or ``halo_for(sample_rate)``) gives the halo wanted on
+    each side; at a recording's ends the halo is whatever exists there.
+    """
+    plans: list[ChunkPlan] = []
+    for r_index, rec in enumerate(recordings):
+        size = max(1, int(round(chunk_seconds * rec.sample_rate)))
+        halo = halo_samples if halo_for is None else halo_for(rec.sample_rate)
+        halo = int(halo or 0)
+        for start in range(0, rec.n_samples, size):
+            stop = min(start + size, rec.n_samples)
+            lo = max(0, start - halo)
+            hi = min(rec.n_samples, stop + halo)
+            plans.append(
+                ChunkPlan(
+                    index=len(plans),
+                    recording=r_index,
+                    start=start,
+                    stop=stop,
+                    halo=(start - lo, hi - stop),
+                    pieces=rec.pieces(lo, hi),
+                    start_ns=rec.time_of(start),
+                    dt=rec.dt,
+                    positions=rec.positions,
+                    units=rec.first.units,
+                    gauge_length=rec.first.gauge_length,
+                )
+            )
+    return plans

@@ -1,0 +1,64 @@
+"""Time helpers. raydas keeps absolute times as integer nanoseconds since
+1970-01-01T00:00:00 UTC (``int``), so that chunk arithmetic never drifts."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+NS_PER_S = 1_000_000_000
+
+
+def parse_iso(text: str | bytes) -> int:
+    """Parse an ISO-8601 time (any UTC offset, 'Z' allowed) into ns since epoch (UTC).
+
+    A time without an offset is taken as UTC.
+    """
+    if isinstance(text, (bytes, np.bytes_)):
+        text = text.decode("utf-8", "replace")
+    text = str(text).strip().strip("\x00")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # datetime handles microseconds; keep any extra digits ourselves.
+    frac_ns = 0
+    main = text
+    if "." in text:
+        head, tail = text.split(".", 1)
+        digits = ""
+        rest = ""
+        for i, c in enumerate(tail):
+            if c.isdigit():
+                digits += c
+            else:
+                rest = tail[i:]
+                break
+        frac_ns = int((digits + "000000000")[:9]) if digits else 0
+        main = head + rest
+    stamp = _dt.datetime.fromisoformat(main)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=_dt.timezone.utc)
+    seconds = int(stamp.timestamp())
+    return seconds * NS_PER_S + frac_ns
+
+
+def to_iso(ns: int) -> str:
+    """Format ns since epoch as ISO-8601 UTC with microseconds and a 'Z'."""
+    return str(np.datetime64(int(ns), "ns").astype("datetime64[us]")) + "Z"
+
+
+def to_datetime64(ns: int) -> np.datetime64:
+    return np.datetime64(int(ns), "ns")
+
+
+def seconds_to_ns(seconds: float) -> int:
+    return int(round(float(seconds) * NS_PER_S))
+
+
+def unix_stem(ns: int) -> str:
+    """File stem for a chunk starting at ``ns``: unix seconds, with milliseconds
+    when the start is not on a whole second (distpy names chunks ``<unixtime>``)."""
+    sec, rem = divmod(int(ns), NS_PER_S)
+    if rem == 0:
+        return str(sec)
+    return f"{sec}.{rem // 1_000_000:03d}"
