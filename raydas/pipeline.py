@@ -268,6 +268,8 @@ class Pipeline:
     def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None) -> ChunkResult:
         """Run the graph on one chunk (its halo included) with array namespace ``xp``."""
         result = ChunkResult(stem=chunk.stem, index=chunk.index)
+        if sink is None and self.outputs(chunk.stem):
+            raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")
         values: dict[int, Value] = {
             0: Value(to_device(xp, chunk.data), ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))
         }

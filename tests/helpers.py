@@ -1,0 +1,53 @@
+"""Small helpers for tests: run a command or a graph on an in-memory chunk and
+keep the result of one node (halo trimmed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from raydas import commands
+from raydas.chunk import Chunk
+from raydas.commands.base import Command
+from raydas.outputs import OutputSink
+from raydas.pipeline import Pipeline
+
+T0_NS = 1_700_000_000 * 1_000_000_000
+_KEPT: dict = {}
+
+
+@commands.register
+class Keep(Command):
+    """Test-only sink: stores its (halo-trimmed) input and metadata."""
+
+    name = "_test_keep"
+    family = "control"
+    time_local = False
+
+    def apply(self, xp, x, ctx):
+        _KEPT["value"] = np.array(x)
+        _KEPT["meta"] = ctx.meta
+        return x
+
+
+def make_chunk(data: np.ndarray, fs: float, spacing: float = 1.0, halo=(0, 0), start_ns: int = T0_NS,
+               read_only: bool = True) -> Chunk:
+    """A Chunk over ``data`` (channel, time) at ``fs`` Hz; read-only like arrays out of Ray."""
+    data = np.array(data, dtype=np.float32)
+    if read_only:
+        data.setflags(write=False)
+    return Chunk(data, start_ns, 1.0 / fs, np.arange(data.shape[0]) * spacing, halo=halo)
+
+
+def run_graph(command_list: list[dict], chunk: Chunk, keep: int | None = None, out_dir=None):
+    """Run ``command_list`` on ``chunk``; return (value, meta) of node ``keep`` (default: the last)."""
+    keep = command_list[-1]["uid"] if keep is None else keep
+    graph = list(command_list) + [{"name": "_test_keep", "uid": 99_999, "in_uid": keep}]
+    sink = OutputSink(str(out_dir)) if out_dir is not None else None
+    _KEPT.clear()
+    Pipeline.from_config({"command_list": graph}).run(chunk, np, sink)
+    return _KEPT["value"], _KEPT["meta"]
+
+
+def run_command(command: dict, chunk: Chunk, out_dir=None):
+    """Run one command (uid 1, on the data) and return (value, meta)."""
+    return run_graph([dict(command, uid=1, in_uid=0)], chunk, out_dir=out_dir)
