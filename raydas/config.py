@@ -7,7 +7,7 @@ raydas's own config (every key but ``input`` optional)::
       "output": "results",              # results root: every output file lies under it
       "processing": "noiselog.json",    # distpy processing config (file or inline object)
       "chunk_seconds": 1.0,             # chunk duration (s)
-      "store": null,                    # chunk store URL: filled by `ingest`, read by `process`
+      "store": null,                    # chunk store URL: filled by `ingest` (default: output), read by `process`
       "format": null,                   # force a format instead of detecting it
       "sample_rate": null,              # override the files' sample rate (Hz)
       "quicklook": true,                # render quicklook.png of the band energies at the end

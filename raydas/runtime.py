@@ -199,8 +199,8 @@ class Run:
         self.pipeline: Pipeline | None = None
         if mode != "ingest":
             self._load_processing()
-        elif not config.store:
-            raise ConfigError("$.store", "ingest needs a chunk store URL to write ('store', or a distpy system config)")
+        elif not config.store:  # ingest writes the chunk store to 'store', else to 'output' (distpy's layout)
+            self.config = config = config.model_copy(update={"store": config.output})
 
     def _load_processing(self) -> None:
         proc = self.config.processing

@@ -147,3 +147,30 @@ def test_config_errors_come_before_any_work(tmp_path):
         Run(RunConfig(input="x", output=str(tmp_path), processing=str(bad)))
     assert err.value.json_path == "$.command_list[1].name" and str(bad) in str(err.value)
     assert not (tmp_path / FAILURE_REPORT).exists()
+
+
+@pytest.mark.slow
+def test_distpy_two_stages_from_the_cli(tmp_path, demo_files):
+    """distpy's CASE00 flow: `raydas ingest sgyConfig.json`, then `raydas process strainrate2fbeConfig.json`."""
+    import subprocess
+    import sys
+
+    shutil.copytree(os.path.join(REPO, "configs/distpy"), tmp_path / "cfg")
+    archive = tmp_path / "cfg" / "archive" / "2020prj0001" / "sgy"
+    archive.mkdir(parents=True)
+    for p in demo_files:
+        shutil.copy(p, archive)
+    cli = [sys.executable, "-m", "raydas"]
+    ingest = subprocess.run(cli + ["ingest", str(tmp_path / "cfg" / "sgyConfig.json"), "--no-progress", "--num-cpus", "2"],
+                            capture_output=True, text=True, timeout=300)
+    assert ingest.returncode == 0, ingest.stderr
+    store = tmp_path / "cfg" / "scratch" / "2020prj0001" / "sgy_data"
+    assert (store / "manifest.parquet").exists() and len(list(store.glob("*.npy"))) == 12 + 1  # + measured_depth
+    process = subprocess.run(cli + ["process", str(tmp_path / "cfg" / "strainrate2fbeConfig.json"), "--no-progress",
+                                    "--num-cpus", "2"], capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    out = tmp_path / "cfg" / "projects" / "2020prj0001" / "witsml" / "NoiseLog"
+    assert len(list(out.glob("*.fbe"))) == 12
+    t_ns, curves, depth, values = parse_fbe(sorted(out.glob("*.fbe"))[0].read_bytes())
+    x = _segy(demo_files[0])[:, :1000]
+    np.testing.assert_allclose(values[:, 0], np.sqrt(np.mean(x**2, axis=1)), rtol=1e-5)
