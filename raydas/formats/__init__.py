@@ -164,6 +164,34 @@ def read(url: str, start_ns: int | None = None, end_ns: int | None = None, forma
     return reader.read(url, start_ns, end_ns)
 
 
+def writers() -> dict[str, FormatReader]:
+    """The registered formats that can write, by name."""
+    _load()
+    return {name: r for name, r in _READERS.items() if r.extensions}
+
+
+def write(data, url: str, format: str | None = None, **options) -> list[str]:
+    """Write a :class:`Chunk` (or, for band-energy formats, a mapping of curve
+    name to Chunk) to any fsspec URL, in ``format`` or the format its name
+    ending says (``.sgy``, ``.h5``, ``.fbe``, ``.parquet``, ...).
+
+    Returns
+    -------
+    list of str
+        The URLs written.
+    """
+    if format:
+        writer = get_reader(format)
+    else:
+        name = str(url).rstrip("/").lower()
+        matches = [r for r in writers().values() if any(name.endswith(e) for e in r.extensions)]
+        if not matches:
+            known = ", ".join(f"{n} ({'/'.join(r.extensions)})" for n, r in writers().items())
+            raise RaydasError(f"cannot tell the format to write {url!r} from its name; pass format= one of: {known}")
+        writer = matches[0]
+    return writer.write(data, url, **options)
+
+
 __all__ = [
     "FormatReader",
     "Probe",
@@ -177,4 +205,6 @@ __all__ = [
     "register",
     "scan",
     "scan_file",
+    "write",
+    "writers",
 ]

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..chunk import Chunk
-from ..errors import FormatError
+from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S, to_iso
 
@@ -191,6 +191,9 @@ class FormatReader:
     description: ClassVar[str] = ""
     #: True when the format is a folder read as a whole (a chunk store).
     container: ClassVar[bool] = False
+    #: Name endings of the files (or folders) this format writes, e.g. ``(".sgy", ".segy")``;
+    #: empty when it has no writer. :func:`raydas.formats.write` picks a writer by them.
+    extensions: ClassVar[tuple[str, ...]] = ()
 
     def detect(self, probe: Probe) -> bool:
         """True when ``probe`` holds data in this format (judged by content)."""
@@ -204,6 +207,11 @@ class FormatReader:
         """Samples ``[start, stop)`` of ``record`` for ``channels`` as a
         float32 ``(channel, time)`` array. Only that window is read."""
         raise NotImplementedError
+
+    def write(self, data, url: str, **options) -> list[str]:
+        """Write ``data`` (a :class:`Chunk`, or for band-energy formats a mapping
+        of curve name to Chunk) to ``url``; returns the URLs written."""
+        raise RaydasError(f"format {self.name!r} has no writer")
 
     def read(
         self,

@@ -20,6 +20,7 @@ byte ranges on object stores).
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 
 import numpy as np
@@ -57,12 +58,21 @@ FORMAT_NAMES = {
 
 
 def ibm_to_float32(words: np.ndarray) -> np.ndarray:
-    """Convert IBM System/360 single-precision words (as uint32) to float32."""
-    words = words.astype(np.uint32, copy=False)
-    sign = np.where(words >> 31, -1.0, 1.0)
+    """Convert IBM System/360 single-precision words (as uint32) to float32.
+
+    value = (-1)**sign * 0.mantissa(24 bits) * 16**(exponent - 64). The 24-bit
+    mantissa is exact in float32 and ``ldexp`` rounds once, so working in
+    float32 gives the same numbers as float64 would, at a third of the memory.
+    Values beyond float32's range become +-inf or 0.
+    """
+    words = np.asarray(words).astype(np.uint32, copy=False)
+    mantissa = (words & 0x00FFFFFF).astype(np.float32)
     exponent = ((words >> 24) & 0x7F).astype(np.int32)
-    mantissa = (words & 0x00FFFFFF).astype(np.float64)
-    return (sign * np.ldexp(mantissa, 4 * (exponent - 64) - 24)).astype(np.float32)
+    exponent *= 4
+    exponent -= 4 * 64 + 24
+    out = np.ldexp(mantissa, exponent)
+    np.negative(out, out=out, where=(words >> 31).astype(bool))
+    return out
 
 
 def _field(buf: bytes, offset: int, fmt: str, endian: str) -> int | float:
@@ -100,7 +110,9 @@ class SegyLayout:
         self.format_code = _field(binary, 24, "i2", endian)
         if self.format_code not in SAMPLE_FORMATS:
             raise FormatError(url, f"sample format code {self.format_code} is not supported")
-        revision = binary[300]  # file byte 3501: major revision
+        revision = binary[300]  # file byte 3501: major revision (one byte in either byte order)
+        if revision == 0 and endian == "<" and binary[301] in (1, 2):
+            revision = binary[301]  # written as a little-endian int16 (segyio does this)
         n_ext = _field(binary, 304, "i2", endian)  # file bytes 3505-3506
         self.revision = revision
         self.data_offset = TEXT_HEADER + BINARY_HEADER
@@ -109,12 +121,12 @@ class SegyLayout:
         elif n_ext == -1:  # variable count: stanzas until ((SEG: EndText))
             self.data_offset = _find_end_text(url, head, size)
         if revision >= 2:
-            first_trace = _field(binary, 318, "u8", endian)  # file bytes 3519-3526
+            first_trace = _field(binary, 320, "u8", endian)  # file bytes 3521-3528
             if first_trace > 0:
                 self.data_offset = int(first_trace)
         th = first_trace_header or b""
         n_samples = _field(binary, 20, "u2", endian)
-        if n_samples == 0 and revision >= 2:
+        if revision >= 2 and _field(binary, 68, "i4", endian) > 0:  # rev 2: the 32-bit count overrides
             n_samples = _field(binary, 68, "i4", endian)
         if n_samples == 0 and len(th) >= TRACE_HEADER:
             n_samples = _field(th, 114, "u2", endian)
@@ -122,8 +134,9 @@ class SegyLayout:
             raise FormatError(url, "samples per trace is 0 in the binary header and in the first trace header")
         self.n_samples = int(n_samples)
         interval_us = float(_field(binary, 16, "u2", endian))
-        if interval_us == 0 and revision >= 2:
-            interval_us = float(_field(binary, 72, "f8", endian))
+        extended_us = _field(binary, 72, "f8", endian) if revision >= 2 else 0.0
+        if math.isfinite(extended_us) and extended_us > 0:  # rev 2: the IEEE double overrides
+            interval_us = extended_us
         if interval_us == 0 and len(th) >= TRACE_HEADER:
             interval_us = float(_field(th, 116, "u2", endian))
         if not interval_us > 0:
@@ -244,6 +257,11 @@ _UNIT_RE = re.compile(r"UNITS?\s*[:=]\s*([^\s,;]+)", re.IGNORECASE)
 class SegyFormat(FormatReader):
     name = "segy"
     description = "SEG-Y rev 0/1/2, one trace per channel (IBM/IEEE float, integers, either byte order)"
+    extensions = (".sgy", ".segy")
+
+    def write(self, chunk, url: str, **options) -> list[str]:
+        """Write a Chunk as SEG-Y rev 2.0 (big-endian IEEE float32); see :func:`write_segy`."""
+        return write_segy(chunk, url)
 
     def detect(self, probe: Probe) -> bool:
         if probe.is_dir or probe.size < TEXT_HEADER + BINARY_HEADER + TRACE_HEADER or probe.is_hdf5:
@@ -327,3 +345,115 @@ class SegyFormat(FormatReader):
             return layout.decode(raw_bytes)
         raw = raw_bytes.view(layout.sample_dtype).reshape(len(traces), n)
         return layout.decode(raw)
+
+
+# --- writing ---------------------------------------------------------------------
+#: the delay recording time (trace bytes 109-110) carries the milliseconds of the start time
+_MAX_UINT16 = 65535
+
+
+def text_header(lines: list[str]) -> bytes:
+    """A 3200-byte EBCDIC textual header: 40 card images ``C 1 ...`` of 80 characters."""
+    cards = []
+    for i in range(40):
+        body = lines[i] if i < len(lines) else ""
+        card = f"C{i + 1:2d} {body}"[:80].ljust(80)
+        cards.append(card)
+    cards[39] = "C40 END TEXTUAL HEADER".ljust(80)
+    return "".join(cards).encode("cp500")
+
+
+def file_headers(n_traces: int, n_samples: int, dt: float, lines: list[str]) -> bytes:
+    """Textual + binary header (3600 bytes, big-endian, SEG-Y rev 2.0, IEEE float32).
+
+    The sample interval is written in whole microseconds (bytes 3217-3218) and,
+    exactly, as the rev-2 IEEE double (bytes 3273-3280); a sample count above
+    65535 goes in the rev-2 32-bit field (bytes 3269-3272) with 0 in the 16-bit one.
+    """
+    import struct
+
+    binary = bytearray(BINARY_HEADER)
+    interval_us = dt * 1e6
+    struct.pack_into(">H", binary, 16, int(round(interval_us)) if interval_us < _MAX_UINT16 + 0.5 else 0)
+    struct.pack_into(">H", binary, 20, n_samples if n_samples <= _MAX_UINT16 else 0)
+    struct.pack_into(">h", binary, 24, 5)  # IEEE float32
+    struct.pack_into(">h", binary, 28, 1)  # one trace per ensemble
+    struct.pack_into(">h", binary, 54, 1)  # measurement system: metres
+    struct.pack_into(">i", binary, 68, n_samples)
+    struct.pack_into(">d", binary, 72, interval_us)
+    struct.pack_into(">I", binary, 96, 0x01020304)  # byte-order word
+    binary[300], binary[301] = 2, 0  # revision 2.0
+    struct.pack_into(">h", binary, 302, 1)  # fixed-length traces
+    struct.pack_into(">h", binary, 304, 0)  # no extended textual headers
+    struct.pack_into(">Q", binary, 312, n_traces)
+    struct.pack_into(">Q", binary, 320, TEXT_HEADER + BINARY_HEADER)
+    return text_header(lines) + bytes(binary)
+
+
+def trace_headers(n_samples: int, dt: float, start_ns: int, positions: np.ndarray) -> np.ndarray:
+    """Trace headers as a ``(n_traces, 240)`` uint8 array (big-endian fields).
+
+    Start time in bytes 157-166 (year, day of year, hour, minute, second, UTC,
+    time basis code 4 in bytes 167-168) plus its milliseconds as the delay
+    recording time (bytes 109-110); position along the fibre (m) as the
+    receiver-group elevation in mm (bytes 41-44, scalar -1000 in bytes 69-70).
+    """
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1)
+    n = positions.shape[0]
+    stamp = np.datetime64(int(start_ns), "ns").astype("datetime64[ms]").item()
+    year_start = type(stamp)(stamp.year, 1, 1)
+    fields = {  # name: (0-based byte offset, big-endian type)
+        "seq_line": (0, ">i4"), "seq_file": (4, ">i4"), "field_record": (8, ">i4"), "trace_in_record": (12, ">i4"),
+        "elevation": (40, ">i4"), "elev_scalar": (68, ">i2"), "coord_scalar": (70, ">i2"), "delay_ms": (108, ">i2"),
+        "n_samples": (114, ">u2"), "interval_us": (116, ">u2"), "year": (156, ">i2"), "day": (158, ">i2"),
+        "hour": (160, ">i2"), "minute": (162, ">i2"), "second": (164, ">i2"), "time_basis": (166, ">i2"),
+    }
+    layout = np.dtype({"names": list(fields), "formats": [f for _, f in fields.values()],
+                       "offsets": [o for o, _ in fields.values()], "itemsize": TRACE_HEADER})
+    columns = np.zeros(n, dtype=layout)
+    index = np.arange(1, n + 1)
+    columns["seq_line"] = index
+    columns["seq_file"] = index
+    columns["field_record"] = 1
+    columns["trace_in_record"] = index
+    columns["elevation"] = np.round(positions * 1000.0).astype(np.int64)
+    columns["elev_scalar"] = -1000
+    columns["coord_scalar"] = 1
+    columns["delay_ms"] = stamp.microsecond // 1000
+    columns["n_samples"] = n_samples if n_samples <= _MAX_UINT16 else 0
+    interval_us = dt * 1e6
+    columns["interval_us"] = int(round(interval_us)) if interval_us < _MAX_UINT16 + 0.5 else 0
+    columns["year"] = stamp.year
+    columns["day"] = (stamp - year_start).days + 1
+    columns["hour"], columns["minute"], columns["second"] = stamp.hour, stamp.minute, stamp.second
+    columns["time_basis"] = 4  # UTC
+    return columns.view(np.uint8).reshape(n, TRACE_HEADER)
+
+
+def _describe(chunk) -> list[str]:
+    from ..timeutil import to_iso
+
+    return [
+        "raydas: processed DAS record, one trace per channel, IEEE float32",
+        f"START {to_iso(chunk.start_ns)} (UTC; trace headers hold it to the millisecond)",
+        f"SAMPLE INTERVAL {chunk.dt:.9g} S   SAMPLES {chunk.data.shape[1]}   CHANNELS {chunk.data.shape[0]}",
+        "POSITION ALONG FIBRE: RECEIVER GROUP ELEVATION IN MM (SCALAR -1000)",
+        f"UNITS: {chunk.units or 'unknown'}",
+        f"GAUGE LENGTH {chunk.gauge_length:g} M",
+        f"SOURCE {chunk.source}"[:76],
+    ]
+
+
+def write_segy(chunk, url: str) -> list[str]:
+    """Write a Chunk (all of ``chunk.data``, halo included) as SEG-Y rev 2.0:
+    big-endian IEEE float32, one trace per channel. Returns ``[url]``."""
+    from ..fsutil import write_bytes_atomic
+
+    data = np.asarray(chunk.data, dtype=np.float32)
+    n_traces, n_samples = data.shape
+    headers = trace_headers(n_samples, chunk.dt, chunk.start_ns, chunk.positions)
+    body = np.empty((n_traces, TRACE_HEADER + 4 * n_samples), dtype=np.uint8)
+    body[:, :TRACE_HEADER] = headers
+    body[:, TRACE_HEADER:] = data.astype(">f4").view(np.uint8).reshape(n_traces, -1)
+    write_bytes_atomic(url, file_headers(n_traces, n_samples, chunk.dt, _describe(chunk)) + body.tobytes())
+    return [url]
