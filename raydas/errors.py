@@ -62,3 +62,8 @@ class RunFailed(RaydasError):
         self.report_path = report_path
         where = f"; report: {report_path}" if report_path else ""
         super().__init__(f"{len(failures)} failure(s){where}")
+
+
+class TruncatedFileWarning(UserWarning):
+    """A file ends before its headers say it should; the complete part is read
+    (the message names the file and what is missing)."""

@@ -1,0 +1,159 @@
+"""TDMS (NI LabVIEW) DAS files: Silixa iDAS, and any TDMS file whose one group
+holds one equally long channel per fibre position.
+
+Metadata come from npTDMS (the field's TDMS library). Samples of Silixa's
+layout, a single segment of interleaved samples (one frame of every channel
+per time step), are read straight from their byte range, so a time window
+reads only that window; any other layout is read whole through npTDMS.
+
+Silixa properties used (root object): ``SamplingFrequency[Hz]``,
+``GPSTimeStamp`` (UTC), ``Start Distance (m)`` (position of channel 0),
+``SpatialResolution[m]`` times ``Fibre Length Multiplier`` (channel spacing),
+``GaugeLength``. Generic TDMS channels give ``wf_increment`` (s) and
+``wf_start_time`` instead.
+
+A file cut short (an interrupted recording) is read up to its last complete
+time sample, with a :class:`TruncatedFileWarning` saying how much is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+import numpy as np
+
+from ..errors import FormatError, TruncatedFileWarning
+from ..fsutil import url_to_fs
+from ..timeutil import NS_PER_S, parse_iso
+from . import register
+from .base import FormatReader, Probe, RecordInfo, as_float32
+
+LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
+TOC_INTERLEAVED = 1 << 5
+TOC_BIG_ENDIAN = 1 << 6
+
+
+def _lead_in(head: bytes, url: str) -> tuple[int, int, int]:
+    """ToC mask, next-segment offset and raw-data offset of the first segment."""
+    if len(head) < LEAD_IN:
+        raise FormatError(url, f"too short for TDMS ({len(head)} bytes; the lead-in needs {LEAD_IN})")
+    tag, toc, _version, next_segment, raw_offset = struct.unpack("<4sIIQQ", head[:LEAD_IN])
+    if toc & TOC_BIG_ENDIAN:
+        _, _, next_segment, raw_offset = struct.unpack(">IIQQ", head[4:LEAD_IN])
+    return toc, next_segment, raw_offset
+
+
+def _metadata(probe: Probe):
+    from nptdms import TdmsFile
+
+    with probe.fs.open(probe.path, "rb") as fh:
+        try:
+            return TdmsFile.read_metadata(fh)
+        except Exception as exc:  # npTDMS raises ValueError, KeyError, struct.error... on bad headers
+            raise FormatError(probe.url, f"has unreadable TDMS metadata ({type(exc).__name__}: {exc})") from exc
+
+
+def _time_ns(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, np.datetime64):
+        return int(value.astype("datetime64[ns]").astype(np.int64))
+    try:
+        return parse_iso(str(value))
+    except ValueError:
+        return None
+
+
+def _data_channels(meta, url: str):
+    """The group holding the DAS channels and its channels (all equally long, same type)."""
+    groups = [g for g in meta.groups() if g.channels()]
+    if not groups:
+        raise FormatError(url, "TDMS file has no channel data")
+    group = max(groups, key=lambda g: len(g.channels()))
+    channels = group.channels()
+    dtypes = {c.dtype for c in channels}
+    if len(dtypes) != 1 or channels[0].dtype is None or channels[0].dtype.kind not in "iuf":
+        raise FormatError(url, f"TDMS group {group.name!r} mixes or lacks numeric data types ({dtypes})")
+    return group, channels
+
+
+@register
+class TdmsFormat(FormatReader):
+    name = "tdms"
+    description = "TDMS: Silixa iDAS (interleaved int16) and one-channel-per-position TDMS files (npTDMS)"
+
+    def detect(self, probe: Probe) -> bool:
+        return not probe.is_dir and probe.head[:4] == b"TDSm"
+
+    def scan(self, probe: Probe) -> list[RecordInfo]:
+        toc, next_segment, raw_offset = _lead_in(probe.head, probe.url)
+        meta = _metadata(probe)
+        props = dict(meta.properties)
+        group, channels = _data_channels(meta, probe.url)
+        first = dict(channels[0].properties)
+        n_channels = len(channels)
+        dtype = channels[0].dtype.newbyteorder(">" if toc & TOC_BIG_ENDIAN else "<")
+
+        rate = props.get("SamplingFrequency[Hz]")
+        if rate is not None and float(rate) > 0:
+            dt = 1.0 / float(rate)
+        elif float(first.get("wf_increment", 0) or 0) > 0:
+            dt = float(first["wf_increment"])
+        else:
+            raise FormatError(probe.url, "TDMS file gives no sampling (no SamplingFrequency[Hz], no wf_increment)")
+        start_ns = next((t for t in (_time_ns(props.get("GPSTimeStamp")), _time_ns(props.get("ISO8601 Timestamp")),
+                                     _time_ns(first.get("wf_start_time")), _time_ns(props.get("CPUTimeStamp")))
+                         if t is not None), None)
+        if start_ns is None:
+            raise FormatError(probe.url, "TDMS file gives no start time (GPSTimeStamp, ISO8601 Timestamp, wf_start_time)")
+        spacing = float(props.get("SpatialResolution[m]", 1.0)) * float(props.get("Fibre Length Multiplier", 1.0))
+        origin = float(props.get("Start Distance (m)", props.get("Zero Offset (m)", 0.0)))
+        positions = origin + spacing * np.arange(n_channels)
+
+        attrs = {"group": group.name, "sample_type": str(dtype), "vendor_version": str(props.get("iDASVersion", ""))}
+        single_segment = LEAD_IN + next_segment >= probe.size
+        if toc & TOC_INTERLEAVED and single_segment:
+            frame = n_channels * dtype.itemsize
+            data_offset = LEAD_IN + raw_offset
+            declared = (next_segment - raw_offset) // frame
+            n_samples = max(probe.size - data_offset, 0) // frame
+            if n_samples < declared:
+                warnings.warn(
+                    f"{probe.url}: truncated TDMS file: the header declares {declared} samples per channel but "
+                    f"the file holds {n_samples} complete ones ({probe.size} of {LEAD_IN + next_segment} bytes); "
+                    f"reading those {n_samples}",
+                    TruncatedFileWarning, stacklevel=2,
+                )
+                attrs["truncated_from_samples"] = int(declared)
+            attrs.update(layout="interleaved", data_offset=data_offset)
+        else:
+            n_samples = min(len(c) for c in channels)
+            attrs["layout"] = "npTDMS"
+        if n_samples == 0:
+            raise FormatError(probe.url, "TDMS file holds no complete time sample")
+        gauge = props.get("GaugeLength")
+        return [RecordInfo(path=probe.url, format=self.name, n_channels=n_channels, n_samples=int(n_samples), dt=dt,
+                           start_ns=start_ns, positions=positions, units=str(props.get("Unit", "")),
+                           gauge_length=float(gauge) if gauge is not None else float("nan"), attrs=attrs)]
+
+    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        fs, path = url_to_fs(record.path)
+        dtype = np.dtype(record.attrs["sample_type"])
+        if stop <= start:
+            return np.zeros((len(range(record.n_channels)[channels]), 0), dtype=np.float32)
+        if record.attrs.get("layout") == "interleaved":
+            frame = record.n_channels * dtype.itemsize
+            first = record.attrs["data_offset"] + start * frame
+            payload = fs.cat_file(path, start=first, end=first + (stop - start) * frame)
+            if len(payload) < (stop - start) * frame:
+                raise FormatError(record.path, f"ends before sample {stop} (file changed since it was scanned?)")
+            block = np.frombuffer(payload, dtype=dtype).reshape(stop - start, record.n_channels)
+            return as_float32(block[:, channels].T)
+        from nptdms import TdmsFile
+
+        with fs.open(path, "rb") as fh:
+            tdms = TdmsFile.read(io.BytesIO(fh.read()))
+        _, chans = _data_channels(tdms, record.path)
+        return as_float32(np.stack([c[start:stop] for c in chans[channels]]))
