@@ -123,8 +123,69 @@ class Chunk:
         """A copy of this chunk's metadata around its core samples, halo (0, 0)."""
         return replace(self, data=self.core, start_ns=self.core_start_ns, halo=(0, 0))
 
+    # --- xarray ----------------------------------------------------------------
+    def to_xarray(self):
+        """This chunk (halo included) as an ``xarray.DataArray``.
+
+        Dimensions ``("distance", "time")``: ``distance`` in m along the fibre,
+        ``time`` as ``datetime64[ns]`` (UTC). ``attrs`` hold ``units``,
+        ``gauge_length`` (m), ``dt`` (s), ``halo`` (samples before, after),
+        ``source`` and ``index``; :meth:`from_xarray` reads them back.
+        Needs the optional ``xarray`` extra (``pip install 'raydas[xarray]'``).
+        """
+        xr = _xarray()
+        attrs = {"units": self.units, "gauge_length": float(self.gauge_length), "dt": self.dt,
+                 "halo": list(self.halo), "source": self.source, "index": self.index}
+        return xr.DataArray(
+            self.data,
+            dims=("distance", "time"),
+            coords={"distance": ("distance", self.positions, {"units": "m"}), "time": self.times()},
+            attrs=attrs,
+            name="das",
+        )
+
+    @classmethod
+    def from_xarray(cls, array) -> "Chunk":
+        """A Chunk from a DataArray with ``distance`` (m) and ``time``
+        (``datetime64``) dimensions, as :meth:`to_xarray` makes (either order).
+
+        The sample interval is ``attrs["dt"]`` when present, else the time
+        coordinate's spacing, which must then be regular.
+        """
+        _xarray()
+        missing = {"distance", "time"} - set(array.dims)
+        if missing or array.ndim != 2:
+            raise ValueError(f"DataArray needs 2 dimensions named distance and time; it has {array.dims}")
+        array = array.transpose("distance", "time")
+        times = array["time"].values.astype("datetime64[ns]").astype(np.int64)
+        dt = array.attrs.get("dt")
+        if dt is None:
+            steps = np.diff(times)
+            if steps.size == 0 or np.ptp(steps) > 0.001 * steps.mean():
+                raise ValueError("time coordinate is not regularly sampled and attrs has no 'dt'")
+            dt = float(steps.mean()) / NS_PER_S
+        return cls(
+            data=np.asarray(array.values),
+            start_ns=int(times[0]),
+            dt=float(dt),
+            positions=np.asarray(array["distance"].values, dtype=np.float64),
+            halo=tuple(int(h) for h in array.attrs.get("halo", (0, 0))),
+            units=str(array.attrs.get("units", "")),
+            gauge_length=float(array.attrs.get("gauge_length", float("nan"))),
+            source=str(array.attrs.get("source", "")),
+            index=int(array.attrs.get("index", 0)),
+        )
+
     def __repr__(self) -> str:
         return (
             f"Chunk({self.n_channels} ch x {self.n_samples} samples @ {self.sample_rate:g} Hz, "
             f"start {to_iso(self.core_start_ns)}, halo {self.halo}, {self.data.dtype})"
         )
+
+
+def _xarray():
+    try:
+        import xarray
+    except ImportError as exc:
+        raise ImportError("Chunk.to_xarray/from_xarray need xarray: pip install 'raydas[xarray]'") from exc
+    return xarray

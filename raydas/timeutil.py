@@ -62,3 +62,40 @@ def unix_stem(ns: int) -> str:
     if rem == 0:
         return str(sec)
     return f"{sec}.{rem // 1_000_000:03d}"
+
+
+def regular_runs(times_ns, dt: float | None = None) -> tuple[float, list[tuple[int, int]]]:
+    """Split sorted sample times into runs on a regular time grid.
+
+    Parameters
+    ----------
+    times_ns
+        Sample times, ns since epoch (UTC), sorted ascending.
+    dt
+        Sample interval in s; the median spacing of ``times_ns`` when None
+        (1 s when there is a single time).
+
+    Returns
+    -------
+    dt, runs
+        The interval (s) and ``[(first, stop), ...]`` index ranges: a new run
+        starts wherever two neighbours are not ``dt`` apart (within half a
+        sample), so a run never bridges a gap, an overlap or a change of rate.
+    """
+    times = np.asarray(times_ns, dtype=np.int64)
+    if times.size == 0:
+        return (dt or 1.0), []
+    steps = np.diff(times)
+    if dt is None:
+        dt = float(np.median(steps)) / NS_PER_S if steps.size else 1.0
+        if not dt > 0:
+            raise ValueError("repeated sample times: cannot tell the sample interval")
+    breaks = np.flatnonzero(np.abs(steps - dt * NS_PER_S) > 0.5 * dt * NS_PER_S) + 1
+    edges = [0, *breaks.tolist(), times.size]
+    return dt, list(zip(edges[:-1], edges[1:]))
+
+
+def stem_to_ns(stem: str) -> int:
+    """Inverse of :func:`unix_stem`: ``"1717243200.125"`` -> ns since epoch, exactly."""
+    whole, _, frac = str(stem).partition(".")
+    return int(whole) * NS_PER_S + (int((frac + "000000000")[:9]) if frac else 0)

@@ -27,7 +27,7 @@ import numpy as np
 from ..chunk import Chunk
 from ..errors import FormatError
 from ..fsutil import is_local, join, url_to_fs, write_bytes_atomic
-from ..timeutil import NS_PER_S
+from ..timeutil import stem_to_ns
 from . import register
 from .base import FormatReader, Probe, RecordInfo, as_float32
 
@@ -128,11 +128,55 @@ class ChunkStoreFormat(FormatReader):
         return as_float32(load_npy(join(record.path, record.key))[channels, start:stop])
 
 
+TIME_FILE = "time.npy"
+
+
+def _time_axis_dt(folder: str, width: int) -> float | None:
+    """Sample interval (s) from a folder's ``time.npy``, or None.
+
+    raydas (and distpy's ``write_npy`` when given a ``time_scale``) write the
+    time of each column in seconds from the chunk start; distpy writes plain
+    column indices ``0, 1, 2...`` otherwise, which say nothing about time, so
+    those are ignored (a one-second chunk of ``width`` samples is assumed).
+    """
+    fs, path = url_to_fs(folder)
+    if not fs.exists(posixpath.join(path, TIME_FILE)):
+        return None
+    axis = np.asarray(load_npy(join(folder, TIME_FILE), mmap=False), dtype=np.float64).reshape(-1)
+    if axis.shape[0] != width or width < 2 or np.array_equal(axis, np.arange(width)):
+        return None
+    dt = (axis[-1] - axis[0]) / (width - 1)
+    return float(dt) if dt > 0 else None
+
+
+def write_npy_folder(chunk: Chunk, url: str) -> list[str]:
+    """Write a Chunk (halo trimmed) as distpy's ``write_npy`` layout: ``<stem>.npy``
+    float32 ``(channel, time)`` plus ``measured_depth.npy`` (m, shape (n, 1)) and
+    ``time.npy`` (s from the chunk start) beside it.
+
+    ``url`` is the folder, or the ``.npy`` file to write (its folder then holds the axes).
+    """
+    core = chunk.trimmed()
+    if str(url).endswith(".npy"):
+        folder, target = posixpath.dirname(str(url)) or ".", str(url)
+    else:
+        folder, target = str(url), join(str(url), f"{core.stem}.npy")
+    write_bytes_atomic(target, npy_bytes(np.asarray(core.data, dtype=np.float32)))
+    write_bytes_atomic(join(folder, DEPTH_FILE), npy_bytes(core.positions.reshape(-1, 1)))
+    write_bytes_atomic(join(folder, TIME_FILE), npy_bytes(np.arange(core.data.shape[1]) * core.dt))
+    return [target, join(folder, DEPTH_FILE), join(folder, TIME_FILE)]
+
+
 @register
 class DistpyChunksFormat(FormatReader):
     name = "distpy-npy"
-    description = "distpy's ingested folder: <unixtime>.npy (n_channels, prf) chunks + measured_depth.npy"
+    description = "distpy's folder: <unixtime>.npy (n_channels, time) chunks + measured_depth.npy (+ time.npy)"
     container = True
+    extensions = (".npy",)
+
+    def write(self, chunk, url: str, **options) -> list[str]:
+        """Write a Chunk as ``<stem>.npy`` + axes; see :func:`write_npy_folder`."""
+        return write_npy_folder(chunk, url)
 
     def detect(self, probe: Probe) -> bool:
         if not probe.is_dir or probe.fs.exists(posixpath.join(probe.path, MANIFEST)):
@@ -156,14 +200,15 @@ class DistpyChunksFormat(FormatReader):
                 raise FormatError(join(probe.url, name), f"is {len(shape)}-D; distpy chunks are (depth, time)")
             if positions is None:
                 positions = _positions(probe.url, shape[0])
+                dt = _time_axis_dt(probe.url, shape[1])
             records.append(
                 RecordInfo(
                     path=probe.url,
                     format=self.name,
                     n_channels=shape[0],
                     n_samples=shape[1],
-                    dt=1.0 / shape[1],  # distpy chunks hold one second
-                    start_ns=int(round(float(m.group(1)) * NS_PER_S)),
+                    dt=dt or 1.0 / shape[1],  # without a time axis, distpy chunks hold one second
+                    start_ns=stem_to_ns(m.group(1)),
                     positions=positions,
                     key=name,
                 )
