@@ -111,7 +111,26 @@ def _same_layout(a: RecordInfo, b: RecordInfo) -> tuple[str, str] | None:
 
 
 def assemble(records: list[RecordInfo]) -> tuple[list[Recording], list[Discontinuity]]:
-    """Join time-ordered records into recordings; report every break."""
+    """Join time-ordered records into recordings; report every break.
+
+    Records are first split by ``stream`` (parallel series such as the bands
+    of a band-energy folder are never joined with each other), then each
+    stream is joined in time.
+    """
+    streams: dict[str, list[RecordInfo]] = {}
+    for record in records:
+        streams.setdefault(record.stream, []).append(record)
+    recordings: list[Recording] = []
+    breaks: list[Discontinuity] = []
+    for stream in streams.values():
+        found, broken = _assemble_stream(stream)
+        recordings.extend(found)
+        breaks.extend(broken)
+    recordings.sort(key=lambda r: (r.start_ns, r.first.stream, r.first.path, r.first.key))
+    return recordings, breaks
+
+
+def _assemble_stream(records: list[RecordInfo]) -> tuple[list[Recording], list[Discontinuity]]:
     records = sorted(records, key=lambda r: (r.start_ns, r.path, r.key))
     recordings: list[Recording] = []
     breaks: list[Discontinuity] = []

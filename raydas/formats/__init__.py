@@ -20,7 +20,7 @@ from .base import FormatReader, Probe, RecordInfo
 log = logging.getLogger(__name__)
 
 _READERS: dict[str, FormatReader] = {}
-_BUILTIN_MODULES = ("chunkstore", "prodml", "segy", "witsml", "tdms", "mseed", "sintela", "bandtable")
+_BUILTIN_MODULES = ("chunkstore", "prodml", "segy", "witsml", "tdms", "mseed", "sintela", "bandtable", "las", "csvtable")
 _loaded = False
 
 

@@ -107,7 +107,7 @@ class BandTableFormat(FormatReader):
             for lo, hi in runs:
                 records.append(RecordInfo(path=probe.url, format=self.name, n_channels=pos.size, n_samples=hi - lo,
                                           dt=dt, start_ns=int(t[lo]), positions=pos, units=meta.get("units", ""),
-                                          key=str(name), attrs={"times_ns": t[lo:hi].tolist()}))
+                                          key=str(name), stream=str(name), attrs={"times_ns": t[lo:hi].tolist()}))
         return records
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:

@@ -44,6 +44,10 @@ class RecordInfo:
     key
         Which record inside the file (dataset path, chunk name); ``""`` when the
         file holds one record.
+    stream
+        Which of several parallel series the record belongs to (a curve or band
+        name); records of different streams are never joined in time. ``""``
+        for the data themselves.
     attrs
         Vendor metadata worth keeping (small values only).
     """
@@ -59,6 +63,7 @@ class RecordInfo:
     gauge_length: float = float("nan")
     key: str = ""
     attrs: dict = field(default_factory=dict)
+    stream: str = ""
 
     def __post_init__(self):
         self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1)
@@ -105,6 +110,7 @@ class RecordInfo:
             "end": to_iso(self.end_ns),
             "units": self.units,
             "gauge_length_m": _finite_or_none(self.gauge_length),
+            "stream": self.stream,
         }
 
 

@@ -4,6 +4,8 @@ Techlog and Petrel.
 One file holds one chunk's band energies: a ``wellLog`` whose first curve is
 DEPTH (m) and whose other curves are named like distpy's
 (``band_0-nyquist``, ``band_01_<lo>-<hi>``, ...), with one row per depth.
+A folder of them re-ingests as one (depth, time) series per curve
+(:mod:`raydas.formats.depthlog`), keeping every file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import parse_iso, to_iso
 from . import register
-from .base import FormatReader, Probe, RecordInfo
+from .depthlog import DepthLogStack
 
 NAMESPACE = "http://www.witsml.org/schemas/131"
 _NS = {"w": NAMESPACE}
@@ -176,39 +178,44 @@ def _value(text: str) -> float:
 
 
 @register
-class WitsmlFbeFormat(FormatReader):
-    """Reads one ``.fbe`` as a record of ``(depth, curve)``: channels are depths and
-    the 'samples' are the curves (band energies), one per band; ``attrs['curves']``
-    names them. Reassembling many files into time series is the job of
-    the chunk/recording layer."""
+class WitsmlFbeFormat(DepthLogStack):
+    """A ``.fbe`` file, or a folder of them (one per chunk), read as one
+    ``(depth, time)`` record per curve; see :mod:`raydas.formats.depthlog`.
+    Writes a band set (curve name -> Chunk) as one ``.fbe`` per time sample."""
 
     name = "witsml-fbe"
-    description = "WITSML 1.3.1.1 FBE (.fbe) band energies, as written by distpy and raydas"
+    description = "WITSML 1.3.1.1 FBE (.fbe) files or folders: one (depth, time) record per curve"
+    suffixes = (".fbe", ".xml", ".witsml", ".dts")
+    extensions = (".fbe",)
 
-    def detect(self, probe: Probe) -> bool:
-        head = probe.head[:4096].lstrip()
-        return head.startswith(b"<?xml") and b"WITSMLComposite" in probe.head or b"<WITSMLComposite" in head
+    def looks_like(self, head: bytes) -> bool:
+        start = head[:4096].lstrip()
+        return (start.startswith(b"<?xml") and b"WITSMLComposite" in head) or b"<WITSMLComposite" in start
 
-    def scan(self, probe: Probe) -> list[RecordInfo]:
-        with probe.fs.open(probe.path, "rb") as fh:
-            time_ns, curves, depth, values = parse_fbe(fh.read(), probe.url)
-        return [
-            RecordInfo(
-                path=probe.url,
-                format=self.name,
-                n_channels=depth.shape[0],
-                n_samples=len(curves),
-                dt=1.0,
-                start_ns=time_ns,
-                positions=depth,
-                units="band energy",
-                attrs={"curves": curves, "layout": "channel x curve (not time)"},
-            )
-        ]
+    def parse(self, payload: bytes, url: str):
+        return parse_fbe(payload, url)
 
-    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        from ..fsutil import url_to_fs
+    def write(self, data, url: str, data_style: str = "raydas", **options) -> list[str]:
+        """Write ``<url>/<unixtime>.fbe`` for every time sample of a band set
+        (curve name -> Chunk of depth x time; all on the same depths and times).
+        A ``url`` ending in ``.fbe`` names the file of a single time sample."""
+        from ..fsutil import join, write_bytes_atomic
+        from ..timeutil import unix_stem
+        from .bandtable import as_band_set
 
-        fs, path = url_to_fs(record.path)
-        _, _, _, values = parse_fbe(fs.cat_file(path), record.path)
-        return np.ascontiguousarray(values[channels, start:stop], dtype=np.float32)
+        bands = as_band_set(data)
+        cores = [c.trimmed() for c in bands.values()]
+        first = cores[0]
+        if any(c.data.shape != first.data.shape or c.start_ns != first.start_ns for c in cores):
+            raise ValueError("WITSML: every curve must have the same depths and times")
+        times = first.times().astype(np.int64)
+        if str(url).endswith(".fbe") and times.size != 1:
+            raise ValueError(f"WITSML: {url} names one file but the curves hold {times.size} time samples")
+        written = []
+        for i, t in enumerate(times.tolist()):
+            table = np.column_stack([np.asarray(c.data[:, i], dtype=np.float64) for c in cores])
+            target = str(url) if str(url).endswith(".fbe") else join(url, f"{unix_stem(t)}.fbe")
+            write_bytes_atomic(target, fbe_document(first.positions, table, list(bands), t, data_style=data_style,
+                                                    unit=first.units or "unitless"))
+            written.append(target)
+        return written
