@@ -4,7 +4,6 @@ and on bad input."""
 
 from __future__ import annotations
 
-import shutil
 import struct
 import warnings
 

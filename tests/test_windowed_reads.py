@@ -10,7 +10,6 @@ import tracemalloc
 
 import h5py
 import numpy as np
-import pytest
 
 from raydas import formats
 from raydas.formats.segy import TRACE_HEADER, file_headers, trace_headers

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import FormatError, TruncatedFileWarning
 from ..fsutil import url_to_fs
-from ..timeutil import NS_PER_S, parse_iso
+from ..timeutil import parse_iso
 from . import register
 from .base import FormatReader, Probe, RecordInfo, as_float32
 
@@ -39,7 +39,7 @@ def _lead_in(head: bytes, url: str) -> tuple[int, int, int]:
     """ToC mask, next-segment offset and raw-data offset of the first segment."""
     if len(head) < LEAD_IN:
         raise FormatError(url, f"too short for TDMS ({len(head)} bytes; the lead-in needs {LEAD_IN})")
-    tag, toc, _version, next_segment, raw_offset = struct.unpack("<4sIIQQ", head[:LEAD_IN])
+    _tag, toc, _version, next_segment, raw_offset = struct.unpack("<4sIIQQ", head[:LEAD_IN])
     if toc & TOC_BIG_ENDIAN:
         _, _, next_segment, raw_offset = struct.unpack(">IIQQ", head[4:LEAD_IN])
     return toc, next_segment, raw_offset
