@@ -115,12 +115,15 @@ def cmd_graph(args) -> int:
 
 def _apply_overrides(cfg, args):
     ray_updates = {k: v for k, v in (("device", args.device), ("num_actors", args.num_actors),
-                                     ("num_cpus", args.num_cpus), ("timeline", args.timeline)) if v is not None}
+                                     ("num_cpus", args.num_cpus), ("timeline", args.timeline),
+                                     ("in_flight", args.in_flight)) if v is not None}
     updates = {}
     if ray_updates:
         updates["ray"] = cfg.ray.model_copy(update=ray_updates)
     if args.output:
         updates["output"] = args.output
+    if getattr(args, "input", None):
+        updates["input"] = args.input
     return cfg.model_copy(update=updates) if updates else cfg
 
 
@@ -163,8 +166,28 @@ def cmd_demo(args) -> int:
     return code
 
 
+def cmd_watch(args) -> int:
+    from .config import load_config
+    from .pipeline import load_json
+    from .watch import watch
+
+    doc = load_json(args.config)
+    if isinstance(doc, dict) and "input" not in doc and "command_list" not in doc:
+        doc = dict(doc, input=args.url)  # a watch config needs no input: the watched folder is it
+    base = os.path.dirname(os.path.abspath(args.config)) if "://" not in args.config else args.config.rsplit("/", 1)[0]
+    cfg = _apply_overrides(load_config(doc, base=base), args)
+    try:
+        report = watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress)
+    except RunFailed as exc:
+        print(f"raydas: watch finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="results root (overrides the config)")
+    p.add_argument("--in-flight", type=int, help="chunks in flight at once (bounds the object store's use)")
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], help="where processor actors compute")
     p.add_argument("--num-actors", type=int, help="number of processor actors")
     p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray")
@@ -193,8 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
                              ("process", "process", "process the chunk store (or input) with the pipeline")):
         p = sub.add_parser(name, help=text)
         p.add_argument("config", help="raydas run config or distpy system config (JSON)")
+        p.add_argument("--input", help="data to read instead of the config's input (path, glob, URL, "
+                                       "or synthetic://?seconds=&rate=&channels=)")
         _add_run_options(p)
         p.set_defaults(func=lambda a, m=mode: cmd_run(a, m))
+
+    p = sub.add_parser("watch", help="process files as they arrive in a folder or bucket")
+    p.add_argument("url", help="folder (or glob) to watch: local path or fsspec URL")
+    p.add_argument("--config", required=True, help="run config (JSON) giving processing, output, chunk_seconds")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between listings (default 2)")
+    p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a new file")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("scan", help="list the records found in files, folders or globs")
     p.add_argument("paths", nargs="+", help="paths, globs, folders or URLs")

@@ -323,7 +323,8 @@ class Driver:
         self._started = time.monotonic()
         self._alive_since = None
         self.delivered: list[int] = []  # chunk indices in the order they were handed over
-        self.memory = MemorySampler() if run.sample_memory else None
+        self.delivered_at: list[float] = []  # when (time.perf_counter(), s)
+        self.memory = MemorySampler(interval=0.2) if run.sample_memory else None
         self._ray = ray
 
     # submission ----------------------------------------------------------------------------
@@ -479,6 +480,7 @@ class Driver:
         if ticket.arrival is not None and failure is None:
             report.latencies.append(time.time() - ticket.arrival)
         self.delivered.append(plan.index)
+        self.delivered_at.append(time.perf_counter())
         self.progress.update(1, nbytes)
         if self.on_result is not None:
             self.on_result(plan, out, failure)

@@ -7,10 +7,12 @@ Give it as the run's input::
 
 Parameters (all optional): ``seconds`` (duration, s; default 60), ``rate``
 (sample rate, Hz; default 1000), ``channels`` (default 500), ``spacing``
-(channel spacing, m; default 2), ``seed`` (default 0). The signal is the
-demo's (:func:`raydas.demo.synthetic_block`: noise, tones, a travelling
-event), generated in 1-s blocks seeded by the block's number, so any sample
-window is the same whichever chunk (or halo) asks for it.
+(channel spacing, m; default 2), ``seed`` (default 0). The signal (cheap
+to make, so that the generator does not dominate a load test): white noise of
+RMS ``NOISE_RMS``, a 50 Hz sinusoid of amplitude 1 on every channel, and a
+700 Hz sinusoid whose amplitude rises linearly along the fibre from 0 to 1.
+The noise is generated in 1-s blocks seeded by the block's number, so any
+sample window is the same whichever chunk (or halo) asks for it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from .demo import FIRST_DEPTH, start_ns, synthetic_block
+from .demo import FIRST_DEPTH, NOISE_RMS, start_ns
 from .errors import ConfigError
 from .formats import register
 from .formats.base import FormatReader, Probe, RecordInfo
@@ -80,12 +82,17 @@ class SyntheticSource(FormatReader):
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         p = parse(record.path)
-        block = int(round(p["rate"]))  # one block per second of signal
-        depth = record.positions
-        parts = []
+        block = int(round(p["rate"]))  # noise comes in blocks of one second
+        n_ch = record.n_channels
+        noise = []
         for b in range(start // block, (stop - 1) // block + 1):
-            t = (b * block + np.arange(block)) / p["rate"]
-            data = synthetic_block(t, depth, seed=(int(p["seed"]) << 32) + b)
+            rng = np.random.default_rng([int(p["seed"]), b])
             lo, hi = max(start - b * block, 0), min(stop - b * block, block)
-            parts.append(data[channels, lo:hi])
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            noise.append(rng.standard_normal((n_ch, block), dtype=np.float32)[:, lo:hi])
+        data = noise[0] if len(noise) == 1 else np.concatenate(noise, axis=1)
+        t = np.arange(start, stop) / p["rate"]
+        ramp = np.linspace(0.0, 1.0, n_ch, dtype=np.float32)[:, None]
+        data *= np.float32(NOISE_RMS)
+        data += np.sin(2 * np.pi * 50.0 * t).astype(np.float32)[None, :]
+        data += ramp * np.sin(2 * np.pi * 700.0 * t).astype(np.float32)[None, :]
+        return data[channels]

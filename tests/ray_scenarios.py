@@ -1,0 +1,110 @@
+"""Scenarios that need a Ray cluster of their own (fake GPUs, several nodes).
+
+Run as ``python tests/ray_scenarios.py NAME ARGS_JSON``; prints one JSON line
+``RESULT {...}`` that the tests in test_runtime_scale.py check. A separate
+process, because the test session's Ray (conftest ``ray_session``) cannot be
+reconfigured in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import ray
+from ray.cluster_utils import Cluster
+
+from raydas import runtime
+from raydas.config import RayOptions, RunConfig
+from raydas.errors import RaydasError
+
+
+def layout(args: dict) -> dict:
+    """Device and actor layout with no GPU, then with a (logical) GPU node added."""
+    out: dict = {}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 0,
+                                                           "object_store_memory": 150 * 2**20})
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        opts = RayOptions()
+        out["cpu_device"] = runtime.choose_device("auto")
+        out["cpu_layout"] = runtime.actor_layout(opts, out["cpu_device"])
+        # a GPU asked for explicitly where none exists: a clear error, not an actor pending for ever
+        runtime.ACTOR_START_TIMEOUT_S = 3.0
+        cfg = RunConfig(input=args["files"], output=args["out"] + "/gpu-none", processing=args["processing"],
+                        quicklook=False, ray=RayOptions(device="gpu"))
+        try:
+            runtime.run(cfg, progress=False)
+            out["gpu_none_error"] = None
+        except RaydasError as exc:
+            out["gpu_none_error"] = str(exc)
+        cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=150 * 2**20)
+        cluster.wait_for_nodes()
+        out["gpu_device"] = runtime.choose_device("auto")
+        n, actor_opts, ingest_cpus = runtime.actor_layout(opts, out["gpu_device"])
+        out["gpu_layout"] = [n, actor_opts, ingest_cpus]
+        _, ProcessorActor = runtime._remote_pieces()
+
+        @ray.remote
+        class Probe:
+            def ids(self):
+                return {"gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+                        "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+        probe = Probe.options(**actor_opts).remote()
+        out["gpu_actor"] = ray.get(probe.ids.remote(), timeout=60)
+        ray.kill(probe)
+        # the processor actor on the fake GPU: no cupy/CUDA here, so it must fail fast and say why
+        cfg = RunConfig(input=args["files"], output=args["out"] + "/gpu-fake", processing=args["processing"],
+                        quicklook=False)
+        t0 = time.monotonic()
+        try:
+            runtime.run(cfg, progress=False)
+            out["gpu_fake_error"] = None
+        except RaydasError as exc:
+            out["gpu_fake_error"] = str(exc)
+        out["gpu_fake_seconds"] = time.monotonic() - t0
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    return out
+
+
+def node_lost(args: dict) -> dict:
+    """A worker node holding a processor actor is removed after the first chunk."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 150 * 2**20})
+    worker = cluster.add_node(num_cpus=1, object_store_memory=150 * 2**20)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False)
+    out: dict = {"removed": False}
+    try:
+        cfg = RunConfig(input=args["files"], output=args["out"], processing=args["processing"], quicklook=False,
+                        chunk_seconds=args["chunk_seconds"])
+        run = runtime.Run(cfg, progress=False)
+
+        def on_result(plan, result, failure):
+            if out["removed"]:
+                return
+            pings = [ray.get(a.ping.remote(), timeout=30) for a in run.driver.actors]
+            out["actor_nodes"] = sorted({p["node"] for p in pings})
+            cluster.remove_node(worker)
+            out["removed"] = True
+            out["removed_after"] = len(run.driver.delivered)
+
+        run.on_result = on_result
+        report = run.execute()
+        out.update(chunks_total=report.chunks_total, chunks_done=report.chunks_done,
+                   actor_restarts=report.actor_restarts, delivered=run.driver.delivered,
+                   failures=report.failures, worker_node=worker.node_id)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    return out
+
+
+if __name__ == "__main__":
+    name, raw = sys.argv[1], sys.argv[2]
+    result = {"layout": layout, "node_lost": node_lost}[name](json.loads(raw))
+    print("RESULT " + json.dumps(result, default=str), flush=True)
