@@ -145,7 +145,8 @@ class Watcher:
 
     # running ----------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask the watcher to finish (flushing the tail) at its next step."""
+        """Ask the watcher to finish: the files already there are taken once
+        settled, the tails are processed, then :meth:`watch` returns."""
         self.stop_event.set()
 
     def watch(self) -> RunReport:
@@ -170,6 +171,9 @@ class Watcher:
                 if self.stop_event.is_set() or (idle and not self._sizes):
                     break
             self.poll()
+            while self._sizes:  # files already there when stopped: take them once they have settled
+                time.sleep(self.interval)
+                self.poll()
             self._submit_ready(final=True)
             driver.drain()
             self.run._save_timeline()

@@ -104,7 +104,20 @@ def node_lost(args: dict) -> dict:
     return out
 
 
+def memory(args: dict) -> dict:
+    """A synthetic recording through raydas's own private local Ray (as `raydas run` starts it)."""
+    cfg = RunConfig(input=args["input"], output=args["out"], processing=args["processing"], quicklook=False,
+                    ray=RayOptions(in_flight=args["in_flight"], num_cpus=2))
+    run = runtime.Run(cfg, progress=False)
+    report = run.execute()
+    mem = run.driver.memory
+    return {"chunks_done": report.chunks_done, "ok": report.ok, "in_flight": report.in_flight,
+            "peak_store": report.peak_object_store_bytes, "store_samples": sum(s is not None for _, s, _ in mem.samples),
+            "rss_baseline": mem.baseline_rss, "rss_peak": mem.peak_rss, "finished_at": run.driver.finished_at,
+            "seconds": report.seconds, "summary": report.summary()}
+
+
 if __name__ == "__main__":
     name, raw = sys.argv[1], sys.argv[2]
-    result = {"layout": layout, "node_lost": node_lost}[name](json.loads(raw))
+    result = {"layout": layout, "node_lost": node_lost, "memory": memory}[name](json.loads(raw))
     print("RESULT " + json.dumps(result, default=str), flush=True)

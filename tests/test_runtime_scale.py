@@ -96,15 +96,28 @@ def test_actor_layout_gpu_or_cpu_from_cluster_resources(demo_files, tmp_path):
 
 
 # --- 2. faults ------------------------------------------------------------------------------
+def _rms_by_chunk(files, seconds: float, rate: float = 1000.0) -> list[np.ndarray]:
+    """Independent reference: RMS over 0-Nyquist of each chunk, from segyio's samples."""
+    x = np.concatenate([_segy(p) for p in files], axis=1)
+    n = int(seconds * rate)
+    return [np.sqrt(np.mean(x[:, i:i + n] ** 2, axis=1)) for i in range(0, x.shape[1], n)]
+
+
+def _segy(path):
+    import segyio
+
+    with segyio.open(path, ignore_geometry=True) as f:
+        return np.asarray(f.trace.raw[:], dtype=np.float64)
+
+
 @pytest.mark.slow
 def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
     ray = ray_session
-    reference = run(_cfg(demo_files, tmp_path / "ref", chunk_seconds=0.25), progress=False)
-    r = Run(_cfg(demo_files, tmp_path / "res", chunk_seconds=0.25), progress=False)
+    r = Run(_cfg(demo_files, tmp_path / "res", chunk_seconds=0.5), progress=False)
     killed = []
 
     def on_result(plan, result, failure):
-        if len(r.driver.delivered) == 3 and not killed:
+        if len(r.driver.delivered) == 2 and not killed:
             pid = ray.get(r.driver.actors[0].ping.remote(), timeout=30)["pid"]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
@@ -112,15 +125,14 @@ def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
     r.on_result = on_result
     report = r.execute()
     assert killed and report.actor_restarts >= 1  # the kill hit chunks in flight, which were re-sent
-    assert report.ok and report.chunks_done == reference.chunks_done == 48
-    assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 48  # once, in order
-    assert report.outputs_written == 48
-    names = os.listdir(tmp_path / "res" / "NoiseLog")
-    assert len(names) == 48 and not any(n.startswith(".") for n in names)
-    ref, got = _fbe_values(tmp_path / "ref" / "NoiseLog"), _fbe_values(tmp_path / "res" / "NoiseLog")
-    assert ref.keys() == got.keys()
-    for name in ref:
-        np.testing.assert_array_equal(got[name], ref[name])
+    assert report.ok and report.chunks_done == 24
+    assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 24  # once, in order
+    assert report.outputs_written == 24
+    names = sorted(os.listdir(tmp_path / "res" / "NoiseLog"), key=lambda n: float(n.removesuffix(".fbe")))
+    assert len(names) == 24 and not any(n.startswith(".") for n in names)
+    for name, expected in zip(names, _rms_by_chunk(demo_files, 0.5)):
+        np.testing.assert_allclose(parse_fbe((tmp_path / "res" / "NoiseLog" / name).read_bytes())[3][:, 0],
+                                   expected, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -225,40 +237,39 @@ def test_cli_exits_non_zero_when_a_file_is_corrupt(ray_session, demo_files, tmp_
 
 
 # --- 3. flat memory ---------------------------------------------------------------------------
-#: Ray's raylet deletes freed objects in batches, every free_objects_period_milliseconds (1000 by default)
-RAY_FREE_PERIOD_S = 1.0
+@pytest.mark.slow
+def test_synthetic_source_keeps_object_store_and_driver_memory_flat(tmp_path):
+    """A synthetic recording streams through raydas's own local Ray: the object
+    store holds at most the chunks in flight plus those finished within one of
+    Ray's free periods (FREE_OBJECTS_PERIOD_MS), whatever the length; the
+    driver's memory stays flat."""
+    from raydas.runtime import FREE_OBJECTS_PERIOD_MS
 
-
-def test_synthetic_source_keeps_object_store_and_driver_memory_flat(ray_session, tmp_path):
-    """A synthetic recording streams through the object store: it holds at
-    most the chunks in flight plus those finished within Ray's last free
-    period, whatever the length; the driver's memory stays flat."""
-    seconds, channels, rate = 75, 1000, 1000.0
+    seconds, channels, rate = 60, 1000, 1000.0
     chunk_bytes = 4 * channels * int(rate)  # 1-s chunks, no halo for this pipeline
     total = seconds * chunk_bytes
-    cfg = _cfg(f"synthetic://?seconds={seconds}&rate={rate:g}&channels={channels}", tmp_path / "res",
-               ray=RayOptions(in_flight=4))
-    r = Run(cfg, progress=False)
-    report = r.execute()
-    assert report.ok and report.chunks_done == seconds and report.in_flight == 4
-    samples = [s for _, s, _ in r.driver.memory.samples if s is not None]
-    assert len(samples) >= 5, "object-store use was not sampled"
-    times = np.asarray(r.driver.delivered_at)
-    freed_late = int(max(np.searchsorted(times, t + RAY_FREE_PERIOD_S) - i for i, t in enumerate(times)))
-    bound = (report.in_flight + freed_late + 1) * chunk_bytes
-    assert report.peak_object_store_bytes is not None
-    assert report.peak_object_store_bytes <= bound < total / 3
-    growth = report.peak_driver_rss_bytes - r.driver.memory.baseline_rss
+    r = _scenario("memory", {"input": f"synthetic://?seconds={seconds}&rate={rate:g}&channels={channels}",
+                             "out": str(tmp_path / "res"), "processing": NOISELOG, "in_flight": 4})
+    assert r["ok"] and r["chunks_done"] == seconds and r["in_flight"] == 4
+    assert r["store_samples"] >= 5, "object-store use was not sampled"
+    times = np.asarray(r["finished_at"])
+    period = FREE_OBJECTS_PERIOD_MS / 1000
+    freed_late = int(max(np.searchsorted(times, t + period) - i for i, t in enumerate(times)))
+    bound = (r["in_flight"] + freed_late + 1) * chunk_bytes
+    assert r["peak_store"] is not None and r["peak_store"] <= bound
+    assert r["peak_store"] < total / 5  # flat: nowhere near holding the recording
+    growth = r["rss_peak"] - r["rss_baseline"]
     assert growth < 0.1 * total  # the driver never holds the data
-    print(f"object store peak {report.peak_object_store_bytes / 2**20:.1f} MiB (bound {bound / 2**20:.1f} MiB = "
-          f"{report.in_flight} in flight + {freed_late} freed within {RAY_FREE_PERIOD_S:g} s + 1 chunks; data "
-          f"{total / 2**20:.0f} MiB); driver RSS +{growth / 2**20:.1f} MiB; {report.seconds:.1f} s")
+    assert "memory:    object store peak" in r["summary"]
+    print(f"object store peak {r['peak_store'] / 2**20:.1f} MiB (bound {bound / 2**20:.1f} MiB = {r['in_flight']} in "
+          f"flight + {freed_late} freed within {period:g} s + 1 chunks; data {total / 2**20:.0f} MiB); "
+          f"driver RSS +{growth / 2**20:.1f} MiB; {r['seconds']:.1f} s")
     # RMS over 0-Nyquist of chunk 30: noise of RMS 0.1, a 50 Hz tone of amplitude 1 and a 700 Hz tone
     # rising from 0 to 1 along the fibre: sqrt(0.01 + 0.5 + ramp**2 / 2)
     stem = sorted(os.listdir(tmp_path / "res" / "NoiseLog"))[30]
     values = parse_fbe((tmp_path / "res" / "NoiseLog" / stem).read_bytes())[3]
     ramp = np.linspace(0, 1, channels)
-    np.testing.assert_allclose(values[:, 0], np.sqrt(0.01 + 0.5 + ramp**2 / 2), rtol=0.01)
+    np.testing.assert_allclose(values[:, 0], np.sqrt(0.01 + 0.5 + ramp**2 / 2), rtol=0.02)
 
 
 def test_synthetic_windows_agree_whatever_the_chunking():
@@ -287,38 +298,39 @@ BUTTER_NPY = {"command_list": [
 
 
 def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
-    """A writer drops SEG-Y files into a folder one after another; `raydas
-    watch` processes them as they come, taking each chunk's halo from the
-    next and previous files: the low-passed samples equal a batch run's."""
+    """A writer drops SEG-Y files into a folder one after another; the watcher
+    processes them as they come, taking each chunk's halo from the next and
+    previous files: the low-passed samples equal a batch run's."""
     from raydas import demo
+    from raydas.watch import Watcher
 
     source = demo.generate(str(tmp_path / "src"), files=3, seconds=2.0, channels=12, sample_rate=500.0)
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    proc = tmp_path / "lowpass.json"
-    proc.write_text(json.dumps(BUTTER_NPY))
-    cfg = tmp_path / "watch.json"
-    cfg.write_text(json.dumps({"output": str(tmp_path / "live"), "processing": str(proc), "chunk_seconds": 0.5,
-                               "quicklook": False}))
+    cfg = RunConfig(input="unused", output=str(tmp_path / "live"), processing=BUTTER_NPY, chunk_seconds=0.5,
+                    quicklook=False)
+    watcher = Watcher(str(inbox), cfg, interval=0.2, progress=False)
+    submitted_before_last = []
 
     def writer():
-        for path in source:
+        for k, path in enumerate(source):
             time.sleep(0.6)
+            if k == len(source) - 1:
+                submitted_before_last.append(len(watcher._submitted))
             tmp = inbox / ("." + os.path.basename(path) + ".part")  # hidden while being written
             shutil.copy(path, tmp)
             os.replace(tmp, inbox / os.path.basename(path))
+        watcher.stop()
 
     thread = threading.Thread(target=writer)
     thread.start()
-    code = cli_main(["watch", str(inbox), "--config", str(cfg), "--interval", "0.2", "--idle-exit", "3",
-                     "--no-progress"])
+    report = watcher.watch()
     thread.join()
-    assert code == 0
-    batch = run(RunConfig(input=source, output=str(tmp_path / "batch"), processing=str(proc), chunk_seconds=0.5,
+    assert report.ok and report.chunks_done == 12
+    assert submitted_before_last[0] < 12  # the last chunks waited for the last file
+    batch = run(RunConfig(input=source, output=str(tmp_path / "batch"), processing=BUTTER_NPY, chunk_seconds=0.5,
                           quicklook=False), progress=False)
-    assert batch.chunks_done == 12
-    assert run(RunConfig(input=source, processing=str(proc), output=str(tmp_path / "live"), chunk_seconds=0.5,
-                         quicklook=False), progress=False).chunks_skipped == 12  # watch wrote every chunk
+    assert batch.chunks_done == 12 and watcher.run.pipeline.halo(500.0) > 0  # the chunks had halos to carry
     names = sorted(n for n in os.listdir(tmp_path / "batch" / "lowpass") if n[0].isdigit())
     assert len(names) == 12
     for name in names:
@@ -326,18 +338,20 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
                                       np.load(tmp_path / "batch" / "lowpass" / name))
 
 
-def test_watch_reports_latency(ray_session, tmp_path):
+def test_watch_cli_reports_latency(ray_session, tmp_path, capsys):
     from raydas import demo
-    from raydas.watch import Watcher
 
     inbox = tmp_path / "inbox"
     demo.generate(str(inbox), files=2, seconds=1.0, channels=8, sample_rate=500.0)
-    w = Watcher(str(inbox), RunConfig(input="unused", output=str(tmp_path / "out"), processing=BUTTER_NPY,
-                                      quicklook=False), interval=0.1, idle_exit=0.5, progress=False)
-    report = w.watch()
-    assert report.chunks_done == 2 and len(report.latencies) == 2
-    assert all(0 < lat < 60 for lat in report.latencies)
-    assert "latency:   arrival to outputs median" in report.summary()
+    (tmp_path / "lowpass.json").write_text(json.dumps(BUTTER_NPY))
+    cfg = tmp_path / "watch.json"
+    cfg.write_text(json.dumps({"output": "out", "processing": "lowpass.json", "quicklook": False}))
+    code = cli_main(["watch", str(inbox), "--config", str(cfg), "--interval", "0.1", "--idle-exit", "0.5",
+                     "--no-progress"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "2 processed" in text and "latency:   arrival to outputs median" in text
+    assert len(os.listdir(tmp_path / "out" / "lowpass")) == 2 + 2  # + measured_depth.npy, time.npy
 
 
 # --- 5. observability ---------------------------------------------------------------------------
