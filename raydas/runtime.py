@@ -12,6 +12,20 @@
 The driver keeps a bounded number of chunks in flight, so memory stays flat
 however long the recording. Locally it starts a private Ray
 (``address="local"``); under ``ray job submit`` it attaches to ``RAY_ADDRESS``.
+
+Devices: one GPU actor per GPU of the cluster (``num_gpus=1`` and an explicit
+``num_cpus``), CPU actors where there is none ("auto" looks at
+``ray.cluster_resources()``). Actors must answer a ping before they get
+work, so a GPU that does not exist (or a constructor that fails, e.g. no
+cupy) ends the run with an error instead of a wait for ever.
+
+Faults: chunks are stateless calls; a chunk whose actor died (killed, out of
+memory, node lost) is sent to a live actor, its ingested data reconstructed
+by Ray from lineage if it was on the lost node. Writers are atomic and skip
+outputs an earlier attempt completed, so every output is written once, under
+its final name only when complete. Results reach the driver (progress,
+``on_result``) in chunk order. A killed driver loses nothing: the rerun
+skips chunks whose outputs exist.
 """
 
 from __future__ import annotations
@@ -239,9 +253,13 @@ def choose_device(requested: str) -> str:
     """'gpu' when asked, or when 'auto' and the cluster has a GPU now; else 'cpu'."""
     import ray
 
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if requested == "gpu" and gpus < 1:
+        log.warning("device 'gpu' asked for but the cluster has no GPU now; waiting up to %.0f s for GPU nodes "
+                    "(autoscaler)", ACTOR_START_TIMEOUT_S)
     if requested != "auto":
         return requested
-    return "gpu" if ray.cluster_resources().get("GPU", 0) >= 1 else "cpu"
+    return "gpu" if gpus >= 1 else "cpu"
 
 
 def actor_layout(options, device: str) -> tuple[int, dict, float]:
