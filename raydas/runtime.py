@@ -44,7 +44,7 @@ import numpy as np
 from . import formats, synthetic
 from .config import RunConfig
 from .errors import ConfigError, FormatError, RaydasError, RunFailed
-from .fsutil import url_to_fs, write_bytes_atomic
+from .fsutil import exists, url_to_fs, write_bytes_atomic
 from .formats.chunkstore import ChunkStoreWriter, StoredChunk
 from .outputs import OutputSink
 from .pipeline import ChunkResult, Pipeline, load_json
@@ -102,8 +102,8 @@ def _remote_pieces():
         def process(self, chunk, skip_existing: bool = False) -> dict:
             """Run the pipeline on one chunk; returns the small ChunkResult and wall-clock marks."""
             t0 = time.time()
-            expected = self.pipeline.outputs(chunk.stem)
-            if skip_existing and expected and len(self.sink.existing(expected)) == len(expected):
+            expected = self.pipeline.outputs(chunk.stem) if skip_existing else []
+            if expected and all(exists(self.sink.url(f)) for f in expected):
                 # an earlier attempt (on an actor that died afterwards) wrote them all
                 return {"result": ChunkResult(stem=chunk.stem, index=chunk.index), "skipped": True,
                         "ingest_wall": chunk.attrs.get("ingest_wall"), "start": t0, "end": time.time()}
@@ -381,7 +381,8 @@ class Driver:
             if self.actors:
                 ticket.actor = a
                 self.load[a] += 1
-                ref = self.actors[a].process.remote(ticket.chunk_ref, self.run.resume)
+                # a chunk re-sent after its actor died skips the outputs that actor completed
+                ref = self.actors[a].process.remote(ticket.chunk_ref, self.run.resume and ticket.actor_failures > 0)
             else:
                 ref = ticket.row_ref
             self.in_flight[ref] = ticket
