@@ -70,6 +70,8 @@ class Watcher:
     # listing --------------------------------------------------------------------------------
     def poll(self) -> int:
         """List the folder; scan the files that have settled; returns how many were taken."""
+        fs, _ = url_to_fs(self.url)
+        fs.invalidate_cache()  # object stores cache listings: look afresh every time
         try:
             urls = expand(self.url)
         except (FileNotFoundError, RaydasError):
@@ -80,6 +82,7 @@ class Watcher:
                 continue
             try:
                 fs, path = url_to_fs(url)
+                fs.invalidate_cache(path)
                 size = int(fs.size(path) or 0)
             except OSError:  # gone again
                 continue

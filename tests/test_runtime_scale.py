@@ -354,6 +354,31 @@ def test_watch_cli_reports_latency(ray_session, tmp_path, capsys):
     assert len(os.listdir(tmp_path / "out" / "lowpass")) == 2 + 2  # + measured_depth.npy, time.npy
 
 
+def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
+    """Listing a bucket (moto S3): a new object is taken once its size has
+    settled over two listings, and chunks become ready only when the halo
+    after them has arrived (no Ray needed for the watcher's side)."""
+    import fsspec
+
+    from raydas import demo
+    from raydas.watch import Watcher
+
+    source = demo.generate(str(tmp_path / "src"), files=2, seconds=2.0, channels=6, sample_rate=500.0)
+    fs = fsspec.filesystem("s3")
+    watcher = Watcher(f"{s3_bucket}/inbox", RunConfig(input="unused", output=str(tmp_path / "out"),
+                                                       processing=BUTTER_NPY, chunk_seconds=0.5), progress=False)
+    assert watcher.poll() == 0
+    fs.put(source[0], f"{s3_bucket}/inbox/a.sgy")
+    assert watcher.poll() == 0  # first sight: not taken until its size is seen twice
+    assert watcher.poll() == 1
+    first = [p.stem for p, _ in watcher.ready_plans()]
+    assert len(first) == 3  # the 4th chunk of file 1 waits for the halo in file 2
+    fs.put(source[1], f"{s3_bucket}/inbox/b.sgy")
+    watcher.poll()
+    assert watcher.poll() == 1
+    assert len(watcher.ready_plans()) == 7 and len(watcher.ready_plans(final=True)) == 8
+
+
 # --- 5. observability ---------------------------------------------------------------------------
 def test_summary_has_stages_and_timeline_is_written(ray_session, demo_files, tmp_path):
     timeline = tmp_path / "trace" / "timeline.json"
