@@ -158,7 +158,7 @@ class RunReport:
     manifest: str | None = None
     device: str = "cpu"
     actors: int = 0
-    actor_restarts: int = 0
+    chunks_resent: int = 0
     in_flight: int = 0
     peak_object_store_bytes: int | None = None
     peak_driver_rss_bytes: int | None = None
@@ -186,8 +186,8 @@ class RunReport:
                      else f"{self.peak_object_store_bytes / 2**20:.0f} MiB")
             lines.append(f"memory:    object store peak {store} with {self.in_flight} chunks in flight, "
                          f"driver RSS peak {(self.peak_driver_rss_bytes or 0) / 2**20:.0f} MiB")
-        if self.actor_restarts:
-            lines.append(f"recovered: {self.actor_restarts} chunk(s) re-sent after their actor died")
+        if self.chunks_resent:
+            lines.append(f"recovered: {self.chunks_resent} chunk(s) re-sent after their actor died")
         if self.latencies:
             lat = np.asarray(self.latencies)
             lines.append(f"latency:   arrival to outputs median {np.median(lat):.2f} s, max {lat.max():.2f} s "
@@ -345,9 +345,8 @@ class Driver:
         self.rows: list[StoredChunk] = []
         self._seq = 0
         self._next_out = 0
-        self._finished: dict[int, tuple[_Ticket, dict | None]] = {}
-        self._started = time.monotonic()
-        self._alive_since = None
+        self._finished: dict[int, tuple[_Ticket, Any, dict | None]] = {}  # seq -> (ticket, result, failure)
+        self._alive_since: float | None = None  # since when no actor has been alive (monotonic s)
         self.delivered: list[int] = []  # chunk indices in the order they were handed over
         self.finished_at: list[float] = []  # when each chunk's result came back (time.perf_counter(), s)
         self.memory = MemorySampler(interval=0.2) if run.sample_memory else None
@@ -449,7 +448,7 @@ class Driver:
             return False
         log.warning("processor actor %d died while processing chunk %s; sending it to another actor (%s)",
                     a, ticket.plan.stem, type(exc).__name__)
-        self.report.actor_restarts += 1
+        self.report.chunks_resent += 1
         self.queue.appendleft(ticket)
         return True
 

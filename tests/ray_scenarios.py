@@ -96,7 +96,7 @@ def node_lost(args: dict) -> dict:
         run.on_result = on_result
         report = run.execute()
         out.update(chunks_total=report.chunks_total, chunks_done=report.chunks_done,
-                   actor_restarts=report.actor_restarts, delivered=run.driver.delivered,
+                   chunks_resent=report.chunks_resent, delivered=run.driver.delivered,
                    failures=report.failures, worker_node=worker.node_id)
     finally:
         ray.shutdown()
