@@ -60,6 +60,8 @@ FAILURE_REPORT = "raydas-failures.json"
 # --- Ray remote pieces ---------------------------------------------------------
 #: seconds to wait for processor actors to start (GPU nodes of an autoscaling cluster take minutes)
 ACTOR_START_TIMEOUT_S = 900.0
+#: longest wait for workers to report their last task events to ray.timeline() (s)
+TASK_EVENTS_FLUSH_S = 6.0
 #: times a chunk is handed to another actor after the one processing it died
 ACTOR_FAILURES_PER_CHUNK = 3
 
@@ -694,6 +696,13 @@ class Run:
         if not target or not ray.is_initialized():
             return
         events = ray.timeline()
+        deadline = time.monotonic() + TASK_EVENTS_FLUSH_S
+        while time.monotonic() < deadline:  # workers report their task events about once a second
+            time.sleep(1.0)
+            later = ray.timeline()
+            if len(later) == len(events):
+                break
+            events = later
         write_bytes_atomic(target, json.dumps(events).encode())
         self.report.timeline = target
 
