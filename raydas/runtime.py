@@ -323,6 +323,7 @@ class Driver:
         self.actors: list = []
         self.ready: list[bool] = []
         self.pings: dict[Any, int] = {}  # ping ref -> actor index, for actors not known to be alive
+        self.actor_info: dict[int, dict] = {}  # actor index -> its last answer to ping (device, pid, GPU ids, node)
         self.actor_opts: dict = {}
         if mode != "ingest":
             device = choose_device(opts.device)
@@ -416,7 +417,7 @@ class Driver:
     def _pinged(self, ref) -> None:
         a = self.pings.pop(ref)
         try:
-            self._ray.get(ref)
+            self.actor_info[a] = self._ray.get(ref)
         except self._ray.exceptions.RayActorError as exc:
             cause = _creation_error(exc)
             if cause:  # the constructor itself failed (no cupy, bad config...): restarting will not help

@@ -85,10 +85,10 @@ def node_lost(args: dict) -> dict:
         run = runtime.Run(cfg, progress=False)
 
         def on_result(plan, result, failure):
-            if out["removed"]:
-                return
-            pings = [ray.get(a.ping.remote(), timeout=30) for a in run.driver.actors]
-            out["actor_nodes"] = sorted({p["node"] for p in pings})
+            if out["removed"] or len(run.driver.actor_info) < len(run.driver.actors):
+                return  # remove the node once both actors are working (without a ping that would wait for them)
+            out["actor_nodes"] = sorted({info["node"] for info in run.driver.actor_info.values()})
+            out["resent_before"] = run.report.chunks_resent
             cluster.remove_node(worker)
             out["removed"] = True
             out["removed_after"] = len(run.driver.delivered)
