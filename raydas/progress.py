@@ -143,9 +143,12 @@ class MemorySampler:
 
     @staticmethod
     def _rss() -> int:
+        """The driver's resident memory (bytes): /proc on Linux, else the peak from getrusage."""
         try:
-            import psutil
+            with open("/proc/self/statm") as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            import resource
 
-            return int(psutil.Process(os.getpid()).memory_info().rss)
-        except Exception:
-            return 0
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB elsewhere
