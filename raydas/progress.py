@@ -137,7 +137,7 @@ class MemorySampler:
                 self._state = internal_api.get_state_from_address(ray.get_runtime_context().gcs_address)
             reply = internal_api.get_memory_info_reply(self._state, timeout_seconds=10.0)
             return int(reply.store_stats.object_store_bytes_used)
-        except Exception:  # private API: never let it break a run
+        except Exception:  # noqa: BLE001  (private API: never let it break a run)
             self.failed = True
             return None
 

@@ -44,8 +44,8 @@ import numpy as np
 from . import formats, synthetic
 from .config import RunConfig
 from .errors import ConfigError, FormatError, RaydasError, RunFailed
-from .fsutil import exists, url_to_fs, write_bytes_atomic
 from .formats.chunkstore import ChunkStoreWriter, StoredChunk
+from .fsutil import exists, url_to_fs, write_bytes_atomic
 from .outputs import OutputSink
 from .pipeline import ChunkResult, Pipeline, load_json
 from .progress import MemorySampler, Progress
@@ -308,7 +308,7 @@ class Driver:
     ``on_result`` in submission order.
     """
 
-    def __init__(self, run: "Run", progress: Progress, on_result=None):
+    def __init__(self, run: Run, progress: Progress, on_result=None):
         import ray
 
         self.run = run
@@ -468,7 +468,7 @@ class Driver:
             self._finish(ticket, None, _failure("process", exc, file=";".join(ticket.plan.sources),
                                                 chunk=ticket.plan.stem, plan=ticket.plan))
             return
-        except Exception as exc:  # the chunk failed: record it, the others go on
+        except Exception as exc:  # noqa: BLE001  (the chunk failed: record it, the others go on)
             cause = getattr(exc, "cause", None)
             stage = "process" if isinstance(cause, RaydasError) and not isinstance(cause, FormatError) else "ingest"
             self._finish(ticket, None, _failure(stage, exc, file=";".join(ticket.plan.sources),

@@ -61,7 +61,7 @@ def parse(url: str) -> dict:
 def records(url: str) -> list[RecordInfo]:
     """The one record the synthetic source stands for."""
     p = parse(url)
-    n = int(round(p["seconds"] * p["rate"]))
+    n = round(p["seconds"] * p["rate"])
     positions = FIRST_DEPTH + p["spacing"] * np.arange(p["channels"])
     return [RecordInfo(path=url, format=SyntheticSource.name, n_channels=p["channels"], n_samples=n, dt=1.0 / p["rate"],
                        start_ns=start_ns(), positions=positions, units="strain/s")]
@@ -82,7 +82,7 @@ class SyntheticSource(FormatReader):
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         p = parse(record.path)
-        block = int(round(p["rate"]))  # noise comes in blocks of one second
+        block = round(p["rate"])  # noise comes in blocks of one second
         n_ch = record.n_channels
         noise = []
         for b in range(start // block, (stop - 1) // block + 1):

@@ -122,7 +122,7 @@ class Watcher:
                 continue
             rec = recordings[plan.recording]
             closed = final or rec.end_ns < latest_start  # a later recording exists: this one is complete
-            size = max(1, int(round(self.config.chunk_seconds * rec.sample_rate)))
+            size = max(1, round(self.config.chunk_seconds * rec.sample_rate))
             wanted = self.run.halo_for(rec.sample_rate)
             complete = plan.stop - plan.start == size and plan.halo[1] >= wanted
             if closed or complete:

@@ -45,8 +45,6 @@ def layout(args: dict) -> dict:
         out["gpu_device"] = runtime.choose_device("auto")
         n, actor_opts, ingest_cpus = runtime.actor_layout(opts, out["gpu_device"])
         out["gpu_layout"] = [n, actor_opts, ingest_cpus]
-        _, ProcessorActor = runtime._remote_pieces()
-
         @ray.remote
         class Probe:
             def ids(self):
