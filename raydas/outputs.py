@@ -46,6 +46,22 @@ class OutputSink:
         write_bytes_atomic(url, payload)
         return url
 
+    def read(self, relative: str) -> bytes:
+        """The bytes of a file under the root (e.g. a stored filter).
+
+        Raises
+        ------
+        FileNotFoundError
+            Naming the full URL when there is no such file.
+        """
+        url = self.url(relative)
+        fs, path = url_to_fs(url)
+        try:
+            with fs.open(path, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{url}: no such file under the results root") from None
+
     def existing(self, relatives: list[str]) -> set[str]:
         """The subset of ``relatives`` already written (one listing per folder)."""
         fs, root = url_to_fs(self.root)

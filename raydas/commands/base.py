@@ -37,12 +37,16 @@ class Spectrum:
         Sample spacing of that signal (s for time, m for channels).
     onesided
         True for a real-input transform keeping frequencies 0..n//2 only.
+    coords
+        Coordinates of the axis before the transform (channel positions in m
+        for axis 0), so that the inverse transform can restore them.
     """
 
     axis: int
     n: int
     d: float
     onesided: bool
+    coords: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
