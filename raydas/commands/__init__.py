@@ -20,7 +20,8 @@ from .base import ArrayMeta, Command, Context, Params, Spectrum
 log = logging.getLogger(__name__)
 
 _COMMANDS: dict[str, type[Command]] = {}
-_BUILTIN_MODULES = ("control", "elementwise", "spectral", "filters", "statistics", "geometry", "detection", "io", "plots")
+_BUILTIN_MODULES = ("control", "elementwise", "spectral", "filters", "statistics", "geometry", "detection", "algebra", "io",
+                    "plots")
 _loaded = False
 
 
