@@ -161,7 +161,7 @@ class KMeans(Command):
         return labels.reshape(shape).astype(np.float32)
 
 
-def _keras():
+def keras_module():
     """The keras module, picking the jax backend when tensorflow is absent."""
     if "KERAS_BACKEND" not in os.environ:
         try:
@@ -207,7 +207,7 @@ class Keras(Command):
     def model(self):
         """The keras model (loaded on first use)."""
         if self._model is None:
-            keras = _keras()
+            keras = keras_module()
             fs, path = url_to_fs(self.params.filename)
             try:
                 payload = fs.cat_file(path)

@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 import numpy as np
+from pydantic import Field
 
 from ..backend import fft_module, signal_module
 from . import register
