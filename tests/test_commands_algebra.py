@@ -208,3 +208,28 @@ def test_keras_without_keras_names_the_extra(monkeypatch, tmp_path):
 def test_keras_without_filename_passes_the_input_on():
     value, _ = run_command({"name": "keras"}, make_chunk(X, FS))
     np.testing.assert_array_equal(value, X)
+
+
+def test_multiply_then_butter_on_chunks_with_halo_equals_the_whole_record():
+    # multiply is sample by sample: it passes the halo on, so the butter after it sees whole-record context
+    from scipy import signal
+
+    import helpers
+
+    record = RNG.standard_normal((3, 4000))
+    graph = [{"name": "multiply", "uid": 1, "in_uid": 0, "gather_uids": [0]},
+             {"name": "butter", "uid": 2, "in_uid": 1, "type": "lowpass", "freq": 50.0, "order": 4},
+             {"name": "_test_keep", "uid": 3, "in_uid": 2}]
+    pipeline = Pipeline.from_config({"command_list": graph})
+    halo = pipeline.halo(FS)
+    assert 0 < halo < 1000
+    pieces = []
+    for start in range(0, 4000, 1000):
+        lo, hi = max(0, start - halo), min(4000, start + 1000 + halo)
+        pipeline.run(make_chunk(record[:, lo:hi], FS, halo=(start - lo, hi - start - 1000)), np)
+        pieces.append(helpers._KEPT["value"])
+    stitched = np.concatenate(pieces, axis=1)
+    sos = signal.butter(4, 50.0 / (FS / 2), output="sos")
+    reference = signal.sosfiltfilt(sos, record**2, axis=1, padtype="even")
+    away = slice(halo, 4000 - halo)
+    assert np.abs(stitched[:, away] - reference[:, away]).max() < 1e-4 * np.abs(reference).max()
