@@ -153,9 +153,12 @@ def _two_waves(nx=32, dx=5.0, fs=400.0, nt=400):
     return up, down, fs, dx
 
 
-def test_up_and_down_waves_separate_and_reconstruct():
+@pytest.mark.parametrize("first_axis", [1, 0])
+def test_up_and_down_waves_separate_and_reconstruct(first_axis):
     up, down, fs, dx = _two_waves()
-    graph = _fk() + [{"name": "up_wave", "uid": 3, "in_uid": 2}, {"name": "down_wave", "uid": 4, "in_uid": 2}]
+    fk = [{"name": "fft", "uid": 1, "in_uid": 0, "axis": first_axis},
+          {"name": "fft", "uid": 2, "in_uid": 1, "axis": 1 - first_axis}]  # either one-sided axis
+    graph = fk + [{"name": "up_wave", "uid": 3, "in_uid": 2}, {"name": "down_wave", "uid": 4, "in_uid": 2}]
     chunk = make_chunk(up + down, fs, spacing=dx)
     got_up, meta = run_graph(graph, chunk, keep=3)
     got_down, _ = run_graph(graph, chunk, keep=4)

@@ -201,6 +201,10 @@ class Keras(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
+        self.location = params.filename
+        if params.filename != "NONE" and "://" not in params.filename:
+            # resolved where the config is compiled: Ray workers may run in another folder
+            self.location = os.path.abspath(os.path.expanduser(params.filename))
         self._model = None
         self._lock = threading.Lock()
 
@@ -208,11 +212,11 @@ class Keras(Command):
         """The keras model (loaded on first use)."""
         if self._model is None:
             keras = keras_module()
-            fs, path = url_to_fs(self.params.filename)
+            fs, path = url_to_fs(self.location)
             try:
                 payload = fs.cat_file(path)
             except FileNotFoundError:
-                raise FormatError(self.params.filename, "keras model file not found") from None
+                raise FormatError(self.location, "keras model file not found") from None
             suffix = os.path.splitext(path)[1] or ".keras"
             with tempfile.TemporaryDirectory() as folder:
                 local = os.path.join(folder, f"model{suffix}")
@@ -221,7 +225,7 @@ class Keras(Command):
                 try:
                     self._model = keras.models.load_model(local, safe_mode=True)
                 except Exception as exc:
-                    raise FormatError(self.params.filename, f"not a loadable keras model ({exc})") from None
+                    raise FormatError(self.location, f"not a loadable keras model ({exc})") from None
         return self._model
 
     def apply(self, xp, x, ctx):
@@ -245,7 +249,7 @@ class Keras(Command):
             local = os.path.join(folder, "model.keras")
             model.save(local)
             with open(local, "rb") as fh:
-                write_bytes_atomic(self.params.filename, fh.read())
+                write_bytes_atomic(self.location, fh.read())
 
     def __getstate__(self):  # travels to Ray actors without the loaded model
         state = dict(self.__dict__)
