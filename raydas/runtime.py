@@ -21,11 +21,9 @@ import logging
 import os
 import sys
 import time
-import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 from . import formats
 from .config import RunConfig
@@ -33,7 +31,7 @@ from .errors import ConfigError, FormatError, RaydasError, RunFailed
 from .formats.chunkstore import ChunkStoreWriter, StoredChunk
 from .outputs import OutputSink
 from .pipeline import ChunkResult, Pipeline, load_json
-from .recording import ChunkPlan, Discontinuity, assemble, plan_chunks
+from .recording import ChunkPlan, assemble, plan_chunks
 
 log = logging.getLogger(__name__)
 
