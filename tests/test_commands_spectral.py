@@ -213,7 +213,8 @@ def test_velocity_map_uses_exact_fft_bins():
 
 
 def test_velocity_filter_as_in_distpy_configs_keeps_one_velocity():
-    # distpy's autodescribe flow: fft(1) -> fft(0) -> velocity_map -> velocity_mask -> multiply -> ifft(0) -> ifft(1) -> real
+    # distpy's autodescribe flow:
+    # fft(1) -> fft(0) -> velocity_map -> velocity_mask -> multiply -> ifft(0) -> ifft(1) -> real
     nx, dx, fs = 50, 6.0, 1000.0
     x = np.arange(nx)[:, None] * dx
     t = np.arange(1000)[None, :] / fs

@@ -344,7 +344,9 @@ class AnalyticSignal(Command):
 
     class Params(Params):
         freq: float = Field(200.0, description="centre frequency (Hz along time, cycles/m across channels)")
-        window_length: int = Field(64, ge=3, description="Hann window length (samples); bandwidth ~ 2 fs / window_length")
+        window_length: int = Field(
+            64, ge=3, description="Hann window length (samples); pass band about 2 fs / window_length wide"
+        )
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
 
     def __init__(self, params, uid=0):
