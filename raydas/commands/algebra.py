@@ -24,12 +24,12 @@ from . import register
 from .base import Command, Params
 
 
-def _same_precision(xp, out):
+def same_precision(xp, out):
     """float32 / complex64 results, whatever precision the inputs had."""
     return out.astype(xp.complex64 if xp.iscomplexobj(out) else xp.float32, copy=False)
 
 
-def _operand(xp, x, y, axis: Optional[int], who: str):
+def gathered_operand(xp, x, y, axis: Optional[int], who: str):
     """The gathered operand ``y`` shaped to combine with ``x`` sample by sample.
 
     ``axis=None``: ``y`` must broadcast against ``x`` (same shape, a column
@@ -64,7 +64,7 @@ class Add(Command):
     inputs = "gather"
 
     def apply(self, xp, x, ctx):
-        return _same_precision(xp, x + _operand(xp, x, ctx.gathered[0], None, "add"))
+        return same_precision(xp, x + gathered_operand(xp, x, ctx.gathered[0], None, "add"))
 
 
 @register
@@ -85,7 +85,7 @@ class Multiply(Command):
 
     def apply(self, xp, x, ctx):
         axis = 1 if self.params.axis == -1 else self.params.axis
-        return _same_precision(xp, x * _operand(xp, x, ctx.gathered[0], axis, "multiply"))
+        return same_precision(xp, x * gathered_operand(xp, x, ctx.gathered[0], axis, "multiply"))
 
 
 @register
@@ -108,7 +108,7 @@ class Gather(Command):
                 which = "the input" if i == 0 else f"gather_uids[{i - 1}]"
                 raise ValueError(f"gather: {which} has shape {tuple(part.shape)}, not {x.shape[0]} rows")
             parts.append(part)
-        return _same_precision(xp, xp.concatenate(parts, axis=1))
+        return same_precision(xp, xp.concatenate(parts, axis=1))
 
 
 def _require(module: str, extra: str, what: str):

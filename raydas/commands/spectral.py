@@ -33,6 +33,7 @@ from pydantic import Field
 
 from ..backend import fft_module, signal_module
 from . import register
+from .algebra import gathered_operand, same_precision
 from .base import ArrayMeta, Command, Params, Spectrum
 from .filters import butter_sos
 
@@ -309,11 +310,10 @@ def _axis(value: int) -> int:
     return 1 if value == -1 else value
 
 
-def _replace_spectrum(meta: ArrayMeta, spec: Spectrum, positions=None) -> ArrayMeta:
+def _replace_spectrum(meta: ArrayMeta, spec: Spectrum) -> ArrayMeta:
     others = tuple(s for s in meta.spectra if s.axis != spec.axis)
-    return ArrayMeta(halo=meta.halo if spec.axis == 0 else (0, 0),
-                     positions=meta.positions if positions is None else positions,
-                     dt=meta.dt, spectra=others + (spec,))
+    return ArrayMeta(halo=meta.halo if spec.axis == 0 else (0, 0), positions=meta.positions, dt=meta.dt,
+                     spectra=others + (spec,))
 
 
 @register
@@ -392,21 +392,9 @@ class Deconvolve(Command):
         tolerance: float = Field(1e-6, ge=0, description="water level added to |D|^2 (units of |D|^2)")
 
     def apply(self, xp, x, ctx):
-        d = _broadcastable(xp, ctx.gathered[0], x, "deconvolve")
-        num = x * xp.conj(d)
+        d = gathered_operand(xp, x, ctx.gathered[0], None, "deconvolve")
         den = (d.real * d.real + d.imag * d.imag) if xp.iscomplexobj(d) else d * d
-        out = num / (den + self.params.tolerance)
-        return out.astype(xp.complex64 if xp.iscomplexobj(out) else xp.float32, copy=False)
-
-
-def _broadcastable(xp, y, x, who: str):
-    """``y`` as an array that broadcasts against ``x``, or a clear error."""
-    y = xp.asarray(y)
-    try:
-        np.broadcast_shapes(tuple(x.shape), tuple(y.shape))
-    except ValueError:
-        raise ValueError(f"{who}: gathered input of shape {tuple(y.shape)} does not match {tuple(x.shape)}") from None
-    return y
+        return same_precision(xp, x * xp.conj(d) / (den + self.params.tolerance))
 
 
 @register
@@ -429,8 +417,7 @@ class VirtualCMP(Command):
         self.time_local = self.axis == 0
 
     def apply(self, xp, x, ctx):
-        out = x * xp.conj(xp.flip(x, axis=self.axis))
-        return out.astype(xp.complex64 if xp.iscomplexobj(out) else xp.float32, copy=False)
+        return same_precision(xp, x * xp.conj(xp.flip(x, axis=self.axis)))
 
 
 def _fk_grid(xp, x, ctx):
