@@ -67,6 +67,14 @@ def test_analytic_signal_rejects_a_frequency_outside_its_band():
     assert np.abs(z).max() < 0.01  # 150 Hz away, far outside the ~31 Hz band
 
 
+def test_analytic_signal_of_samples_says_to_fft_first():
+    from raydas.errors import PipelineError
+
+    with pytest.raises(PipelineError) as err:
+        run_command({"name": "analytic_signal", "freq": 10.0}, make_chunk(np.ones((2, 100)), 100.0))
+    assert "put fft" in str(err.value) and "$.command_list[0]" in str(err.value)
+
+
 def test_analytic_signal_across_channels_with_more_channels_than_samples():
     # distpy's axis=0 only broadcast when channels == samples; wavenumber in cycles/m, spacing 2 m
     dx, nx, nt = 2.0, 64, 10

@@ -121,8 +121,10 @@ class DataLoad(Command):
     ``<results root>/<directory_out>/<filename>`` (``.npy``; the suffix is added
     when missing). The path may not leave the results root; nothing is
     unpickled. The array is read once per process and reused for every chunk;
-    its input is ignored (with ``directory_out = NONE`` the input is passed on,
-    as in distpy). Real arrays come back as float32, complex ones as complex64.
+    its values are ignored (with ``directory_out = NONE`` the input is passed
+    on, as in distpy), but when the stored array has the input's shape it takes
+    the input's coordinates: give a stored f-k mask the f-k spectrum as
+    ``in_uid``. Real arrays come back as float32, complex ones as complex64.
     """
 
     name = "data_load"

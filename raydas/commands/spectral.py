@@ -367,6 +367,8 @@ class AnalyticSignal(Command):
         return fft_module(xp).fft(line)
 
     def apply(self, xp, x, ctx):
+        if ctx.meta.spectrum(self.axis) is None and not xp.iscomplexobj(x):
+            raise ValueError(f"analytic_signal works on a spectrum: put fft (axis {self.axis}) before it")
         spec = _spectrum_of(ctx, x, self.axis)
         full = two_sided(xp, x, self.axis, spec, ctx.meta)
         h = self.kernel_spectrum(xp, spec).astype(xp.complex64)
