@@ -205,8 +205,9 @@ def test_keras_without_keras_names_the_extra(monkeypatch, tmp_path):
     assert "raydas[keras]" in str(err.value)
 
 
-def test_keras_without_filename_passes_the_input_on():
-    value, _ = run_command({"name": "keras"}, make_chunk(X, FS))
+@pytest.mark.parametrize("filename", ["NONE", None])
+def test_keras_without_filename_passes_the_input_on(filename):
+    value, _ = run_command({"name": "keras", "filename": filename}, make_chunk(X, FS))
     np.testing.assert_array_equal(value, X)
 
 

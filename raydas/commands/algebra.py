@@ -194,17 +194,19 @@ class Keras(Command):
     changed_from_distpy = "A missing keras or model file is an error (distpy passed the data through silently)."
 
     class Params(Params):
-        filename: str = Field("NONE", description="saved keras model (.keras), path or URL; NONE passes the input on")
+        filename: Optional[str] = Field(
+            "NONE", description="saved keras model (.keras), path or URL; NONE (or null) passes the input on"
+        )
         train: Optional[dict] = Field(
             None, description="train before predicting: {'epochs': 150, 'batch_size': 10}; targets from gather_uids[0]"
         )
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.location = params.filename
-        if params.filename != "NONE" and "://" not in params.filename:
+        self.location = params.filename or "NONE"
+        if self.location != "NONE" and "://" not in self.location:
             # resolved where the config is compiled: Ray workers may run in another folder
-            self.location = os.path.abspath(os.path.expanduser(params.filename))
+            self.location = os.path.abspath(os.path.expanduser(self.location))
         self._model = None
         self._lock = threading.Lock()
 
@@ -229,7 +231,7 @@ class Keras(Command):
         return self._model
 
     def apply(self, xp, x, ctx):
-        if self.params.filename == "NONE":
+        if self.location == "NONE":
             return x
         data = np.asarray(to_host(x), dtype=np.float32)
         with self._lock:
