@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import make_chunk, run_command, run_graph
 from scipy import ndimage
 
 from raydas.commands.control import Copy, Macro
 from raydas.errors import ConfigError
 from raydas.pipeline import Pipeline
-from helpers import make_chunk, run_command, run_graph
 
 FS = 1000.0
 RNG = np.random.default_rng(3)

@@ -6,11 +6,11 @@ import importlib.util
 
 import numpy as np
 import pytest
+from helpers import make_chunk, run_command, run_graph
 
 from raydas.commands.detection import kmeans_labels
 from raydas.errors import ConfigError
 from raydas.pipeline import Pipeline
-from helpers import make_chunk, run_command, run_graph
 
 FS = 100.0
 

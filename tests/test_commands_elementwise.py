@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import make_chunk, run_command, run_graph
 
 from raydas.commands.elementwise import HardThreshold, SoftThreshold
 from raydas.errors import ConfigError
 from raydas.pipeline import Pipeline
-from helpers import make_chunk, run_command, run_graph
 
 FS = 1000.0
 RNG = np.random.default_rng(5)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import T0_NS, make_chunk, run_command
 
 from raydas.chunk import Chunk
 from raydas.errors import ConfigError
 from raydas.pipeline import Pipeline
-from helpers import T0_NS, make_chunk, run_command
 
 FS = 100.0
 RNG = np.random.default_rng(31)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import make_chunk, run_command
 from scipy import signal, stats
 
 from raydas.errors import PipelineError
-from helpers import make_chunk, run_command
 
 FS = 1000.0
 RNG = np.random.default_rng(11)

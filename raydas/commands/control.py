@@ -94,8 +94,8 @@ class MacroOp(BaseModel):
     threshold: float = Field(0.0, description="threshold: values above it become 1, the others 0")
 
 
-_DEFAULT_MACRO = [MacroOp(name=n) for n in ("abs", "normalize", "gaussian_filter", "gradient", "threshold",
-                                            "median_filter", "percentage_on", "sum")]
+_DEFAULT_MACRO = [{"name": n} for n in ("abs", "normalize", "gaussian_filter", "gradient", "threshold",
+                                         "median_filter", "percentage_on", "sum")]
 
 
 def _gaussian_radius(sigma: float) -> int:
@@ -125,6 +125,7 @@ class Macro(Command):
 
     name = "macro"
     family = "control"
+    time_local = False  # the default list reduces the chunk to one number
     summary = "distpy's macro mini-language: abs, normalize, gaussian_filter, gradient, threshold, median_filter, percentage_on, sum."
     changed_from_distpy = (
         "Each operation is computed only when it is reached (distpy computed all eight at every step); "
@@ -133,7 +134,8 @@ class Macro(Command):
 
     class Params(Params):
         command_list: list[MacroOp] = Field(
-            default_factory=lambda: list(_DEFAULT_MACRO),
+            _DEFAULT_MACRO,
+            validate_default=True,
             description="operations applied in order, each {name, axis?, distance?, sigma?, threshold?}",
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -142,8 +142,8 @@ class Keras(Command):
     changed_from_distpy = "A missing keras package is an error (distpy passed the data through); training is refused."
 
     class Params(Params):
-        filename: Optional[str] = Field(None, description="saved Keras model (.keras / .h5); null = pass-through")
-        train: Optional[dict[str, Any]] = Field(None, description="not supported in raydas (must be null)")
+        filename: str | None = Field(None, description="saved Keras model (.keras / .h5); null = pass-through")
+        train: dict[str, Any] | None = Field(None, description="not supported in raydas (must be null)")
 
         @field_validator("train")
         @classmethod

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-from typing import Literal, Optional, Union
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from ..backend import ndimage_module, signal_module, to_host
 from . import register
-from .base import ArrayMeta, Command, Params
+from .base import Command, Params
 from .common import channel_spacing, time_or_channel_axis
 
 #: a filter's response is taken to have died out once the tail beyond the halo
@@ -60,10 +60,10 @@ class Butter(Command):
     class Params(Params):
         order: int = Field(5, ge=1, le=20, description="filter order")
         type: Literal["lowpass", "highpass", "bandpass", "bandstop"] = Field("lowpass", description="filter type")
-        freq: Union[float, list[float]] = Field(
+        freq: float | list[float] = Field(
             200.0, description="cut-off (Hz along time, cycles/m across channels); two values for band filters"
         )
-        padtype: Union[Literal["even", "odd", "constant"], None] = Field("even", description="edge extension")
+        padtype: Literal["even", "odd", "constant"] | None = Field("even", description="edge extension")
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
 
     def __init__(self, params, uid=0):
@@ -249,7 +249,7 @@ class Wiener(Command):
     class Params(Params):
         xdir: int = Field(5, ge=1, description="window across channels (channels, odd)")
         tdir: int = Field(5, ge=1, description="window along time (samples, odd)")
-        noisePower: Optional[float] = Field(
+        noisePower: float | None = Field(
             None, ge=0, description="noise power (unit of the data squared); null = mean local variance of the chunk"
         )
 
@@ -448,7 +448,7 @@ class Gradient(Command):
     )
 
     class Params(Params):
-        axis: Optional[Literal[0, 1, -1]] = Field(0, description="0 = across channels (per m), 1 (or -1) = along time (per s)")
+        axis: Literal[0, 1, -1] | None = Field(0, description="0 = across channels (per m), 1 (or -1) = along time (per s)")
         edge_order: Literal[1, 2] = Field(1, description="accuracy order at the array's ends")
 
         @field_validator("axis")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from ..backend import to_host
 from ..formats.chunkstore import npy_bytes
@@ -72,10 +72,10 @@ class Clip(Command):
     )
 
     class Params(WriterParams):
-        xmin: Optional[float] = Field(None, description="first position kept (m); null = fibre start")
-        xmax: Optional[float] = Field(None, description="last position kept (m); null = fibre end")
-        tmin: Optional[float] = Field(None, description="first time kept (s from the chunk start); null = chunk start")
-        tmax: Optional[float] = Field(None, description="last time kept (s from the chunk start); null = chunk end")
+        xmin: float | None = Field(None, description="first position kept (m); null = fibre start")
+        xmax: float | None = Field(None, description="last position kept (m); null = fibre end")
+        tmin: float | None = Field(None, description="first time kept (s from the chunk start); null = chunk start")
+        tmax: float | None = Field(None, description="last time kept (s from the chunk start); null = chunk end")
         double_ended: Literal[-1, 0, 1] = Field(-1, description="-1 all channels, 0 first half, 1 second half reversed")
 
     def __init__(self, params, uid=0):
@@ -156,8 +156,8 @@ class Interp(Command):
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(0, description="0 = across channels, 1 (or -1) = along time")
-        spacing: Optional[float] = Field(None, gt=0, description="new spacing: m (axis 0) or s (axis 1)")
-        positions: Optional[list[float]] = Field(None, description="new channel positions (m, axis 0 only)")
+        spacing: float | None = Field(None, gt=0, description="new spacing: m (axis 0) or s (axis 1)")
+        positions: list[float] | None = Field(None, description="new channel positions (m, axis 0 only)")
 
         @model_validator(mode="after")
         def _grid(self):
@@ -206,7 +206,7 @@ class Interp(Command):
 
     def out_meta(self, x, out, ctx):
         meta = ctx.meta
-        old, new = self._old_new(x.shape[0] if self.axis == 0 else x.shape[1], ctx)
+        _, new = self._old_new(x.shape[0] if self.axis == 0 else x.shape[1], ctx)
         if self.axis == 0:
             return ArrayMeta(halo=meta.halo, positions=new, dt=meta.dt, spectra=())
         return ArrayMeta(halo=(0, 0), positions=meta.positions, dt=self.params.spacing, spectra=())
@@ -250,7 +250,7 @@ class CurveFit(Command):
 
     class Params(Params):
         method: Literal["lin_fit", "exp_fit", "sum2exp_fit"] = Field("lin_fit", description="the model")
-        bounds: Optional[list[list[float]]] = Field(
+        bounds: list[list[float]] | None = Field(
             None, description="[[lower...], [upper...]] per coefficient; null = unbounded"
         )
         initSlopes: list[float] = Field([-0.5], description="starting slope(s) b (and d): per s or per m")

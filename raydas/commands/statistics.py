@@ -10,7 +10,7 @@ becomes one row ``(1, n_samples)`` and is time-local (halo 0). distpy returned
 from __future__ import annotations
 
 import warnings
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -24,7 +24,7 @@ _KEEPDIMS = "Keeps the reduced axis ((n_channels, 1) over time; distpy returned 
 
 
 class AxisParams(Params):
-    axis: Optional[Literal[0, 1, -1]] = Field(1, description="1 (or -1) = over time, 0 = over channels, null = all")
+    axis: Literal[0, 1, -1] | None = Field(1, description="1 (or -1) = over time, 0 = over channels, null = all")
 
 
 class _Reduction(Command):
@@ -162,7 +162,7 @@ class Argmax(_Reduction):
     changed_from_distpy = "Keeps the reduced axis: (1, n_samples) across channels (distpy returned a 1-D array)."
 
     class Params(Params):
-        axis: Optional[Literal[0, 1, -1]] = Field(0, description="0 = across channels (per time sample), 1 = over time, null = flat index")
+        axis: Literal[0, 1, -1] | None = Field(0, description="0 = across channels (per time sample), 1 = over time, null = flat index")
 
     def reduce(self, xp, x, axis):
         return xp.argmax(x, axis=axis, keepdims=True)
