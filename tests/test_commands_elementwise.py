@@ -87,3 +87,10 @@ def test_rescale_alone_and_by_a_gathered_dataset():
     np.testing.assert_allclose(value, (X - y.min()) / (y.max() - y.min()), rtol=1e-5, atol=1e-6)
     flat, _ = run_command({"name": "rescale"}, make_chunk(np.full((2, 5), 3.0), FS))
     np.testing.assert_array_equal(flat, 0.0)
+
+
+def test_lin_transform_of_integer_indices_gives_real_numbers():
+    graph = [{"name": "argmax", "uid": 1, "in_uid": 0}, {"name": "lin_transform", "uid": 2, "in_uid": 1, "m": 0.5}]
+    value, _ = run_graph(graph, make_chunk(X, FS))
+    np.testing.assert_allclose(value[0], 0.5 * np.argmax(X, axis=0))
+    assert value.dtype == np.float32

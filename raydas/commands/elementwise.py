@@ -87,7 +87,10 @@ class LinTransform(_Elementwise):
         c: float = Field(0.0, description="intercept (unit of output)")
 
     def apply(self, xp, x, ctx):
-        return (x * self.params.m + self.params.c).astype(x.dtype, copy=False)
+        y = x * self.params.m + self.params.c
+        if x.dtype.kind in "biu":  # labels, indices, masks: the transform gives real numbers
+            return y.astype(xp.float32)
+        return y.astype(x.dtype, copy=False)
 
 
 class ThresholdParams(Params):
