@@ -39,6 +39,20 @@ class StaLta(Command):
         return (sta / xp.maximum(lta, 1e-6)).astype(xp.float32)
 
 
+#: rows of samples whose distances to the centres are computed at once (bounds memory).
+KMEANS_BLOCK = 1 << 18
+
+
+def _nearest_centre(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre for every row of ``x`` (squared Euclidean distance)."""
+    c2 = (centres**2).sum(axis=1)
+    out = np.empty(x.shape[0], dtype=np.int64)
+    for lo in range(0, x.shape[0], KMEANS_BLOCK):
+        block = x[lo : lo + KMEANS_BLOCK]
+        out[lo : lo + KMEANS_BLOCK] = (c2[None, :] - 2.0 * block @ centres.T).argmin(axis=1)
+    return out
+
+
 def kmeans_labels(samples: np.ndarray, n_clusters: int, seed: int = 0, max_iter: int = 300) -> np.ndarray:
     """Lloyd's k-means with k-means++ starting centres (deterministic for a seed).
 
@@ -61,23 +75,24 @@ def kmeans_labels(samples: np.ndarray, n_clusters: int, seed: int = 0, max_iter:
     if n_clusters > n:
         raise ValueError(f"kmeans: {n_clusters} clusters for only {n} samples")
     rng = np.random.default_rng(seed)
-    centres = [x[rng.integers(n)]]
-    for _ in range(1, n_clusters):
-        d2 = np.min(((x[:, None, :] - np.asarray(centres)[None, :, :]) ** 2).sum(axis=2), axis=1)
+    centres = np.empty((n_clusters, x.shape[1]))
+    centres[0] = x[rng.integers(n)]
+    d2 = ((x - centres[0]) ** 2).sum(axis=1)
+    for k in range(1, n_clusters):  # k-means++: next centre drawn with probability ~ squared distance
         total = d2.sum()
-        centres.append(x[rng.choice(n, p=d2 / total)] if total > 0 else x[rng.integers(n)])
-    centres = np.asarray(centres)
+        centres[k] = x[rng.choice(n, p=d2 / total)] if total > 0 else x[rng.integers(n)]
+        d2 = np.minimum(d2, ((x - centres[k]) ** 2).sum(axis=1))
     labels = np.full(n, -1)
     for _ in range(max_iter):
-        dist = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        new = dist.argmin(axis=1)
+        new = _nearest_centre(x, centres)
         if np.array_equal(new, labels):
             break
         labels = new
-        for k in range(n_clusters):
-            members = x[labels == k]
-            if len(members):
-                centres[k] = members.mean(axis=0)
+        counts = np.bincount(labels, minlength=n_clusters)
+        sums = np.stack([np.bincount(labels, weights=x[:, f], minlength=n_clusters) for f in range(x.shape[1])],
+                        axis=1)
+        filled = counts > 0
+        centres[filled] = sums[filled] / counts[filled, None]
     order = np.lexsort(centres.T[::-1])  # sort centres by first feature, then the next...
     rank = np.empty(n_clusters, dtype=np.int64)
     rank[order] = np.arange(n_clusters)
