@@ -240,6 +240,8 @@ def _halo_doc(cls) -> str:
 def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, (str, int, float, bool)) or value is None:
