@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError
 from .fsutil import join, url_to_fs
-from .outputs import check_output_path
+from .outputs import check_output_path, safe_relative
 from .pipeline import load_json
 
 DISTPY_SYSTEM_KEYS = {"in_drive", "out_drive", "in_directory", "out_directory", "project", "data", "results",
@@ -110,7 +110,13 @@ class RayOptions(BaseModel):
     actor_cpus: float = Field(1.0, gt=0, description="CPUs reserved by each processor actor")
     in_flight: Optional[int] = Field(None, ge=1, description="chunks in flight (default: 2 per actor)")
     num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of a private local Ray (default: all)")
-    timeline: Optional[str] = Field(None, description="write ray.timeline() Chrome trace JSON here")
+    timeline: Optional[str] = Field(
+        None, description="file under the results root for ray.timeline()'s Chrome trace JSON (e.g. timeline.json)")
+
+    @field_validator("timeline")
+    @classmethod
+    def _under_results_root(cls, value):
+        return value if value is None else safe_relative(value)
 
 
 class RunConfig(BaseModel):

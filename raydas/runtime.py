@@ -282,7 +282,7 @@ class Run:
                     self.report.manifest = ChunkStoreWriter(self.config.store).finish(
                         rows, plans[0].positions, units=plans[0].units, gauge_length=plans[0].gauge_length)
             if self.config.ray.timeline and ray.is_initialized():
-                ray.timeline(filename=self.config.ray.timeline)
+                OutputSink(self.config.output).write(self.config.ray.timeline, json.dumps(ray.timeline()).encode())
         finally:
             if started:
                 ray.shutdown()

@@ -67,6 +67,20 @@ def test_ordinary_folders_are_kept(good, norm):
         f"s3://bucket/res/{norm + '/' if norm else ''}x.fbe"
 
 
+@pytest.mark.parametrize("bad", ["/etc/cron.d/x.json", "../trace.json", "s3://other-bucket/t.json", "%2e%2e/t.json"])
+def test_timeline_file_stays_under_the_results_root(bad, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config({"input": "x", "ray": {"timeline": bad}})
+    assert err.value.json_path == "$.ray.timeline"
+    from raydas.cli import main
+
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"input": str(tmp_path / "none.sgy"), "processing": NOISELOG}))
+    assert main(["run", str(config), "--timeline", bad, "--no-progress"]) == 2  # refused before any work
+    assert main(["run", str(config), "--timeline", "ok.json", "--no-progress"]) == 1  # accepted: the scan fails
+    assert load_config({"input": "x", "ray": {"timeline": "trace/timeline.json"}}).ray.timeline == "trace/timeline.json"
+
+
 @pytest.mark.parametrize("key,bad", [("results", "../../etc"), ("results", "/abs"), ("project", "../other"),
                                      ("results", "s3://other-bucket"), ("project", "%2e%2e")])
 def test_distpy_project_and_results_stay_under_the_drive(key, bad):
@@ -143,7 +157,8 @@ def test_s3_credentials_never_reach_outputs_logs_or_reports(s3_bucket, s3_server
     fs.pipe_file(f"{bucket}/data/broken.sgy", open(demo_files[1], "rb").read()[:5000])  # truncated
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"input": f"{s3_bucket}/data/*.sgy", "output": f"{s3_bucket}/results",
-                                  "processing": NOISELOG, "quicklook": False}))
+                                  "processing": NOISELOG, "quicklook": False,
+                                  "ray": {"timeline": "trace/timeline.json"}}))
     ray_tmp = tempfile.mkdtemp(prefix="rdsec")  # short: Ray's socket paths must stay under 107 bytes
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
     env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": secret, "RAY_TMPDIR": ray_tmp,
@@ -159,6 +174,8 @@ def test_s3_credentials_never_reach_outputs_logs_or_reports(s3_bucket, s3_server
         report = json.loads(fs.cat_file(f"{bucket}/results/raydas-failures.json"))
         assert report["failures"][0]["file"].endswith("broken.sgy")
         assert report["config"]["input"] == f"{s3_bucket}/data/*.sgy"
+        events = json.loads(fs.cat_file(f"{bucket}/results/trace/timeline.json"))  # under the results root
+        assert any(e.get("ph") == "X" for e in events)
         for path in written:
             assert secret.encode() not in fs.cat_file(path), path
         assert secret not in done.stdout + done.stderr
