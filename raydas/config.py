@@ -18,6 +18,12 @@ A distpy *system* config (``in_drive``/``out_drive``/``project``/``data``/
 ``results``, or ``in_directory``/``out_directory``, plus ``config``, ``prf``,
 ``ncpu``, ...) is recognised by its keys and mapped onto the same model.
 Relative paths are taken relative to the config file's folder.
+
+Folders for outputs named inside configs (``directory_out``, distpy's
+``project``/``results``, ``ray.timeline``) stay under their root
+(:func:`raydas.outputs.safe_relative`). Credentials never go in configs: they
+come from the environment or the machine's identity, and :func:`redact` scrubs
+them from anything raydas echoes.
 """
 
 from __future__ import annotations
