@@ -82,6 +82,10 @@ def test_launcher_yaml_passes_rays_schema(provider):
     cfg = _load(LAUNCHER[provider])
     jsonschema.validate(cfg, _ray_schema())
     assert cfg["provider"]["type"] == provider
+    # and Ray's own check, after merging in the provider's defaults (as `ray up` does)
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    validate_config(prepare_config(copy.deepcopy(cfg)))
 
 
 def test_rays_schema_catches_a_typo():

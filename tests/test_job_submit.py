@@ -116,7 +116,7 @@ class HeadNode:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         deadline = time.monotonic() + 20
-        while (left := _pids_using(self.temp_dir)) and time.monotonic() < deadline:
+        while _pids_using(self.temp_dir) and time.monotonic() < deadline:
             time.sleep(0.5)
         for pid in _pids_using(self.temp_dir):
             try:
@@ -159,7 +159,8 @@ def test_ray_job_submit_runs_raydas_on_a_token_protected_cluster(demo_files, tmp
                           "--no-progress")
         logs = head.cli("job", "logs", "--address", head.address, job_id, timeout=120).stdout
         status = head.cli("job", "status", "--address", head.address, job_id, timeout=120).stdout
-        assert f"job '{job_id}' succeeded" in status.lower(), f"{status}\n{submit.stdout[-3000:]}\n{submit.stderr[-3000:]}\n{logs[-3000:]}"
+        why = f"{status}\n{submit.stdout[-3000:]}\n{submit.stderr[-3000:]}\n{logs[-3000:]}"
+        assert f"job '{job_id}' succeeded" in status.lower(), why
         # the driver attached to this cluster through RAY_ADDRESS, not to a private Ray
         assert "Connecting to existing Ray cluster at address" in logs and f":{head.gcs}" in logs, logs[-3000:]
         assert "4 processed" in logs
