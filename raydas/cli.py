@@ -114,6 +114,10 @@ def cmd_graph(args) -> int:
 
 
 def _apply_overrides(cfg, args):
+    if args.timeline is not None:
+        from .outputs import check_output_path
+
+        check_output_path(args.timeline, "--timeline")
     ray_updates = {k: v for k, v in (("device", args.device), ("num_actors", args.num_actors),
                                      ("num_cpus", args.num_cpus), ("timeline", args.timeline)) if v is not None}
     updates = {}
@@ -168,7 +172,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], help="where processor actors compute")
     p.add_argument("--num-actors", type=int, help="number of processor actors")
     p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray")
-    p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) here")
+    p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
 
