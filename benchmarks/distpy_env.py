@@ -19,6 +19,8 @@ Public API
 ``run_distpy_graph(command_list, data, prf, ..., repeat=n) -> (result, report)``
     The same for a chain of commands; ``report["seconds"]`` is the best
     time of ``repeat`` executions (for benchmarks).
+``run_distpy_batch([DistpyJob(...), ...]) -> [(result, report), ...]``
+    Many runs in one process of the environment.
 ``RUNNER``
     The runner script executed inside the environment (``python RUNNER
     job.json``); a benchmark can call it directly to time distpy.
@@ -242,6 +244,61 @@ def run_distpy_graph(command_list: list[dict], data: np.ndarray, prf: float, xax
         When the environment is unavailable or distpy fails; the message holds
         the tail of distpy's traceback.
     """
+    job = DistpyJob(command_list, data, prf, xaxis=xaxis, gathered=gathered, repeat=repeat, boxsize=boxsize)
+    (result, report), = run_distpy_batch([job], python=python, workdir=workdir)
+    if "error" in report and not report.get("saved"):
+        raise RuntimeError(f"distpy {[c.get('name') for c in command_list]} failed: {report['error']}\n"
+                           f"{report.get('traceback', '')}")
+    return result, report
+
+
+class DistpyJob:
+    """One distpy run for :func:`run_distpy_batch` (arguments as :func:`run_distpy_graph`)."""
+
+    def __init__(self, command_list: list[dict], data: np.ndarray, prf: float, xaxis: np.ndarray | None = None,
+                 gathered: list[np.ndarray] | tuple = (), repeat: int = 1, boxsize: int = 500):
+        self.command_list = command_list
+        self.data = data
+        self.prf = prf
+        self.xaxis = xaxis
+        self.gathered = list(gathered)
+        self.repeat = repeat
+        self.boxsize = boxsize
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "data.npy", np.asarray(self.data, dtype=np.float64))
+        names = []
+        for i, g in enumerate(self.gathered):
+            np.save(folder / f"gather{i}.npy", np.asarray(g))
+            names.append(f"gather{i}.npy")
+        if self.xaxis is not None:
+            np.save(folder / "xaxis.npy", np.asarray(self.xaxis, dtype=np.float64))
+        job = {"command_list": self.command_list, "prf": float(self.prf), "data": "data.npy", "gathered": names,
+               "xaxis": "xaxis.npy" if self.xaxis is not None else None, "result": "result.npy",
+               "report": "report.json", "repeat": int(self.repeat), "BOXSIZE": int(self.boxsize)}
+        (folder / "job.json").write_text(json.dumps(job))
+
+
+def run_distpy_batch(jobs: list[DistpyJob], python: Path | None = None,
+                     workdir: str | os.PathLike | None = None) -> list[tuple[np.ndarray | None, dict]]:
+    """Run many distpy jobs in ONE process of the distpy environment (its
+    imports take about a second, so batching matters for test suites).
+
+    Job ``i`` runs in ``<workdir>/job_<i>`` (files it writes land there). A
+    job that raises does not stop the others: its report holds ``error``
+    (``"TypeName: message"``) and ``traceback``, and its result is None.
+
+    Returns
+    -------
+    list of (result, report)
+        In the order of ``jobs``.
+
+    Raises
+    ------
+    RuntimeError
+        When the environment is unavailable or the runner itself fails.
+    """
     python = python or ensure_distpy_env()
     if python is None:
         raise RuntimeError(f"distpy environment unavailable: {last_error()}")
@@ -249,27 +306,22 @@ def run_distpy_graph(command_list: list[dict], data: np.ndarray, prf: float, xax
     folder = Path(tempfile.mkdtemp(prefix="distpy-job-")) if own else Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        np.save(folder / "data.npy", np.asarray(data, dtype=np.float64))
-        names = []
-        for i, g in enumerate(gathered):
-            np.save(folder / f"gather{i}.npy", np.asarray(g))
-            names.append(f"gather{i}.npy")
-        if xaxis is not None:
-            np.save(folder / "xaxis.npy", np.asarray(xaxis, dtype=np.float64))
-        job = {"command_list": command_list, "prf": float(prf), "data": "data.npy", "gathered": names,
-               "xaxis": "xaxis.npy" if xaxis is not None else None, "result": "result.npy",
-               "report": "report.json", "repeat": int(repeat), "BOXSIZE": int(boxsize)}
-        (folder / "job.json").write_text(json.dumps(job))
+        for i, job in enumerate(jobs):
+            job.write(folder / f"job_{i}")
+        (folder / "batch.json").write_text(json.dumps({"jobs": [f"job_{i}" for i in range(len(jobs))]}))
         env = python.parent.parent
-        proc = subprocess.run([str(python), str(RUNNER), str(folder / "job.json")], capture_output=True, text=True,
-                              timeout=600, cwd=folder, env=_runner_env(env))
+        proc = subprocess.run([str(python), str(RUNNER), str(folder / "batch.json")], capture_output=True,
+                              text=True, timeout=600, cwd=folder, env=_runner_env(env))
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-            names = [c.get("name") for c in command_list]
-            raise RuntimeError(f"distpy {names} failed:\n{tail}")
-        report = json.loads((folder / "report.json").read_text())
-        result = np.load(folder / "result.npy", allow_pickle=False) if report.get("saved") else None
-        return result, report
+            raise RuntimeError(f"the distpy runner failed:\n{tail}")
+        out = []
+        for i in range(len(jobs)):
+            sub = folder / f"job_{i}"
+            report = json.loads((sub / "report.json").read_text())
+            result = np.load(sub / "result.npy", allow_pickle=False) if report.get("saved") else None
+            out.append((result, report))
+        return out
     finally:
         if own:
             shutil.rmtree(folder, ignore_errors=True)

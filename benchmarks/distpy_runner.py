@@ -55,9 +55,29 @@ def inject(command, nx, nt, prf, xaxis, folder):
 
 
 def main(job_path):
+    """Run a job file; one holding ``{"jobs": [job, ...]}`` runs each job in
+    its own sub-folder (``job_0``, ``job_1``, ...) and records a failing job's
+    error in its report instead of stopping (one process for many jobs)."""
     folder = os.path.dirname(os.path.abspath(job_path))
     with open(job_path) as fh:
         job = json.load(fh)
+    if "jobs" not in job:
+        run_job(folder, job)
+        return
+    import traceback
+    for i, _ in enumerate(job["jobs"]):
+        sub = os.path.join(folder, "job_%d" % i)
+        with open(os.path.join(sub, "job.json")) as fh:
+            one = json.load(fh)
+        try:
+            run_job(sub, one)
+        except Exception as exc:  # noqa: BLE001 - the report says what distpy raised
+            with open(os.path.join(sub, one["report"]), "w") as fh:
+                json.dump({"saved": False, "error": "%s: %s" % (type(exc).__name__, exc),
+                           "traceback": traceback.format_exc()[-2000:]}, fh)
+
+
+def run_job(folder, job):
     data = numpy.load(os.path.join(folder, job["data"]))
     gathered = [numpy.load(os.path.join(folder, name)) for name in job.get("gathered", [])]
     nx, nt = data.shape
