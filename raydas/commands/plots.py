@@ -434,7 +434,8 @@ class _PanelPlot(Command):
 
     class Params(Params):
         out_plot: str = Field("NONE", description="file stem of the PNG")
-        plot_list: list[PanelData] = Field(description="datasets: data (.npy), title_text, colormap, alpha, inverted")
+        plot_list: list[PanelData] = Field([], description="datasets: data (.npy), title_text, colormap, alpha, "
+                                                           "inverted")
 
     def apply(self, xp, x, ctx):
         raise ValueError(f"{self.name} draws panels from a plots config: list it under 'plots' there "
