@@ -31,7 +31,6 @@ import sys
 import time
 
 import numpy
-
 from distpy.calc import extra_numpy, processing_commands, pub_command_set
 
 STEM = 1700000000  # the chunk's unix time (s)

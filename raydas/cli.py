@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_commands)
 
     p = sub.add_parser("plot", help="draw the well_log, stack and rgb plots of a distpy plots config")
-    p.add_argument("config", help="plots config (distpy's plotsConfig.json), or a distpy system config naming one")
+    p.add_argument("config", help="plots config (distpy's plotsConfig.json), or a system config naming one")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("graph", help="write Graphviz dot of a pipeline")

@@ -15,12 +15,10 @@ import pytest
 from PIL import Image
 
 from raydas.cli import main as cli_main
-from raydas.commands.plots import (PANEL_PLOTS, load_plots_config, panel_inputs, read_zones, run_plots,
-                                   thumbnail_figure)
+from raydas.commands.plots import PANEL_PLOTS, load_plots_config, panel_inputs, read_zones, run_plots, thumbnail_figure
 from raydas.errors import ConfigError, FormatError, PipelineError
 from raydas.outputs import OutputSink
 from raydas.pipeline import Pipeline
-
 from helpers import T0_NS, make_chunk, run_graph
 
 FS = 100.0
@@ -244,7 +242,7 @@ def test_rgb_channels_are_scaled_to_unit_range_and_inverted_on_request(plot_fold
 
 
 def test_depth_in_feet(plot_folder):
-    folder, path, _ = plot_folder
+    _, path, _ = plot_folder
     cfg = json.loads(path.read_text())
     cfg.update(depth_display_unit="ft", well_segments=None, start_of_fibre=None, end_of_fibre=None)
     path.write_text(json.dumps(cfg))

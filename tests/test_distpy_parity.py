@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from raydas import commands
 from raydas.formats.witsml import parse_fbe
-
 from helpers import T0_NS, make_chunk, run_graph
 
 pytestmark = pytest.mark.slow
@@ -343,7 +342,8 @@ CASES = [
     Case("hard_threshold", one("hard_threshold", threshold=0.5, value=-2.0, direction="<")),
     Case("bounded_select", one("bounded_select", min_val=0.0, max_val=1.0)),
     Case("rescale", one("rescale")),
-    Case("rescale_gathered", command="rescale", distpy=[{"name": "abs", "in_uid": 0}, {"name": "rescale", "in_uid": 0, "gather_uids": [1]}]),
+    Case("rescale_gathered", command="rescale",
+         distpy=[{"name": "abs", "in_uid": 0}, {"name": "rescale", "in_uid": 0, "gather_uids": [1]}]),
     # statistics
     Case("mean", one("mean")),
     Case("std_dev", one("std_dev")),
@@ -377,7 +377,8 @@ CASES = [
     Case("destripe", one("destripe"), rtol=1e-4),
     Case("diff", one("diff"), trim=(0, 1)),  # distpy copies the last column only for axis 0 or 1, not -1
     Case("gradient", one("gradient", axis=0)),
-    Case("gradient_time", command="gradient", distpy=one("gradient", axis=1), relation="distpy: against sample numbers; raydas: seconds",
+    Case("gradient_time", command="gradient", distpy=one("gradient", axis=1),
+         relation="distpy: against sample numbers; raydas: seconds",
          check=check_gradient_time),
     Case("downsample", one("downsample", xsample=2, tsample=3)),
     Case("roll", one("roll", window_length=3, axis=1)),
@@ -390,11 +391,13 @@ CASES = [
     Case("rms_from_fft", after(FFT, "rms_from_fft", low_freq=0, high_freq=-1), data="tones",
          relation="distpy = raydas x n/(2(rows-1)), rows of its BOXSIZE block", check=check_rms,
          extra={"boxsize10": (after(FFT, "rms_from_fft", low_freq=0, high_freq=-1), {"boxsize": 10})}),
-    Case("multiple_calcs_te", command="multiple_calcs", distpy=after(FFT, "multiple_calcs", func="te_from_fft", low_freq=[0, 20, 100],
-                                    high_freq=[20, 100, -1]), data="tones", rtol=5e-5,
+    Case("multiple_calcs_te", command="multiple_calcs",
+         distpy=after(FFT, "multiple_calcs", func="te_from_fft", low_freq=[0, 20, 100], high_freq=[20, 100, -1]),
+         data="tones", rtol=5e-5,
          relation="same (tones inside the bands; distpy weights band end bins once)"),
-    Case("multiple_calcs_rms", command="multiple_calcs", distpy=after(FFT, "multiple_calcs", func="rms_from_fft", low_freq=[0, 20, 100],
-                                     high_freq=[20, 100, -1]), data="tones",
+    Case("multiple_calcs_rms", command="multiple_calcs",
+         distpy=after(FFT, "multiple_calcs", func="rms_from_fft", low_freq=[0, 20, 100], high_freq=[20, 100, -1]),
+         data="tones",
          relation="distpy = raydas x n/(2(rows-1))", check=check_scaled(NT / (2 * (NX - 1)))),
     Case("analytic_signal", after(FFT, "analytic_signal", freq=0.5, window_length=64),
          raydas=[dict(FFT, uid=1, in_uid=0), {"name": "analytic_signal", "uid": 2, "in_uid": 1, "freq": 100.0,
