@@ -113,6 +113,14 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    from .commands.plots import run_plots
+
+    for url in run_plots(args.config):
+        print(f"wrote {url}")
+    return 0
+
+
 def _apply_overrides(cfg, args):
     if args.timeline is not None:
         from .outputs import check_output_path
@@ -213,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("commands", help="list the registered processing commands")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_commands)
+
+    p = sub.add_parser("plot", help="draw the well_log, stack and rgb plots of a distpy plots config")
+    p.add_argument("config", help="plots config (distpy's plotsConfig.json), or a system config naming one")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("graph", help="write Graphviz dot of a pipeline")
     p.add_argument("config", help="processing config or run config")
