@@ -20,7 +20,10 @@ from .base import FormatReader, Probe, RecordInfo
 log = logging.getLogger(__name__)
 
 _READERS: dict[str, FormatReader] = {}
-_BUILTIN_MODULES = ("chunkstore", "prodml", "segy", "witsml", "tdms", "mseed", "sintela", "bandtable", "las", "csvtable")
+_BUILTIN_MODULES = (
+    "chunkstore", "prodml", "silixa", "terra15", "febus", "apsensing", "optodas",
+    "segy", "witsml", "tdms", "mseed", "sintela", "bandtable", "las", "csvtable",
+)
 _loaded = False
 
 

@@ -12,6 +12,13 @@ Layout (from the Energistics PRODML DAS schema):
   says the axis order (``time, locus`` usually; ``locus, time`` accepted).
 * ``/Acquisition/Raw[N]/RawDataTime``: time of every sample in microseconds
   since 1970 (UTC).
+* Processed frequency-band energies (OptaSense and others):
+  ``/Acquisition/Processed/Fbe[N]`` attributes ``OutputDataRate`` (Hz),
+  ``FbeDataUnit`` (``rad2/Hz``...), ``StartLocusIndex``/``NumberOfLoci``;
+  ``FbeData[M]`` one 2-D data set per band (attributes ``StartFrequency``,
+  ``EndFrequency`` in Hz, ``Dimensions``) and ``FbeDataTime`` (µs since 1970).
+  Each band is a record of its own ``stream``, read as band energies, never as
+  raw samples. A file may hold FBE only (no ``RawData``).
 
 Only the requested window of ``RawData`` is read (an HDF5 hyperslab).
 """
@@ -42,6 +49,63 @@ def _raw_nodes(h5) -> list[str]:
     return sorted(name for name in acq if name.lower().startswith("raw[") and "RawData" in acq[name])
 
 
+def _fbe_nodes(h5) -> list:
+    """The ``/Acquisition/Processed/Fbe[N]`` groups (frequency-band energies)."""
+    processed = h5.get("Acquisition/Processed")
+    if processed is None:
+        return []
+    return [processed[k] for k in sorted(processed, key=_index) if k.lower().startswith("fbe[")]
+
+
+def _index(name: str) -> int:
+    """N of ``Name[N]`` (for numeric order: FbeData[10] after FbeData[9])."""
+    try:
+        return int(name.rsplit("[", 1)[1].rstrip("]"))
+    except (IndexError, ValueError):
+        return 0
+
+
+def _numeric(url: str, data):
+    if not hasattr(data, "dtype"):
+        raise FormatError(url, f"{data.name} is not a data set")
+    if data.ndim != 2:
+        raise FormatError(url, f"{data.name} has {data.ndim} dimensions; expected 2 (time, locus)")
+    if data.dtype.kind not in "iuf":
+        raise FormatError(url, f"{data.name} holds {data.dtype} values, not numbers")
+    return data
+
+
+def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
+    """``(start_ns, dt)`` of a Raw or Fbe group: times (µs since 1970, UTC) in
+    its time array when present, else the data set's ``PartStartTime`` or the
+    acquisition's ``MeasurementStartTime``; the interval from the time array,
+    unless ``OutputDataRate`` (Hz) disagrees by more than 0.1 %."""
+    rate = _first(group.attrs, "OutputDataRate", default=None)
+    start_ns = None
+    dt = None
+    if times is not None and times.shape and times.shape[0] > 0:
+        first = int(times[0])
+        start_ns = first * 1000  # microseconds -> ns
+        if times.shape[0] > 1:
+            last = int(times[times.shape[0] - 1])
+            dt = (last - first) * 1e-6 / (times.shape[0] - 1)
+    if rate is not None and number(rate) > 0:
+        rate_dt = 1.0 / number(rate)
+        if dt is None or not math.isclose(dt, rate_dt, rel_tol=1e-3):
+            dt = rate_dt if dt is None or dt <= 0 else dt
+    if start_ns is None:
+        stamp = _first(data.attrs, "PartStartTime", default=_first(acq_attrs, "MeasurementStartTime"))
+        if stamp is None:
+            raise FormatError(url, f"{group.name} has no time array and no start time attribute")
+        try:
+            start_ns = parse_iso(text(stamp))
+        except ValueError as exc:
+            raise FormatError(url, f"{group.name}: start time {text(stamp)!r} is not ISO 8601") from exc
+    if dt is None or not dt > 0:
+        raise FormatError(url, f"{group.name}: cannot tell the sample rate (no OutputDataRate, <2 times)")
+    return start_ns, dt
+
+
 def _axis_order(dataset, n_loci: int | None) -> str:
     """'time,locus' or 'locus,time' for a RawData dataset."""
     dims = text(dataset.attrs.get("Dimensions", "")).lower().replace(" ", "")
@@ -57,7 +121,7 @@ def _axis_order(dataset, n_loci: int | None) -> str:
 @register
 class ProdmlFormat(FormatReader):
     name = "prodml"
-    description = "PRODML v2.0/v2.1 HDF5 raw DAS data (/Acquisition/Raw[N]/RawData)"
+    description = "PRODML v2.0/v2.1 HDF5: raw data (/Acquisition/Raw[N]/RawData) and band energies (Processed/Fbe[N])"
     extensions = (".h5", ".hdf5", ".prodml")
 
     def write(self, chunk, url: str, **options) -> list[str]:
@@ -73,17 +137,18 @@ class ProdmlFormat(FormatReader):
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         h5 = probe.h5
-        nodes = _raw_nodes(h5)
-        if not nodes:
-            raise FormatError(probe.url, "PRODML file has no /Acquisition/Raw[N]/RawData data set (no raw samples)")
         acq = h5["Acquisition"]
-        return [self._record(probe.url, acq, name) for name in nodes]
+        records = [self._record(probe.url, acq, name) for name in _raw_nodes(h5)]
+        for fbe in _fbe_nodes(h5):
+            records.extend(self._fbe_records(probe.url, acq, fbe))
+        if not records:
+            raise FormatError(probe.url, "PRODML file has no /Acquisition/Raw[N]/RawData and no "
+                                         "/Acquisition/Processed/Fbe[N]/FbeData[M] data set (no samples)")
+        return records
 
     def _record(self, url: str, acq, name: str) -> RecordInfo:
         raw = acq[name]
-        data = raw["RawData"]
-        if data.ndim != 2:
-            raise FormatError(url, f"{data.name} has {data.ndim} dimensions; expected 2 (time, locus)")
+        data = _numeric(url, raw["RawData"])
         a, r = acq.attrs, raw.attrs
         n_loci_attr = _first(r, "NumberOfLoci", default=_first(a, "NumberOfLoci"))
         order = _axis_order(data, int(number(n_loci_attr)) if n_loci_attr is not None else None)
@@ -91,30 +156,11 @@ class ProdmlFormat(FormatReader):
         step = number(_first(a, "SpatialSamplingInterval", default=1.0))
         start_locus = number(_first(r, "StartLocusIndex", default=_first(a, "StartLocusIndex", default=0)))
         positions = (start_locus + np.arange(n_loci)) * step
-        times = raw.get("RawDataTime")
-        rate = _first(r, "OutputDataRate", default=None)
-        start_ns = None
-        dt = None
-        if times is not None and times.shape and times.shape[0] > 0:
-            first = int(times[0])
-            start_ns = first * 1000  # microseconds -> ns
-            if times.shape[0] > 1:
-                last = int(times[times.shape[0] - 1])
-                dt = (last - first) * 1e-6 / (times.shape[0] - 1)
-        if rate is not None and number(rate) > 0:
-            rate_dt = 1.0 / number(rate)
-            if dt is None or not math.isclose(dt, rate_dt, rel_tol=1e-3):
-                dt = rate_dt if dt is None or dt <= 0 else dt
-        if start_ns is None:
-            stamp = _first(data.attrs, "PartStartTime", default=_first(a, "MeasurementStartTime"))
-            if stamp is None:
-                raise FormatError(url, f"{raw.name} has no RawDataTime and no start time attribute")
-            start_ns = parse_iso(text(stamp))
-        if dt is None or not dt > 0:
-            raise FormatError(url, f"{raw.name}: cannot tell the sample rate (no OutputDataRate, <2 times)")
+        start_ns, dt = _timing(url, raw, raw.get("RawDataTime"), data, a)
         gauge = _first(a, "GaugeLength")
         attrs = {
-            "schema_version": text(_first(a, "schemaVersion", default="")),
+            "schema_version": text(_first(a, "schemaVersion", default=_first(acq.file.attrs, "schemaVersion",
+                                                                              default=""))),
             "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
             "dimensions": order,
             "description": text(_first(r, "RawDescription", default="")),
@@ -132,6 +178,38 @@ class ProdmlFormat(FormatReader):
             key=f"{raw.name}/RawData",
             attrs=attrs,
         )
+
+    def _fbe_records(self, url: str, acq, fbe) -> list[RecordInfo]:
+        """One record per frequency band of a processed ``Fbe[N]`` group; each
+        band is its own ``stream`` (``"Fbe[0] 9.28-50.3 Hz"``) so bands are
+        never joined in time with one another."""
+        a, f = acq.attrs, fbe.attrs
+        times = fbe.get("FbeDataTime")
+        step = number(_first(f, "SpatialSamplingInterval", default=_first(a, "SpatialSamplingInterval", default=1.0)))
+        start_locus = number(_first(f, "StartLocusIndex", default=0))
+        n_loci_attr = _first(f, "NumberOfLoci")
+        gauge = _first(a, "GaugeLength")
+        group = fbe.name.rsplit("/", 1)[1]
+        records = []
+        for name in sorted((k for k in fbe if k.lower().startswith("fbedata[")), key=_index):
+            data = _numeric(url, fbe[name])
+            order = _axis_order(data, int(number(n_loci_attr)) if n_loci_attr is not None else None)
+            n_time, n_loci = data.shape if order == "time,locus" else data.shape[::-1]
+            start_ns, dt = _timing(url, fbe, times, data, a)
+            lo, hi = _first(data.attrs, "StartFrequency"), _first(data.attrs, "EndFrequency")
+            band = (number(lo), number(hi)) if lo is not None and hi is not None else None
+            stream = f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}"
+            records.append(RecordInfo(
+                path=url, format=self.name, n_channels=int(n_loci), n_samples=int(n_time), dt=float(dt),
+                start_ns=int(start_ns), positions=(start_locus + np.arange(n_loci)) * step,
+                units=text(_first(f, "FbeDataUnit", default="")),
+                gauge_length=number(gauge) if gauge is not None else float("nan"),
+                key=data.name, stream=stream,
+                attrs={"kind": "fbe", "band_hz": list(band) if band else None, "dimensions": order,
+                       "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
+                       "window_size": int(number(f["WindowSize"])) if "WindowSize" in f else None},
+            ))
+        return records
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
