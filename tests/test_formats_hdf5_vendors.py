@@ -40,7 +40,10 @@ DOCUMENTS = {"README.md", "licenses/LGPL-3.0-segyio.md", "licenses/MIT-DASDAE-te
 def test_raydas_scan_recognises_every_real_file(real_data, capsys):
     assert main(["scan", str(real_data), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    rel = lambda p: p.split(str(real_data) + "/", 1)[1]  # noqa: E731
+
+    def rel(path: str) -> str:
+        return path.split(str(real_data) + "/", 1)[1]
+
     on_disk = {rel(str(p)) for p in real_data.rglob("*") if p.is_file()}
     assert on_disk == set(REAL) | DOCUMENTS  # a new sample file must be added to REAL
     assert report["unreadable"] == []
@@ -131,7 +134,7 @@ def test_terra15_v5_real_file_against_h5py(real_data):
 
 
 def write_terra15(path, version, data, t0=1.7e9, dt=0.001, written=None, product="velocity"):
-    n_t, n_x = data.shape
+    n_t = data.shape[0]
     times = t0 + np.arange(n_t) * dt
     if written is not None:
         times[written:] = 0.0  # frames allocated but never written
@@ -425,7 +428,7 @@ def test_wrong_dtype_empty_and_corrupt_vendor_files(tmp_path):
     with pytest.raises(FormatError, match=r"empty\.hdf5.*empty"):
         formats.scan_file(str(empty))
     header = tmp_path / "header.h5"
-    raw = bytearray(open(tmp_path / "strings.h5", "rb").read())
+    raw = bytearray((tmp_path / "strings.h5").read_bytes())
     raw[8:64] = b"\xff" * 56  # superblock after the signature
     header.write_bytes(bytes(raw))
     with pytest.raises(FormatError, match=r"header\.h5"):

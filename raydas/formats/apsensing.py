@@ -32,6 +32,7 @@ from .base import (
     attr_number,
     attr_text,
     dataset_value,
+    hdf5_errors,
     numeric_dataset,
     open_h5,
     read_window,
@@ -62,6 +63,10 @@ class APSensingFormat(FormatReader):
         return "ProcessingServer" in h5 or "apsensing" in attr_text(h5.attrs.get("AppVersion", "")).lower().replace(" ", "")
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
         url, h5 = probe.url, probe.h5
         data = numeric_dataset(url, h5, DATASET)
         rate = _required_number(url, h5, "ProcessingServer/DataRate", "sample rate, Hz")
@@ -96,6 +101,10 @@ class APSensingFormat(FormatReader):
         )]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
             return read_window(numeric_dataset(record.path, h5, record.key), record.attrs["time_first"],
                                start, stop, channels)

@@ -3,6 +3,7 @@ only) and ``read`` (a window of samples), plus the `RecordInfo` a scan returns."
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import posixpath
@@ -370,3 +371,16 @@ def dataset_value(h5, key: str, default=None):
             return default
         value = value.reshape(-1)[0]
     return value
+
+
+@contextlib.contextmanager
+def hdf5_errors(url: str):
+    """Turn the errors h5py raises on a damaged file (``OSError``,
+    ``RuntimeError``, ``KeyError``, ``ValueError`` from the HDF5 library) into
+    a :class:`FormatError` naming ``url``; the project's own errors pass through."""
+    try:
+        yield
+    except RaydasError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise FormatError(url, f"HDF5 content is damaged or not as the format says ({type(exc).__name__}: {exc})") from exc

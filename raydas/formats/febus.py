@@ -44,7 +44,17 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32, attr_lookup, attr_number, attr_text, open_h5
+from .base import (
+    FormatReader,
+    Probe,
+    RecordInfo,
+    as_float32,
+    attr_lookup,
+    attr_number,
+    attr_text,
+    hdf5_errors,
+    open_h5,
+)
 
 _SOURCE = re.compile(r"^Source\d+$")
 _ZONE = re.compile(r"^Zone\d+$")
@@ -139,6 +149,10 @@ class FebusFormat(FormatReader):
         return any(any(_ZONE.match(k) for k in source) for _, source in _sources(h5))
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
         import h5py
 
         url, records = probe.url, []
@@ -218,6 +232,10 @@ class FebusFormat(FormatReader):
         return out
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         a = record.attrs
         keep, skip = a["keep"], a["skip"]
         start, stop = max(0, start), min(stop, record.n_samples)

@@ -30,6 +30,7 @@ from .base import (
     attr_text,
     axis_order_from_names,
     dataset_value,
+    hdf5_errors,
     numeric_dataset,
     open_h5,
     read_window,
@@ -56,6 +57,10 @@ class OptoDASFormat(FormatReader):
         return h5 is not None and "data" in h5 and "header" in h5 and "header/dt" in h5 and "header/time" in h5
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
         url, h5 = probe.url, probe.h5
         data = numeric_dataset(url, h5, "data")
         dt = _number(url, h5, "header/dt", "sample interval, s")
@@ -84,6 +89,10 @@ class OptoDASFormat(FormatReader):
         )]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
             block = read_window(numeric_dataset(record.path, h5, record.key), record.attrs["time_first"],
                                 start, stop, channels)

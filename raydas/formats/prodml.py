@@ -32,7 +32,9 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32, attr_number as number, attr_text as text, open_h5
+from .base import FormatReader, Probe, RecordInfo, as_float32, hdf5_errors, open_h5
+from .base import attr_number as number
+from .base import attr_text as text
 
 
 def _first(attrs, *names, default=None):
@@ -136,6 +138,10 @@ class ProdmlFormat(FormatReader):
         return any(k in attrs for k in ("NumberOfLoci", "SpatialSamplingInterval", "schemaVersion"))
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
         h5 = probe.h5
         acq = h5["Acquisition"]
         records = [self._record(probe.url, acq, name) for name in _raw_nodes(h5)]
@@ -212,6 +218,10 @@ class ProdmlFormat(FormatReader):
         return records
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
             if record.key not in h5:
                 raise FormatError(record.path, f"data set {record.key} is missing")

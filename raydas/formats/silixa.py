@@ -35,6 +35,7 @@ from .base import (
     attr_number,
     attr_text,
     axis_order_from_names,
+    hdf5_errors,
     numeric_dataset,
     open_h5,
     read_window,
@@ -92,6 +93,10 @@ class SilixaH5Format(FormatReader):
         return attr_lookup(h5[DATASET].attrs, *RATE) is not None
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
         url = probe.url
         data = numeric_dataset(url, probe.h5, DATASET)
         attrs = data.attrs
@@ -121,6 +126,10 @@ class SilixaH5Format(FormatReader):
         )]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
             data = numeric_dataset(record.path, h5, record.key)
             return read_window(data, record.attrs["time_first"], start, stop, channels)

@@ -37,6 +37,7 @@ from .base import (
     attr_lookup,
     attr_number,
     attr_text,
+    hdf5_errors,
     numeric_dataset,
     open_h5,
     read_window,
@@ -78,6 +79,10 @@ class Terra15Format(FormatReader):
         return h5 is not None and "file_version" in h5.attrs and "data_product" in h5.attrs
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
         url, h5 = probe.url, probe.h5
         group = data_group_name(url, h5)
         data = numeric_dataset(url, h5, f"{group}/data")
@@ -121,6 +126,10 @@ class Terra15Format(FormatReader):
         )]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         stop = min(stop, record.n_samples)
         with open_h5(record.path) as h5:
             return read_window(numeric_dataset(record.path, h5, record.key), True, start, stop, channels)
