@@ -160,6 +160,17 @@ def test_terra15_v4_and_v6_siblings_and_unwritten_frames(tmp_path, version):
     np.testing.assert_array_equal(formats.read_samples(rec, 25, 40), data[25:30].T)  # never past the written part
 
 
+@pytest.mark.parametrize("written", [1, 2, 17, 39, 40])
+def test_terra15_written_sample_count_found_for_any_stop(tmp_path, written):
+    path = tmp_path / "t15.hdf5"
+    write_terra15(path, 5, np.ones((40, 2), np.float32), written=None if written == 40 else written)
+    (rec,) = formats.scan_file(str(path))
+    assert rec.n_samples == written and rec.attrs["unwritten_samples"] == 40 - written
+    write_terra15(path, 5, np.ones((40, 2), np.float32), written=0)
+    with pytest.raises(FormatError, match=r"t15\.hdf5.*no written samples"):
+        formats.scan_file(str(path))
+
+
 def test_terra15_unknown_version_is_refused(tmp_path):
     write_terra15(tmp_path / "v3.hdf5", 5, np.zeros((4, 2), np.float32))
     with h5py.File(tmp_path / "v3.hdf5", "a") as f:

@@ -12,7 +12,8 @@ Layout:
   ``gps_time`` and ``posix_time`` in s since 1970 (UTC);
 * files are written in frames of ``frame_size`` samples; frames allocated
   but never written (a recording stopped early) keep time 0. Only the
-  samples before the first unwritten time are part of the record.
+  samples before the first unwritten time are part of the record (found by a
+  binary search: the scan reads a few time values, not the whole array).
 
 Sampling: the sample interval is the data set's ``dT`` (the hardware
 interval, a whole number of laser pulses: 5 / ``pulse_rate`` on the real
@@ -63,10 +64,27 @@ def data_group_name(url: str, h5) -> str:
     return "data_product"
 
 
-def _valid_samples(times: np.ndarray) -> int:
-    """Number of leading samples with a written (positive, finite) time."""
-    bad = np.flatnonzero(~(np.isfinite(times) & (times > 0)))
-    return int(bad[0]) if bad.size else int(times.shape[0])
+def _written(value) -> bool:
+    return bool(np.isfinite(value) and value > 0)
+
+
+def _valid_samples(times) -> int:
+    """Number of leading samples with a written (positive, finite) time.
+
+    Unwritten frames are all at the end, so a binary search over single
+    values finds the first one without reading the whole time array.
+    """
+    n = int(times.shape[0])
+    if n == 0 or _written(times[n - 1]):
+        return n
+    lo, hi = 0, n - 1  # times[hi] is unwritten; answer in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _written(times[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @register
@@ -91,13 +109,13 @@ class Terra15Format(FormatReader):
         times = numeric_dataset(url, h5, time_key, ndim=1)
         if times.shape[0] != data.shape[0]:
             raise FormatError(url, f"{times.name} has {times.shape[0]} times for {data.shape[0]} samples")
-        t = np.asarray(times[...], dtype=np.float64)
-        n_time = _valid_samples(t)
+        n_time = _valid_samples(times)
         if n_time == 0:
             raise FormatError(url, f"Terra15 file holds no written samples ({times.name} starts at 0)")
         dt_attr = attr_lookup(data.attrs, "dT", default=attr_lookup(root, "dt_computer", "dt"))
         dt = attr_number(dt_attr) if dt_attr is not None else float("nan")
-        gps_dt = (t[n_time - 1] - t[0]) / (n_time - 1) if n_time > 1 else float("nan")
+        t0, t_last = float(times[0]), float(times[n_time - 1])
+        gps_dt = (t_last - t0) / (n_time - 1) if n_time > 1 else float("nan")
         if not (dt > 0 and math.isfinite(dt)):
             dt = gps_dt
         if not (dt > 0 and math.isfinite(dt)):
@@ -115,7 +133,7 @@ class Terra15Format(FormatReader):
             n_channels=int(n_chan),
             n_samples=n_time,
             dt=float(dt),
-            start_ns=int(round(t[0] * NS_PER_S)),
+            start_ns=int(round(t0 * NS_PER_S)),
             positions=first + np.arange(n_chan) * spacing,
             units=attr_text(root.get("data_product_units", "")),
             gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
