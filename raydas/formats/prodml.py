@@ -5,7 +5,8 @@ Layout (from the Energistics PRODML DAS schema):
 * ``/Acquisition`` attributes: ``MeasurementStartTime`` (ISO 8601),
   ``SpatialSamplingInterval`` (m), ``StartLocusIndex``, ``NumberOfLoci``,
   ``GaugeLength``, ``PulseRate``, ``schemaVersion``. v2.0 spells units
-  ``<Name>Unit`` where v2.1 spells them ``<Name>.uom``.
+  ``<Name>Unit`` where v2.1 spells them ``<Name>.uom``; lengths given in feet
+  (or cm, mm, km) are converted to metres.
 * ``/Acquisition/Raw[N]`` attributes ``OutputDataRate`` (Hz), ``RawDataUnit``,
   and its own ``StartLocusIndex`` / ``NumberOfLoci`` for the loci it holds.
 * ``/Acquisition/Raw[N]/RawData``: 2-D samples whose ``Dimensions`` attribute
@@ -49,6 +50,25 @@ def _raw_nodes(h5) -> list[str]:
     if acq is None:
         return []
     return sorted(name for name in acq if name.lower().startswith("raw[") and "RawData" in acq[name])
+
+
+#: length units PRODML files use, in metres
+_LENGTH_UNITS = {"m": 1.0, "ft": 0.3048, "cm": 0.01, "mm": 0.001, "km": 1000.0, "usft": 1200 / 3937}
+
+
+def _metres(url: str, attrs, name: str, default: float = float("nan")) -> float:
+    """A length attribute in metres, converted from its unit: ``<name>.uom``
+    (v2.1) or ``<name>Unit`` (v2.0); metres when neither is given."""
+    if name not in attrs:
+        return default
+    value = number(attrs[name])
+    unit = _first(attrs, f"{name}.uom", f"{name}Unit", f"{name}.Uom")
+    if unit is None:
+        return value
+    key = text(unit).lower().replace(" ", "").replace("[", "").replace("]", "")
+    if key not in _LENGTH_UNITS:
+        raise FormatError(url, f"{name} is in unit {text(unit)!r}; raydas knows {', '.join(_LENGTH_UNITS)}")
+    return value * _LENGTH_UNITS[key]
 
 
 def _fbe_nodes(h5) -> list:
@@ -159,11 +179,11 @@ class ProdmlFormat(FormatReader):
         n_loci_attr = _first(r, "NumberOfLoci", default=_first(a, "NumberOfLoci"))
         order = _axis_order(data, int(number(n_loci_attr)) if n_loci_attr is not None else None)
         n_time, n_loci = data.shape if order == "time,locus" else data.shape[::-1]
-        step = number(_first(a, "SpatialSamplingInterval", default=1.0))
+        step = _metres(url, a, "SpatialSamplingInterval", default=1.0)
         start_locus = number(_first(r, "StartLocusIndex", default=_first(a, "StartLocusIndex", default=0)))
         positions = (start_locus + np.arange(n_loci)) * step
         start_ns, dt = _timing(url, raw, raw.get("RawDataTime"), data, a)
-        gauge = _first(a, "GaugeLength")
+        gauge = _metres(url, a, "GaugeLength")
         attrs = {
             "schema_version": text(_first(a, "schemaVersion", default=_first(acq.file.attrs, "schemaVersion",
                                                                               default=""))),
@@ -180,7 +200,7 @@ class ProdmlFormat(FormatReader):
             start_ns=int(start_ns),
             positions=positions,
             units=text(_first(r, "RawDataUnit", default="")),
-            gauge_length=number(gauge) if gauge is not None else float("nan"),
+            gauge_length=gauge,
             key=f"{raw.name}/RawData",
             attrs=attrs,
         )
@@ -191,10 +211,11 @@ class ProdmlFormat(FormatReader):
         never joined in time with one another."""
         a, f = acq.attrs, fbe.attrs
         times = fbe.get("FbeDataTime")
-        step = number(_first(f, "SpatialSamplingInterval", default=_first(a, "SpatialSamplingInterval", default=1.0)))
+        step = (_metres(url, f, "SpatialSamplingInterval") if "SpatialSamplingInterval" in f
+                else _metres(url, a, "SpatialSamplingInterval", default=1.0))
         start_locus = number(_first(f, "StartLocusIndex", default=0))
         n_loci_attr = _first(f, "NumberOfLoci")
-        gauge = _first(a, "GaugeLength")
+        gauge = _metres(url, a, "GaugeLength")
         group = fbe.name.rsplit("/", 1)[1]
         records = []
         for name in sorted((k for k in fbe if k.lower().startswith("fbedata[")), key=_index):
@@ -209,8 +230,7 @@ class ProdmlFormat(FormatReader):
                 path=url, format=self.name, n_channels=int(n_loci), n_samples=int(n_time), dt=float(dt),
                 start_ns=int(start_ns), positions=(start_locus + np.arange(n_loci)) * step,
                 units=text(_first(f, "FbeDataUnit", default="")),
-                gauge_length=number(gauge) if gauge is not None else float("nan"),
-                key=data.name, stream=stream,
+                gauge_length=gauge, key=data.name, stream=stream,
                 attrs={"kind": "fbe", "band_hz": list(band) if band else None, "dimensions": order,
                        "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
                        "window_size": int(number(f["WindowSize"])) if "WindowSize" in f else None},
