@@ -76,7 +76,11 @@ def test_silixa_native_real_file_against_h5py(real_data):
     # '2023-09-22T19:29:26.158+01:00' is 18:29:26.158 UTC, as the GPS stamp says
     assert rec.start_ns == parse_iso("2023-09-22T18:29:26.158Z")
     assert attrs["GPSTimeStamp"].startswith("22/09/2023 18:29:26.158")
-    assert rec.positions[0] == 242.0 and rec.channel_spacing == 2.0
+    # Start Distance + i x SpatialResolution x Fibre Length Multiplier ends at Stop Distance (5 cm in 7.8 km)
+    multiplier = float(attrs["Fibre Length Multiplier"])
+    assert rec.positions[0] == float(attrs["Start Distance (m)"])
+    assert rec.channel_spacing == pytest.approx(2.0 * multiplier)
+    assert rec.positions[-1] == pytest.approx(float(attrs["Stop Distance (m)"]), abs=0.05)  # rounded strings
     assert rec.gauge_length == 10.0 and rec.units == ""
     window = formats.read_samples(rec, 20, 35, slice(100, 108))
     np.testing.assert_array_equal(window, raw[20:35, 100:108].T.astype(np.float32))
@@ -94,7 +98,7 @@ def test_silixa_sibling_spellings_numbers_and_gps_stamp(tmp_path):
     data = np.arange(6 * 4, dtype=np.int16).reshape(6, 4)
     path = tmp_path / "idas.h5"
     write_silixa(path, data, {"Sampling Frequency (Hz)": 2000.0, "Spatial Resolution (m)": 0.5,
-                              "Start Position (m)": np.bytes_(b"10"), "GPSTimeStamp": "01/02/2024 03:04:05.250 (UTC)"})
+                              "StartPosition[m]": np.bytes_(b"10"), "GPSTimeStamp": "01/02/2024 03:04:05.250 (UTC)"})
     (rec,) = formats.scan_file(str(path))
     assert rec.format == "silixa-h5" and rec.sample_rate == 2000.0
     assert rec.start_ns == parse_iso("2024-02-01T03:04:05.25Z")  # day first

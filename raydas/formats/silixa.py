@@ -6,7 +6,9 @@ Layout:
 * its attributes carry all metadata as **strings** (variable- or fixed-length),
   the unit in the name: ``SamplingFrequency[Hz]`` (sample rate, Hz),
   ``SpatialResolution[m]`` (channel spacing, m), ``StartPosition[m]`` (first
-  channel, m), ``MeasureLength[m]`` (fibre length covered, m),
+  channel before correction, m), ``Start Distance (m)`` (first channel, m),
+  ``Fibre Length Multiplier`` (spacing correction), ``MeasureLength[m]``
+  (fibre length covered, m),
   ``GaugeLength`` (m), ``ISO8601 Timestamp`` (first sample, with its UTC
   offset) and ``GPSTimeStamp`` (``dd/mm/yyyy HH:MM:SS.fff (UTC)``);
 * no time array: time is the start stamp plus ``i / SamplingFrequency``.
@@ -69,6 +71,20 @@ def start_time_ns(url: str, attrs) -> int:
     raise FormatError(url, "Silixa file has no 'ISO8601 Timestamp' or 'GPSTimeStamp' attribute")
 
 
+def idas_positions(url: str, attrs, n_channels: int, default_spacing: float | None = None) -> np.ndarray:
+    """Channel positions (m along the fibre) from Silixa iDAS metadata, native
+    HDF5 and TDMS alike: ``Start Distance (m)`` (else ``Zero Offset (m)``, else
+    ``StartPosition[m]``) + i x ``SpatialResolution[m]`` x ``Fibre Length
+    Multiplier``. On the real files the last position then equals ``Stop
+    Distance (m)``. Without a spacing attribute, ``default_spacing`` (m) is
+    used, or a FormatError raised when it is ``None``."""
+    spacing = _number(url, attrs, SPACING, "channel spacing", default=default_spacing)
+    multiplier = _number(url, attrs, ("Fibre Length Multiplier",), "fibre length multiplier", default=1.0)
+    origin = _number(url, attrs, ("Start Distance (m)", "Zero Offset (m)", "StartPosition[m]"), "start distance",
+                     default=0.0)
+    return origin + np.arange(n_channels) * spacing * multiplier
+
+
 def _number(url: str, attrs, names: tuple[str, ...], what: str, default=None) -> float:
     value = attr_lookup(attrs, *names)
     if value is None:
@@ -104,7 +120,6 @@ class SilixaH5Format(FormatReader):
         if not rate > 0:
             raise FormatError(url, f"Silixa sample rate {rate!r} Hz is not positive")
         spacing = _number(url, attrs, SPACING, "channel spacing")
-        first = _number(url, attrs, ("StartPosition[m]", "StartPosition"), "start position", default=0.0)
         length = attr_lookup(attrs, "MeasureLength[m]")
         n_expected = int(round(attr_number(length) / spacing)) if length is not None and spacing else None
         time_first = axis_order_from_names(attr_lookup(attrs, "Dimensions"), url, n_expected, data.shape)
@@ -117,7 +132,7 @@ class SilixaH5Format(FormatReader):
             n_samples=int(n_time),
             dt=1.0 / rate,
             start_ns=start_time_ns(url, attrs),
-            positions=first + np.arange(n_chan) * spacing,
+            positions=idas_positions(url, attrs, n_chan),
             units="",
             gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
             key=data.name,
@@ -135,4 +150,4 @@ class SilixaH5Format(FormatReader):
             return read_window(data, record.attrs["time_first"], start, stop, channels)
 
 
-__all__ = ["SilixaH5Format", "start_time_ns"]
+__all__ = ["SilixaH5Format", "idas_positions", "start_time_ns"]
