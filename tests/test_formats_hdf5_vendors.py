@@ -62,6 +62,16 @@ def test_raydas_scan_recognises_every_real_file(real_data, capsys):
                 assert abs(parse_iso(r["start"]) - parse_iso(start)) <= 1000, name  # within 1 µs
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_raydas_scan_text_output_lists_documents_apart(real_data, capsys):
+    assert main(["scan", str(real_data)]) == 0
+    out, err = capsys.readouterr()
+    assert "unreadable" not in err
+    assert "skipped 3 file(s) that are not data" in err and "README.md" in err
+    for fmt in ("silixa-h5", "terra15", "febus", "apsensing", "optodas", "prodml"):
+        assert fmt in out
+
+
 # --- Silixa iDAS native -------------------------------------------------------------------
 def test_silixa_native_real_file_against_h5py(real_data):
     path = str(real_data / "hdf5/silixa_h5_1.hdf5")
