@@ -72,6 +72,22 @@ def test_raydas_scan_text_output_lists_documents_apart(real_data, capsys):
         assert fmt in out
 
 
+def test_documents_are_told_from_damaged_text_data(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "LICENSE").write_text("Permission is hereby granted, free of charge, to any person\nobtaining a copy\n")
+    (folder / "broken.fbe").write_text("<?xml version='1.0'?>\n<logs><log>truncated")
+    (folder / "table.txt").write_text("a,b,c\n1,2,3\n4,5,6\n")
+    (folder / "empty.h5").write_bytes(b"")
+    found = formats.catalogue(str(folder))
+    assert [f.path.rsplit("/", 1)[1] for f in found.not_data] == ["LICENSE"]
+    failed = {f.path.rsplit("/", 1)[1]: f.problem for f in found.failures}
+    assert set(failed) == {"broken.fbe", "table.txt", "empty.h5"}  # may be damaged data: reported as failures
+    assert "empty" in failed["empty.h5"]
+    with pytest.raises(FormatError, match=r"LICENSE.*text document, not data"):  # asked for by name: a failure
+        formats.scan_file(str(folder / "LICENSE"))
+
+
 # --- Silixa iDAS native -------------------------------------------------------------------
 def test_silixa_native_real_file_against_h5py(real_data):
     path = str(real_data / "hdf5/silixa_h5_1.hdf5")

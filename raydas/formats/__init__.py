@@ -114,8 +114,23 @@ def _document_kind(head: bytes) -> str:
         except UnicodeDecodeError:
             continue
         printable = sum(c.isprintable() or c in "\r\n\t" for c in text)
-        return "a text document" if printable >= 0.95 * len(text) else ""
+        if printable < 0.95 * len(text) or _looks_structured(text):
+            return ""
+        return "a text document"
     return ""
+
+
+def _looks_structured(text: str) -> bool:
+    """True for text that may be a damaged data file rather than prose: XML
+    (WITSML), LAS (``~``), JSON, or lines with the same number (> 0) of
+    commas, semicolons or tabs (a table)."""
+    body = text.lstrip("\ufeff \r\n\t")
+    if body[:1] in ("<", "~", "{", "["):
+        return True
+    lines = [line for line in body.splitlines()[:6] if line.strip()]
+    if len(lines) < 2:
+        return False
+    return any(len({line.count(sep) for line in lines}) == 1 and lines[0].count(sep) > 0 for sep in ",;\t")
 
 
 def is_container(url: str) -> bool:
