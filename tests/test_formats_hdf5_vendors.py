@@ -474,3 +474,34 @@ def test_wrong_dtype_empty_and_corrupt_vendor_files(tmp_path):
     header.write_bytes(bytes(raw))
     with pytest.raises(FormatError, match=r"header\.h5"):
         formats.scan_file(str(header))
+
+
+def test_febus_window_of_a_large_file_reads_only_the_blocks_it_needs(tmp_path):
+    import tracemalloc
+
+    rate, n_chan, per_block, step, n_blocks = 1000.0, 500, 2000, 1000, 400  # 2-s blocks every 1 s: 1.6 GB of blocks
+    path = tmp_path / "big_febus.h5"
+    wanted = (150, 152)  # the only blocks written (HDF5 leaves the other chunks unallocated)
+    with h5py.File(path, "w") as f:
+        source = f.create_group("dev/Source1")
+        source.create_dataset("time", data=(1.7e9 + np.arange(n_blocks, dtype=np.float64))[None, :])
+        zone = source.create_group("Zone1")
+        zone.attrs["Spacing"] = np.array([1.0, 1.0, 1.0])
+        zone.attrs["SamplingRate"] = np.array([rate])
+        ds = zone.create_dataset("StrainRate", shape=(n_blocks, per_block, n_chan), dtype=np.float32,
+                                 chunks=(1, per_block, n_chan))
+        for b in range(*wanted):
+            ds[b] = b + np.arange(per_block, dtype=np.float32)[:, None] / per_block
+    (rec,) = formats.scan_file(str(path))
+    assert rec.attrs["keep"] == step and rec.attrs["skip"] == 500 and rec.n_samples == n_blocks * step
+    start = 150 * step + 300  # a 1-s window straddling blocks 150 and 151
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        window = formats.read_samples(rec, start, start + step)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    expected = np.concatenate([150 + np.arange(800, 1500) / per_block, 151 + np.arange(500, 800) / per_block])
+    np.testing.assert_allclose(window, np.broadcast_to(expected.astype(np.float32), (n_chan, step)))
+    assert peak < 3 * window.nbytes  # the window, not the file (1.6 GB) nor whole blocks

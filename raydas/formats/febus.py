@@ -48,7 +48,6 @@ from .base import (
     FormatReader,
     Probe,
     RecordInfo,
-    as_float32,
     attr_lookup,
     attr_number,
     attr_text,
@@ -242,15 +241,18 @@ class FebusFormat(FormatReader):
         n_chan = len(range(record.n_channels)[channels])
         if stop <= start:
             return np.zeros((n_chan, 0), dtype=np.float32)
-        b0, b1 = start // keep, (stop - 1) // keep + 1
+        out = np.empty((n_chan, stop - start), dtype=np.float32)
         with open_h5(record.path) as h5:
             data = h5.get(a["dataset"])
             if data is None:
                 raise FormatError(record.path, f"data set {a['dataset']} is missing")
             first = a["first_block"]
-            block = data[first + b0 : first + b1, skip : skip + keep, channels]
-        series = block.reshape(-1, block.shape[-1])[start - b0 * keep : stop - b0 * keep]
-        return as_float32(series.T)
+            for block in range(start // keep, (stop - 1) // keep + 1):  # only the kept samples the window needs
+                lo = max(start, block * keep) - block * keep
+                hi = min(stop, (block + 1) * keep) - block * keep
+                at = block * keep + lo - start
+                out[:, at : at + hi - lo] = data[first + block, skip + lo : skip + hi, channels].T
+        return out
 
 
 __all__ = ["FebusFormat", "product_of"]
