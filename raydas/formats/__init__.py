@@ -8,14 +8,13 @@ entry point naming a :class:`FormatReader` subclass.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Iterable
 
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
+from ..plugins import load_modules_and_plugins
 from .base import FormatReader, Probe, RecordInfo
 
 log = logging.getLogger(__name__)
@@ -41,13 +40,7 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(f"{__name__}.{mod}")
-    for ep in entry_points(group="raydas.formats"):
-        try:
-            register(ep.load())
-        except Exception as exc:  # a broken plug-in must not break the built-ins
-            log.warning("format plug-in %s could not be loaded: %s", ep.name, exc)
+    load_modules_and_plugins(__name__, _BUILTIN_MODULES, "raydas.formats", register)
 
 
 def readers() -> dict[str, FormatReader]:
