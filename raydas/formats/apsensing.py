@@ -82,11 +82,10 @@ class APSensingFormat(FormatReader):
             raise FormatError(url, f"AP Sensing Metadata/Timestamp {attr_text(stamp)!r} is not an ISO 8601 time") from exc
         points = dataset_value(h5, "DAQ/SpatialPoints")
         traces = dataset_value(h5, "Metadata/TraceCount")
-        time_first = True
-        if points is not None and data.shape[1] != int(points) and data.shape[0] == int(points):
-            time_first = False
-        elif traces is not None and data.shape[1] == int(traces) and data.shape[0] != int(traces):
-            time_first = False
+        # stored (time, channel) unless the channel or trace counts say the axes are swapped
+        channel_major = (points is not None and data.shape[1] != int(points) and data.shape[0] == int(points)) or (
+            traces is not None and data.shape[1] == int(traces) and data.shape[0] != int(traces))
+        time_first = not channel_major
         n_time, n_chan = data.shape if time_first else data.shape[::-1]
         first = attr_number(dataset_value(h5, "DAQ/PositionStart", 0.0))
         gauge = dataset_value(h5, "ProcessingServer/GaugeLength")
