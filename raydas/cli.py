@@ -33,13 +33,15 @@ def cmd_scan(args) -> int:
     from . import formats
     from .recording import assemble
 
-    records, failures = formats.scan(args.paths, args.format)
+    found = formats.catalogue(args.paths, args.format)
+    records, failures = found.records, found.failures
     _, breaks = assemble(records)
     if args.json:
         print(json.dumps({
             "records": [r.summary() for r in records],
             "discontinuities": [b.summary() for b in breaks],
             "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
+            "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
         }, indent=2))
     else:
         cols = [("path", "path"), ("format", "format"), ("channels", "channels"), ("samples", "samples"),
@@ -52,6 +54,9 @@ def cmd_scan(args) -> int:
             print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
         for f in failures:
             print(f"unreadable: {f}", file=sys.stderr)
+        if found.not_data:
+            print(f"skipped {len(found.not_data)} file(s) that are not data: "
+                  + ", ".join(_short(f.path) for f in found.not_data), file=sys.stderr)
     return 0 if records else 1
 
 

@@ -29,6 +29,12 @@ class FormatError(RaydasError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class NotDataError(FormatError):
+    """A file no reader recognises that is a document rather than data (a
+    README, a licence text, a PDF): scans list it as "not data" instead of
+    as a failure."""
+
+
 class ConfigError(RaydasError):
     """A configuration (JSON) is invalid.
 
