@@ -236,13 +236,15 @@ def test_roll_fixed_and_per_channel_shifts():
     assert _one("roll", window_length=-3, max_shift=5).halo(FS) == 5
 
 
-def test_broaden_holds_each_peak_for_the_window():
+def test_broaden_spreads_each_peak_over_the_window_before_it():
+    # forward-looking running maximum, as distpy's (distpy's maths: y[t] = max x[t .. t + L - 1])
     spikes = np.zeros((2, 100))
     spikes[0, 10] = 3.0
     spikes[1, 50] = 1.0
     spikes[1, 53] = 2.0
     value, _ = run_command({"name": "broaden", "window_length": 5}, make_chunk(spikes, FS))
-    ref = np.stack([[r[max(0, t - 4) : t + 1].max() for t in range(100)] for r in spikes])
+    ref = np.stack([[r[t : t + 5].max() for t in range(100)] for r in spikes])
     np.testing.assert_array_equal(value, ref)
-    assert value[0, 10:15].tolist() == [3.0] * 5 and value[0, 15] == 0.0
+    assert value[0, 5] == 0.0 and value[0, 6:11].tolist() == [3.0] * 5 and value[0, 11] == 0.0
+    assert value[1, 49:54].tolist() == [2.0] * 5 and value[1, 46:49].tolist() == [1.0] * 3
     assert _one("broaden").halo(FS) == 49

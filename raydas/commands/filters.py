@@ -521,21 +521,25 @@ class Roll(Command):
 
 @register
 class Broaden(Command):
-    """Peak broadening for picking: ``y[t] = max(x[t - window_length + 1 .. t])``,
-    so every peak is held for ``window_length`` samples after it (a running
-    maximum looking back, edges extended with the nearest value)."""
+    """Peak broadening for picking: ``y[t] = max(x[t .. t + window_length - 1])``,
+    a running maximum looking forward in time, as distpy's; near the chunk end
+    the window holds the samples that are left. Every peak is spread over the
+    ``window_length - 1`` samples before it, so a pick on the broadened data
+    falls up to ``window_length - 1`` samples early, the same on every channel
+    (the apparent velocity is unchanged)."""
 
     name = "broaden"
     family = "filters"
-    summary = "Hold each peak for window_length samples: running maximum over the last window_length samples."
+    summary = "Spread each peak over the window_length - 1 samples before it: running max over the next window_length."
 
     class Params(Params):
-        window_length: int = Field(50, ge=1, description="how long a peak is held (samples)")
+        window_length: int = Field(50, ge=1, description="length of the forward-looking window (samples)")
 
     def halo(self, sample_rate: float) -> int:
-        """window_length - 1 samples (before each sample)."""
+        """window_length - 1 samples (after each sample)."""
         return self.params.window_length - 1
 
     def apply(self, xp, x, ctx):
         w = self.params.window_length
-        return ndimage_module(xp).maximum_filter1d(x, size=w, axis=1, origin=(w - 1) // 2, mode="nearest")
+        # origin -(w // 2) moves scipy's centred window to [t, t + w - 1]
+        return ndimage_module(xp).maximum_filter1d(x, size=w, axis=1, origin=-(w // 2), mode="nearest")
