@@ -123,7 +123,7 @@ def _plane_wave(velocity, dx=1.0, n_ch=21, n_t=400, width=3.0):
 
 
 def test_dip_filter_removes_the_chosen_dip_and_keeps_the_other():
-    graph = {"name": "dip_filter", "velocity": 1000.0, "shape": [9, 9], "bandwidth": 0.1}
+    graph = {"name": "dip_filter", "velocity": 1000.0, "shape": [9, 9], "bandwidth": 0.0013}  # s, about 1.3 dt
     same, _ = run_command(graph, make_chunk(_plane_wave(1000.0), FS))
     other, _ = run_command(graph, make_chunk(_plane_wave(-1000.0), FS))
     inner = (slice(5, -5), slice(20, -20))
@@ -134,16 +134,17 @@ def test_dip_filter_removes_the_chosen_dip_and_keeps_the_other():
 
 
 def _fat_ray_reference(shape, bandwidth, velocity, dx, dt):
+    """Gaussian weights of the time misfit (s) of each cell from the ray x = -velocity t, summing to 1."""
     h, k = shape[0] // 2, shape[1] // 2
     w = np.zeros(shape)
     for i in range(-h, h + 1):
         for j in range(-k, k + 1):
-            ray = -velocity * j * dt / dx
-            w[i + h, j + k] = np.exp(-((i - ray) ** 2) / (2 * (bandwidth * shape[0]) ** 2))
+            arrival = -i * dx / velocity  # s: when the ray passes channel offset i
+            w[i + h, j + k] = np.exp(-(((j * dt - arrival) / bandwidth) ** 2))
     return w / w.sum()
 
 
-@pytest.mark.parametrize("shape,bandwidth", [([5, 21], 0.1), ([9, 9], 0.4), ([3, 3], 0.2)])
+@pytest.mark.parametrize("shape,bandwidth", [([5, 21], 0.004), ([9, 9], 0.02), ([3, 3], 0.003), ([9, 9], 0.1)])
 def test_dip_filter_honours_shape_and_bandwidth(shape, bandwidth):
     impulse = np.zeros((31, 101))
     impulse[15, 50] = 1.0

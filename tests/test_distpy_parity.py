@@ -205,7 +205,7 @@ def check_running_mean(run: Run) -> None:
 def check_dip(run: Run) -> None:
     ignored, _, _ = run.extra["bandwidth0.3_shape5"]
     np.testing.assert_array_equal(ignored, run.d)  # distpy ignores bandwidth and shape (documented)
-    close(run.r, run.d, trim=(5, 5), what="defaults (bandwidth 0.1, 9x9) agree")
+    close(run.r, run.d, what="defaults (bandwidth 0.1 s, 9x9) agree, edges too (nearest-value padding in both)")
     narrow = run.raydas([{"name": "dip_filter", "uid": 1, "in_uid": 0, "velocity": 3000, "bandwidth": 0.3,
                           "shape": [5, 5]}])
     far(narrow[5:-5, 5:-5], run.d[5:-5, 5:-5], "raydas honours bandwidth and shape")
