@@ -244,13 +244,18 @@ def check_gradient_time(run: Run) -> None:
 
 def check_clip(run: Run) -> None:
     d, r = run.d, np.asarray(run.r)
-    assert r.shape[0] == d.shape[0] == 16  # rows nearest 20 m .. 100 m (exclusive) at 5 m spacing
-    n = min(r.shape[1], d.shape[1])
-    close(r[:, :n], d[:, :n], what="cropped rows")
-    # distpy names its file after tmin (0.npy) so every chunk overwrites it (documented)
-    assert (run.folder / "clip" / "0.npy").exists()
-    assert any(STEM in p for p in commands.get("clip")(commands.get("clip").Params(
-        directory_out="clip", xmin=20.0, xmax=100.0)).outputs(STEM))
+    # both crop to the channels nearest 20 m (row 4) and 100 m (row 20); distpy's end index is exclusive, so it
+    # drops the 100 m channel and, with tmax defaulting to the last time, the last sample too (documented);
+    # raydas keeps both ends
+    assert d.shape == (16, NT - 1) and r.shape == (17, NT)
+    close(r[:16, : NT - 1], d, rtol=0, what="the rows and samples both keep")
+    np.testing.assert_array_equal(r, run.x[4:21].astype(np.float32))
+    close(np.load(run.out / "clip" / "measured_depth.npy").ravel(), np.arange(4, 21) * DX, rtol=0)
+    close(np.load(run.folder / "clip" / "measured_depth.npy").ravel(), np.arange(4, 20) * DX, rtol=0)
+    # distpy names its file after int(tmin) (0.npy), so every chunk overwrites it; raydas after the chunk time
+    assert (run.folder / "clip" / "0.npy").exists() and not (run.folder / "clip" / f"{STEM}.npy").exists()
+    np.testing.assert_array_equal(np.load(run.out / "clip" / f"{STEM}.npy"), r)
+    assert not (run.out / "clip" / "0.npy").exists()
 
 
 def check_fft(run: Run) -> None:
@@ -411,7 +416,8 @@ CASES = [
     Case("roll", one("roll", window_length=3, axis=1)),
     Case("broaden", one("broaden", window_length=10)),  # forward-looking running max in both, to the last sample
     Case("clip", one("clip", xmin=20.0, xmax=100.0, directory_out="clip"),
-         relation="distpy's file is named after tmin (0.npy), so chunks overwrite it", check=check_clip),
+         relation="distpy's file is named after tmin (0.npy), so chunks overwrite it; its end index is exclusive",
+         check=check_clip),
     # spectral
     Case("fft", one("fft"), check=check_fft, relation="same (raydas keeps bins 0..n/2)"),
     Case("ifft", after(FFT, "ifft"), check=check_ifft),
