@@ -282,13 +282,30 @@ def check_down(run: Run) -> None:
 
 
 def check_velocity_map(run: Run) -> None:
-    d, r = run.d, np.asarray(run.r)
+    d, r = run.d, np.asarray(run.r, dtype=np.float64)
+    assert d.shape == (NX, NT) and r.shape == (NX, NT // 2 + 1)  # raydas's time spectrum is one-sided
     # distpy: frequency axis linspace(0, fs/2, nt/2), wavenumber axis linspace(0, 1/(2 dx), nx/2)
     assert d[1, 1] == pytest.approx((FS / 2 / (NT // 2 - 1)) / ((1 / (2 * DX)) / (NX // 2 - 1) + 1e-7))
     # raydas: the FFT's own bins, fs/nt Hz and 1/(nx dx) cycles/m apart
-    assert r[1, 1] == pytest.approx((FS / NT) / (1 / (NX * DX)), rel=1e-4)
-    np.testing.assert_allclose(r[:, 0], 0.0, atol=1e-6)  # zero frequency: zero velocity in both
+    assert r[1, 1] == pytest.approx((FS / NT) / (1 / (NX * DX)), rel=1e-6)
+    # distpy from raydas: bin m of the first half of each axis is m exact bins stretched by (n/2)/(n/2 - 1);
+    # bin n-1-m of the second half repeats bin m, one bin off the exact mirror n-m; plus 1e-7 added to k
+    stretch_f, stretch_k = (NT // 2) / (NT // 2 - 1), (NX // 2) / (NX // 2 - 1)
+    i, j = np.arange(NX), np.arange(NT)
+    m_k = np.where(i < NX // 2, i, NX - 1 - i)  # raydas row (|k| bin) that distpy's row i stands for
+    m_f = np.where(j < NT // 2, j, NT - 1 - j)  # raydas column (|f| bin) that distpy's column j stands for
+    k = m_k / (NX * DX)  # cycles/m, exact
+    moving = m_k > 0
+    f_times = r[m_k[moving]][:, m_f] * k[moving, None]  # |f| (Hz) recovered from raydas's map: v |k|
+    np.testing.assert_allclose(f_times, np.broadcast_to(m_f * FS / NT, f_times.shape), rtol=1e-6, atol=1e-9)
+    expected = f_times * stretch_f / (k[moving, None] * stretch_k + 1e-7)
+    np.testing.assert_allclose(d[moving], expected, rtol=1e-6, err_msg="distpy = raydas on linspace bins")
+    # the k = 0 rows (distpy's rows 0 and nx-1): raydas inf (an event on every channel at once), distpy f / 1e-7
+    assert np.all(np.isinf(r[0]))
+    np.testing.assert_allclose(d[~moving], np.broadcast_to(m_f * FS / NT * stretch_f / 1e-7, (2, NT)), rtol=1e-6)
+    np.testing.assert_allclose(r[1:, 0], 0.0, atol=1e-6)  # zero frequency on a moving row: zero velocity in both
     np.testing.assert_allclose(d[:, 0], 0.0, atol=1e-6)
+    far(d[1: NX // 2, 1: NT // 2], r[1: NX // 2, 1: NT // 2], "the linspace bins are stretched")
 
 
 def check_velocity_mask(run: Run) -> None:
