@@ -123,7 +123,7 @@ def _plane_wave(velocity, dx=1.0, n_ch=21, n_t=400, width=3.0):
 
 
 def test_dip_filter_removes_the_chosen_dip_and_keeps_the_other():
-    graph = {"name": "dip_filter", "velocity": 1000.0, "shape": [9, 9], "bandwidth": 0.1}
+    graph = {"name": "dip_filter", "velocity": 1000.0, "shape": [9, 9], "bandwidth": 0.0013}  # s, about 1.3 dt
     same, _ = run_command(graph, make_chunk(_plane_wave(1000.0), FS))
     other, _ = run_command(graph, make_chunk(_plane_wave(-1000.0), FS))
     inner = (slice(5, -5), slice(20, -20))
@@ -134,16 +134,17 @@ def test_dip_filter_removes_the_chosen_dip_and_keeps_the_other():
 
 
 def _fat_ray_reference(shape, bandwidth, velocity, dx, dt):
+    """Gaussian weights of the time misfit (s) of each cell from the ray x = -velocity t, summing to 1."""
     h, k = shape[0] // 2, shape[1] // 2
     w = np.zeros(shape)
     for i in range(-h, h + 1):
         for j in range(-k, k + 1):
-            ray = -velocity * j * dt / dx
-            w[i + h, j + k] = np.exp(-((i - ray) ** 2) / (2 * (bandwidth * shape[0]) ** 2))
+            arrival = -i * dx / velocity  # s: when the ray passes channel offset i
+            w[i + h, j + k] = np.exp(-(((j * dt - arrival) / bandwidth) ** 2))
     return w / w.sum()
 
 
-@pytest.mark.parametrize("shape,bandwidth", [([5, 21], 0.1), ([9, 9], 0.4), ([3, 3], 0.2)])
+@pytest.mark.parametrize("shape,bandwidth", [([5, 21], 0.004), ([9, 9], 0.02), ([3, 3], 0.003), ([9, 9], 0.1)])
 def test_dip_filter_honours_shape_and_bandwidth(shape, bandwidth):
     impulse = np.zeros((31, 101))
     impulse[15, 50] = 1.0
@@ -236,13 +237,15 @@ def test_roll_fixed_and_per_channel_shifts():
     assert _one("roll", window_length=-3, max_shift=5).halo(FS) == 5
 
 
-def test_broaden_holds_each_peak_for_the_window():
+def test_broaden_spreads_each_peak_over_the_window_before_it():
+    # forward-looking running maximum, as distpy's (distpy's maths: y[t] = max x[t .. t + L - 1])
     spikes = np.zeros((2, 100))
     spikes[0, 10] = 3.0
     spikes[1, 50] = 1.0
     spikes[1, 53] = 2.0
     value, _ = run_command({"name": "broaden", "window_length": 5}, make_chunk(spikes, FS))
-    ref = np.stack([[r[max(0, t - 4) : t + 1].max() for t in range(100)] for r in spikes])
+    ref = np.stack([[r[t : t + 5].max() for t in range(100)] for r in spikes])
     np.testing.assert_array_equal(value, ref)
-    assert value[0, 10:15].tolist() == [3.0] * 5 and value[0, 15] == 0.0
+    assert value[0, 5] == 0.0 and value[0, 6:11].tolist() == [3.0] * 5 and value[0, 11] == 0.0
+    assert value[1, 49:54].tolist() == [2.0] * 5 and value[1, 46:49].tolist() == [1.0] * 3
     assert _one("broaden").halo(FS) == 49

@@ -205,10 +205,36 @@ def check_running_mean(run: Run) -> None:
 def check_dip(run: Run) -> None:
     ignored, _, _ = run.extra["bandwidth0.3_shape5"]
     np.testing.assert_array_equal(ignored, run.d)  # distpy ignores bandwidth and shape (documented)
-    close(run.r, run.d, trim=(5, 5), what="defaults (bandwidth 0.1, 9x9) agree")
+    close(run.r, run.d, what="defaults (bandwidth 0.1 s, 9x9) agree, edges too (nearest-value padding in both)")
     narrow = run.raydas([{"name": "dip_filter", "uid": 1, "in_uid": 0, "velocity": 3000, "bandwidth": 0.3,
                           "shape": [5, 5]}])
     far(narrow[5:-5, 5:-5], run.d[5:-5, 5:-5], "raydas honours bandwidth and shape")
+
+
+def _destripe_mask(f: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Bouali's mask k^2 / (f^2 + k^2 + 1e-6), floored at 1e-6, on frequency rows f and wavenumber columns k."""
+    return np.maximum(k[:, None] ** 2 / (f[None, :] ** 2 + k[:, None] ** 2 + 1e-6), 1e-6)
+
+
+def _linspace_bins(n: int) -> np.ndarray:
+    """distpy's |frequency| per FFT bin: linspace(0, 0.5, n/2) on the first half, reversed on the last half."""
+    half = np.linspace(0.0, 0.5, n // 2)
+    out = np.zeros(n)
+    out[: n // 2] = half
+    out[-(n // 2):] = half[::-1]
+    return out
+
+
+def check_destripe(run: Run) -> None:
+    # raydas: the mask on the exact FFT frequencies; distpy: on linspace(0, 1/2, n/2), which is off by a factor
+    # (n/2)/(n/2 - 1) on the first half and shifted by one bin on the second (so not even Hermitian symmetric).
+    # Both are linear in the data: swapping the exact mask for distpy's in raydas's output gives distpy's.
+    exact = _destripe_mask(np.abs(np.fft.fftfreq(NT)), np.abs(np.fft.fftfreq(NX)))
+    approx = _destripe_mask(_linspace_bins(NT), _linspace_bins(NX))
+    assert np.all((exact > 1e-6) | (approx == 1e-6))  # where raydas's mask is at its floor, distpy's is too (k = 0)
+    from_raydas = np.real(np.fft.ifft2(np.fft.fft2(np.asarray(run.r, dtype=np.float64)) * approx / exact))
+    close(from_raydas, run.d, rtol=2e-5, what="distpy = raydas with the linspace mask")
+    far(run.r, run.d, "the linspace bins change the result")
 
 
 def check_gradient_time(run: Run) -> None:
@@ -218,13 +244,18 @@ def check_gradient_time(run: Run) -> None:
 
 def check_clip(run: Run) -> None:
     d, r = run.d, np.asarray(run.r)
-    assert r.shape[0] == d.shape[0] == 16  # rows nearest 20 m .. 100 m (exclusive) at 5 m spacing
-    n = min(r.shape[1], d.shape[1])
-    close(r[:, :n], d[:, :n], what="cropped rows")
-    # distpy names its file after tmin (0.npy) so every chunk overwrites it (documented)
-    assert (run.folder / "clip" / "0.npy").exists()
-    assert any(STEM in p for p in commands.get("clip")(commands.get("clip").Params(
-        directory_out="clip", xmin=20.0, xmax=100.0)).outputs(STEM))
+    # both crop to the channels nearest 20 m (row 4) and 100 m (row 20); distpy's end index is exclusive, so it
+    # drops the 100 m channel and, with tmax defaulting to the last time, the last sample too (documented);
+    # raydas keeps both ends
+    assert d.shape == (16, NT - 1) and r.shape == (17, NT)
+    close(r[:16, : NT - 1], d, rtol=0, what="the rows and samples both keep")
+    np.testing.assert_array_equal(r, run.x[4:21].astype(np.float32))
+    close(np.load(run.out / "clip" / "measured_depth.npy").ravel(), np.arange(4, 21) * DX, rtol=0)
+    close(np.load(run.folder / "clip" / "measured_depth.npy").ravel(), np.arange(4, 20) * DX, rtol=0)
+    # distpy names its file after int(tmin) (0.npy), so every chunk overwrites it; raydas after the chunk time
+    assert (run.folder / "clip" / "0.npy").exists() and not (run.folder / "clip" / f"{STEM}.npy").exists()
+    np.testing.assert_array_equal(np.load(run.out / "clip" / f"{STEM}.npy"), r)
+    assert not (run.out / "clip" / "0.npy").exists()
 
 
 def check_fft(run: Run) -> None:
@@ -251,13 +282,30 @@ def check_down(run: Run) -> None:
 
 
 def check_velocity_map(run: Run) -> None:
-    d, r = run.d, np.asarray(run.r)
+    d, r = run.d, np.asarray(run.r, dtype=np.float64)
+    assert d.shape == (NX, NT) and r.shape == (NX, NT // 2 + 1)  # raydas's time spectrum is one-sided
     # distpy: frequency axis linspace(0, fs/2, nt/2), wavenumber axis linspace(0, 1/(2 dx), nx/2)
     assert d[1, 1] == pytest.approx((FS / 2 / (NT // 2 - 1)) / ((1 / (2 * DX)) / (NX // 2 - 1) + 1e-7))
     # raydas: the FFT's own bins, fs/nt Hz and 1/(nx dx) cycles/m apart
-    assert r[1, 1] == pytest.approx((FS / NT) / (1 / (NX * DX)), rel=1e-4)
-    np.testing.assert_allclose(r[:, 0], 0.0, atol=1e-6)  # zero frequency: zero velocity in both
+    assert r[1, 1] == pytest.approx((FS / NT) / (1 / (NX * DX)), rel=1e-6)
+    # distpy from raydas: bin m of the first half of each axis is m exact bins stretched by (n/2)/(n/2 - 1);
+    # bin n-1-m of the second half repeats bin m, one bin off the exact mirror n-m; plus 1e-7 added to k
+    stretch_f, stretch_k = (NT // 2) / (NT // 2 - 1), (NX // 2) / (NX // 2 - 1)
+    i, j = np.arange(NX), np.arange(NT)
+    m_k = np.where(i < NX // 2, i, NX - 1 - i)  # raydas row (|k| bin) that distpy's row i stands for
+    m_f = np.where(j < NT // 2, j, NT - 1 - j)  # raydas column (|f| bin) that distpy's column j stands for
+    k = m_k / (NX * DX)  # cycles/m, exact
+    moving = m_k > 0
+    f_times = r[m_k[moving]][:, m_f] * k[moving, None]  # |f| (Hz) recovered from raydas's map: v |k|
+    np.testing.assert_allclose(f_times, np.broadcast_to(m_f * FS / NT, f_times.shape), rtol=1e-6, atol=1e-9)
+    expected = f_times * stretch_f / (k[moving, None] * stretch_k + 1e-7)
+    np.testing.assert_allclose(d[moving], expected, rtol=1e-6, err_msg="distpy = raydas on linspace bins")
+    # the k = 0 rows (distpy's rows 0 and nx-1): raydas inf (an event on every channel at once), distpy f / 1e-7
+    assert np.all(np.isinf(r[0]))
+    np.testing.assert_allclose(d[~moving], np.broadcast_to(m_f * FS / NT * stretch_f / 1e-7, (2, NT)), rtol=1e-6)
+    np.testing.assert_allclose(r[1:, 0], 0.0, atol=1e-6)  # zero frequency on a moving row: zero velocity in both
     np.testing.assert_allclose(d[:, 0], 0.0, atol=1e-6)
+    far(d[1: NX // 2, 1: NT // 2], r[1: NX // 2, 1: NT // 2], "the linspace bins are stretched")
 
 
 def check_velocity_mask(run: Run) -> None:
@@ -270,8 +318,11 @@ def check_velocity_mask(run: Run) -> None:
 
 def check_analytic(run: Run) -> None:
     # distpy's time-axis estimator uses the channel spacing dx as sampling rate: freq 0.5 at dx = 5 m
-    # is raydas's freq 0.5 * FS / dx = 100 Hz
-    close(run.r, run.d, rtol=1e-4, what="estimator with fs = dx (distpy) vs fs = prf (raydas)")
+    # is raydas's freq 0.5 * FS / dx = 100 Hz. raydas scales its kernel by 2 / sum(window) so that a
+    # sinusoid's envelope is its amplitude; distpy's values are sum(window) / 2 times larger (documented)
+    gain = np.hanning(64).sum() / 2
+    assert "sum(window)/2" in commands.get("analytic_signal").changed_from_distpy
+    close(run.r * gain, run.d, rtol=2e-5, what="estimator with fs = dx (distpy) vs fs = prf (raydas), x gain")
     same_number, _, _ = run.extra["freq100"]
     far(run.r, _onesided(same_number, np.asarray(run.r)), "the same freq means another filter in distpy")
 
@@ -374,7 +425,8 @@ CASES = [
     Case("dip_filter", one("dip_filter", velocity=3000), relation="distpy ignores bandwidth and shape",
          check=check_dip, extra={"bandwidth0.3_shape5": (one("dip_filter", velocity=3000, bandwidth=0.3,
                                                               shape=[5, 5]), {})}),
-    Case("destripe", one("destripe"), rtol=1e-4),
+    Case("destripe", one("destripe"), relation="distpy's f and k are linspace approximations of the FFT bins",
+         check=check_destripe),
     Case("diff", one("diff"), trim=(0, 1)),  # distpy copies the last column only for axis 0 or 1, not -1
     Case("gradient", one("gradient", axis=0)),
     Case("gradient_time", command="gradient", distpy=one("gradient", axis=1),
@@ -382,9 +434,10 @@ CASES = [
          check=check_gradient_time),
     Case("downsample", one("downsample", xsample=2, tsample=3)),
     Case("roll", one("roll", window_length=3, axis=1)),
-    Case("broaden", one("broaden", window_length=10), trim=(0, 10)),
+    Case("broaden", one("broaden", window_length=10)),  # forward-looking running max in both, to the last sample
     Case("clip", one("clip", xmin=20.0, xmax=100.0, directory_out="clip"),
-         relation="distpy's file is named after tmin (0.npy), so chunks overwrite it", check=check_clip),
+         relation="distpy's file is named after tmin (0.npy), so chunks overwrite it; its end index is exclusive",
+         check=check_clip),
     # spectral
     Case("fft", one("fft"), check=check_fft, relation="same (raydas keeps bins 0..n/2)"),
     Case("ifft", after(FFT, "ifft"), check=check_ifft),

@@ -522,8 +522,9 @@ class VelocityMap(Command):
     summary = "Apparent velocity |f|/|k| (m/s) on the bins of an f-k spectrum (exact FFT bins); per chunk."
     time_local = False
     changed_from_distpy = (
-        "Exact FFT bin frequencies and wavenumbers (distpy used linspace(0, Nyquist, n/2), which is off by "
-        "a factor (n/2)/(n/2-1) and misplaces bins); k = 0 gives inf instead of f/1e-7."
+        "Exact FFT bin frequencies and wavenumbers (distpy used linspace(0, Nyquist, n/2): its bins are "
+        "(n/2)/(n/2-1) times too far apart and its negative half sits one bin off the mirror); k = 0 gives inf "
+        "instead of f/1e-7."
     )
 
     def apply(self, xp, x, ctx):
