@@ -14,8 +14,10 @@ from typing import Iterable
 
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
+from ..fsutil import is_local, url_to_fs
 from ..plugins import load_modules_and_plugins
-from .base import FormatReader, Probe, RecordInfo
+from . import isolation
+from .base import HDF5_MAGIC, FormatReader, Probe, RecordInfo
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,22 @@ def _safe_detect(reader: FormatReader, probe: Probe) -> bool:
 
 def scan_file(url: str, format: str | None = None) -> list[RecordInfo]:
     """Records in one file, with any reader failure turned into a FormatError
-    that names the file."""
+    that names the file. Local HDF5 files are scanned in a helper process
+    (:mod:`raydas.formats.isolation`), so a damaged one cannot hang the scan."""
+    if _is_local_hdf5(url):
+        return isolation.run_guarded(url, _scan_file, url, format)
+    return _scan_file(url, format)
+
+
+def _is_local_hdf5(url: str) -> bool:
+    fs, path = url_to_fs(url)
+    if not is_local(fs) or not fs.isfile(path):
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(len(HDF5_MAGIC)) == HDF5_MAGIC
+
+
+def _scan_file(url: str, format: str | None) -> list[RecordInfo]:
     reader = get_reader(format) if format else detect(url)
     try:
         with Probe(url) as probe:
