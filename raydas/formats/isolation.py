@@ -10,6 +10,7 @@ and the file gets a :class:`~raydas.errors.FormatError` naming it.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import multiprocessing
 import os
@@ -35,7 +36,15 @@ def _helper() -> concurrent.futures.ProcessPoolExecutor:
     if _pool is None:
         # spawn, not fork: the parent may hold Ray or jax threads
         _pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_stop_helper)
     return _pool
+
+
+def _stop_helper() -> None:
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True)
 
 
 def _kill_helper() -> None:
