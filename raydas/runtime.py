@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 
 from . import formats, synthetic
-from .config import RunConfig
+from .config import RunConfig, redact
 from .errors import ConfigError, FormatError, RaydasError, RunFailed
 from .formats.chunkstore import ChunkStoreWriter, StoredChunk
-from .fsutil import exists, url_to_fs, write_bytes_atomic
+from .fsutil import exists, url_to_fs
 from .outputs import OutputSink
 from .pipeline import ChunkResult, Pipeline, load_json
 from .progress import MemorySampler, Progress
@@ -223,7 +223,7 @@ def _failure(stage: str, error: BaseException, file: str = "", chunk: str = "",
     if plan is not None:
         entry["chunk_start"] = to_iso(plan.start_ns)
         entry["chunk_seconds"] = (plan.stop - plan.start) * plan.dt
-    return entry
+    return redact(entry)
 
 
 # --- Ray connection ------------------------------------------------------------------
@@ -678,6 +678,7 @@ class Run:
                            "already_done": self.report.chunks_skipped, "failed": len(failed)},
                 "rerun": "fix or remove the files named here, then run the same command again: "
                          "chunks whose outputs exist are skipped",
+                "config": redact(self.config.model_dump(mode="json")),
             }, indent=2).encode())
             raise RunFailed(self.report.failures, path)
         stale = sink.url(FAILURE_REPORT)
@@ -690,7 +691,8 @@ class Run:
         return self.report
 
     def _save_timeline(self) -> None:
-        """Write Ray's Chrome-trace timeline of this run when asked (``ray.timeline`` / ``--timeline``)."""
+        """Write Ray's Chrome-trace timeline of this run, when asked (``ray.timeline`` / ``--timeline``),
+        as that file under the results root."""
         import ray
 
         target = self.config.ray.timeline
@@ -704,8 +706,7 @@ class Run:
             if len(later) == len(events):
                 break
             events = later
-        write_bytes_atomic(target, json.dumps(events).encode())
-        self.report.timeline = target
+        self.report.timeline = OutputSink(self.config.output).write(target, json.dumps(events).encode())
 
     def start_driver(self, total: int) -> Driver:
         bar = Progress(total, enabled=self.progress)

@@ -382,8 +382,8 @@ def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
 
 # --- 5. observability ---------------------------------------------------------------------------
 def test_summary_has_stages_and_timeline_is_written(ray_session, demo_files, tmp_path):
-    timeline = tmp_path / "trace" / "timeline.json"
-    report = run(_cfg(demo_files, tmp_path / "res", ray=RayOptions(timeline=str(timeline))), progress=False)
+    timeline = tmp_path / "res" / "trace" / "timeline.json"  # a file under the results root
+    report = run(_cfg(demo_files, tmp_path / "res", ray=RayOptions(timeline="trace/timeline.json")), progress=False)
     assert set(report.stage_seconds) == set(STAGES)
     assert report.stage_seconds["compute"] > 0 and report.stage_seconds["write"] > 0
     assert report.stage_seconds["ingest"] > 0
@@ -425,9 +425,9 @@ def test_progress_counts_throughput_and_eta():
 def test_cli_timeline_flag_and_synthetic_input(ray_session, tmp_path, capsys):
     cfg = tmp_path / "run.json"
     cfg.write_text(json.dumps({"input": "unused", "output": "res", "processing": NOISELOG, "quicklook": False}))
-    trace = tmp_path / "trace.json"
+    trace = tmp_path / "res" / "trace.json"  # under the results root
     code = cli_main(["run", str(cfg), "--input", "synthetic://?seconds=3&rate=500&channels=16", "--timeline",
-                     str(trace), "--in-flight", "2", "--no-progress"])
+                     "trace.json", "--in-flight", "2", "--no-progress"])
     assert code == 0
     out = capsys.readouterr().out
     assert "3 processed" in out and f"timeline:  {trace}" in out and "with 2 chunks in flight" in out
