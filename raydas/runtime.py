@@ -46,12 +46,12 @@ def _remote_pieces():
     import ray
 
     @ray.remote(max_retries=3, retry_exceptions=[OSError, TimeoutError])
-    def ingest_chunk(plan: ChunkPlan, store_url: str | None):
+    def ingest_chunk(plan: ChunkPlan, store_url: str | None, keep: bool = True):
         t0 = time.perf_counter()
         chunk = plan.read()
         chunk.attrs["read_seconds"] = time.perf_counter() - t0
         row = ChunkStoreWriter(store_url).write(chunk) if store_url else None
-        return chunk, row
+        return (chunk if keep else None), row  # ingest only: no copy of the samples into the object store
 
     @ray.remote(max_restarts=3, max_task_retries=3)
     class ProcessorActor:
@@ -333,7 +333,7 @@ class Run:
                         load[a] += 1
                         in_flight[actors[a].read_and_process.remote(plan)] = (plan, a, None)
                         continue
-                    chunk_ref, row_ref = ingest_chunk.options(num_cpus=ingest_cpus, num_returns=2).remote(plan, store)
+                    chunk_ref, row_ref = ingest_chunk.options(num_cpus=ingest_cpus, num_returns=2).remote(plan, store, bool(actors))
                     if actors:
                         a = min(range(len(actors)), key=load.__getitem__)
                         load[a] += 1
