@@ -333,9 +333,14 @@ def versions() -> dict[str, str]:
                                 cwd=HERE).stdout.strip() or "n/a"
     except OSError:
         commit = "n/a"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        segyio_version = version("segyio")
+    except PackageNotFoundError:
+        segyio_version = getattr(segyio, "__version__", "n/a")
     return {"python": platform.python_version(), "raydas": f"{raydas.__version__} ({commit})", "ray": ray.__version__,
-            "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__,
-            "segyio": getattr(segyio, "__version__", "n/a")}
+            "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__, "segyio": segyio_version}
 
 
 def table(sides: list[Side], ref_of: Callable[[Side], Side | None]) -> str:
