@@ -42,7 +42,8 @@ def distpy_python() -> Path:
     try:
         from distpy_env import ensure_distpy_env  # benchmarks/distpy_env.py (written on branch issue3-plots)
     except ImportError as exc:
-        raise Unavailable(f"benchmarks/distpy_env.py is not here yet ({exc}); it comes with branch issue3-plots") from None
+        raise Unavailable(f"benchmarks/distpy_env.py is not here yet ({exc}); "
+                          "it comes with branch issue3-plots") from None
     env = ensure_distpy_env()
     if env is None:
         raise Unavailable("ensure_distpy_env() could not build distpy 1.32.3's Python 3.8 environment")
@@ -62,12 +63,14 @@ def dascore_python() -> Path:
     if python.exists() and _imports(python, "dascore"):
         return python
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True, capture_output=True, timeout=300)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True, capture_output=True,
+                       timeout=300)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "dascore"], check=True, capture_output=True,
                        timeout=900)
     except (subprocess.SubprocessError, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        raise Unavailable(f"pip install dascore failed: {detail.decode(errors='replace').strip()[-300:] or exc}") from None
+        message = detail.decode(errors="replace").strip()[-300:] or str(exc)
+        raise Unavailable(f"pip install dascore failed: {message}") from None
     if not _imports(python, "dascore"):
         raise Unavailable("dascore installed but does not import")
     return python

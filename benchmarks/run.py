@@ -182,7 +182,8 @@ def raydas_process_side(case: str, name: str, config: str, store: str, out: str,
         seconds = time.perf_counter() - t0
         written = len(os.listdir(os.path.join(out, "NoiseLog")))
         if report.chunks_done != written or written < expected:
-            raise RuntimeError(f"raydas wrote {written} .fbe files for {report.chunks_done} chunks, expected {expected}")
+            raise RuntimeError(f"raydas wrote {written} .fbe files for {report.chunks_done} chunks, "
+                               f"expected {expected}")
         return seconds
 
     return Side(case, name, config, w.samples, w.float32_bytes, one_pass)
@@ -219,7 +220,8 @@ def limit_side(w: data.Workload, store: str, out: str, pool) -> Side:
         pool.map(limit.run_chunk, jobs, chunksize=1)
         return time.perf_counter() - t0
 
-    return Side("fbe", "limit", "bare kernel: scipy rfft f32 + reduceat band sums, f32 chunks, 2 proc, text rows written",
+    return Side("fbe", "limit",
+                "bare kernel: scipy rfft f32 + reduceat band sums, f32 chunks, 2 proc, text rows written",
                 w.samples, w.float32_bytes, one_pass)
 
 
@@ -369,7 +371,8 @@ def fmt_ratio(r: float) -> str:
 
 # --- main ---------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (about a minute on 2 cores)")
     ap.add_argument("--runs", type=int, default=None, help="timed passes per side (default 5, quick 3)")
     ap.add_argument("--workdir", default=None, help="where to write the data (default: a temporary folder)")
@@ -381,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wait-idle", type=float, default=None,
                     help="before each case, wait up to this many seconds for the machine to be idle "
                          "(default 120 s, quick 0)")
-    ap.add_argument("--timeline", default=None, help="write a ray.timeline() trace of one extra raydas FBE pass here")
+    ap.add_argument("--timeline", default=None,
+                    help="after the cases, run one extra warm raydas FBE pass and write ray.timeline() "
+                         "(Chrome trace) here")
     args = ap.parse_args(argv)
     size = QUICK if args.quick else FULL
     runs = args.runs or size.runs
@@ -447,10 +452,12 @@ def main(argv: list[str] | None = None) -> int:
 
         # 2. ingest ------------------------------------------------------------------------------------------
         n_ingest = size.ingest_channels * size.ingest_samples
-        log(f"\nIngest: SEG-Y {os.path.getsize(segy_path) / 1e6:.0f} MB, PRODML {os.path.getsize(prodml_path) / 1e6:.0f} MB")
+        log(f"\nIngest: SEG-Y {os.path.getsize(segy_path) / 1e6:.0f} MB, "
+            f"PRODML {os.path.getsize(prodml_path) / 1e6:.0f} MB")
         ingest = [
             raw_read_side("SEG-Y raw read", segy_path, "cat", n_ingest),
-            raydas_ingest_side("SEG-Y ingest", segy_path, str(work / "store-segy"), os.path.getsize(segy_path), n_ingest),
+            raydas_ingest_side("SEG-Y ingest", segy_path, str(work / "store-segy"), os.path.getsize(segy_path),
+                               n_ingest),
             raw_read_side("PRODML raw read", prodml_path, "h5py", n_ingest),
             raydas_ingest_side("PRODML ingest", prodml_path, str(work / "store-prodml"), os.path.getsize(prodml_path),
                                n_ingest),
@@ -551,13 +558,16 @@ def check_agreement(work: Path, w: data.Workload) -> str:
 
 
 def profile_timeline(path: str, store: str, out: str, warm: WarmActors) -> None:
-    """One more warm raydas FBE pass with ``ray.timeline`` written (not timed)."""
+    """One more warm raydas FBE pass, then ``ray.timeline`` written to ``path`` (not timed)."""
     from raydas.config import RunConfig
+
+    import ray
 
     shutil.rmtree(out, ignore_errors=True)
     cfg = RunConfig(input=store, output=out, processing=json.loads(NOISELOG.read_text()), quicklook=False,
-                    ray={"device": "cpu", "timeline": path})
+                    ray={"device": "cpu"})
     warm.run_class()(cfg, mode="process", progress=False, resume=False).execute()
+    ray.timeline(filename=path)  # the whole session's events; this pass is the last
 
 
 def append_results(path, started, args, runs, mach, vers, load_before, load_after, text, lines) -> None:

@@ -333,7 +333,8 @@ class Run:
                         load[a] += 1
                         in_flight[actors[a].read_and_process.remote(plan)] = (plan, a, None)
                         continue
-                    chunk_ref, row_ref = ingest_chunk.options(num_cpus=ingest_cpus, num_returns=2).remote(plan, store, bool(actors))
+                    chunk_ref, row_ref = ingest_chunk.options(num_cpus=ingest_cpus, num_returns=2).remote(
+                        plan, store, bool(actors))
                     if actors:
                         a = min(range(len(actors)), key=load.__getitem__)
                         load[a] += 1
