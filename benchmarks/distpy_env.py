@@ -142,7 +142,8 @@ def ensure_distpy_env(env: Path = ENV_DIR, rebuild: bool = False) -> Path | None
         _check(subprocess.run([str(base), "-m", "venv", str(env)], capture_output=True, text=True, timeout=120))
         _check(subprocess.run([str(python), "-m", "pip", "install", "-q", "--only-binary=:all:", *PINS],
                               capture_output=True, text=True, timeout=BUILD_TIMEOUT_S))
-        probe = "import distpy.calc.processing_commands, matplotlib, numpy; print(numpy.__version__, matplotlib.__version__)"
+        probe = ("import distpy.calc.processing_commands, matplotlib, numpy; "
+                 "print(numpy.__version__, matplotlib.__version__)")
         _check(subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120,
                               env=_runner_env(env)))
     except (subprocess.SubprocessError, OSError, RuntimeError) as exc:

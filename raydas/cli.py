@@ -33,13 +33,15 @@ def cmd_scan(args) -> int:
     from . import formats
     from .recording import assemble
 
-    records, failures = formats.scan(args.paths, args.format)
+    found = formats.catalogue(args.paths, args.format)
+    records, failures = found.records, found.failures
     _, breaks = assemble(records)
     if args.json:
         print(json.dumps({
             "records": [r.summary() for r in records],
             "discontinuities": [b.summary() for b in breaks],
             "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
+            "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
         }, indent=2))
     else:
         cols = [("path", "path"), ("format", "format"), ("channels", "channels"), ("samples", "samples"),
@@ -52,6 +54,9 @@ def cmd_scan(args) -> int:
             print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
         for f in failures:
             print(f"unreadable: {f}", file=sys.stderr)
+        if found.not_data:
+            print(f"skipped {len(found.not_data)} file(s) that are not data: "
+                  + ", ".join(_short(f.path) for f in found.not_data), file=sys.stderr)
     return 0 if records else 1
 
 
@@ -113,7 +118,19 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    from .commands.plots import run_plots
+
+    for url in run_plots(args.config):
+        print(f"wrote {url}")
+    return 0
+
+
 def _apply_overrides(cfg, args):
+    if args.timeline is not None:
+        from .outputs import check_output_path
+
+        check_output_path(args.timeline, "--timeline")
     ray_updates = {k: v for k, v in (("device", args.device), ("num_actors", args.num_actors),
                                      ("num_cpus", args.num_cpus), ("timeline", args.timeline)) if v is not None}
     updates = {}
@@ -168,7 +185,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], help="where processor actors compute")
     p.add_argument("--num-actors", type=int, help="number of processor actors")
     p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray")
-    p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) here")
+    p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
 
@@ -209,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("commands", help="list the registered processing commands")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_commands)
+
+    p = sub.add_parser("plot", help="draw the well_log, stack and rgb plots of a distpy plots config")
+    p.add_argument("config", help="plots config (distpy's plotsConfig.json), or a system config naming one")
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("graph", help="write Graphviz dot of a pipeline")
     p.add_argument("config", help="processing config or run config")

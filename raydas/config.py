@@ -18,21 +18,91 @@ A distpy *system* config (``in_drive``/``out_drive``/``project``/``data``/
 ``results``, or ``in_directory``/``out_directory``, plus ``config``, ``prf``,
 ``ncpu``, ...) is recognised by its keys and mapped onto the same model.
 Relative paths are taken relative to the config file's folder.
+
+Folders for outputs named inside configs (``directory_out``, distpy's
+``project``/``results``, ``ray.timeline``) stay under their root
+(:func:`raydas.outputs.safe_relative`). Credentials never go in configs: they
+come from the environment or the machine's identity, and :func:`redact` scrubs
+them from anything raydas echoes.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Literal, Optional, Union
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .fsutil import join, url_to_fs
+from .outputs import check_output_path, safe_relative
 from .pipeline import load_json
 
 DISTPY_SYSTEM_KEYS = {"in_drive", "out_drive", "in_directory", "out_directory", "project", "data", "results",
                       "parallel_flag", "ncpu", "BOX_SIZE", "measured_depth", "time_scale"}
+
+
+# --- credentials: from the environment or instance identity, never from configs ----------------
+#: Names of mapping keys / URL query parameters whose values are secrets (s3fs's ``key``/``secret``,
+#: ``token``, ``password``, Azure SAS ``sig``, AWS presigned ``X-Amz-Signature``/``X-Amz-Credential``...).
+SECRET_NAME = re.compile(
+    r"(^|[_\-.])(key|secret|token|password|passwd|pwd|credentials?|sig|signature|sas|"
+    r"connection_?string|x-amz-(signature|credential|security-token))$", re.IGNORECASE)
+#: Environment variables that hold object-store or Ray credentials; their values are scrubbed from reports.
+SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                   "AZURE_STORAGE_KEY", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_SAS_TOKEN",
+                   "AZURE_STORAGE_CONNECTION_STRING", "AZURE_CLIENT_SECRET", "GOOGLE_OAUTH_ACCESS_TOKEN",
+                   "RAY_AUTH_TOKEN")
+REDACTED = "***"
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]*:[^/@\s]*@")
+
+
+def url_secret(url: str) -> str | None:
+    """What in ``url`` is a credential (a ``user:password@`` part or a secret query
+    parameter such as an Azure SAS ``sig``), or None if it carries none."""
+    text = str(url)
+    if _URL_PASSWORD.match(text):
+        return "a user:password@ part"
+    if "://" in text and "?" in text:
+        for name, _ in parse_qsl(urlsplit(text).query, keep_blank_values=True):
+            if SECRET_NAME.search(name):
+                return f"the query parameter {name!r}"
+    return None
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` (config, report, message) safe to print or write into results.
+
+    Mapping entries whose key names a secret (:data:`SECRET_NAME`) become ``***``;
+    in strings, ``user:password@`` in URLs, secret query parameters and the values of
+    the credential environment variables (:data:`SECRET_ENV_VARS`) become ``***``.
+    """
+    if isinstance(value, dict):
+        return {k: (REDACTED if isinstance(k, str) and SECRET_NAME.search(k) and v not in (None, "")
+                    else redact(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v) for v in value)
+    if not isinstance(value, str):
+        return value
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", value)
+    text = re.sub(r"([?&])([^=&#\s]+)=([^&#\s]*)",
+                  lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if SECRET_NAME.search(m.group(2)) else m.group(0),
+                  text)
+    for name in SECRET_ENV_VARS:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _no_credentials(value):
+    for url in (value if isinstance(value, list) else [value]):
+        if isinstance(url, str) and (what := url_secret(url)):
+            raise ValueError(f"{redact(url)!r} carries a credential ({what}); object-store credentials come from "
+                             "the environment or the instance's identity, never from config files")
+    return value
 
 
 class RayOptions(BaseModel):
@@ -46,7 +116,13 @@ class RayOptions(BaseModel):
     actor_cpus: float = Field(1.0, gt=0, description="CPUs reserved by each processor actor")
     in_flight: Optional[int] = Field(None, ge=1, description="chunks in flight (default: 2 per actor)")
     num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of a private local Ray (default: all)")
-    timeline: Optional[str] = Field(None, description="write ray.timeline() Chrome trace JSON here")
+    timeline: Optional[str] = Field(
+        None, description="file under the results root for ray.timeline()'s Chrome trace JSON (e.g. timeline.json)")
+
+    @field_validator("timeline")
+    @classmethod
+    def _under_results_root(cls, value):
+        return value if value is None else safe_relative(value)
 
 
 class RunConfig(BaseModel):
@@ -73,6 +149,11 @@ class RunConfig(BaseModel):
             raise ValueError("input is empty")
         return value
 
+    @field_validator("input", "output", "processing", "store")
+    @classmethod
+    def _no_credentials_in_urls(cls, value):
+        return _no_credentials(value)
+
 
 def _resolve(base: str | None, path: str | None) -> str | None:
     """``path`` relative to the folder ``base`` unless it is absolute or a URL."""
@@ -86,7 +167,14 @@ def _resolve(base: str | None, path: str | None) -> str | None:
 def _validation_error(exc: ValidationError, source: str | None) -> ConfigError:
     err = exc.errors()[0]
     loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-    return ConfigError(f"${loc}", err["msg"], source)
+    msg = err["msg"]
+    last = err["loc"][-1] if err["loc"] else ""
+    if err["type"] == "extra_forbidden" and isinstance(last, str) and (
+            SECRET_NAME.search(last) or last in ("storage_options", "client_kwargs")):
+        msg = ("credentials do not belong in config files: set them in the environment (AWS_ACCESS_KEY_ID/"
+               "AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_*, GOOGLE_APPLICATION_CREDENTIALS) or use the instance's "
+               "identity (IAM role, managed identity, workload identity)")
+    return ConfigError(f"${loc}", msg, source)
 
 
 def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
@@ -100,8 +188,11 @@ def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
         return value
 
     if "in_drive" in doc:
-        in_dir = join(need("in_drive"), need("project"), need("data"))
-        out_dir = join(need("out_drive") if "out_drive" in doc else need("in_drive"), need("project"), need("results"))
+        # project and results are folders under the drives: they may not climb out of them
+        project = check_output_path(need("project"), "$.project", source)
+        results = check_output_path(need("results"), "$.results", source)
+        in_dir = join(need("in_drive"), project, need("data"))
+        out_dir = join(need("out_drive") if "out_drive" in doc else need("in_drive"), project, results)
     else:
         in_dir, out_dir = need("in_directory"), need("out_directory")
     ray: dict[str, Any] = {}

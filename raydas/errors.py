@@ -28,6 +28,15 @@ class FormatError(RaydasError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self):  # pickles across processes (Ray tasks, the HDF5 scan helper)
+        return type(self), (self.path, self.problem)
+
+
+class NotDataError(FormatError):
+    """A file no reader recognises that is a document rather than data (a
+    README, a licence text, a PDF): scans list it as "not data" instead of
+    as a failure."""
+
 
 class ConfigError(RaydasError):
     """A configuration (JSON) is invalid.
@@ -49,6 +58,9 @@ class ConfigError(RaydasError):
         where = f"{source}: {json_path}" if source else json_path
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self):
+        return type(self), (self.json_path, self.problem, self.source)
+
 
 class PipelineError(RaydasError):
     """A command failed while a pipeline ran on a chunk."""
@@ -62,6 +74,9 @@ class RunFailed(RaydasError):
         self.report_path = report_path
         where = f"; report: {report_path}" if report_path else ""
         super().__init__(f"{len(failures)} failure(s){where}")
+
+    def __reduce__(self):
+        return type(self), (self.failures, self.report_path)
 
 
 class TruncatedFileWarning(UserWarning):

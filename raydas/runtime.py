@@ -21,19 +21,17 @@ import logging
 import os
 import sys
 import time
-import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 from . import formats
-from .config import RunConfig
+from .config import RunConfig, redact
 from .errors import ConfigError, FormatError, RaydasError, RunFailed
 from .formats.chunkstore import ChunkStoreWriter, StoredChunk
 from .outputs import OutputSink
 from .pipeline import ChunkResult, Pipeline, load_json
-from .recording import ChunkPlan, Discontinuity, assemble, plan_chunks
+from .recording import ChunkPlan, assemble, plan_chunks
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +143,8 @@ def _failure(stage: str, error: BaseException, file: str = "", chunk: str = "") 
     if isinstance(cause, FormatError):
         file = file or cause.path
     message = str(cause) if isinstance(cause, RaydasError) else f"{type(cause).__name__}: {cause}"
-    return {"stage": stage, "file": file, "chunk": chunk, "error": message.strip().splitlines()[-1] if message else ""}
+    return redact({"stage": stage, "file": file, "chunk": chunk,
+                   "error": message.strip().splitlines()[-1] if message else ""})
 
 
 # --- Ray connection ------------------------------------------------------------------
@@ -291,7 +290,7 @@ class Run:
                     self.report.manifest = ChunkStoreWriter(self.config.store).finish(
                         rows, plans[0].positions, units=plans[0].units, gauge_length=plans[0].gauge_length)
             if self.config.ray.timeline and ray.is_initialized():
-                ray.timeline(filename=self.config.ray.timeline)
+                OutputSink(self.config.output).write(self.config.ray.timeline, json.dumps(ray.timeline()).encode())
         finally:
             if started:
                 ray.shutdown()
@@ -300,7 +299,8 @@ class Run:
         self.report.seconds = time.perf_counter() - t_start
         if self.report.failures:
             path = OutputSink(self.config.output).write(FAILURE_REPORT, json.dumps(
-                {"failures": self.report.failures, "discontinuities": self.report.discontinuities}, indent=2).encode())
+                {"failures": self.report.failures, "discontinuities": self.report.discontinuities,
+                 "config": redact(self.config.model_dump(mode="json"))}, indent=2).encode())
             raise RunFailed(self.report.failures, path)
         return self.report
 

@@ -51,3 +51,26 @@ def run_graph(command_list: list[dict], chunk: Chunk, keep: int | None = None, o
 def run_command(command: dict, chunk: Chunk, out_dir=None):
     """Run one command (uid 1, on the data) and return (value, meta)."""
     return run_graph([dict(command, uid=1, in_uid=0)], chunk, out_dir=out_dir)
+
+
+def chunk_record(whole: np.ndarray, fs: float, halo: int, chunk_seconds: float = 1.0, spacing: float = 1.0):
+    """Cut a whole (channel, time) record into chunks of ``chunk_seconds``, each
+    with up to ``halo`` neighbouring samples on each side, as
+    :func:`raydas.recording.plan_chunks` does (less halo at the record's ends)."""
+    n = whole.shape[1]
+    size = max(1, int(round(chunk_seconds * fs)))
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        lo, hi = max(0, start - halo), min(n, stop + halo)
+        yield make_chunk(whole[:, lo:hi], fs, spacing=spacing, halo=(start - lo, hi - stop),
+                         start_ns=T0_NS + int(round(lo / fs * 1e9)))
+
+
+def run_chunked(command_list: list[dict], whole: np.ndarray, fs: float, chunk_seconds: float = 1.0,
+                spacing: float = 1.0, keep: int | None = None):
+    """Run a graph on chunks of ``whole`` carrying the halo the pipeline asks for;
+    return (results of node ``keep`` stitched along time, the halo used)."""
+    halo = Pipeline.from_config({"command_list": list(command_list)}).halo(fs)
+    pieces = [run_graph(command_list, chunk, keep=keep)[0]
+              for chunk in chunk_record(whole, fs, halo, chunk_seconds, spacing)]
+    return np.concatenate(pieces, axis=1), halo

@@ -95,9 +95,11 @@ def test_mixed_junk_folder_reports_each_bad_file_and_scans_the_rest(tmp_path, ca
     report = json.loads(capsys.readouterr().out)
     assert sorted(r["path"].rsplit("/", 1)[1] for r in report["records"]) == ["part00.sgy", "part01.sgy"]
     problems = {u["path"].rsplit("/", 1)[1]: u["error"] for u in report["unreadable"]}
-    assert set(problems) == {"empty.sgy", "notes.txt", "random.h5", "truncated.sgy", "corrupt.h5"}
+    assert set(problems) == {"empty.sgy", "random.h5", "truncated.sgy", "corrupt.h5"}
     assert "empty" in problems["empty.sgy"]
-    assert "not in a recognised DAS format" in problems["notes.txt"]
+    assert "not in a recognised DAS format" in problems["random.h5"]
+    not_data = {u["path"].rsplit("/", 1)[1]: u["reason"] for u in report["not_data"]}
+    assert list(not_data) == ["notes.txt"] and "a text document, not data" in not_data["notes.txt"]  # a document: listed apart, not a failure
     assert "truncated" in problems["truncated.sgy"]
     assert problems["corrupt.h5"]
     assert not report["discontinuities"]
@@ -123,4 +125,6 @@ def test_cli_scan_recognises_every_non_hdf5_real_file(real_data, capsys):
         assert (r["format"], r["channels"], r["samples"], r["sample_rate_hz"]) == (fmt, channels, samples, rate)
     unreadable = {u["path"].split(str(real_data) + "/", 1)[1] for u in report["unreadable"]}
     assert not unreadable & set(NON_HDF5)
-    assert {"README.md", "licenses/MIT-DASDAE-test_data.txt"} <= unreadable  # not data: reported, not fatal
+    not_data = {u["path"].split(str(real_data) + "/", 1)[1] for u in report["not_data"]}
+    assert {"README.md", "licenses/MIT-DASDAE-test_data.txt"} <= not_data  # documents: listed apart, not failures
+    assert not unreadable & not_data

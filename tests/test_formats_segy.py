@@ -138,6 +138,21 @@ def test_little_endian_with_empty_trace_header_counts_and_ascii_text(tmp_path):
     np.testing.assert_array_equal(formats.read_samples(rec, 3, 30), data[:, 3:30])
 
 
+def test_empty_binary_header_sample_count_falls_back_to_the_trace_header(tmp_path):
+    """Some writers leave the binary header's samples-per-trace and interval at 0;
+    the first trace header then says them (and must be read, not refused)."""
+    data = _values(5, (3, 21))
+    path = str(tmp_path / "no_binary_count.sgy")
+    write_with_segyio(path, data, interval_us=500)
+    with open(path, "r+b") as fh:
+        fh.seek(3216)  # binary header: sample interval (3217-3218) and samples per trace (3221-3222)
+        fh.write(b"\x00\x00\x00\x00\x00\x00")
+    (rec,), failures = formats.scan(path)
+    assert not failures
+    assert (rec.n_channels, rec.n_samples, rec.dt) == (3, 21, pytest.approx(0.0005))
+    np.testing.assert_array_equal(formats.read_samples(rec, 0, 21), data)
+
+
 def test_extended_textual_headers_are_skipped(tmp_path):
     data = _values(5, (3, 40))
     path = str(tmp_path / "ext.sgy")

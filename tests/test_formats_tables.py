@@ -77,8 +77,9 @@ def test_single_fbe_file_and_mixed_folder_are_read_file_by_file(tmp_path):
     folder = tmp_path / "mixed"
     write_fbe_folder(folder, [0, 1])
     (folder / "notes.txt").write_text("field notes, not data\n")
-    records, failures = formats.scan(str(folder))
-    assert [f.path.rsplit("/", 1)[1] for f in failures] == ["notes.txt"]
+    found = formats.catalogue(str(folder))
+    records, failures = found.records, found.failures
+    assert not failures and [f.path.rsplit("/", 1)[1] for f in found.not_data] == ["notes.txt"]  # a document
     assert len(records) == 4 and all(r.n_samples == 1 and r.path.endswith(".fbe") for r in records)
     recordings, breaks = assemble(records)
     assert len(recordings) == 2 and not breaks  # 1-s files join into one series per curve

@@ -116,3 +116,28 @@ def test_wrong_type_data_set(tmp_path):
     with pytest.raises(FormatError) as err:
         formats.scan_file(str(path))
     assert "strings.h5" in str(err.value)
+
+
+@pytest.mark.parametrize(("spelling", "unit", "factor"), [(".uom", "ft", 0.3048), ("Unit", "m", 1.0), (".uom", "km", 1000.0)])
+def test_length_units_in_either_schema_spelling_become_metres(tmp_path, spelling, unit, factor):
+    path = tmp_path / "units.h5"
+    _write_v20(path, np.zeros((3, 5), np.float32))
+    with h5py.File(path, "a") as f:
+        acq = f["Acquisition"]
+        for name in ("SpatialSamplingIntervalUnit", "GaugeLengthUnit"):
+            del acq.attrs[name]
+        acq.attrs["SpatialSamplingInterval" + spelling] = np.bytes_(unit.encode())
+        acq.attrs["GaugeLength" + spelling] = np.bytes_(unit.encode())
+    (rec,) = formats.scan_file(str(path))
+    assert rec.channel_spacing == pytest.approx(2.0 * factor)
+    assert rec.positions[0] == pytest.approx(10 * 2.0 * factor)  # StartLocusIndex 10
+    assert rec.gauge_length == pytest.approx(8.0 * factor)
+
+
+def test_unknown_length_unit_is_refused(tmp_path):
+    path = tmp_path / "furlong.h5"
+    _write_v20(path, np.zeros((3, 5), np.float32))
+    with h5py.File(path, "a") as f:
+        f["Acquisition"].attrs["SpatialSamplingIntervalUnit"] = np.bytes_(b"furlong")
+    with pytest.raises(FormatError, match=r"furlong\.h5.*SpatialSamplingInterval.*'furlong'"):
+        formats.scan_file(str(path))

@@ -9,18 +9,15 @@ entry point naming either a :class:`Command` subclass or a module whose
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
-import logging
-from importlib.metadata import entry_points
 
 from ..errors import RaydasError
+from ..plugins import load_modules_and_plugins
 from .base import ArrayMeta, Command, Context, Params, Spectrum
 
-log = logging.getLogger(__name__)
-
 _COMMANDS: dict[str, type[Command]] = {}
-_BUILTIN_MODULES = ("control", "elementwise", "spectral", "filters", "statistics", "geometry", "detection", "io", "plots")
+_BUILTIN_MODULES = ("control", "elementwise", "spectral", "filters", "statistics", "geometry", "detection", "algebra", "io",
+                    "plots")
 _loaded = False
 
 
@@ -33,25 +30,24 @@ def register(cls: type[Command]) -> type[Command]:
     return cls
 
 
+def _add_plugin(target) -> None:
+    """Register an entry point's target: a Command subclass, or every one in a module."""
+    if inspect.isclass(target) and issubclass(target, Command):
+        register(target)
+    elif inspect.ismodule(target):
+        for _, obj in inspect.getmembers(target, inspect.isclass):
+            if issubclass(obj, Command) and obj is not Command and obj.name:
+                register(obj)
+    else:
+        raise TypeError(f"{target!r} is neither a Command subclass nor a module")
+
+
 def _load() -> None:
     global _loaded
     if _loaded:
         return
     _loaded = True
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(f"{__name__}.{mod}")
-    for ep in entry_points(group="raydas.commands"):
-        try:
-            target = ep.load()
-        except Exception as exc:  # a broken plug-in must not break the built-ins
-            log.warning("command plug-in %s could not be loaded: %s", ep.name, exc)
-            continue
-        if inspect.isclass(target) and issubclass(target, Command):
-            register(target)
-        elif inspect.ismodule(target):
-            for _, obj in inspect.getmembers(target, inspect.isclass):
-                if issubclass(obj, Command) and obj is not Command and obj.name:
-                    register(obj)
+    load_modules_and_plugins(__name__, _BUILTIN_MODULES, "raydas.commands", _add_plugin)
 
 
 def all_commands() -> dict[str, type[Command]]:

@@ -37,12 +37,16 @@ class Spectrum:
         Sample spacing of that signal (s for time, m for channels).
     onesided
         True for a real-input transform keeping frequencies 0..n//2 only.
+    coords
+        Coordinates of the axis before the transform (channel positions in m
+        for axis 0), so that the inverse transform can restore them.
     """
 
     axis: int
     n: int
     d: float
     onesided: bool
+    coords: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -236,6 +240,8 @@ def _halo_doc(cls) -> str:
 def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, (str, int, float, bool)) or value is None:

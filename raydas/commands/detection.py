@@ -1,4 +1,4 @@
-"""Event detection."""
+"""Event detection (k-means and keras classification are in :mod:`raydas.commands.algebra`)."""
 
 from __future__ import annotations
 

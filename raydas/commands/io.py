@@ -1,12 +1,18 @@
 """Writers: each writes one file per chunk under the results root, atomically,
-named by the chunk's unix time (distpy's layout), and passes its input on."""
+named by the chunk's unix time (distpy's layout), and passes its input on.
+``data_load`` reads a stored array (a filter or mask) from under the same root."""
 
 from __future__ import annotations
+
+import io
+import posixpath
+import threading
 
 import numpy as np
 from pydantic import Field, field_validator
 
 from ..backend import to_host
+from ..errors import FormatError
 from ..formats.chunkstore import npy_bytes
 from ..formats.witsml import band_curve_names, fbe_document
 from ..outputs import safe_relative
@@ -107,3 +113,79 @@ class WriteWitsml(_Writer):
         payload = fbe_document(depth, table, names, ctx.start_ns, data_style=p.data_style, descriptions=descriptions)
         ctx.outputs.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
         return x
+
+
+@register
+class DataLoad(Command):
+    """Load a stored array, e.g. a precomputed f-k filter or mask, from
+    ``<results root>/<directory_out>/<filename>`` (``.npy``; the suffix is added
+    when missing). The path may not leave the results root; nothing is
+    unpickled. The array is read once per process and reused for every chunk;
+    its values are ignored (with ``directory_out = NONE`` the input is passed
+    on, as in distpy), but when the stored array has the input's shape it takes
+    the input's coordinates: give a stored f-k mask the f-k spectrum as
+    ``in_uid``. Real arrays come back as float32, complex ones as complex64.
+    """
+
+    name = "data_load"
+    family = "io"
+    summary = "Load a stored filter/mask <directory_out>/<filename>.npy from the results root (read once)."
+    gpu = False
+    time_local = False
+    changed_from_distpy = "Works (distpy's data_load overwrote its own result method and broke its consumer)."
+
+    class Params(WriterParams):
+        filename: str = Field("NONE", description="file name under directory_out (.npy)")
+
+        @field_validator("filename")
+        @classmethod
+        def _plain_name(cls, value: str) -> str:
+            return value if value == "NONE" else safe_relative(value)
+
+    def __init__(self, params, uid=0):
+        super().__init__(params, uid)
+        if (params.directory_out == "NONE") != (params.filename == "NONE"):
+            raise ValueError("data_load needs both directory_out and filename (or neither, to pass its input on)")
+        name = params.filename if params.filename.endswith(".npy") else f"{params.filename}.npy"
+        self.relative = safe_relative(posixpath.join(params.directory_out, name)) if params.filename != "NONE" else ""
+        self._loaded: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def load(self, sink) -> np.ndarray:
+        """The stored array (read from ``sink`` on first use)."""
+        if sink is None:
+            raise ValueError("data_load reads under the results root: run the pipeline with an output folder")
+        url = sink.url(self.relative)
+        with self._lock:
+            if url not in self._loaded:
+                try:
+                    payload = sink.read(self.relative)
+                except FileNotFoundError:
+                    raise FormatError(
+                        url, "not found (data_load reads directory_out/filename under the results root)"
+                    ) from None
+                try:
+                    array = np.load(io.BytesIO(payload), allow_pickle=False)
+                except ValueError as exc:
+                    raise FormatError(url, f"not a plain .npy array ({exc})") from None
+                if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufc":
+                    raise FormatError(url, f"holds {getattr(array, 'dtype', type(array))}, not numbers")
+                array = array.astype(np.complex64 if array.dtype.kind == "c" else np.float32)
+                array.setflags(write=False)
+                self._loaded[url] = array
+            return self._loaded[url]
+
+    def apply(self, xp, x, ctx):
+        if not self.relative:
+            return x
+        return self.load(ctx.outputs)
+
+    def __getstate__(self):  # the pipeline travels to Ray actors: no lock, no cache
+        state = dict(self.__dict__)
+        state["_loaded"] = {}
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()

@@ -13,26 +13,110 @@ Conventions (fixing distpy where it was wrong):
 * Band RMS ``= sqrt(TE) / n`` with ``n`` the number of time samples, so the
   0-Nyquist band equals the time-domain RMS (Parseval). distpy divided by
   ``2(rows-1)`` of its memory block, which made values depend on ``BOXSIZE``.
+* Two-dimensional (f-k) spectra are made as in distpy's configs: ``fft`` along
+  time (axis 1), then ``fft`` along channels (axis 0). The first transform of
+  real data is one-sided; later ones are full. Every spectral axis is recorded
+  in the array's metadata (:class:`~raydas.commands.base.Spectrum`), so
+  ``ifft`` in either order, ``velocity_map`` and ``up_wave``/``down_wave``
+  know the exact frequency (Hz) and wavenumber (cycles/m) of every bin: numpy's
+  ``rfftfreq``/``fftfreq`` layout, ``k = j / (n dx)``.
+* Commands on spectra along time see one chunk (without halo): they are per
+  chunk (``time_local = False``). Along channels only, they are time-local.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
-from ..backend import fft_module, is_numpy
+from ..backend import fft_module, is_numpy, signal_module
 from . import register
+from .algebra import gathered_operand, same_precision
 from .base import ArrayMeta, Command, Params, Spectrum
+from .filters import butter_sos
 
 
-def _spectrum_of(ctx, x) -> Spectrum:
-    """The spectrum description of the input's time axis (assumed a full
-    two-sided FFT of the chunk when the input did not come from ``fft``)."""
-    spec = ctx.meta.spectrum(1)
+def _spectrum_of(ctx, x, axis: int = 1) -> Spectrum:
+    """The spectrum description of the input's ``axis`` (assumed a full
+    two-sided FFT of the chunk, as in distpy, when the input did not come from
+    ``fft``: sample spacing ``1/sample_rate`` along time, the channel spacing
+    across channels)."""
+    spec = ctx.meta.spectrum(axis)
     if spec is None:
-        spec = Spectrum(axis=1, n=int(x.shape[1]), d=1.0 / ctx.sample_rate, onesided=False)
+        d = 1.0 / ctx.sample_rate if axis == 1 else _spacing(ctx.meta)
+        coords = ctx.meta.positions if axis == 0 else None
+        spec = Spectrum(axis=axis, n=int(x.shape[axis]), d=d, onesided=False, coords=coords)
+    expected = spec.n // 2 + 1 if spec.onesided else spec.n
+    if x.shape[axis] != expected:
+        raise ValueError(
+            f"axis {axis} holds {x.shape[axis]} values but its spectrum of {spec.n} samples has {expected} bins"
+        )
     return spec
+
+
+def bin_frequencies(xp, spec: Spectrum):
+    """Signed frequency of every bin along a spectral axis (Hz along time,
+    cycles/m across channels), float64, in numpy's FFT order: ``rfftfreq`` for
+    a one-sided spectrum, ``fftfreq`` for a full one."""
+    fft = fft_module(xp)
+    f = fft.rfftfreq(spec.n, spec.d) if spec.onesided else fft.fftfreq(spec.n, spec.d)
+    return xp.asarray(f, dtype=xp.float64)
+
+
+def _along(xp, v, axis: int, ndim: int = 2):
+    """``v`` (1-D) shaped to broadcast along ``axis`` of a ``ndim``-D array."""
+    shape = [1] * ndim
+    shape[axis] = -1
+    return v.reshape(shape)
+
+
+def two_sided(xp, X, axis: int, spec: Spectrum, meta: ArrayMeta):
+    """The full spectrum along ``axis`` from a one-sided one (bins 0..n//2).
+
+    Negative bins come from Hermitian symmetry of the real signal: in 1-D
+    ``X[-j] = conj(X[j])``; when the other axis is also a (full) spectrum,
+    ``X[-k, -j] = conj(X[k, j])``.
+    """
+    if not spec.onesided:
+        return X
+    m = spec.n - (spec.n // 2 + 1)  # number of negative-frequency bins
+    index = [slice(None)] * X.ndim
+    index[axis] = slice(m, 0, -1)
+    neg = xp.conj(X[tuple(index)])
+    if X.ndim == 2:
+        other = 1 - axis
+        if meta.spectrum(other) is not None:
+            neg = xp.roll(xp.flip(neg, axis=other), 1, axis=other)
+    return xp.concatenate([X, neg], axis=axis)
+
+
+def to_space_time(xp, X, meta: ArrayMeta):
+    """Invert every spectral axis of ``X`` (full ones first, the one-sided one
+    last, the reverse of how ``fft`` made them). Real float32 when a one-sided
+    axis was inverted, complex64 otherwise."""
+    fft = fft_module(xp)
+    specs = sorted(meta.spectra, key=lambda s: s.onesided)
+    out = X
+    for spec in specs:
+        if spec.onesided:
+            out = fft.irfft(out, n=spec.n, axis=spec.axis).astype(xp.float32, copy=False)
+        else:
+            out = fft.ifft(out, axis=spec.axis)
+    return out if out.dtype.kind == "f" else out.astype(xp.complex64, copy=False)
+
+
+def space_time_meta(meta: ArrayMeta, ctx) -> ArrayMeta:
+    """Metadata after every spectral axis has been inverted."""
+    positions = meta.positions
+    dt = meta.dt
+    for spec in meta.spectra:
+        if spec.axis == 0:
+            positions = spec.coords
+        else:
+            dt = spec.d
+    return ArrayMeta(halo=(0, 0) if meta.spectrum(1) else meta.halo, positions=positions, dt=dt, spectra=())
 
 
 def band_bins(spec: Spectrum, low: float, high: float) -> tuple[int, int]:
@@ -145,7 +229,8 @@ class FFT(Command):
     def out_meta(self, x, out, ctx):
         meta = ctx.meta
         d = (1.0 / ctx.sample_rate) if self.axis == 1 else _spacing(meta)
-        spec = Spectrum(axis=self.axis, n=int(x.shape[self.axis]), d=d, onesided=not _is_complex(x))
+        spec = Spectrum(axis=self.axis, n=int(x.shape[self.axis]), d=d, onesided=not _is_complex(x),
+                        coords=meta.positions if self.axis == 0 else None)
         others = tuple(s for s in meta.spectra if s.axis != self.axis)
         if self.axis == 1:
             return ArrayMeta(halo=(0, 0), positions=meta.positions if out.shape[0] == x.shape[0] else None,
@@ -172,7 +257,11 @@ class IFFT(Command):
         fft = fft_module(xp)
         spec = ctx.meta.spectrum(self.axis)
         if spec is not None and spec.onesided:
-            return fft.irfft(x, n=spec.n, axis=self.axis).astype(xp.float32, copy=False)
+            if len(ctx.meta.spectra) == 1:
+                return fft.irfft(x, n=spec.n, axis=self.axis).astype(xp.float32, copy=False)
+            # the other axis is still a spectrum: the one-sided half alone is not
+            # Hermitian along this axis, so rebuild the full spectrum first
+            x = two_sided(xp, x, self.axis, spec, ctx.meta)
         return fft.ifft(x, axis=self.axis).astype(xp.complex64, copy=False)
 
     def out_meta(self, x, out, ctx):
@@ -182,7 +271,8 @@ class IFFT(Command):
         if self.axis == 1:
             dt = spec.d if spec is not None else 1.0 / ctx.sample_rate
             return ArrayMeta(halo=(0, 0), positions=meta.positions, dt=dt, spectra=others)
-        return ArrayMeta(halo=meta.halo, positions=meta.positions, dt=meta.dt, spectra=others)
+        positions = spec.coords if spec is not None and spec.coords is not None else meta.positions
+        return ArrayMeta(halo=meta.halo, positions=positions, dt=meta.dt, spectra=others)
 
 
 def _is_complex(x) -> bool:
@@ -251,3 +341,262 @@ class MultipleCalcs(Command):
             te = band_energy(xp, x, ctx, lo, hi)
             cols.append(xp.sqrt(te) / n if p.func == "rms_from_fft" else te)
         return xp.stack(cols, axis=1).astype(xp.float32)
+
+
+def _axis(value: int) -> int:
+    return 1 if value == -1 else value
+
+
+def _replace_spectrum(meta: ArrayMeta, spec: Spectrum) -> ArrayMeta:
+    others = tuple(s for s in meta.spectra if s.axis != spec.axis)
+    return ArrayMeta(halo=meta.halo if spec.axis == 0 else (0, 0), positions=meta.positions, dt=meta.dt,
+                     spectra=others + (spec,))
+
+
+@register
+class AnalyticSignal(Command):
+    """Narrow-band analytic signal around ``freq`` (distpy's "MLE" estimator).
+
+    The input is a spectrum along ``axis`` (from ``fft``). It is multiplied by
+    the spectrum of a Hann-windowed complex exponential at ``freq`` (centred on
+    sample 0), which keeps a band of width about ``2 fs / window_length`` around
+    ``+freq`` and suppresses negative frequencies. The result is a full
+    (two-sided) spectrum: ``ifft`` turns it into the complex analytic signal,
+    whose magnitude is the envelope and whose angle is the phase. The kernel is
+    scaled by ``2 / sum(window)``, so that a sinusoid ``A cos(2 pi freq t + p)``
+    comes back as ``A exp(i (2 pi freq t + p))``.
+
+    Per chunk along time (``time_local`` only for ``axis = 0``).
+    """
+
+    name = "analytic_signal"
+    family = "spectral"
+    summary = "Narrow-band analytic signal at freq from a spectrum (ifft it for envelope and phase); per chunk."
+    time_local = False
+    changed_from_distpy = (
+        "Uses the sample rate along time (1/dx across channels); distpy used the channel spacing dx along time. "
+        "axis=0 works for any shape (distpy only when channels == samples). Scaled by 2/sum(window) so a "
+        "sinusoid at freq has its amplitude as envelope (distpy's values were sum(window)/2 times larger)."
+    )
+
+    class Params(Params):
+        freq: float = Field(200.0, description="centre frequency (Hz along time, cycles/m across channels)")
+        window_length: int = Field(
+            64, ge=3, description="Hann window length (samples); pass band about 2 fs / window_length wide"
+        )
+        axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
+
+    def __init__(self, params, uid=0):
+        super().__init__(params, uid)
+        self.axis = _axis(params.axis)
+        self.time_local = self.axis == 0
+
+    def kernel_spectrum(self, xp, spec: Spectrum):
+        """FFT (length ``spec.n``) of the scaled, windowed complex exponential."""
+        n, w = spec.n, self.params.window_length
+        if w > n:
+            raise ValueError(f"window_length {w} is longer than the {n} samples along axis {self.axis}")
+        lag = xp.arange(w, dtype=xp.float64) - w // 2  # samples, centred on 0
+        window = xp.hanning(w)
+        taps = window * xp.exp(2j * np.pi * self.params.freq * lag * spec.d) * (2.0 / float(window.sum()))
+        line = xp.zeros(n, dtype=xp.complex128)
+        line[(lag.astype(xp.int64) % n)] = taps
+        return fft_module(xp).fft(line)
+
+    def apply(self, xp, x, ctx):
+        if ctx.meta.spectrum(self.axis) is None and not xp.iscomplexobj(x):
+            raise ValueError(f"analytic_signal works on a spectrum: put fft (axis {self.axis}) before it")
+        spec = _spectrum_of(ctx, x, self.axis)
+        full = two_sided(xp, x, self.axis, spec, ctx.meta)
+        h = self.kernel_spectrum(xp, spec).astype(xp.complex64)
+        return full.astype(xp.complex64, copy=False) * _along(xp, h, self.axis, full.ndim)
+
+    def out_meta(self, x, out, ctx):
+        spec = _spectrum_of(ctx, x, self.axis)
+        return _replace_spectrum(ctx.meta, Spectrum(self.axis, spec.n, spec.d, False, coords=spec.coords))
+
+
+@register
+class Deconvolve(Command):
+    """``X conj(D) / (|D|^2 + tolerance)`` with ``D`` from ``gather_uids[0]``,
+    both spectra (a water-level deconvolution). Per chunk."""
+
+    name = "deconvolve"
+    family = "spectral"
+    summary = "Spectral division X conj(D)/(|D|^2 + tolerance), D from gather_uids[0]; per chunk."
+    inputs = "gather"
+    time_local = False
+
+    class Params(Params):
+        tolerance: float = Field(1e-6, ge=0, description="water level added to |D|^2 (units of |D|^2)")
+
+    def apply(self, xp, x, ctx):
+        d = gathered_operand(xp, x, ctx.gathered[0], None, "deconvolve")
+        den = (d.real * d.real + d.imag * d.imag) if xp.iscomplexobj(d) else d * d
+        return same_precision(xp, x * xp.conj(d) / (den + self.params.tolerance))
+
+
+@register
+class VirtualCMP(Command):
+    """Virtual-source common-midpoint gather: ``X conj(flip(X, axis))``, the
+    cross-spectrum of each trace with its mirror image (seismic interferometry).
+    Per chunk along time; time-local for ``axis = 0``."""
+
+    name = "virtual_cmp"
+    family = "spectral"
+    summary = "Virtual common-midpoint gather X conj(flip(X, axis)) of a spectrum; per chunk."
+    time_local = False
+
+    class Params(Params):
+        axis: Literal[0, 1, -1] = Field(0, description="axis to mirror: 0 = channels, 1 (or -1) = time")
+
+    def __init__(self, params, uid=0):
+        super().__init__(params, uid)
+        self.axis = _axis(params.axis)
+        self.time_local = self.axis == 0
+
+    def apply(self, xp, x, ctx):
+        return same_precision(xp, x * xp.conj(xp.flip(x, axis=self.axis)))
+
+
+def _fk_grid(xp, x, ctx):
+    """Signed wavenumber (cycles/m, column) and frequency (Hz, row) of every
+    bin of a 2-D spectrum, with the wavenumber sign flipped when positions
+    decrease with channel index (so that +k always points to greater depth)."""
+    kspec = _spectrum_of(ctx, x, 0)
+    fspec = _spectrum_of(ctx, x, 1)
+    k = bin_frequencies(xp, kspec)
+    coords = kspec.coords
+    if coords is not None and len(coords) > 1 and float(coords[-1]) < float(coords[0]):
+        k = -k
+    return k.reshape(-1, 1), bin_frequencies(xp, fspec).reshape(1, -1), kspec, fspec
+
+
+class _Wavefield(Command):
+    """Up/down-going wave separation in the f-k domain (shared by up_wave and down_wave)."""
+
+    family = "spectral"
+    time_local = False
+    keep_sign = 0  # +1: k f > 0 kept, -1: k f < 0 kept
+
+    def apply(self, xp, x, ctx):
+        k, f, kspec, fspec = _fk_grid(xp, x, ctx)
+        sk = _sign_without_nyquist(xp, k, kspec)
+        sf = _sign_without_nyquist(xp, f, fspec)
+        s = sk * sf  # +1, -1, or 0 on the k = 0 / f = 0 / Nyquist lines
+        weight = xp.where(s == self.keep_sign, 1.0, xp.where(s == 0, 0.5, 0.0)).astype(xp.float32)
+        return to_space_time(xp, x * weight, _with_specs(ctx.meta, kspec, fspec))
+
+    def out_meta(self, x, out, ctx):
+        kspec = _spectrum_of(ctx, x, 0)
+        fspec = _spectrum_of(ctx, x, 1)
+        return space_time_meta(_with_specs(ctx.meta, kspec, fspec), ctx)
+
+
+def _sign_without_nyquist(xp, f, spec: Spectrum):
+    """sign(f), 0 at f = 0 and at the Nyquist bin of an even length (whose sign is ambiguous)."""
+    s = xp.sign(f)
+    if spec.n % 2 == 0:
+        s = xp.where(xp.abs(f) >= 0.5 / spec.d * (1 - 1e-12), 0.0, s)
+    return s
+
+
+def _with_specs(meta: ArrayMeta, *specs: Spectrum) -> ArrayMeta:
+    axes = {s.axis for s in specs}
+    return ArrayMeta(halo=meta.halo, positions=meta.positions, dt=meta.dt,
+                     spectra=tuple(s for s in meta.spectra if s.axis not in axes) + specs)
+
+
+@register
+class UpWave(_Wavefield):
+    """Up-going waves (travelling towards smaller channel positions, i.e. shallower
+    measured depth) from a 2-D f-k spectrum (``fft`` along time, then along
+    channels), returned in time and space.
+
+    Keeps the quadrants where wavenumber and frequency have the same sign (with
+    numpy's ``exp(-i 2 pi (k x + f t))`` convention a wave ``cos(2 pi (f t + k x))``
+    moves towards smaller ``x``); bins on the ``k = 0`` and ``f = 0`` (and
+    Nyquist) lines are shared half and half with ``down_wave``, so that
+    ``up_wave + down_wave`` gives back the input exactly. Real output when the
+    first FFT was of real data. Per chunk.
+    """
+
+    name = "up_wave"
+    summary = "Up-going waves (towards smaller positions) from an f-k spectrum, back in time-space; per chunk."
+    keep_sign = 1
+    changed_from_distpy = (
+        "Works on raydas's one-sided f-k spectra with exact bins; removed quadrants are zeroed (distpy scaled them "
+        "by 1e-6) and the k=0/f=0 lines are split evenly with down_wave so up + down = input."
+    )
+
+
+@register
+class DownWave(_Wavefield):
+    """Down-going waves (towards greater channel positions): the quadrants that
+    ``up_wave`` removes. Per chunk. See :class:`UpWave`."""
+
+    name = "down_wave"
+    summary = "Down-going waves (towards greater positions) from an f-k spectrum, back in time-space; per chunk."
+    keep_sign = -1
+    changed_from_distpy = "Keeps the complementary quadrants of up_wave (distpy's down_wave was identical to up_wave)."
+
+
+@register
+class VelocityMap(Command):
+    """Apparent phase velocity ``|f| / |k|`` (m/s) at every bin of a 2-D f-k
+    spectrum (``fft`` along time, then along channels).
+
+    ``f`` (Hz) and ``k`` (cycles/m) are the exact FFT bin frequencies of the
+    input's spectral axes (numpy ``rfftfreq``/``fftfreq`` with the sample
+    interval and the channel spacing): bin ``j`` of ``n`` is ``j / (n d)``.
+    ``k = 0`` gives ``+inf`` (an event that reaches every channel at once).
+    Unsigned: the direction of travel is for ``up_wave``/``down_wave``. Same
+    shape as the input, float32. Per chunk.
+    """
+
+    name = "velocity_map"
+    family = "spectral"
+    summary = "Apparent velocity |f|/|k| (m/s) on the bins of an f-k spectrum (exact FFT bins); per chunk."
+    time_local = False
+    changed_from_distpy = (
+        "Exact FFT bin frequencies and wavenumbers (distpy used linspace(0, Nyquist, n/2): its bins are "
+        "(n/2)/(n/2-1) times too far apart and its negative half sits one bin off the mirror); k = 0 gives inf "
+        "instead of f/1e-7."
+    )
+
+    def apply(self, xp, x, ctx):
+        k, f, _, _ = _fk_grid(xp, x, ctx)
+        ak = xp.abs(k)
+        speed = xp.abs(f) / xp.where(ak == 0, 1.0, ak)
+        return xp.where(ak == 0, xp.inf, speed).astype(xp.float32)
+
+
+@register
+class VelocityMask(Command):
+    """1 where ``min_velocity < v <= max_velocity`` on a ``velocity_map``, else 0
+    (float32). With ``smooth > 1`` the mask is then smoothed along axis 1 with a
+    5th-order zero-phase Butterworth low-pass at ``1/smooth`` of the Nyquist
+    bin rate (edges padded evenly) and its magnitude taken. Multiply it into
+    the f-k spectrum and ``ifft`` along channels and time: an f-k velocity
+    filter. Per chunk."""
+
+    name = "velocity_mask"
+    family = "spectral"
+    summary = "Velocity pass mask (min_velocity, max_velocity] from velocity_map, optionally smoothed; per chunk."
+    time_local = False
+
+    class Params(Params):
+        min_velocity: float = Field(1400.0, description="lower velocity bound (m/s), exclusive")
+        max_velocity: float = Field(1600.0, description="upper velocity bound (m/s), inclusive")
+        smooth: float = Field(0, ge=0, description="> 1 smooths the mask edges: low-pass at 1/smooth (0 = off)")
+
+    def apply(self, xp, x, ctx):
+        p = self.params
+        v = xp.real(x) if xp.iscomplexobj(x) else x
+        mask = ((v > p.min_velocity) & (v <= p.max_velocity)).astype(xp.float64)
+        if p.smooth > 1:
+            sos = butter_sos(5, (1.0 / p.smooth,), "lowpass")
+            ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+            padlen = min(3 * ntaps, mask.shape[1] - 1)
+            mask = xp.abs(signal_module(xp).sosfiltfilt(xp.asarray(sos), mask, axis=1, padtype="even", padlen=padlen))
+        return mask.astype(xp.float32)

@@ -8,19 +8,24 @@ entry point naming a :class:`FormatReader` subclass.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from importlib.metadata import entry_points
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..chunk import Chunk
-from ..errors import FormatError, RaydasError
-from .base import FormatReader, Probe, RecordInfo
+from ..errors import FormatError, NotDataError, RaydasError
+from ..fsutil import is_local, url_to_fs
+from ..plugins import load_modules_and_plugins
+from . import isolation
+from .base import HDF5_MAGIC, FormatReader, Probe, RecordInfo
 
 log = logging.getLogger(__name__)
 
 _READERS: dict[str, FormatReader] = {}
-_BUILTIN_MODULES = ("chunkstore", "prodml", "segy", "witsml", "tdms", "mseed", "sintela", "bandtable", "las", "csvtable")
+_BUILTIN_MODULES = (
+    "chunkstore", "prodml", "silixa", "terra15", "febus", "apsensing", "optodas",
+    "segy", "witsml", "tdms", "mseed", "sintela", "bandtable", "las", "csvtable",
+)
 _loaded = False
 
 
@@ -37,13 +42,7 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(f"{__name__}.{mod}")
-    for ep in entry_points(group="raydas.formats"):
-        try:
-            register(ep.load())
-        except Exception as exc:  # a broken plug-in must not break the built-ins
-            log.warning("format plug-in %s could not be loaded: %s", ep.name, exc)
+    load_modules_and_plugins(__name__, _BUILTIN_MODULES, "raydas.formats", register)
 
 
 def readers() -> dict[str, FormatReader]:
@@ -81,11 +80,52 @@ def detect(url: str) -> FormatReader:
                     raise
                 except Exception as exc:  # detection must never crash a run
                     log.debug("%s.detect failed on %s: %s", reader.name, url, exc)
+            document = _document_kind(probe.head)
     except FileNotFoundError:
         raise FormatError(url, "does not exist") from None
     except OSError as exc:
         raise FormatError(url, f"cannot be opened ({exc})") from None
+    if document:
+        raise NotDataError(url, f"is not in a recognised DAS format (it is {document}, not data)")
     raise FormatError(url, f"is not in a recognised DAS format (known: {', '.join(_READERS)})")
+
+
+#: first bytes of document formats that are never DAS data
+_DOCUMENT_MAGIC = {b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image"}
+
+
+def _document_kind(head: bytes) -> str:
+    """What kind of document ``head`` (a file's first bytes) starts, or ``""``
+    when it may be data. Called only after every reader said no, so text here
+    is prose (a README, a licence), not a table some reader knows."""
+    for magic, kind in _DOCUMENT_MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    if not head or b"\x00" in head:
+        return ""
+    for cut in range(4):  # a multi-byte character may be cut at the end of the head
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        printable = sum(c.isprintable() or c in "\r\n\t" for c in text)
+        if printable < 0.95 * len(text) or _looks_structured(text):
+            return ""
+        return "a text document"
+    return ""
+
+
+def _looks_structured(text: str) -> bool:
+    """True for text that may be a damaged data file rather than prose: XML
+    (WITSML), LAS (``~``), JSON, or lines with the same number (> 0) of
+    commas, semicolons or tabs (a table)."""
+    body = text.lstrip("\ufeff \r\n\t")
+    if body[:1] in ("<", "~", "{", "["):
+        return True
+    lines = [line for line in body.splitlines()[:6] if line.strip()]
+    if len(lines) < 2:
+        return False
+    return any(len({line.count(sep) for line in lines}) == 1 and lines[0].count(sep) > 0 for sep in ",;\t")
 
 
 def is_container(url: str) -> bool:
@@ -109,7 +149,22 @@ def _safe_detect(reader: FormatReader, probe: Probe) -> bool:
 
 def scan_file(url: str, format: str | None = None) -> list[RecordInfo]:
     """Records in one file, with any reader failure turned into a FormatError
-    that names the file."""
+    that names the file. Local HDF5 files are scanned in a helper process
+    (:mod:`raydas.formats.isolation`), so a damaged one cannot hang the scan."""
+    if _is_local_hdf5(url):
+        return isolation.run_guarded(url, _scan_file, url, format)
+    return _scan_file(url, format)
+
+
+def _is_local_hdf5(url: str) -> bool:
+    fs, path = url_to_fs(url)
+    if not is_local(fs) or not fs.isfile(path):
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(len(HDF5_MAGIC)) == HDF5_MAGIC
+
+
+def _scan_file(url: str, format: str | None) -> list[RecordInfo]:
     reader = get_reader(format) if format else detect(url)
     try:
         with Probe(url) as probe:
@@ -120,29 +175,60 @@ def scan_file(url: str, format: str | None = None) -> list[RecordInfo]:
         raise FormatError(url, f"could not be scanned as {reader.name}: {type(exc).__name__}: {exc}") from exc
 
 
+@dataclass
+class Catalogue:
+    """What a scan found.
+
+    Attributes
+    ----------
+    records
+        Every record, time-ordered.
+    failures
+        One error per data file that could not be scanned.
+    not_data
+        Files met in a folder or glob that are documents, not data (README,
+        licence texts): neither records nor failures. A document named
+        explicitly is a failure.
+    """
+
+    records: list[RecordInfo] = field(default_factory=list)
+    failures: list[FormatError] = field(default_factory=list)
+    not_data: list[NotDataError] = field(default_factory=list)
+
+
+def catalogue(spec: str | Iterable[str], format: str | None = None) -> Catalogue:
+    """Scan a path, glob, folder or list of them into a :class:`Catalogue`
+    (the others are still scanned when one file fails)."""
+    from ..fsutil import expand
+
+    found = Catalogue()
+    specs = [spec] if isinstance(spec, str) else [str(s) for s in spec]
+    urls = expand(specs)
+    if not urls:
+        raise RaydasError(f"no files match {spec!r}")
+    for url in urls:
+        try:
+            found.records.extend(scan_file(url, format))
+        except NotDataError as exc:  # a document met while walking a folder is skipped; one asked for is a failure
+            (found.failures if url in specs else found.not_data).append(exc)
+        except FormatError as exc:
+            found.failures.append(exc)
+    found.records.sort(key=lambda r: (r.start_ns, r.path, r.key))
+    return found
+
+
 def scan(spec: str | Iterable[str], format: str | None = None) -> tuple[list[RecordInfo], list[FormatError]]:
     """Scan a path, glob, folder or list of them.
 
     Returns
     -------
     records, failures
-        Every record found, time-ordered, and one error per input that could
-        not be scanned (the others are still scanned).
+        Every record found, time-ordered, and one error per data file that
+        could not be scanned (the others are still scanned). Documents that
+        are not data (README, licences) are in neither; see :func:`catalogue`.
     """
-    from ..fsutil import expand
-
-    records: list[RecordInfo] = []
-    failures: list[FormatError] = []
-    urls = expand(spec if isinstance(spec, str) else list(spec))
-    if not urls:
-        raise RaydasError(f"no files match {spec!r}")
-    for url in urls:
-        try:
-            records.extend(scan_file(url, format))
-        except FormatError as exc:
-            failures.append(exc)
-    records.sort(key=lambda r: (r.start_ns, r.path, r.key))
-    return records, failures
+    found = catalogue(spec, format)
+    return found.records, found.failures
 
 
 def read_samples(record: RecordInfo, start: int, stop: int, channels: slice = slice(None)):
@@ -193,9 +279,11 @@ def write(data, url: str, format: str | None = None, **options) -> list[str]:
 
 
 __all__ = [
+    "Catalogue",
     "FormatReader",
     "Probe",
     "RecordInfo",
+    "catalogue",
     "detect",
     "get_reader",
     "is_container",

@@ -5,13 +5,21 @@ Layout (from the Energistics PRODML DAS schema):
 * ``/Acquisition`` attributes: ``MeasurementStartTime`` (ISO 8601),
   ``SpatialSamplingInterval`` (m), ``StartLocusIndex``, ``NumberOfLoci``,
   ``GaugeLength``, ``PulseRate``, ``schemaVersion``. v2.0 spells units
-  ``<Name>Unit`` where v2.1 spells them ``<Name>.uom``.
+  ``<Name>Unit`` where v2.1 spells them ``<Name>.uom``; lengths given in feet
+  (or cm, mm, km) are converted to metres.
 * ``/Acquisition/Raw[N]`` attributes ``OutputDataRate`` (Hz), ``RawDataUnit``,
   and its own ``StartLocusIndex`` / ``NumberOfLoci`` for the loci it holds.
 * ``/Acquisition/Raw[N]/RawData``: 2-D samples whose ``Dimensions`` attribute
   says the axis order (``time, locus`` usually; ``locus, time`` accepted).
 * ``/Acquisition/Raw[N]/RawDataTime``: time of every sample in microseconds
   since 1970 (UTC).
+* Processed frequency-band energies (OptaSense and others):
+  ``/Acquisition/Processed/Fbe[N]`` attributes ``OutputDataRate`` (Hz),
+  ``FbeDataUnit`` (``rad2/Hz``...), ``StartLocusIndex``/``NumberOfLoci``;
+  ``FbeData[M]`` one 2-D data set per band (attributes ``StartFrequency``,
+  ``EndFrequency`` in Hz, ``Dimensions``) and ``FbeDataTime`` (µs since 1970).
+  Each band is a record of its own ``stream``, read as band energies, never as
+  raw samples. A file may hold FBE only (no ``RawData``).
 
 Only the requested window of ``RawData`` is read (an HDF5 hyperslab).
 """
@@ -25,7 +33,9 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32, attr_number as number, attr_text as text, open_h5
+from .base import FormatReader, Probe, RecordInfo, as_float32, hdf5_errors, open_h5
+from .base import attr_number as number
+from .base import attr_text as text
 
 
 def _first(attrs, *names, default=None):
@@ -40,6 +50,82 @@ def _raw_nodes(h5) -> list[str]:
     if acq is None:
         return []
     return sorted(name for name in acq if name.lower().startswith("raw[") and "RawData" in acq[name])
+
+
+#: length units PRODML files use, in metres
+_LENGTH_UNITS = {"m": 1.0, "ft": 0.3048, "cm": 0.01, "mm": 0.001, "km": 1000.0, "usft": 1200 / 3937}
+
+
+def _metres(url: str, attrs, name: str, default: float = float("nan")) -> float:
+    """A length attribute in metres, converted from its unit: ``<name>.uom``
+    (v2.1) or ``<name>Unit`` (v2.0); metres when neither is given."""
+    if name not in attrs:
+        return default
+    value = number(attrs[name])
+    unit = _first(attrs, f"{name}.uom", f"{name}Unit", f"{name}.Uom")
+    if unit is None:
+        return value
+    key = text(unit).lower().replace(" ", "").replace("[", "").replace("]", "")
+    if key not in _LENGTH_UNITS:
+        raise FormatError(url, f"{name} is in unit {text(unit)!r}; raydas knows {', '.join(_LENGTH_UNITS)}")
+    return value * _LENGTH_UNITS[key]
+
+
+def _fbe_nodes(h5) -> list:
+    """The ``/Acquisition/Processed/Fbe[N]`` groups (frequency-band energies)."""
+    processed = h5.get("Acquisition/Processed")
+    if processed is None:
+        return []
+    return [processed[k] for k in sorted(processed, key=_index) if k.lower().startswith("fbe[")]
+
+
+def _index(name: str) -> int:
+    """N of ``Name[N]`` (for numeric order: FbeData[10] after FbeData[9])."""
+    try:
+        return int(name.rsplit("[", 1)[1].rstrip("]"))
+    except (IndexError, ValueError):
+        return 0
+
+
+def _numeric(url: str, data):
+    if not hasattr(data, "dtype"):
+        raise FormatError(url, f"{data.name} is not a data set")
+    if data.ndim != 2:
+        raise FormatError(url, f"{data.name} has {data.ndim} dimensions; expected 2 (time, locus)")
+    if data.dtype.kind not in "iuf":
+        raise FormatError(url, f"{data.name} holds {data.dtype} values, not numbers")
+    return data
+
+
+def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
+    """``(start_ns, dt)`` of a Raw or Fbe group: times (µs since 1970, UTC) in
+    its time array when present, else the data set's ``PartStartTime`` or the
+    acquisition's ``MeasurementStartTime``; the interval from the time array,
+    unless ``OutputDataRate`` (Hz) disagrees by more than 0.1 %."""
+    rate = _first(group.attrs, "OutputDataRate", default=None)
+    start_ns = None
+    dt = None
+    if times is not None and times.shape and times.shape[0] > 0:
+        first = int(times[0])
+        start_ns = first * 1000  # microseconds -> ns
+        if times.shape[0] > 1:
+            last = int(times[times.shape[0] - 1])
+            dt = (last - first) * 1e-6 / (times.shape[0] - 1)
+    if rate is not None and number(rate) > 0:
+        rate_dt = 1.0 / number(rate)
+        if dt is None or not math.isclose(dt, rate_dt, rel_tol=1e-3):
+            dt = rate_dt if dt is None or dt <= 0 else dt
+    if start_ns is None:
+        stamp = _first(data.attrs, "PartStartTime", default=_first(acq_attrs, "MeasurementStartTime"))
+        if stamp is None:
+            raise FormatError(url, f"{group.name} has no time array and no start time attribute")
+        try:
+            start_ns = parse_iso(text(stamp))
+        except ValueError as exc:
+            raise FormatError(url, f"{group.name}: start time {text(stamp)!r} is not ISO 8601") from exc
+    if dt is None or not dt > 0:
+        raise FormatError(url, f"{group.name}: cannot tell the sample rate (no OutputDataRate, <2 times)")
+    return start_ns, dt
 
 
 def _axis_order(dataset, n_loci: int | None) -> str:
@@ -57,7 +143,7 @@ def _axis_order(dataset, n_loci: int | None) -> str:
 @register
 class ProdmlFormat(FormatReader):
     name = "prodml"
-    description = "PRODML v2.0/v2.1 HDF5 raw DAS data (/Acquisition/Raw[N]/RawData)"
+    description = "PRODML v2.0/v2.1 HDF5: raw data (/Acquisition/Raw[N]/RawData) and band energies (Processed/Fbe[N])"
     extensions = (".h5", ".hdf5", ".prodml")
 
     def write(self, chunk, url: str, **options) -> list[str]:
@@ -72,49 +158,35 @@ class ProdmlFormat(FormatReader):
         return any(k in attrs for k in ("NumberOfLoci", "SpatialSamplingInterval", "schemaVersion"))
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
         h5 = probe.h5
-        nodes = _raw_nodes(h5)
-        if not nodes:
-            raise FormatError(probe.url, "PRODML file has no /Acquisition/Raw[N]/RawData data set (no raw samples)")
         acq = h5["Acquisition"]
-        return [self._record(probe.url, acq, name) for name in nodes]
+        records = [self._record(probe.url, acq, name) for name in _raw_nodes(h5)]
+        for fbe in _fbe_nodes(h5):
+            records.extend(self._fbe_records(probe.url, acq, fbe))
+        if not records:
+            raise FormatError(probe.url, "PRODML file has no /Acquisition/Raw[N]/RawData and no "
+                                         "/Acquisition/Processed/Fbe[N]/FbeData[M] data set (no samples)")
+        return records
 
     def _record(self, url: str, acq, name: str) -> RecordInfo:
         raw = acq[name]
-        data = raw["RawData"]
-        if data.ndim != 2:
-            raise FormatError(url, f"{data.name} has {data.ndim} dimensions; expected 2 (time, locus)")
+        data = _numeric(url, raw["RawData"])
         a, r = acq.attrs, raw.attrs
         n_loci_attr = _first(r, "NumberOfLoci", default=_first(a, "NumberOfLoci"))
         order = _axis_order(data, int(number(n_loci_attr)) if n_loci_attr is not None else None)
         n_time, n_loci = data.shape if order == "time,locus" else data.shape[::-1]
-        step = number(_first(a, "SpatialSamplingInterval", default=1.0))
+        step = _metres(url, a, "SpatialSamplingInterval", default=1.0)
         start_locus = number(_first(r, "StartLocusIndex", default=_first(a, "StartLocusIndex", default=0)))
         positions = (start_locus + np.arange(n_loci)) * step
-        times = raw.get("RawDataTime")
-        rate = _first(r, "OutputDataRate", default=None)
-        start_ns = None
-        dt = None
-        if times is not None and times.shape and times.shape[0] > 0:
-            first = int(times[0])
-            start_ns = first * 1000  # microseconds -> ns
-            if times.shape[0] > 1:
-                last = int(times[times.shape[0] - 1])
-                dt = (last - first) * 1e-6 / (times.shape[0] - 1)
-        if rate is not None and number(rate) > 0:
-            rate_dt = 1.0 / number(rate)
-            if dt is None or not math.isclose(dt, rate_dt, rel_tol=1e-3):
-                dt = rate_dt if dt is None or dt <= 0 else dt
-        if start_ns is None:
-            stamp = _first(data.attrs, "PartStartTime", default=_first(a, "MeasurementStartTime"))
-            if stamp is None:
-                raise FormatError(url, f"{raw.name} has no RawDataTime and no start time attribute")
-            start_ns = parse_iso(text(stamp))
-        if dt is None or not dt > 0:
-            raise FormatError(url, f"{raw.name}: cannot tell the sample rate (no OutputDataRate, <2 times)")
-        gauge = _first(a, "GaugeLength")
+        start_ns, dt = _timing(url, raw, raw.get("RawDataTime"), data, a)
+        gauge = _metres(url, a, "GaugeLength")
         attrs = {
-            "schema_version": text(_first(a, "schemaVersion", default="")),
+            "schema_version": text(_first(a, "schemaVersion", default=_first(acq.file.attrs, "schemaVersion",
+                                                                              default=""))),
             "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
             "dimensions": order,
             "description": text(_first(r, "RawDescription", default="")),
@@ -128,12 +200,48 @@ class ProdmlFormat(FormatReader):
             start_ns=int(start_ns),
             positions=positions,
             units=text(_first(r, "RawDataUnit", default="")),
-            gauge_length=number(gauge) if gauge is not None else float("nan"),
+            gauge_length=gauge,
             key=f"{raw.name}/RawData",
             attrs=attrs,
         )
 
+    def _fbe_records(self, url: str, acq, fbe) -> list[RecordInfo]:
+        """One record per frequency band of a processed ``Fbe[N]`` group; each
+        band is its own ``stream`` (``"Fbe[0] 9.28-50.3 Hz"``) so bands are
+        never joined in time with one another."""
+        a, f = acq.attrs, fbe.attrs
+        times = fbe.get("FbeDataTime")
+        step = (_metres(url, f, "SpatialSamplingInterval") if "SpatialSamplingInterval" in f
+                else _metres(url, a, "SpatialSamplingInterval", default=1.0))
+        start_locus = number(_first(f, "StartLocusIndex", default=0))
+        n_loci_attr = _first(f, "NumberOfLoci")
+        gauge = _metres(url, a, "GaugeLength")
+        group = fbe.name.rsplit("/", 1)[1]
+        records = []
+        for name in sorted((k for k in fbe if k.lower().startswith("fbedata[")), key=_index):
+            data = _numeric(url, fbe[name])
+            order = _axis_order(data, int(number(n_loci_attr)) if n_loci_attr is not None else None)
+            n_time, n_loci = data.shape if order == "time,locus" else data.shape[::-1]
+            start_ns, dt = _timing(url, fbe, times, data, a)
+            lo, hi = _first(data.attrs, "StartFrequency"), _first(data.attrs, "EndFrequency")
+            band = (number(lo), number(hi)) if lo is not None and hi is not None else None
+            stream = f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}"
+            records.append(RecordInfo(
+                path=url, format=self.name, n_channels=int(n_loci), n_samples=int(n_time), dt=float(dt),
+                start_ns=int(start_ns), positions=(start_locus + np.arange(n_loci)) * step,
+                units=text(_first(f, "FbeDataUnit", default="")),
+                gauge_length=gauge, key=data.name, stream=stream,
+                attrs={"kind": "fbe", "band_hz": list(band) if band else None, "dimensions": order,
+                       "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
+                       "window_size": int(number(f["WindowSize"])) if "WindowSize" in f else None},
+            ))
+        return records
+
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
             if record.key not in h5:
                 raise FormatError(record.path, f"data set {record.key} is missing")

@@ -110,20 +110,8 @@ class SegyLayout:
         self.format_code = _field(binary, 24, "i2", endian)
         if self.format_code not in SAMPLE_FORMATS:
             raise FormatError(url, f"sample format code {self.format_code} is not supported")
-        revision = binary[300]  # file byte 3501: major revision (one byte in either byte order)
-        if revision == 0 and endian == "<" and binary[301] in (1, 2):
-            revision = binary[301]  # written as a little-endian int16 (segyio does this)
-        n_ext = _field(binary, 304, "i2", endian)  # file bytes 3505-3506
-        self.revision = revision
-        self.data_offset = TEXT_HEADER + BINARY_HEADER
-        if n_ext > 0:
-            self.data_offset += TEXT_HEADER * n_ext
-        elif n_ext == -1:  # variable count: stanzas until ((SEG: EndText))
-            self.data_offset = _find_end_text(url, head, size)
-        if revision >= 2:
-            first_trace = _field(binary, 320, "u8", endian)  # file bytes 3521-3528
-            if first_trace > 0:
-                self.data_offset = int(first_trace)
+        self.revision, self.data_offset = header_geometry(url, head, size, endian)
+        revision = self.revision
         th = first_trace_header or b""
         n_samples = _field(binary, 20, "u2", endian)
         if revision >= 2 and _field(binary, 68, "i4", endian) > 0:  # rev 2: the 32-bit count overrides
@@ -182,6 +170,26 @@ class SegyLayout:
                 v = np.where(v >= 1 << 23, v - (1 << 24), v)
             return v.astype(np.float32)
         return raw.astype(np.float32)
+
+
+def header_geometry(url: str, head: bytes, size: int, endian: str) -> tuple[int, int]:
+    """The SEG-Y revision and the byte offset of the first trace header, from the
+    binary header: extended textual headers and the rev-2 first-trace offset count."""
+    binary = head[TEXT_HEADER : TEXT_HEADER + BINARY_HEADER]
+    revision = binary[300]  # file byte 3501: major revision (one byte in either byte order)
+    if revision == 0 and endian == "<" and binary[301] in (1, 2):
+        revision = binary[301]  # written as a little-endian int16 (segyio does this)
+    n_ext = _field(binary, 304, "i2", endian)  # file bytes 3505-3506
+    data_offset = TEXT_HEADER + BINARY_HEADER
+    if n_ext > 0:
+        data_offset += TEXT_HEADER * n_ext
+    elif n_ext == -1:  # variable count: stanzas until ((SEG: EndText))
+        data_offset = _find_end_text(url, head, size)
+    if revision >= 2:
+        first_trace = _field(binary, 320, "u8", endian)  # file bytes 3521-3528
+        if first_trace > 0:
+            data_offset = int(first_trace)
+    return int(revision), int(data_offset)
 
 
 def _find_end_text(url: str, head: bytes, size: int) -> int:
@@ -279,13 +287,18 @@ class SegyFormat(FormatReader):
     def layout(self, probe: Probe) -> SegyLayout:
         need = TEXT_HEADER + BINARY_HEADER
         head = probe.head
-        layout = SegyLayout(probe.url, head, probe.size)
-        if len(head) < layout.data_offset + TRACE_HEADER:
+        if len(head) < need:
+            raise FormatError(probe.url, f"too short for SEG-Y ({len(head)} bytes; headers need {need})")
+        endian = _guess_endian(head[TEXT_HEADER:need])
+        if endian is None:
+            raise FormatError(probe.url, "binary header has no valid SEG-Y sample format code")
+        _, data_offset = header_geometry(probe.url, head, probe.size, endian)
+        if len(head) < data_offset + TRACE_HEADER:
             with probe.fs.open(probe.path, "rb") as fh:
-                fh.seek(layout.data_offset)
+                fh.seek(data_offset)
                 th = fh.read(TRACE_HEADER)
         else:
-            th = head[layout.data_offset : layout.data_offset + TRACE_HEADER]
+            th = head[data_offset : data_offset + TRACE_HEADER]
         if len(th) < TRACE_HEADER:
             raise FormatError(probe.url, f"no complete trace header after the {need}-byte file headers")
         return SegyLayout(probe.url, head, probe.size, th)

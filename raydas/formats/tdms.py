@@ -29,6 +29,7 @@ from ..fsutil import url_to_fs
 from ..timeutil import parse_iso
 from . import register
 from .base import FormatReader, Probe, RecordInfo, as_float32
+from .silixa import idas_positions
 
 LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
 TOC_INTERLEAVED = 1 << 5
@@ -108,9 +109,7 @@ class TdmsFormat(FormatReader):
                          if t is not None), None)
         if start_ns is None:
             raise FormatError(probe.url, "TDMS file gives no start time (GPSTimeStamp, ISO8601 Timestamp, wf_start_time)")
-        spacing = float(props.get("SpatialResolution[m]", 1.0)) * float(props.get("Fibre Length Multiplier", 1.0))
-        origin = float(props.get("Start Distance (m)", props.get("Zero Offset (m)", 0.0)))
-        positions = origin + spacing * np.arange(n_channels)
+        positions = idas_positions(probe.url, props, n_channels, default_spacing=1.0)
 
         attrs = {"group": group.name, "sample_type": str(dtype), "vendor_version": str(props.get("iDASVersion", ""))}
         single_segment = LEAD_IN + next_segment >= probe.size

@@ -1,0 +1,109 @@
+"""AP Sensing DAS HDF5 (Data Collector, ``FileVersion`` 10 and similar).
+
+Layout:
+
+* root attributes ``AppVersion`` (``APSensing DAS Data Collector ...``),
+  ``FileVersion``;
+* samples in the root data set ``/DAS`` as ``(time, channel)`` integers
+  (``SCALED_DIFFERENTIAL_PHASE_32``: scaled differential phase, int32);
+* metadata as 1-element data sets in groups: ``/ProcessingServer/DataRate``
+  (sample rate, Hz), ``/ProcessingServer/SpatialSampling`` (channel spacing,
+  m), ``/ProcessingServer/GaugeLength`` (m), ``/ProcessingServer/DataType``,
+  ``/ProcessingServer/RadiansToNanoStrain``; ``/DAQ/PositionStart`` (first
+  channel, m), ``/DAQ/SpatialPoints`` (channels); ``/Metadata/Timestamp``
+  (first sample, ISO 8601 UTC), ``/Metadata/TraceCount`` (samples).
+
+The samples are read as stored (the file gives a phase-to-strain factor,
+kept in ``attrs``, but no physical unit of the stored integers), so ``units``
+is ``""``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from ..timeutil import parse_iso
+from . import register
+from .base import (
+    FormatReader,
+    Probe,
+    RecordInfo,
+    attr_number,
+    attr_text,
+    dataset_value,
+    hdf5_errors,
+    numeric_dataset,
+    open_h5,
+    read_window,
+)
+
+DATASET = "DAS"
+
+
+def _required_number(url: str, h5, key: str, what: str) -> float:
+    value = dataset_value(h5, key)
+    if value is None:
+        raise FormatError(url, f"AP Sensing file has no {key} ({what})")
+    try:
+        return attr_number(value)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(url, f"AP Sensing {key} ({what}) is not a number: {attr_text(value)!r}") from exc
+
+
+@register
+class APSensingFormat(FormatReader):
+    name = "apsensing"
+    description = "AP Sensing DAS HDF5 (/DAS with /ProcessingServer, /DAQ, /Metadata)"
+
+    def detect(self, probe: Probe) -> bool:
+        h5 = probe.h5
+        if h5 is None or DATASET not in h5:
+            return False
+        return "ProcessingServer" in h5 or "apsensing" in attr_text(h5.attrs.get("AppVersion", "")).lower().replace(" ", "")
+
+    def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
+        url, h5 = probe.url, probe.h5
+        data = numeric_dataset(url, h5, DATASET)
+        rate = _required_number(url, h5, "ProcessingServer/DataRate", "sample rate, Hz")
+        if not rate > 0:
+            raise FormatError(url, f"AP Sensing sample rate {rate!r} Hz is not positive")
+        spacing = _required_number(url, h5, "ProcessingServer/SpatialSampling", "channel spacing, m")
+        stamp = dataset_value(h5, "Metadata/Timestamp")
+        if stamp is None:
+            raise FormatError(url, "AP Sensing file has no Metadata/Timestamp (start time)")
+        try:
+            start_ns = parse_iso(attr_text(stamp))
+        except ValueError as exc:
+            raise FormatError(url, f"AP Sensing Metadata/Timestamp {attr_text(stamp)!r} is not an ISO 8601 time") from exc
+        points = dataset_value(h5, "DAQ/SpatialPoints")
+        traces = dataset_value(h5, "Metadata/TraceCount")
+        # stored (time, channel) unless the channel or trace counts say the axes are swapped
+        channel_major = (points is not None and data.shape[1] != int(points) and data.shape[0] == int(points)) or (
+            traces is not None and data.shape[1] == int(traces) and data.shape[0] != int(traces))
+        time_first = not channel_major
+        n_time, n_chan = data.shape if time_first else data.shape[::-1]
+        first = attr_number(dataset_value(h5, "DAQ/PositionStart", 0.0))
+        gauge = dataset_value(h5, "ProcessingServer/GaugeLength")
+        factor = dataset_value(h5, "ProcessingServer/RadiansToNanoStrain")
+        return [RecordInfo(
+            path=url, format=self.name, n_channels=int(n_chan), n_samples=int(n_time), dt=1.0 / rate,
+            start_ns=start_ns, positions=first + np.arange(n_chan) * spacing, units="",
+            gauge_length=attr_number(gauge) if gauge is not None else float("nan"), key=data.name,
+            attrs={"time_first": time_first, "data_type": attr_text(dataset_value(h5, "ProcessingServer/DataType", "")),
+                   "radians_to_nanostrain": attr_number(factor) if factor is not None else None,
+                   "file_version": attr_text(h5.attrs.get("FileVersion", ""))},
+        )]
+
+    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with open_h5(record.path) as h5:
+            return read_window(numeric_dataset(record.path, h5, record.key), record.attrs["time_first"],
+                               start, stop, channels)

@@ -1,0 +1,100 @@
+"""ASN OptoDAS HDF5 (``fileVersion`` 7-9 written by DASControl).
+
+Layout:
+
+* ``/fileVersion`` (scalar data set), ``/fileGenerator`` (``DASControl``);
+* ``/data``: the samples, axis order in ``/header/dimensionNames``
+  (``[time, distance]`` usually);
+* ``/header/dt`` (sample interval, s), ``/header/dx`` (distance per channel
+  index, m), ``/header/time`` (first sample, s since 1970, UTC),
+  ``/header/channels`` (the channel indices stored, possibly decimated:
+  position = index x dx), ``/header/gaugeLength`` (m), ``/header/unit``
+  (``strain/s``, ``rad/(s m)``...), ``/header/dataScale``: multiply the stored
+  numbers by it to get values in ``unit`` (applied when reading);
+* many more scalar data sets (``acqSpec``, ``cableSpec``, ``demodSpec``,
+  ``monitoring``...) that are not needed here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from ..timeutil import NS_PER_S
+from . import register
+from .base import (
+    FormatReader,
+    Probe,
+    RecordInfo,
+    attr_number,
+    attr_text,
+    axis_order_from_names,
+    dataset_value,
+    hdf5_errors,
+    numeric_dataset,
+    open_h5,
+    read_window,
+)
+
+
+def _number(url: str, h5, key: str, what: str) -> float:
+    value = dataset_value(h5, key)
+    if value is None:
+        raise FormatError(url, f"OptoDAS file has no {key} ({what})")
+    try:
+        return attr_number(value)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(url, f"OptoDAS {key} ({what}) is not a number") from exc
+
+
+@register
+class OptoDASFormat(FormatReader):
+    name = "optodas"
+    description = "ASN OptoDAS HDF5 (/data with /header/dt, /header/dx, /header/time)"
+
+    def detect(self, probe: Probe) -> bool:
+        h5 = probe.h5
+        return h5 is not None and "data" in h5 and "header" in h5 and "header/dt" in h5 and "header/time" in h5
+
+    def scan(self, probe: Probe) -> list[RecordInfo]:
+        with hdf5_errors(probe.url):
+            return self._scan(probe)
+
+    def _scan(self, probe: Probe) -> list[RecordInfo]:
+        url, h5 = probe.url, probe.h5
+        data = numeric_dataset(url, h5, "data")
+        dt = _number(url, h5, "header/dt", "sample interval, s")
+        if not dt > 0:
+            raise FormatError(url, f"OptoDAS header/dt {dt!r} s is not positive")
+        dx = _number(url, h5, "header/dx", "channel spacing, m")
+        t0 = _number(url, h5, "header/time", "start time, s since 1970")
+        names = h5["header/dimensionNames"][()] if "header/dimensionNames" in h5 else None
+        time_first = axis_order_from_names(names, url)
+        n_time, n_chan = data.shape if time_first else data.shape[::-1]
+        if "header/channels" in h5:
+            channels = np.asarray(h5["header/channels"][()], dtype=np.float64).reshape(-1)
+            if channels.shape[0] != n_chan:
+                raise FormatError(url, f"OptoDAS header/channels lists {channels.shape[0]} channels; data has {n_chan}")
+        else:
+            channels = np.arange(n_chan, dtype=np.float64)
+        scale = dataset_value(h5, "header/dataScale", 1.0)
+        gauge = dataset_value(h5, "header/gaugeLength")
+        return [RecordInfo(
+            path=url, format=self.name, n_channels=int(n_chan), n_samples=int(n_time), dt=dt,
+            start_ns=int(round(t0 * NS_PER_S)), positions=channels * dx, units=attr_text(dataset_value(h5, "header/unit", "")),
+            gauge_length=attr_number(gauge) if gauge is not None else float("nan"), key=data.name,
+            attrs={"time_first": time_first, "data_scale": attr_number(scale),
+                   "file_version": attr_text(dataset_value(h5, "fileVersion", "")),
+                   "name": attr_text(dataset_value(h5, "header/name", ""))},
+        )]
+
+    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with hdf5_errors(record.path):
+            return self._read_samples(record, start, stop, channels)
+
+    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        with open_h5(record.path) as h5:
+            block = read_window(numeric_dataset(record.path, h5, record.key), record.attrs["time_first"],
+                                start, stop, channels)
+        scale = record.attrs.get("data_scale", 1.0)
+        return block if scale == 1.0 else block * np.float32(scale)
