@@ -146,12 +146,7 @@ def _bin_squares(xp, X, ctx):
     if cached is None:
         if X.dtype == xp.complex64 and X.flags.c_contiguous:
             parts = X.view(xp.float32)
-            if is_numpy(xp) and parts.ndim == 2:  # on the CPU, sum blocks of rows while they are in cache
-                sq, totals = _squares_and_totals(xp, parts)
-                ctx.cache["row_power"] = totals  # the whole-spectrum sum of each row (the 0-Nyquist band's bins)
-            else:
-                sq = parts * parts
-            cached = (sq, 2)
+            cached = (parts * parts, 2)
         else:
             re, im = X.real, X.imag
             p = (re * re).astype(xp.float32, copy=False)
@@ -162,23 +157,14 @@ def _bin_squares(xp, X, ctx):
     return cached
 
 
-def _squares_and_totals(xp, parts, block_bytes: int = 1 << 20):
-    """``parts**2`` and its row sums, a block of rows at a time: each block is summed
-    while it is still in cache, which saves a pass over the whole squared spectrum."""
-    sq = xp.empty_like(parts)
-    totals = xp.empty(parts.shape[0], dtype=xp.float32)
-    step = max(1, block_bytes // max(1, parts.shape[1] * parts.itemsize))
-    for r in range(0, parts.shape[0], step):
-        block = xp.multiply(parts[r : r + step], parts[r : r + step], out=sq[r : r + step])
-        block.sum(axis=1, out=totals[r : r + step])
-    return sq, totals
-
-
 def _power_sum(xp, X, ctx, i1: int, i2: int):
     """``sum |X_j|^2`` over bins ``[i1, i2)`` of each row (float32 sums, returned as float64)."""
+    if is_numpy(xp) and X.ndim == 2 and X.dtype == xp.complex64 and X.flags.c_contiguous and hasattr(xp, "vecdot"):
+        # on the CPU: a dot product of each row's interleaved (re, im) slice with itself
+        # (BLAS, no squared copy of the spectrum in memory)
+        parts = X.view(xp.float32)[:, 2 * i1 : 2 * i2]
+        return xp.vecdot(parts, parts).astype(xp.float64)
     sq, k = _bin_squares(xp, X, ctx)
-    if i1 == 0 and k * i2 >= sq.shape[1] and "row_power" in ctx.cache:
-        return ctx.cache["row_power"].astype(xp.float64)
     return sq[:, k * i1 : k * i2].sum(axis=1, dtype=xp.float32).astype(xp.float64)
 
 
