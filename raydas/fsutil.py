@@ -57,14 +57,19 @@ def makedirs(url: str) -> None:
     fs.makedirs(path, exist_ok=True)
 
 
-def write_bytes_atomic(url: str, payload: bytes) -> None:
+def write_bytes_atomic(url: str, payload) -> None:
     """Write ``payload`` to ``url`` so that no partial file is ever visible
     under the final name.
+
+    ``payload`` is bytes (or any buffer), or a list of buffers written one
+    after the other (so a header and a large array need not be joined in memory
+    first).
 
     Local files: write a temporary file in the same folder, then ``os.replace``
     (atomic on POSIX). Object stores: one PUT, which becomes visible only once
     complete.
     """
+    parts = payload if isinstance(payload, (list, tuple)) else [payload]
     fs, path = url_to_fs(url)
     if is_local(fs):
         folder = os.path.dirname(path) or "."
@@ -72,7 +77,8 @@ def write_bytes_atomic(url: str, payload: bytes) -> None:
         tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
         try:
             with open(tmp, "wb") as fh:
-                fh.write(payload)
+                for part in parts:
+                    fh.write(part)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -84,7 +90,7 @@ def write_bytes_atomic(url: str, payload: bytes) -> None:
                 fs.makedirs(parent, exist_ok=True)
             except Exception:  # object stores need no folders
                 pass
-        fs.pipe_file(path, payload)
+        fs.pipe_file(path, parts[0] if len(parts) == 1 else b"".join(parts))
 
 
 @contextmanager

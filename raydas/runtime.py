@@ -71,14 +71,10 @@ def _remote_pieces():
     import ray
 
     @ray.remote(max_retries=3, retry_exceptions=[OSError, TimeoutError])
-    def ingest_chunk(plan: ChunkPlan, store_url: str | None):
-        import raydas.synthetic  # noqa: F401  (registers the synthetic source's reader in this worker)
-
-        t0 = time.time()
-        chunk = plan.read()
-        chunk.attrs["ingest_wall"] = (t0, time.time())
+    def ingest_chunk(plan: ChunkPlan, store_url: str | None, keep: bool = True):
+        chunk = _read_chunk(plan)
         row = ChunkStoreWriter(store_url).write(chunk) if store_url else None
-        return chunk, row
+        return (chunk if keep else None), row  # ingest only: no copy of the samples into the object store
 
     # Stateless per call (everything a chunk needs is in its arguments), so a
     # restarted actor (new process, __init__ re-run) takes over at once. Calls
@@ -118,6 +114,11 @@ def _remote_pieces():
             return {"result": result, "skipped": False, "ingest_wall": chunk.attrs.get("ingest_wall"),
                     "start": t0, "end": time.time()}
 
+        def read_and_process(self, plan: ChunkPlan, skip_existing: bool = False) -> dict:
+            """Read the chunk here (memory-mapped when local) and process it: no ingest
+            task and no object-store round trip (CPU actors, when nothing is stored on the way)."""
+            return self.process(_read_chunk(plan), skip_existing)
+
         def ping(self) -> dict:
             import ray
 
@@ -125,6 +126,16 @@ def _remote_pieces():
                     "node": ray.get_runtime_context().get_node_id()}
 
     return ingest_chunk, ProcessorActor
+
+
+def _read_chunk(plan: ChunkPlan):
+    """Read a planned chunk, marking when its ingest started and ended (wall clock, s)."""
+    import raydas.synthetic  # noqa: F401  (registers the synthetic source's reader in this worker)
+
+    t0 = time.time()
+    chunk = plan.read()
+    chunk.attrs["ingest_wall"] = (t0, time.time())
+    return chunk
 
 
 # --- reporting -------------------------------------------------------------------
@@ -326,20 +337,17 @@ class Driver:
         self.actor_info: dict[int, dict] = {}  # actor index -> its last answer to ping (device, pid, GPU ids, node)
         self.actor_opts: dict = {}
         if mode != "ingest":
-            device = choose_device(opts.device)
-            n, self.actor_opts, self.ingest_cpus = actor_layout(opts, device)
-            if device == "gpu":
-                self.actor_opts["max_concurrency"] = 2  # upload of one chunk overlaps compute of another
-            self.actors = [ProcessorActor.options(**self.actor_opts).remote(
-                run.processing, run.processing_source, device, run.config.output) for _ in range(n)]
-            self.ready = [False] * n
+            self.actors, self.ingest_cpus, self.actor_opts = run._start_actors(ProcessorActor)
+            self.ready = [False] * len(self.actors)
             for a, actor in enumerate(self.actors):
                 self.pings[actor.ping.remote()] = a
-            self.report.device, self.report.actors = device, n
             self._writers = {node.command.name for node in run.pipeline.order if node.command.writes}
         else:
             self.ingest_cpus = 1.0
             self._writers = set()
+        # CPU actors read their own chunks when nothing is stored on the way: the samples then go from
+        # the page cache to the FFT with no copy into the object store and no task per chunk
+        self.read_in_actor = bool(self.actors) and self.store is None and self.report.device == "cpu"
         self.window = opts.in_flight or max(2, 2 * max(1, len(self.actors)))
         self.report.in_flight = self.window
         self.load = [0] * len(self.actors)
@@ -376,15 +384,22 @@ class Driver:
                 if a is None:
                     return  # no actor alive yet: wait for a ping
             self.queue.popleft()
+            # a chunk re-sent after its actor died skips the outputs that actor completed
+            skip = self.run.resume and ticket.actor_failures > 0
+            if self.read_in_actor:
+                ticket.submitted = time.time()
+                ticket.actor = a
+                self.load[a] += 1
+                self.in_flight[self.actors[a].read_and_process.remote(ticket.plan, skip)] = ticket
+                continue
             if ticket.chunk_ref is None:
                 ticket.submitted = time.time()
                 ticket.chunk_ref, ticket.row_ref = self._ingest.options(
-                    num_cpus=self.ingest_cpus, num_returns=2).remote(ticket.plan, self.store)
+                    num_cpus=self.ingest_cpus, num_returns=2).remote(ticket.plan, self.store, bool(self.actors))
             if self.actors:
                 ticket.actor = a
                 self.load[a] += 1
-                # a chunk re-sent after its actor died skips the outputs that actor completed
-                ref = self.actors[a].process.remote(ticket.chunk_ref, self.run.resume and ticket.actor_failures > 0)
+                ref = self.actors[a].process.remote(ticket.chunk_ref, skip)
             else:
                 ref = ticket.row_ref
             self.in_flight[ref] = ticket
@@ -530,8 +545,7 @@ class Driver:
             self.report.peak_object_store_bytes = (None if self.memory.peak_store is None else
                                                    max(0, self.memory.peak_store - (self.memory.baseline_store or 0)))
             self.report.peak_driver_rss_bytes = self.memory.peak_rss
-        for actor in self.actors:
-            self._ray.kill(actor)
+        self.run._stop_actors(self.actors)
         self.actors = []
 
 
@@ -657,7 +671,8 @@ class Run:
                 if rows and plans:
                     self.report.manifest = ChunkStoreWriter(self.config.store).finish(
                         rows, plans[0].positions, units=plans[0].units, gauge_length=plans[0].gauge_length)
-            self._save_timeline()
+            if not todo:
+                self._save_timeline()
         finally:
             if started:
                 ray.shutdown()
@@ -713,12 +728,36 @@ class Run:
         self.driver = Driver(self, bar, on_result=self.on_result)
         return self.driver
 
+    def _start_actors(self, actor_class) -> tuple[list, float, dict]:
+        """Start this run's processor actors, laid out from the cluster's resources.
+
+        Returns the actors, the CPUs each ingest task asks for, and the actors'
+        Ray options. Long-lived callers that run many short jobs (the
+        benchmarks) override this and :meth:`_stop_actors` to reuse warm actors.
+        """
+        opts = self.config.ray
+        device = choose_device(opts.device)
+        n, actor_opts, ingest_cpus = actor_layout(opts, device)
+        if device == "gpu":
+            actor_opts["max_concurrency"] = 2  # upload of one chunk overlaps compute of another
+        actors = [actor_class.options(**actor_opts).remote(self.processing, self.processing_source, device,
+                                                           self.config.output) for _ in range(n)]
+        self.report.device, self.report.actors = device, n
+        return actors, ingest_cpus, actor_opts
+
+    def _stop_actors(self, actors: list) -> None:
+        import ray
+
+        for actor in actors:
+            ray.kill(actor)
+
     def _drive(self, todo: list[ChunkPlan]) -> list[StoredChunk]:
         driver = self.start_driver(len(todo))
         try:
             for plan in todo:
                 driver.submit(plan)
             driver.drain()
+            self._save_timeline()  # before the actors stop: their last task events are still to come
         finally:
             driver.progress.close()
             driver.close()

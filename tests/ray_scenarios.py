@@ -83,8 +83,13 @@ def node_lost(args: dict) -> dict:
         run = runtime.Run(cfg, progress=False)
 
         def on_result(plan, result, failure):
-            if out["removed"] or len(run.driver.actor_info) < len(run.driver.actors):
-                return  # remove the node once both actors are working (without a ping that would wait for them)
+            if out["removed"]:
+                return
+            if len(run.driver.actor_info) < len(run.driver.actors):
+                # remove the node once both actors are working (without a ping that would wait for them);
+                # chunks are fast, so give the second actor time to start before the first has done them all
+                time.sleep(0.3)
+                return
             out["actor_nodes"] = sorted({info["node"] for info in run.driver.actor_info.values()})
             out["resent_before"] = run.report.chunks_resent
             cluster.remove_node(worker)

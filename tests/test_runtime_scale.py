@@ -391,7 +391,7 @@ def test_summary_has_stages_and_timeline_is_written(ray_session, demo_files, tmp
     assert "stages:    ingest" in text and "queue" in text and "compute" in text and "write" in text
     events = json.loads(timeline.read_text())
     names = {e.get("name") for e in events}
-    assert {"process", "raydas.runtime.ingest_chunk", "task:execute"} <= names  # the actors' and ingest tasks' spans
+    assert {"read_and_process", "task:execute"} <= names  # the CPU actors' spans (they read their own chunks)
     assert report.timeline == str(timeline)
 
 

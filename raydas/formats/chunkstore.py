@@ -42,8 +42,21 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def checksum(payload: bytes) -> str:
-    return f"crc32:{zlib.crc32(payload):08x}"
+def npy_parts(array: np.ndarray) -> list:
+    """A C-contiguous array as ``.npy`` file content without copying its data:
+    ``[header bytes, memoryview of the samples]`` (write them one after the other)."""
+    array = np.ascontiguousarray(array)
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, np.lib.format.header_data_from_array_1_0(array))
+    return [head.getvalue(), memoryview(array.reshape(-1)).cast("B") if array.size else b""]
+
+
+def checksum(payload) -> str:
+    """``crc32:<hex>`` of bytes, or of a list of buffers taken one after the other."""
+    crc = 0
+    for part in payload if isinstance(payload, (list, tuple)) else [payload]:
+        crc = zlib.crc32(part, crc)
+    return f"crc32:{crc:08x}"
 
 
 def load_npy(url: str, mmap: bool = True) -> np.ndarray:
@@ -247,7 +260,7 @@ class ChunkStoreWriter:
 
     def write(self, chunk: Chunk) -> StoredChunk:
         core = np.ascontiguousarray(chunk.core, dtype=np.float32)
-        payload = npy_bytes(core)
+        payload = npy_parts(core)  # header + the samples themselves: no copy of the chunk on the way to the file
         write_bytes_atomic(self.chunk_url(chunk.stem), payload)
         return StoredChunk(
             file=f"{chunk.stem}.npy",
