@@ -39,11 +39,11 @@ def is_numpy(xp: ModuleType) -> bool:
 
 def to_host(array):
     """A numpy view/copy of ``array`` wherever it lives."""
-    if isinstance(array, np.ndarray):
-        return array
     get = getattr(array, "get", None)  # cupy.ndarray.get() -> numpy
     if callable(get):
         return get()
+    if isinstance(array, np.ndarray):
+        return array
     return np.asarray(array)
 
 
