@@ -3,18 +3,23 @@
 The HDF5 C library can loop forever on some damaged files (a zeroed object
 index in a global heap makes reading any variable-length string spin), and
 Python cannot interrupt C code. Local HDF5 files are therefore scanned in one
-long-lived helper process; when it does not answer within
-:data:`HDF5_SCAN_TIMEOUT_S` it is killed (and started afresh for the next file)
+long-lived helper process (``python -c`` running :func:`serve`, so it works
+from scripts, notebooks and stdin alike); when it does not answer within
+:func:`scan_timeout` seconds it is killed, started afresh for the next file,
 and the file gets a :class:`~raydas.errors.FormatError` naming it.
 """
 
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
-import multiprocessing
 import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 
 from ..errors import FormatError
@@ -23,54 +28,92 @@ from ..errors import FormatError
 #: (``RAYDAS_HDF5_SCAN_TIMEOUT`` overrides; 0 scans in-process, unguarded)
 HDF5_SCAN_TIMEOUT_S = 120.0
 
+_HEADER = struct.Struct("<Q")
 _lock = threading.Lock()
-_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_helper: subprocess.Popen | None = None
 
 
 def scan_timeout() -> float:
     return float(os.environ.get("RAYDAS_HDF5_SCAN_TIMEOUT", HDF5_SCAN_TIMEOUT_S))
 
 
-def _helper() -> concurrent.futures.ProcessPoolExecutor:
-    global _pool
-    if _pool is None:
-        # spawn, not fork: the parent may hold Ray or jax threads
-        _pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        atexit.register(_stop_helper)
-    return _pool
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
 
 
-def _stop_helper() -> None:
-    global _pool
-    pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown(wait=True)
+def _receive(stream):
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        raise EOFError("the helper process closed its pipe")
+    (n,) = _HEADER.unpack(head)
+    return pickle.loads(stream.read(n))
 
 
-def _kill_helper() -> None:
-    global _pool
-    pool, _pool = _pool, None
-    if pool is None:
-        return
-    for proc in list(getattr(pool, "_processes", {}).values()):
+def serve() -> None:
+    """The helper's loop: read ``(function, args)``, answer ``("ok", result)`` or ``("error", exception)``."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # stray prints must not corrupt the answers
+    while True:
+        try:
+            func, args = _receive(stdin)
+        except EOFError:
+            return
+        try:
+            answer = ("ok", func(*args))
+        except Exception as exc:  # noqa: BLE001  (handed to the caller, who raises it)
+            answer = ("error", exc)
+        try:
+            _send(stdout, answer)
+        except Exception as exc:  # noqa: BLE001  (an answer that does not pickle)
+            _send(stdout, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _start() -> subprocess.Popen:
+    import raydas
+
+    env = dict(os.environ)
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(raydas.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen([sys.executable, "-c", "from raydas.formats.isolation import serve; serve()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    atexit.register(_stop, proc)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
         proc.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+        proc.wait()
 
 
 def run_guarded(url: str, scan: Callable, *args):
     """``scan(*args)`` in the helper process, or a FormatError naming ``url``
-    when it takes longer than :func:`scan_timeout` seconds."""
+    when it takes longer than :func:`scan_timeout` seconds (``scan`` must be a
+    module-level function: it is pickled by name)."""
+    global _helper
     timeout = scan_timeout()
     if timeout <= 0:
         return scan(*args)
     with _lock:  # one file at a time through the one helper
+        if _helper is None or _helper.poll() is not None:
+            _helper = _start()
+        proc = _helper
         try:
-            future = _helper().submit(scan, *args)
-            return future.result(timeout=timeout)
-        except concurrent.futures.TimeoutError:
-            _kill_helper()
-            raise FormatError(url, f"the HDF5 library did not finish reading its metadata in {timeout:g} s "
-                                   "(its internal structure is damaged)") from None
-        except concurrent.futures.process.BrokenProcessPool:
-            _kill_helper()
+            _send(proc.stdin, (scan, args))
+            deadline = time.monotonic() + timeout
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                _stop(proc)
+                _helper = None
+                raise FormatError(url, f"the HDF5 library did not finish reading its metadata in {timeout:g} s "
+                                       "(its internal structure is damaged)")
+            status, value = _receive(proc.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            _stop(proc)
+            _helper = None
             raise FormatError(url, "the HDF5 library crashed reading its metadata (the file is damaged)") from None
+    if status == "error":
+        raise value
+    return value
