@@ -9,6 +9,7 @@ and 3700 Hz with an amplitude rising along the fibre. Values are strain rate
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from dataclasses import dataclass
 
@@ -89,35 +90,14 @@ def _ingest_block(channels: int, samples: int) -> np.ndarray:
 
 
 def write_segy(path: str, channels: int, samples: int, prf: float) -> str:
-    """A SEG-Y rev 1 file with segyio: IEEE float32 samples (format 5), one trace
-    per channel, start time (UTC) and receiver depth (cm) in the trace headers."""
-    import segyio
+    """A SEG-Y rev 1 file (segyio, through the demo's writer): IEEE float32
+    samples (format 5), one trace per channel, start time (UTC) and depth in
+    the trace headers."""
+    from raydas.demo import write_segy as write_demo_segy
 
-    spec = segyio.spec()
-    spec.format = 5
-    spec.samples = list(range(samples))
-    spec.tracecount = channels
-    interval_us = int(round(1e6 / prf))
-    start = np.datetime64(START_NS, "ns").astype("datetime64[s]").item()
-    block = _ingest_block(channels, samples)
-    with segyio.create(path, spec) as f:
-        f.bin.update({segyio.BinField.Interval: interval_us, segyio.BinField.Samples: samples,
-                      segyio.BinField.Format: 5, segyio.BinField.SEGYRevision: 0x0100})
-        for i in range(channels):
-            f.header[i] = {
-                segyio.TraceField.TRACE_SEQUENCE_LINE: i + 1,
-                segyio.TraceField.TRACE_SAMPLE_COUNT: samples,
-                segyio.TraceField.TRACE_SAMPLE_INTERVAL: interval_us,
-                segyio.TraceField.YearDataRecorded: start.year,
-                segyio.TraceField.DayOfYear: start.timetuple().tm_yday,
-                segyio.TraceField.HourOfDay: start.hour,
-                segyio.TraceField.MinuteOfHour: start.minute,
-                segyio.TraceField.SecondOfMinute: start.second,
-                segyio.TraceField.TimeBaseCode: 2,  # GMT
-                segyio.TraceField.ReceiverGroupElevation: i * 100,
-                segyio.TraceField.ElevationScalar: -100,
-            }
-        f.trace = block  # one call: segyio writes every trace
+    start = np.datetime64(START_NS, "ns").astype("datetime64[s]").item().replace(tzinfo=_dt.timezone.utc)
+    write_demo_segy(path, _ingest_block(channels, samples), np.arange(channels, dtype=np.float64), start, prf,
+                    sample_format=5)
     return path
 
 

@@ -49,15 +49,17 @@ def synthetic_block(t: np.ndarray, depth: np.ndarray, seed: int) -> np.ndarray:
     return data.astype(np.float32)
 
 
-def write_segy(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.datetime, sample_rate: float) -> None:
+def write_segy(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.datetime, sample_rate: float,
+               sample_format: int = 1) -> None:
     """Write ``data`` (channel, time) as SEG-Y rev 1 with segyio: one trace per
-    channel, IBM floats, start time in the trace headers, depth as
-    receiver-group elevation in cm (scalar -100)."""
+    channel, start time (UTC) in the trace headers, depth (m) as receiver-group
+    elevation in cm (scalar -100), samples at ``sample_rate`` Hz as IBM floats
+    (``sample_format`` 1) or IEEE float32 (5)."""
     import segyio
 
     n_ch, n_t = data.shape
     spec = segyio.spec()
-    spec.format = 1  # IBM float
+    spec.format = sample_format
     spec.samples = list(range(n_t))
     spec.tracecount = n_ch
     interval_us = int(round(1e6 / sample_rate))
@@ -67,7 +69,7 @@ def write_segy(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.dateti
     with segyio.create(path, spec) as f:
         f.text[0] = segyio.tools.create_text_header(text)
         f.bin.update({segyio.BinField.Interval: interval_us, segyio.BinField.Samples: n_t,
-                      segyio.BinField.Format: 1, segyio.BinField.SEGYRevision: 0x0100})
+                      segyio.BinField.Format: sample_format, segyio.BinField.SEGYRevision: 0x0100})
         day = start.timetuple().tm_yday
         for i in range(n_ch):
             f.header[i] = {
@@ -83,7 +85,7 @@ def write_segy(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.dateti
                 segyio.TraceField.ReceiverGroupElevation: int(round(depth[i] * 100)),
                 segyio.TraceField.ElevationScalar: -100,
             }
-            f.trace[i] = data[i]
+        f.trace = np.asarray(data, dtype=np.float32)  # one call: segyio writes every trace
 
 
 def generate(folder: str, files: int = 3, seconds: float = 20.0, channels: int = 200,
