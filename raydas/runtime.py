@@ -280,7 +280,7 @@ def actor_layout(options, device: str) -> tuple[int, dict, float]:
     import ray
 
     resources = ray.cluster_resources()
-    cpus = float(resources.get("CPU", 1))
+    cpus = float(resources.get("CPU", 0))
     if device == "gpu":
         n = options.num_actors or max(1, int(resources.get("GPU", 1)))
         actor_opts = {"num_gpus": 1, "num_cpus": options.actor_cpus}
@@ -288,7 +288,9 @@ def actor_layout(options, device: str) -> tuple[int, dict, float]:
         n = options.num_actors or max(1, int(cpus // options.actor_cpus))
         actor_opts = {"num_cpus": options.actor_cpus}
     spare = cpus - n * options.actor_cpus
-    ingest_cpus = 0.5 if spare >= 0.5 else 0.0  # never wait for CPUs the actors hold
+    # never wait for CPUs the actors hold; but on a cluster with no CPU yet (an autoscaling head with CPU: 0)
+    # ask for some, so ingest stays off the head and its demand makes the autoscaler add CPU nodes
+    ingest_cpus = 0.5 if spare >= 0.5 or cpus == 0 else 0.0
     return n, actor_opts, ingest_cpus
 
 

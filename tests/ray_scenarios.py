@@ -67,6 +67,15 @@ def layout(args: dict) -> dict:
     finally:
         ray.shutdown()
         cluster.shutdown()
+    # an autoscaling cluster before it has scaled: only a head that schedules nothing (CPU: 0)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 100 * 2**20})
+    ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        out["empty_cpu_layout"] = runtime.actor_layout(RayOptions(), "cpu")
+        out["empty_gpu_layout"] = runtime.actor_layout(RayOptions(), "gpu")
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
     return out
 
 

@@ -93,6 +93,10 @@ def test_actor_layout_gpu_or_cpu_from_cluster_resources(demo_files, tmp_path):
     assert n == 1 and opts == {"num_gpus": 1, "num_cpus": 1.0}  # num_cpus explicit, never Ray's hidden default
     assert r["gpu_actor"]["gpu_ids"] == ["0"] and r["gpu_actor"]["cuda_visible"] == "0"
     assert "cupy" in r["gpu_fake_error"]  # the actor says why it cannot compute, the run does not hang
+    # a CPU: 0 head alone (autoscaler not yet scaled up): ingest tasks still ask for CPUs, so they never land on
+    # the head and their demand makes the autoscaler start CPU ingest nodes
+    for layout in (r["empty_cpu_layout"], r["empty_gpu_layout"]):
+        assert layout[0] == 1 and layout[2] > 0
 
 
 # --- 2. faults ------------------------------------------------------------------------------
