@@ -345,10 +345,12 @@ class SegyFormat(FormatReader):
         if n <= 0 or len(traces) == 0:
             return np.zeros((len(traces), max(n, 0)), dtype=np.float32)
         if is_local(fs):
-            mm = np.memmap(path, dtype=np.uint8, mode="r", offset=layout.data_offset,
-                           shape=(layout.n_traces, layout.trace_bytes))
-            block = mm[traces.start : traces.stop : traces.step,
-                       TRACE_HEADER + start * bps : TRACE_HEADER + stop * bps]
+            mapped = np.asarray(np.memmap(path, dtype=np.uint8, mode="r", offset=layout.data_offset,
+                                          shape=(layout.n_traces, layout.trace_bytes)))
+            block = mapped[traces.start : traces.stop : traces.step,
+                           TRACE_HEADER + start * bps : TRACE_HEADER + stop * bps]
+            if bps != 3:  # one pass over the mapped bytes: gather the traces, swap bytes, convert
+                return layout.decode(block.view(layout.sample_dtype))
             raw_bytes = np.ascontiguousarray(block)
         else:
             starts = [layout.trace_offset(i) + TRACE_HEADER + start * bps for i in traces]
