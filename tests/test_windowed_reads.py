@@ -10,6 +10,7 @@ import tracemalloc
 
 import h5py
 import numpy as np
+import pytest
 
 from raydas import formats
 from raydas.formats.segy import TRACE_HEADER, file_headers, trace_headers
@@ -85,3 +86,13 @@ def test_hdf5_window_of_a_2gb_dataset(tmp_path):
         assert peak < 4 * WINDOW_BYTES, f"peak {peak / 1e6:.1f} MB for a {WINDOW_BYTES / 1e6:.1f} MB window"
     finally:
         path.unlink()
+
+
+@pytest.mark.parametrize("shape,dtype", [((1000, 7), np.float32), ((257, 300), np.int16), ((3, 5), np.float64), ((0, 4), np.float32)])
+def test_time_major_blocks_are_transposed_exactly(shape, dtype):
+    from raydas.formats.base import time_major_to_float32
+
+    block = (np.random.default_rng(1).standard_normal(shape) * 1000).astype(dtype)
+    out = time_major_to_float32(block[:, ::1])
+    assert out.dtype == np.float32 and out.flags["C_CONTIGUOUS"] and out.shape == shape[::-1]
+    np.testing.assert_array_equal(out, block.T.astype(np.float32))

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32, hdf5_errors, open_h5
+from .base import FormatReader, Probe, RecordInfo, hdf5_errors, open_h5, read_window
 from .base import attr_number as number
 from .base import attr_text as text
 
@@ -245,10 +245,8 @@ class ProdmlFormat(FormatReader):
         with open_h5(record.path) as h5:
             if record.key not in h5:
                 raise FormatError(record.path, f"data set {record.key} is missing")
-            data = h5[record.key]
-            if record.attrs.get("dimensions") == "locus,time":
-                return as_float32(data[channels, start:stop])
-            return as_float32(data[start:stop, channels].T)
+            time_first = record.attrs.get("dimensions") != "locus,time"
+            return read_window(h5[record.key], time_first, start, stop, channels)
 
 
 

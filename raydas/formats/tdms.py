@@ -28,7 +28,7 @@ from ..errors import FormatError, TruncatedFileWarning
 from ..fsutil import url_to_fs
 from ..timeutil import parse_iso
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32
+from .base import FormatReader, Probe, RecordInfo, as_float32, time_major_to_float32
 from .silixa import idas_positions
 
 LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
@@ -149,7 +149,7 @@ class TdmsFormat(FormatReader):
             if len(payload) < (stop - start) * frame:
                 raise FormatError(record.path, f"ends before sample {stop} (file changed since it was scanned?)")
             block = np.frombuffer(payload, dtype=dtype).reshape(stop - start, record.n_channels)
-            return as_float32(block[:, channels].T)
+            return time_major_to_float32(block[:, channels])
         from nptdms import TdmsFile
 
         with fs.open(path, "rb") as fh:
