@@ -47,8 +47,7 @@ def cmd_scan(args) -> int:
         cols = [("path", "path"), ("format", "format"), ("channels", "channels"), ("samples", "samples"),
                 ("sample_rate_hz", "rate (Hz)"), ("channel_spacing_m", "spacing (m)"), ("start", "start (UTC)"),
                 ("end", "end (UTC)"), ("units", "unit")]
-        rows = [dict(r.summary(), path=_short(r.path) + (f"#{r.key}" if r.key and not r.key.startswith("/Acq") else ""))
-                for r in records]
+        rows = [dict(r.summary(), path=_record_label(r)) for r in records]
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
             print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
@@ -59,6 +58,17 @@ def cmd_scan(args) -> int:
                   + ", ".join(_short(f.path) for f in found.not_data), file=sys.stderr)
     return 0 if records else 1
 
+
+
+def _record_label(record) -> str:
+    """A record's path in the scan table: its data set where a file holds several
+    (PRODML's one raw set is left implied) and its stream (e.g. an FBE band)."""
+    label = _short(record.path)
+    if record.key and not record.key.startswith("/Acquisition/Raw"):
+        label += f"#{record.key}"
+    if record.stream:
+        label += f" [{record.stream}]"
+    return label
 
 def _short(path: str) -> str:
     try:

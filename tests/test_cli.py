@@ -45,6 +45,14 @@ def test_scan_table_and_json(real_data):
                                       "channel_spacing_m", "start", "end", "units"}
 
 
+def test_scan_table_tells_parallel_streams_apart(real_data):
+    """The five FBE bands of one PRODML file are five rows, each naming its data set and band."""
+    table = raydas("scan", str(real_data / "hdf5" / "prodml_fbe_1.h5"))
+    rows = [line for line in table.stdout.splitlines() if "prodml_fbe_1.h5" in line]
+    assert len(rows) == 5 and len({row.split()[0] for row in rows}) == 5
+    assert "FbeData[2] [Fbe[0] 9.277-50.29 Hz]" in table.stdout
+
+
 def test_scan_reports_unreadable_files(tmp_path, demo_files):
     (tmp_path / "junk.bin").write_bytes(b"\x00" * 5000)
     result = raydas("scan", demo_files[0], str(tmp_path / "junk.bin"), "--json")
