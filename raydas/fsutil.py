@@ -93,6 +93,27 @@ def write_bytes_atomic(url: str, payload) -> None:
         fs.pipe_file(path, parts[0] if len(parts) == 1 else b"".join(parts))
 
 
+def remove_stale_temporaries(url: str) -> None:
+    """Remove the temporary files of ``url`` that :func:`write_bytes_atomic` left
+    behind when its writer was killed mid-write (a processor actor killed while
+    it wrote); call it once the file is complete under its final name. Object
+    stores never hold such files (one PUT per file)."""
+    fs, path = url_to_fs(url)
+    if not is_local(fs):
+        return
+    prefix = f".{os.path.basename(path)}.tmp-"
+    try:
+        with os.scandir(os.path.dirname(path) or ".") as entries:
+            stale = [e.path for e in entries if e.name.startswith(prefix)]
+    except OSError:
+        return
+    for leftover in stale:
+        try:
+            os.remove(leftover)
+        except OSError:  # another process removed or renamed it first
+            pass
+
+
 @contextmanager
 def atomic_writer(url: str) -> Iterator[io.BytesIO]:
     """Context manager yielding a buffer written atomically to ``url`` on success."""

@@ -45,7 +45,7 @@ from . import formats, synthetic
 from .config import RunConfig, redact
 from .errors import ConfigError, FormatError, RaydasError, RunFailed
 from .formats.chunkstore import ChunkStoreWriter, StoredChunk
-from .fsutil import exists, url_to_fs
+from .fsutil import exists, remove_stale_temporaries, url_to_fs
 from .outputs import OutputSink
 from .pipeline import ChunkResult, Pipeline, load_json
 from .progress import MemorySampler, Progress
@@ -110,6 +110,8 @@ def _remote_pieces():
             upload = time.perf_counter() - t_up
             with self.upload.computing():
                 result = self.pipeline.run(staged, self.xp, self.sink)
+            for name in expected:  # a re-sent chunk: clear what the killed attempt left half-written
+                remove_stale_temporaries(self.sink.url(name))
             result.seconds["upload"] = upload
             return {"result": result, "skipped": False, "ingest_wall": chunk.attrs.get("ingest_wall"),
                     "start": t0, "end": time.time()}

@@ -174,3 +174,18 @@ def test_distpy_two_stages_from_the_cli(tmp_path, demo_files):
     t_ns, curves, depth, values = parse_fbe(sorted(out.glob("*.fbe"))[0].read_bytes())
     x = _segy(demo_files[0])[:, :1000]
     np.testing.assert_allclose(values[:, 0], np.sqrt(np.mean(x**2, axis=1)), rtol=1e-5)
+
+
+def test_stale_temporaries_of_a_finished_file_are_removed(tmp_path):
+    """A writer killed mid-write leaves `.<name>.tmp-<id>`; the attempt that completes
+    the file clears them, and touches nothing else."""
+    from raydas.fsutil import remove_stale_temporaries, write_bytes_atomic
+
+    final = tmp_path / "1700000000.fbe"
+    (tmp_path / ".1700000000.fbe.tmp-dead1").write_bytes(b"half")
+    (tmp_path / ".1700000000.fbe.tmp-dead2").write_bytes(b"half")
+    (tmp_path / ".1700000001.fbe.tmp-busy").write_bytes(b"another chunk, still being written")
+    write_bytes_atomic(str(final), b"complete")
+    remove_stale_temporaries(str(final))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".1700000001.fbe.tmp-busy", "1700000000.fbe"]
+    assert final.read_bytes() == b"complete"
