@@ -22,6 +22,7 @@ from ..errors import FormatError, RaydasError
 from ..fsutil import url_to_fs, write_bytes_atomic
 from . import register
 from .base import Command, Params
+from .common import time_or_channel_axis
 
 
 def same_precision(xp, out):
@@ -84,7 +85,7 @@ class Multiply(Command):
         )
 
     def apply(self, xp, x, ctx):
-        axis = 1 if self.params.axis == -1 else self.params.axis
+        axis = time_or_channel_axis(self.params.axis)
         return same_precision(xp, x * gathered_operand(xp, x, ctx.gathered[0], axis, "multiply"))
 
 

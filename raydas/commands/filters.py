@@ -68,7 +68,7 @@ class Butter(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.axis = 1 if params.axis == -1 else params.axis
+        self.axis = time_or_channel_axis(params.axis)
         freqs = params.freq if isinstance(params.freq, list) else [params.freq]
         want = 2 if params.type in ("bandpass", "bandstop") else 1
         if len(freqs) != want:

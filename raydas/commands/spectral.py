@@ -35,6 +35,7 @@ from ..backend import fft_module, is_numpy, signal_module
 from . import register
 from .algebra import gathered_operand, same_precision
 from .base import ArrayMeta, Command, Params, Spectrum
+from .common import time_or_channel_axis
 from .filters import butter_sos
 
 
@@ -203,7 +204,7 @@ class FFT(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.axis = 1 if params.axis == -1 else params.axis
+        self.axis = time_or_channel_axis(params.axis)
         self.time_local = self.axis == 0  # a transform across channels is per time sample
 
     def apply(self, xp, x, ctx):
@@ -236,7 +237,7 @@ class IFFT(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.axis = 1 if params.axis == -1 else params.axis
+        self.axis = time_or_channel_axis(params.axis)
         self.time_local = self.axis == 0
 
     def apply(self, xp, x, ctx):
@@ -329,10 +330,6 @@ class MultipleCalcs(Command):
         return xp.stack(cols, axis=1).astype(xp.float32)
 
 
-def _axis(value: int) -> int:
-    return 1 if value == -1 else value
-
-
 def _replace_spectrum(meta: ArrayMeta, spec: Spectrum) -> ArrayMeta:
     others = tuple(s for s in meta.spectra if s.axis != spec.axis)
     return ArrayMeta(halo=meta.halo if spec.axis == 0 else (0, 0), positions=meta.positions, dt=meta.dt,
@@ -374,7 +371,7 @@ class AnalyticSignal(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.axis = _axis(params.axis)
+        self.axis = time_or_channel_axis(params.axis)
         self.time_local = self.axis == 0
 
     def kernel_spectrum(self, xp, spec: Spectrum):
@@ -438,7 +435,7 @@ class VirtualCMP(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.axis = _axis(params.axis)
+        self.axis = time_or_channel_axis(params.axis)
         self.time_local = self.axis == 0
 
     def apply(self, xp, x, ctx):
