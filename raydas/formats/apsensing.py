@@ -36,19 +36,14 @@ from .base import (
     numeric_dataset,
     open_h5,
     read_window,
+    required_number,
 )
 
 DATASET = "DAS"
 
 
 def _required_number(url: str, h5, key: str, what: str) -> float:
-    value = dataset_value(h5, key)
-    if value is None:
-        raise FormatError(url, f"AP Sensing file has no {key} ({what})")
-    try:
-        return attr_number(value)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(url, f"AP Sensing {key} ({what}) is not a number: {attr_text(value)!r}") from exc
+    return required_number(url, dataset_value(h5, key), f"AP Sensing {key} ({what})")
 
 
 @register

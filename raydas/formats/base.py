@@ -302,6 +302,18 @@ def _attr_key(name: str) -> str:
     return "".join(c for c in str(name).lower() if c.isalnum())
 
 
+def required_number(url: str, value, what: str) -> float:
+    """A metadata ``value`` (attribute or data-set value) as a float, or a
+    FormatError naming the file and ``what`` (which vendor field, in which unit)
+    when it is missing or not a number."""
+    if value is None:
+        raise FormatError(url, f"has no {what}")
+    try:
+        return attr_number(value)
+    except (TypeError, ValueError) as exc:
+        raise FormatError(url, f"{what} is not a number ({attr_text(value)!r})") from exc
+
+
 def attr_lookup(attrs, *names: str, default=None):
     """The first of ``names`` found in ``attrs`` (an h5py ``AttributeManager``
     or a mapping), matched ignoring case, spaces, punctuation and bracketed

@@ -34,17 +34,12 @@ from .base import (
     numeric_dataset,
     open_h5,
     read_window,
+    required_number,
 )
 
 
 def _number(url: str, h5, key: str, what: str) -> float:
-    value = dataset_value(h5, key)
-    if value is None:
-        raise FormatError(url, f"OptoDAS file has no {key} ({what})")
-    try:
-        return attr_number(value)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(url, f"OptoDAS {key} ({what}) is not a number") from exc
+    return required_number(url, dataset_value(h5, key), f"OptoDAS {key} ({what})")
 
 
 @register

@@ -41,6 +41,7 @@ from .base import (
     numeric_dataset,
     open_h5,
     read_window,
+    required_number,
 )
 
 DATASET = "Acoustic"
@@ -87,14 +88,9 @@ def idas_positions(url: str, attrs, n_channels: int, default_spacing: float | No
 
 def _number(url: str, attrs, names: tuple[str, ...], what: str, default=None) -> float:
     value = attr_lookup(attrs, *names)
-    if value is None:
-        if default is not None:
-            return default
-        raise FormatError(url, f"Silixa file has no {what} attribute ({names[0]!r})")
-    try:
-        return attr_number(value)
-    except (ValueError, TypeError) as exc:
-        raise FormatError(url, f"Silixa {what} attribute {names[0]!r} is not a number ({attr_text(value)!r})") from exc
+    if value is None and default is not None:
+        return default
+    return required_number(url, value, f"Silixa {what} attribute ({names[0]!r})")
 
 
 @register
