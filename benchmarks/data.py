@@ -67,8 +67,15 @@ def write_chunk_store(w: Workload, folder: str) -> str:
     writer = ChunkStoreWriter(folder)
     rows = []
     for s in range(w.seconds):
-        chunk = Chunk(data=chunk_signal(w, s), start_ns=START_NS + s * 10**9, dt=1.0 / w.prf,
-                      positions=positions(w), units="strain/s", source="synthetic", index=s)
+        chunk = Chunk(
+            data=chunk_signal(w, s),
+            start_ns=START_NS + s * 10**9,
+            dt=1.0 / w.prf,
+            positions=positions(w),
+            units="strain/s",
+            source="synthetic",
+            index=s,
+        )
         rows.append(writer.write(chunk))
     writer.finish(rows, positions(w), units="strain/s")
     return folder
@@ -95,9 +102,10 @@ def write_segy(path: str, channels: int, samples: int, prf: float) -> str:
     the trace headers."""
     from raydas.demo import write_segy as write_demo_segy
 
-    start = np.datetime64(START_NS, "ns").astype("datetime64[s]").item().replace(tzinfo=_dt.timezone.utc)
-    write_demo_segy(path, _ingest_block(channels, samples), np.arange(channels, dtype=np.float64), start, prf,
-                    sample_format=5)
+    start = np.datetime64(START_NS, "ns").astype("datetime64[s]").item().replace(tzinfo=_dt.UTC)
+    write_demo_segy(
+        path, _ingest_block(channels, samples), np.arange(channels, dtype=np.float64), start, prf, sample_format=5
+    )
     return path
 
 
@@ -106,7 +114,13 @@ def write_prodml(path: str, channels: int, samples: int, prf: float) -> str:
     from raydas.chunk import Chunk
     from raydas.formats.prodml import write_prodml as write
 
-    chunk = Chunk(data=_ingest_block(channels, samples), start_ns=START_NS, dt=1.0 / prf,
-                  positions=np.arange(channels, dtype=np.float64), units="strain/s", source="synthetic")
+    chunk = Chunk(
+        data=_ingest_block(channels, samples),
+        start_ns=START_NS,
+        dt=1.0 / prf,
+        positions=np.arange(channels, dtype=np.float64),
+        units="strain/s",
+        source="synthetic",
+    )
     write(chunk, path)
     return path

@@ -81,8 +81,11 @@ _last_error: str | None = None
 
 def find_python38() -> Path | None:
     """A Python 3.8 interpreter: ``$RAYDAS_PYTHON38``, pyenv's 3.8.18, or ``python3.8`` on PATH."""
-    candidates = [os.environ.get("RAYDAS_PYTHON38"), str(Path.home() / ".pyenv/versions/3.8.18/bin/python"),
-                  shutil.which("python3.8")]
+    candidates = [
+        os.environ.get("RAYDAS_PYTHON38"),
+        str(Path.home() / ".pyenv/versions/3.8.18/bin/python"),
+        shutil.which("python3.8"),
+    ]
     for c in candidates:
         if c and Path(c).exists():
             return Path(c)
@@ -140,18 +143,30 @@ def ensure_distpy_env(env: Path = ENV_DIR, rebuild: bool = False) -> Path | None
     started = time.monotonic()
     try:
         _check(subprocess.run([str(base), "-m", "venv", str(env)], capture_output=True, text=True, timeout=120))
-        _check(subprocess.run([str(python), "-m", "pip", "install", "-q", "--only-binary=:all:", *PINS],
-                              capture_output=True, text=True, timeout=BUILD_TIMEOUT_S))
-        probe = ("import distpy.calc.processing_commands, matplotlib, numpy; "
-                 "print(numpy.__version__, matplotlib.__version__)")
-        _check(subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=120,
-                              env=_runner_env(env)))
+        _check(
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", "--only-binary=:all:", *PINS],
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT_S,
+            )
+        )
+        probe = (
+            "import distpy.calc.processing_commands, matplotlib, numpy; "
+            "print(numpy.__version__, matplotlib.__version__)"
+        )
+        _check(
+            subprocess.run(
+                [str(python), "-c", probe], capture_output=True, text=True, timeout=120, env=_runner_env(env)
+            )
+        )
     except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
         shutil.rmtree(env, ignore_errors=True)
         return _fail(f"building the distpy environment failed: {exc}")
     seconds = time.monotonic() - started
-    _marker(env).write_text(json.dumps({"pins": list(PINS), "build_seconds": round(seconds, 1),
-                                        "python": str(base)}, indent=1))
+    _marker(env).write_text(
+        json.dumps({"pins": list(PINS), "build_seconds": round(seconds, 1), "python": str(base)}, indent=1)
+    )
     log.info("built the distpy environment in %.0f s at %s", seconds, env)
     return python
 
@@ -173,13 +188,27 @@ def _runner_env(env: Path) -> dict:
     """Environment variables for processes in the distpy env: headless matplotlib,
     a private numba cache, one thread (comparable timings, no oversubscription)."""
     out = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    out.update({"MPLBACKEND": "Agg", "NUMBA_CACHE_DIR": str(env / "numba-cache"), "OMP_NUM_THREADS": "1",
-                "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLCONFIGDIR": str(env / "mplconfig")})
+    out.update(
+        {
+            "MPLBACKEND": "Agg",
+            "NUMBA_CACHE_DIR": str(env / "numba-cache"),
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MPLCONFIGDIR": str(env / "mplconfig"),
+        }
+    )
     return out
 
 
-def run_distpy_command(command: dict, data: np.ndarray, prf: float, xaxis: np.ndarray | None = None,
-                       gathered: list[np.ndarray] | tuple = (), **kwargs) -> np.ndarray:
+def run_distpy_command(
+    command: dict,
+    data: np.ndarray,
+    prf: float,
+    xaxis: np.ndarray | None = None,
+    gathered: list[np.ndarray] | tuple = (),
+    **kwargs,
+) -> np.ndarray:
     """Run one distpy command on ``data`` inside the distpy environment.
 
     The command reads the chunk (``in_uid`` 0) and, when ``gathered`` is
@@ -197,10 +226,17 @@ def run_distpy_command(command: dict, data: np.ndarray, prf: float, xaxis: np.nd
     return result
 
 
-def run_distpy_graph(command_list: list[dict], data: np.ndarray, prf: float, xaxis: np.ndarray | None = None,
-                     gathered: list[np.ndarray] | tuple = (), python: Path | None = None,
-                     workdir: str | os.PathLike | None = None, repeat: int = 1,
-                     boxsize: int = 500) -> tuple[np.ndarray | None, dict]:
+def run_distpy_graph(
+    command_list: list[dict],
+    data: np.ndarray,
+    prf: float,
+    xaxis: np.ndarray | None = None,
+    gathered: list[np.ndarray] | tuple = (),
+    python: Path | None = None,
+    workdir: str | os.PathLike | None = None,
+    repeat: int = 1,
+    boxsize: int = 500,
+) -> tuple[np.ndarray | None, dict]:
     """Run a distpy command list on one chunk inside the distpy environment.
 
     Each command is built by distpy's own ``CommandFactory`` with the keys
@@ -249,18 +285,27 @@ def run_distpy_graph(command_list: list[dict], data: np.ndarray, prf: float, xax
         the tail of distpy's traceback.
     """
     job = DistpyJob(command_list, data, prf, xaxis=xaxis, gathered=gathered, repeat=repeat, boxsize=boxsize)
-    (result, report), = run_distpy_batch([job], python=python, workdir=workdir)
+    ((result, report),) = run_distpy_batch([job], python=python, workdir=workdir)
     if "error" in report and not report.get("saved"):
-        raise RuntimeError(f"distpy {[c.get('name') for c in command_list]} failed: {report['error']}\n"
-                           f"{report.get('traceback', '')}")
+        raise RuntimeError(
+            f"distpy {[c.get('name') for c in command_list]} failed: {report['error']}\n{report.get('traceback', '')}"
+        )
     return result, report
 
 
 class DistpyJob:
     """One distpy run for :func:`run_distpy_batch` (arguments as :func:`run_distpy_graph`)."""
 
-    def __init__(self, command_list: list[dict], data: np.ndarray, prf: float, xaxis: np.ndarray | None = None,
-                 gathered: list[np.ndarray] | tuple = (), repeat: int = 1, boxsize: int = 500):
+    def __init__(
+        self,
+        command_list: list[dict],
+        data: np.ndarray,
+        prf: float,
+        xaxis: np.ndarray | None = None,
+        gathered: list[np.ndarray] | tuple = (),
+        repeat: int = 1,
+        boxsize: int = 500,
+    ):
         self.command_list = command_list
         self.data = data
         self.prf = prf
@@ -278,14 +323,23 @@ class DistpyJob:
             names.append(f"gather{i}.npy")
         if self.xaxis is not None:
             np.save(folder / "xaxis.npy", np.asarray(self.xaxis, dtype=np.float64))
-        job = {"command_list": self.command_list, "prf": float(self.prf), "data": "data.npy", "gathered": names,
-               "xaxis": "xaxis.npy" if self.xaxis is not None else None, "result": "result.npy",
-               "report": "report.json", "repeat": int(self.repeat), "BOXSIZE": int(self.boxsize)}
+        job = {
+            "command_list": self.command_list,
+            "prf": float(self.prf),
+            "data": "data.npy",
+            "gathered": names,
+            "xaxis": "xaxis.npy" if self.xaxis is not None else None,
+            "result": "result.npy",
+            "report": "report.json",
+            "repeat": int(self.repeat),
+            "BOXSIZE": int(self.boxsize),
+        }
         (folder / "job.json").write_text(json.dumps(job))
 
 
-def run_distpy_batch(jobs: list[DistpyJob], python: Path | None = None,
-                     workdir: str | os.PathLike | None = None) -> list[tuple[np.ndarray | None, dict]]:
+def run_distpy_batch(
+    jobs: list[DistpyJob], python: Path | None = None, workdir: str | os.PathLike | None = None
+) -> list[tuple[np.ndarray | None, dict]]:
     """Run many distpy jobs in ONE process of the distpy environment (its
     imports take about a second, so batching matters for test suites).
 
@@ -314,8 +368,14 @@ def run_distpy_batch(jobs: list[DistpyJob], python: Path | None = None,
             job.write(folder / f"job_{i}")
         (folder / "batch.json").write_text(json.dumps({"jobs": [f"job_{i}" for i in range(len(jobs))]}))
         env = python.parent.parent
-        proc = subprocess.run([str(python), str(RUNNER), str(folder / "batch.json")], capture_output=True,
-                              text=True, timeout=600, cwd=folder, env=_runner_env(env))
+        proc = subprocess.run(
+            [str(python), str(RUNNER), str(folder / "batch.json")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=folder,
+            env=_runner_env(env),
+        )
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
             raise RuntimeError(f"the distpy runner failed:\n{tail}")

@@ -45,11 +45,19 @@ def inject(command, nx, nt, prf, xaxis, folder):
             path = os.path.join(folder, value)
             os.makedirs(path, exist_ok=True)
             command[key] = path
-    command.update({
-        "date_dir": str(STEM), "datestring": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(STEM)),
-        "nx": nx, "nt": nt, "prf": prf, "xaxis": xaxis, "taxis": numpy.arange(nt), "inline_plots": 0,
-        "f_rescale": float(nt) / float(prf),
-    })
+    command.update(
+        {
+            "date_dir": str(STEM),
+            "datestring": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(STEM)),
+            "nx": nx,
+            "nt": nt,
+            "prf": prf,
+            "xaxis": xaxis,
+            "taxis": numpy.arange(nt),
+            "inline_plots": 0,
+            "f_rescale": float(nt) / float(prf),
+        }
+    )
     return command
 
 
@@ -64,16 +72,23 @@ def main(job_path):
         run_job(folder, job)
         return
     import traceback
+
     for i, _ in enumerate(job["jobs"]):
-        sub = os.path.join(folder, "job_%d" % i)
+        sub = os.path.join(folder, f"job_{i}")
         with open(os.path.join(sub, "job.json")) as fh:
             one = json.load(fh)
         try:
             run_job(sub, one)
         except Exception as exc:  # noqa: BLE001 - the report says what distpy raised
             with open(os.path.join(sub, one["report"]), "w") as fh:
-                json.dump({"saved": False, "error": "%s: %s" % (type(exc).__name__, exc),
-                           "traceback": traceback.format_exc()[-2000:]}, fh)
+                json.dump(
+                    {
+                        "saved": False,
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": traceback.format_exc()[-2000:],
+                    },
+                    fh,
+                )
 
 
 def run_job(folder, job):
@@ -93,7 +108,7 @@ def run_job(folder, job):
         nodes += [pub_command_set.DataLoadCommand(g, {}) for g in gathered]
         for command in commands:
             nodes.append(processing_commands.CommandFactory(nodes, dict(command)))
-        built = nodes[1 + len(gathered):]
+        built = nodes[1 + len(gathered) :]
         t0 = time.perf_counter()
         for cmd in built:
             cmd.execute()

@@ -24,8 +24,11 @@ def band_rms(data, prf, bands):
     import dascore as dc
 
     n_ch, n_t = data.shape
-    patch = dc.Patch(data=data, coords={"distance": np.arange(n_ch, dtype=np.float64),
-                                        "time": np.arange(n_t) / prf}, dims=("distance", "time"))
+    patch = dc.Patch(
+        data=data,
+        coords={"distance": np.arange(n_ch, dtype=np.float64), "time": np.arange(n_t) / prf},
+        dims=("distance", "time"),
+    )
     ps = patch.dft("time", real=True, pad=False, output="PS")
     df = prf / n_t
     cols = [np.asarray(ps.sum("ft_time").data).reshape(n_ch)]

@@ -35,7 +35,7 @@ def main():
     seconds = one_pass(psp, config, out_dir)
     files = count_fbe(out_dir)
     if files != expected:
-        raise SystemExit("distpy wrote %d .fbe files, expected %d" % (files, expected))
+        raise SystemExit(f"distpy wrote {files} .fbe files, expected {expected}")
     print(json.dumps({"seconds": seconds, "files": files}))
 
 

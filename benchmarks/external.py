@@ -42,8 +42,9 @@ def distpy_python() -> Path:
     try:
         from distpy_env import ensure_distpy_env  # benchmarks/distpy_env.py (written on branch issue3-plots)
     except ImportError as exc:
-        raise Unavailable(f"benchmarks/distpy_env.py is not here yet ({exc}); "
-                          "it comes with branch issue3-plots") from None
+        raise Unavailable(
+            f"benchmarks/distpy_env.py is not here yet ({exc}); it comes with branch issue3-plots"
+        ) from None
     env = ensure_distpy_env()
     if env is None:
         raise Unavailable("ensure_distpy_env() could not build distpy 1.32.3's Python 3.8 environment")
@@ -63,10 +64,12 @@ def dascore_python() -> Path:
     if python.exists() and _imports(python, "dascore"):
         return python
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True, capture_output=True,
-                       timeout=300)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "dascore"], check=True, capture_output=True,
-                       timeout=900)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(env)], check=True, capture_output=True, timeout=300
+        )
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "dascore"], check=True, capture_output=True, timeout=900
+        )
     except (subprocess.SubprocessError, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         message = detail.decode(errors="replace").strip()[-300:] or str(exc)
@@ -82,11 +85,13 @@ def _imports(python: Path, module: str) -> bool:
 
 def versions(python: Path, modules: list[str]) -> dict[str, str]:
     """``{module: version}`` as seen by another interpreter (``python`` for its own version)."""
-    code = ("import json, sys, importlib\nout = {'python': sys.version.split()[0]}\n"
-            f"for m in {modules!r}:\n"
-            "    try:\n        out[m] = importlib.import_module(m).__version__\n"
-            "    except Exception as exc:\n        out[m] = 'n/a'\n"
-            "print(json.dumps(out))")
+    code = (
+        "import json, sys, importlib\nout = {'python': sys.version.split()[0]}\n"
+        f"for m in {modules!r}:\n"
+        "    try:\n        out[m] = importlib.import_module(m).__version__\n"
+        "    except Exception as exc:\n        out[m] = 'n/a'\n"
+        "print(json.dumps(out))"
+    )
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=300)
     return json.loads(done.stdout) if done.returncode == 0 else {}
 
@@ -95,8 +100,14 @@ def timed_child(python: Path, script: str, args: list[str], timeout: float = 900
     """Run ``benchmarks/<script>`` under ``python``; returns the seconds it reports."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)
-    done = subprocess.run([str(python), str(HERE / script), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=str(HERE))
+    done = subprocess.run(
+        [str(python), str(HERE / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=str(HERE),
+    )
     if done.returncode != 0:
         raise Unavailable(f"{script} failed: {(done.stderr or done.stdout).strip()[-400:]}")
     return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])

@@ -50,18 +50,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import numpy as np  # noqa: E402
-
 import data  # noqa: E402
 import external  # noqa: E402
 import limit  # noqa: E402
+import numpy as np  # noqa: E402
 
 BANDS = [(1, 100), (100, 500), (500, 1000), (1000, 2000), (2000, 3000), (3000, 4000), (4000, 5000)]
 NOISELOG = HERE / "fbe-noiselog.json"
@@ -76,10 +75,20 @@ class Size:
     runs: int
 
 
-FULL = Size(fbe=data.Workload(1000, 10000, 20), scaling=data.Workload(200, 10000, 60),
-            ingest_channels=2000, ingest_samples=40000, runs=5)
-QUICK = Size(fbe=data.Workload(200, 10000, 4), scaling=data.Workload(40, 10000, 30),
-             ingest_channels=400, ingest_samples=20000, runs=3)
+FULL = Size(
+    fbe=data.Workload(1000, 10000, 20),
+    scaling=data.Workload(200, 10000, 60),
+    ingest_channels=2000,
+    ingest_samples=40000,
+    runs=5,
+)
+QUICK = Size(
+    fbe=data.Workload(200, 10000, 4),
+    scaling=data.Workload(40, 10000, 30),
+    ingest_channels=400,
+    ingest_samples=20000,
+    runs=3,
+)
 
 
 @dataclass
@@ -119,8 +128,10 @@ def measure(sides: list[Side], runs: int, log) -> None:
             except Exception as exc:
                 side.why_not, side.run = f"{type(exc).__name__}: {exc}", None
                 log(f"  {side.case} / {side.name}: failed on pass {i + 1}: {side.why_not}")
-        log(f"  pass {i + 1}/{runs}: " + ", ".join(f"{s.name} {s.times[-1]:.3f} s" for s in sides if s.times
-                                                    and len(s.times) == i + 1))
+        log(
+            f"  pass {i + 1}/{runs}: "
+            + ", ".join(f"{s.name} {s.times[-1]:.3f} s" for s in sides if s.times and len(s.times) == i + 1)
+        )
 
 
 def ratio(reference: Side | None, side: Side | None) -> float:
@@ -153,8 +164,12 @@ class WarmActors:
                 n = opts.num_actors or 2
                 key = (n, self.config.output, json.dumps(self.processing, sort_keys=True))
                 if key not in pools:
-                    pools[key] = [actor_class.options(num_cpus=0).remote(self.processing, self.processing_source,
-                                                                         "cpu", self.config.output) for _ in range(n)]
+                    pools[key] = [
+                        actor_class.options(num_cpus=0).remote(
+                            self.processing, self.processing_source, "cpu", self.config.output
+                        )
+                        for _ in range(n)
+                    ]
                     import ray
 
                     ray.get([a.ping.remote() for a in pools[key]])
@@ -167,8 +182,17 @@ class WarmActors:
         return WarmRun
 
 
-def raydas_process_side(case: str, name: str, config: str, store: str, out: str, w: data.Workload,
-                        warm: WarmActors | None, chunk_seconds: float = 1.0, num_actors: int | None = None) -> Side:
+def raydas_process_side(
+    case: str,
+    name: str,
+    config: str,
+    store: str,
+    out: str,
+    w: data.Workload,
+    warm: WarmActors | None,
+    chunk_seconds: float = 1.0,
+    num_actors: int | None = None,
+) -> Side:
     from raydas.config import RunConfig
     from raydas.runtime import Run
 
@@ -178,15 +202,22 @@ def raydas_process_side(case: str, name: str, config: str, store: str, out: str,
 
     def one_pass() -> float:
         shutil.rmtree(out, ignore_errors=True)
-        cfg = RunConfig(input=store, output=out, processing=processing, chunk_seconds=chunk_seconds,
-                        quicklook=False, ray={"device": "cpu", "num_actors": num_actors})
+        cfg = RunConfig(
+            input=store,
+            output=out,
+            processing=processing,
+            chunk_seconds=chunk_seconds,
+            quicklook=False,
+            ray={"device": "cpu", "num_actors": num_actors},
+        )
         t0 = time.perf_counter()
         report = run_class(cfg, mode="process", progress=False, resume=False).execute()
         seconds = time.perf_counter() - t0
         written = len(os.listdir(os.path.join(out, "NoiseLog")))
         if report.chunks_done != written or written < expected:
-            raise RuntimeError(f"raydas wrote {written} .fbe files for {report.chunks_done} chunks, "
-                               f"expected {expected}")
+            raise RuntimeError(
+                f"raydas wrote {written} .fbe files for {report.chunks_done} chunks, expected {expected}"
+            )
         return seconds
 
     return Side(case, name, config, w.samples, w.float32_bytes, one_pass)
@@ -223,9 +254,14 @@ def limit_side(w: data.Workload, store: str, out: str, pool) -> Side:
         pool.map(limit.run_chunk, jobs, chunksize=1)
         return time.perf_counter() - t0
 
-    return Side("fbe", "limit",
-                "bare kernel: scipy rfft f32 + reduceat band sums, f32 chunks, 2 proc, text rows written",
-                w.samples, w.float32_bytes, one_pass)
+    return Side(
+        "fbe",
+        "limit",
+        "bare kernel: scipy rfft f32 + reduceat band sums, f32 chunks, 2 proc, text rows written",
+        w.samples,
+        w.float32_bytes,
+        one_pass,
+    )
 
 
 def distpy_side(w: data.Workload, folder: str, out: str, notes: list[str]) -> Side:
@@ -237,8 +273,18 @@ def distpy_side(w: data.Workload, folder: str, out: str, notes: list[str]) -> Si
     data.write_distpy_layout(w, folder)
     system = os.path.join(os.path.dirname(folder), "distpy-system.json")
     with open(system, "w") as fh:
-        json.dump({"in_directory": folder, "out_directory": out, "parallel_flag": 1, "ncpu": 2,
-                   "measured_depth": "measured_depth.npy", "prf": w.prf, "config": str(NOISELOG)}, fh)
+        json.dump(
+            {
+                "in_directory": folder,
+                "out_directory": out,
+                "parallel_flag": 1,
+                "ncpu": 2,
+                "measured_depth": "measured_depth.npy",
+                "prf": w.prf,
+                "config": str(NOISELOG),
+            },
+            fh,
+        )
     notes.append("distpy: " + json.dumps(external.versions(python, ["distpy", "numpy", "scipy"])))
     state = {"first": True}
 
@@ -259,17 +305,25 @@ def dascore_side(w: data.Workload, store: str, out: str, notes: list[str], skip:
         return Side("fbe", "dascore", config, w.samples, w.float32_bytes, None, why_not=str(exc))
     notes.append("dascore: " + json.dumps(external.versions(python, ["dascore", "numpy", "scipy"])))
     args = [store, out, str(w.prf), json.dumps(BANDS), "--processes", "2"]
-    return Side("fbe", "dascore", config, w.samples, w.float32_bytes,
-                lambda: external.timed_child(python, "ext_dascore.py", args))
+    return Side(
+        "fbe",
+        "dascore",
+        config,
+        w.samples,
+        w.float32_bytes,
+        lambda: external.timed_child(python, "ext_dascore.py", args),
+    )
 
 
 def raw_read_side(name: str, path: str, how: str, samples: int) -> Side:
     nbytes = os.path.getsize(path)
     if how == "cat":
+
         def one_pass() -> float:
             t0 = time.perf_counter()
             subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
             return time.perf_counter() - t0
+
         config = "cat file > /dev/null"
     else:
         import h5py
@@ -279,12 +333,14 @@ def raw_read_side(name: str, path: str, how: str, samples: int) -> Side:
             with h5py.File(path, "r") as h5:
                 h5["Acquisition/Raw[0]/RawData"][...]
             return time.perf_counter() - t0
+
         config = "one h5py read of RawData"
     return Side("ingest", name, config, samples, nbytes, one_pass)
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
     """Fraction of all CPUs busy over ``seconds`` (from /proc/stat; 0 where unavailable)."""
+
     def sample():
         with open("/proc/stat") as fh:
             values = [int(v) for v in fh.readline().split()[1:]]
@@ -334,8 +390,12 @@ def versions() -> dict[str, str]:
     import raydas
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=HERE).stdout.strip() or "n/a"
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+            ).stdout.strip()
+            or "n/a"
+        )
     except OSError:
         commit = "n/a"
     from importlib.metadata import PackageNotFoundError, version
@@ -344,8 +404,15 @@ def versions() -> dict[str, str]:
         segyio_version = version("segyio")
     except PackageNotFoundError:
         segyio_version = getattr(segyio, "__version__", "n/a")
-    return {"python": platform.python_version(), "raydas": f"{raydas.__version__} ({commit})", "ray": ray.__version__,
-            "numpy": np.__version__, "scipy": scipy.__version__, "h5py": h5py.__version__, "segyio": segyio_version}
+    return {
+        "python": platform.python_version(),
+        "raydas": f"{raydas.__version__} ({commit})",
+        "ray": ray.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "h5py": h5py.__version__,
+        "segyio": segyio_version,
+    }
 
 
 def table(sides: list[Side], ref_of: Callable[[Side], Side | None]) -> str:
@@ -374,22 +441,31 @@ def fmt_ratio(r: float) -> str:
 
 # --- main ---------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes (about a minute on 2 cores)")
     ap.add_argument("--runs", type=int, default=None, help="timed passes per side (default 5, quick 3)")
     ap.add_argument("--workdir", default=None, help="where to write the data (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the data folder")
-    ap.add_argument("--results", default=None,
-                    help="append the results to this Markdown file (default: benchmarks/RESULTS.md for full runs, "
-                         "none for --quick)")
+    ap.add_argument(
+        "--results",
+        default=None,
+        help="append the results to this Markdown file (default: benchmarks/RESULTS.md for full runs, "
+        "none for --quick)",
+    )
     ap.add_argument("--no-dascore", action="store_true", help="do not time DASCore")
-    ap.add_argument("--wait-idle", type=float, default=None,
-                    help="before each case, wait up to this many seconds for the machine to be idle "
-                         "(default 120 s, quick 0)")
-    ap.add_argument("--timeline", default=None,
-                    help="after the cases, run one extra warm raydas FBE pass and write ray.timeline() "
-                         "(Chrome trace) here")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=None,
+        help="before each case, wait up to this many seconds for the machine to be idle (default 120 s, quick 0)",
+    )
+    ap.add_argument(
+        "--timeline",
+        default=None,
+        help="after the cases, run one extra warm raydas FBE pass and write ray.timeline() (Chrome trace) here",
+    )
     args = ap.parse_args(argv)
     size = QUICK if args.quick else FULL
     runs = args.runs or size.runs
@@ -400,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     work = Path(tempfile.mkdtemp(prefix="raydas-bench-", dir=args.workdir))
     notes: list[str] = []
     load_before = os.getloadavg()
@@ -412,8 +488,9 @@ def main(argv: list[str] | None = None) -> int:
         fbe_store = data.write_chunk_store(size.fbe, str(work / "fbe-store"))
         scaling_store = data.write_chunk_store(size.scaling, str(work / "scaling-store"))
         segy_path = data.write_segy(str(work / "ingest.sgy"), size.ingest_channels, size.ingest_samples, size.fbe.prf)
-        prodml_path = data.write_prodml(str(work / "ingest.h5"), size.ingest_channels, size.ingest_samples,
-                                        size.fbe.prf)
+        prodml_path = data.write_prodml(
+            str(work / "ingest.h5"), size.ingest_channels, size.ingest_samples, size.fbe.prf
+        )
         log(f"data written in {time.perf_counter() - t0:.1f} s under {work}")
 
         # the limit's warm pool is forked before Ray starts threads in this process
@@ -433,11 +510,24 @@ def main(argv: list[str] | None = None) -> int:
         # 1. FBE -------------------------------------------------------------------------------------------
         log(f"\nFBE: {w.seconds} chunks x {w.channels} channels x {w.prf} samples ({w.float32_bytes / 1e6:.0f} MB f32)")
         fbe = [
-            raydas_process_side("fbe", "raydas", "raydas process, chunk store f32, 2 CPU actors (warm), WITSML written",
-                                fbe_store, str(work / "out-raydas"), w, warm),
-            raydas_process_side("fbe", "raydas (actors started in the run)",
-                                "as above, actor start-up inside the clock", fbe_store, str(work / "out-raydas-cold"),
-                                w, None),
+            raydas_process_side(
+                "fbe",
+                "raydas",
+                "raydas process, chunk store f32, 2 CPU actors (warm), WITSML written",
+                fbe_store,
+                str(work / "out-raydas"),
+                w,
+                warm,
+            ),
+            raydas_process_side(
+                "fbe",
+                "raydas (actors started in the run)",
+                "as above, actor start-up inside the clock",
+                fbe_store,
+                str(work / "out-raydas-cold"),
+                w,
+                None,
+            ),
             limit_side(w, fbe_store, str(work / "out-limit"), pool),
             distpy_side(w, str(work / "distpy-data"), str(work / "out-distpy"), notes),
             dascore_side(w, fbe_store, str(work / "out-dascore"), notes, args.no_dascore),
@@ -455,15 +545,19 @@ def main(argv: list[str] | None = None) -> int:
 
         # 2. ingest ------------------------------------------------------------------------------------------
         n_ingest = size.ingest_channels * size.ingest_samples
-        log(f"\nIngest: SEG-Y {os.path.getsize(segy_path) / 1e6:.0f} MB, "
-            f"PRODML {os.path.getsize(prodml_path) / 1e6:.0f} MB")
+        log(
+            f"\nIngest: SEG-Y {os.path.getsize(segy_path) / 1e6:.0f} MB, "
+            f"PRODML {os.path.getsize(prodml_path) / 1e6:.0f} MB"
+        )
         ingest = [
             raw_read_side("SEG-Y raw read", segy_path, "cat", n_ingest),
-            raydas_ingest_side("SEG-Y ingest", segy_path, str(work / "store-segy"), os.path.getsize(segy_path),
-                               n_ingest),
+            raydas_ingest_side(
+                "SEG-Y ingest", segy_path, str(work / "store-segy"), os.path.getsize(segy_path), n_ingest
+            ),
             raw_read_side("PRODML raw read", prodml_path, "h5py", n_ingest),
-            raydas_ingest_side("PRODML ingest", prodml_path, str(work / "store-prodml"), os.path.getsize(prodml_path),
-                               n_ingest),
+            raydas_ingest_side(
+                "PRODML ingest", prodml_path, str(work / "store-prodml"), os.path.getsize(prodml_path), n_ingest
+            ),
         ]
         if idle_wait:
             wait_until_idle(idle_wait, log)
@@ -475,10 +569,19 @@ def main(argv: list[str] | None = None) -> int:
         scaling = []
         for actors in (1, 2):
             for chunk in (1, 5, 30):
-                scaling.append(raydas_process_side(
-                    "scaling", f"{actors} actor{'s' if actors > 1 else ''}, {chunk}-s chunks",
-                    f"raydas process FBE, {actors} warm CPU actor(s), chunk_seconds={chunk}", scaling_store,
-                    str(work / f"out-scaling-{actors}-{chunk}"), sw, warm, chunk_seconds=chunk, num_actors=actors))
+                scaling.append(
+                    raydas_process_side(
+                        "scaling",
+                        f"{actors} actor{'s' if actors > 1 else ''}, {chunk}-s chunks",
+                        f"raydas process FBE, {actors} warm CPU actor(s), chunk_seconds={chunk}",
+                        scaling_store,
+                        str(work / f"out-scaling-{actors}-{chunk}"),
+                        sw,
+                        warm,
+                        chunk_seconds=chunk,
+                        num_actors=actors,
+                    )
+                )
         if idle_wait:
             wait_until_idle(idle_wait, log)
         measure(scaling, runs, log)
@@ -542,8 +645,10 @@ def main(argv: list[str] | None = None) -> int:
     if results_md:
         append_results(results_md, started, args, runs, mach, vers, load_before, load_after, text, summary + notes)
         print(f"appended to {results_md}")
-    print(f"fbe_vs_limit={fmt_ratio(fbe_vs_limit)} fbe_vs_distpy={fmt_ratio(fbe_vs_distpy)} "
-          f"ingest_vs_read={fmt_ratio(ingest_vs_read)}")
+    print(
+        f"fbe_vs_limit={fmt_ratio(fbe_vs_limit)} fbe_vs_distpy={fmt_ratio(fbe_vs_distpy)} "
+        f"ingest_vs_read={fmt_ratio(ingest_vs_read)}"
+    )
     return 0
 
 
@@ -562,13 +667,14 @@ def check_agreement(work: Path, w: data.Workload) -> str:
 
 def profile_timeline(path: str, store: str, out: str, warm: WarmActors) -> None:
     """One more warm raydas FBE pass, then ``ray.timeline`` written to ``path`` (not timed)."""
-    from raydas.config import RunConfig
-
     import ray
 
+    from raydas.config import RunConfig
+
     shutil.rmtree(out, ignore_errors=True)
-    cfg = RunConfig(input=store, output=out, processing=json.loads(NOISELOG.read_text()), quicklook=False,
-                    ray={"device": "cpu"})
+    cfg = RunConfig(
+        input=store, output=out, processing=json.loads(NOISELOG.read_text()), quicklook=False, ray={"device": "cpu"}
+    )
     warm.run_class()(cfg, mode="process", progress=False, resume=False).execute()
     ray.timeline(filename=path)  # the whole session's events; this pass is the last
 

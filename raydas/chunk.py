@@ -63,9 +63,7 @@ class Chunk:
             raise ValueError(f"Chunk data must be 2-D (channel, time), got shape {getattr(self.data, 'shape', None)}")
         self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1)
         if self.positions.shape[0] != self.data.shape[0]:
-            raise ValueError(
-                f"{self.positions.shape[0]} channel positions for {self.data.shape[0]} channels"
-            )
+            raise ValueError(f"{self.positions.shape[0]} channel positions for {self.data.shape[0]} channels")
         before, after = (int(h) for h in self.halo)
         if before < 0 or after < 0 or before + after > self.data.shape[1]:
             raise ValueError(f"halo {self.halo} does not fit {self.data.shape[1]} samples")
@@ -119,7 +117,7 @@ class Chunk:
         offsets = np.round(np.arange(self.data.shape[1]) * self.dt * NS_PER_S).astype(np.int64)
         return (self.start_ns + offsets).astype("datetime64[ns]")
 
-    def trimmed(self) -> "Chunk":
+    def trimmed(self) -> Chunk:
         """A copy of this chunk's metadata around its core samples, halo (0, 0)."""
         return replace(self, data=self.core, start_ns=self.core_start_ns, halo=(0, 0))
 
@@ -134,8 +132,14 @@ class Chunk:
         Needs the optional ``xarray`` extra (``pip install 'raydas[xarray]'``).
         """
         xr = _xarray()
-        attrs = {"units": self.units, "gauge_length": float(self.gauge_length), "dt": self.dt,
-                 "halo": list(self.halo), "source": self.source, "index": self.index}
+        attrs = {
+            "units": self.units,
+            "gauge_length": float(self.gauge_length),
+            "dt": self.dt,
+            "halo": list(self.halo),
+            "source": self.source,
+            "index": self.index,
+        }
         return xr.DataArray(
             self.data,
             dims=("distance", "time"),
@@ -145,7 +149,7 @@ class Chunk:
         )
 
     @classmethod
-    def from_xarray(cls, array) -> "Chunk":
+    def from_xarray(cls, array) -> Chunk:
         """A Chunk from a DataArray with ``distance`` (m) and ``time``
         (``datetime64``) dimensions, as :meth:`to_xarray` makes (either order).
 

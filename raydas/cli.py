@@ -37,16 +37,29 @@ def cmd_scan(args) -> int:
     records, failures = found.records, found.failures
     _, breaks = assemble(records)
     if args.json:
-        print(json.dumps({
-            "records": [r.summary() for r in records],
-            "discontinuities": [b.summary() for b in breaks],
-            "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
-            "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "records": [r.summary() for r in records],
+                    "discontinuities": [b.summary() for b in breaks],
+                    "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
+                    "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
+                },
+                indent=2,
+            )
+        )
     else:
-        cols = [("path", "path"), ("format", "format"), ("channels", "channels"), ("samples", "samples"),
-                ("sample_rate_hz", "rate (Hz)"), ("channel_spacing_m", "spacing (m)"), ("start", "start (UTC)"),
-                ("end", "end (UTC)"), ("units", "unit")]
+        cols = [
+            ("path", "path"),
+            ("format", "format"),
+            ("channels", "channels"),
+            ("samples", "samples"),
+            ("sample_rate_hz", "rate (Hz)"),
+            ("channel_spacing_m", "spacing (m)"),
+            ("start", "start (UTC)"),
+            ("end", "end (UTC)"),
+            ("units", "unit"),
+        ]
         rows = [dict(r.summary(), path=_record_label(r)) for r in records]
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
@@ -54,10 +67,12 @@ def cmd_scan(args) -> int:
         for f in failures:
             print(f"unreadable: {f}", file=sys.stderr)
         if found.not_data:
-            print(f"skipped {len(found.not_data)} file(s) that are not data: "
-                  + ", ".join(_short(f.path) for f in found.not_data), file=sys.stderr)
+            print(
+                f"skipped {len(found.not_data)} file(s) that are not data: "
+                + ", ".join(_short(f.path) for f in found.not_data),
+                file=sys.stderr,
+            )
     return 0 if records else 1
-
 
 
 def _record_label(record) -> str:
@@ -69,6 +84,7 @@ def _record_label(record) -> str:
     if record.stream:
         label += f" [{record.stream}]"
     return label
+
 
 def _short(path: str) -> str:
     try:
@@ -96,10 +112,29 @@ def cmd_commands(args) -> int:
     rows = []
     for d in described:
         params = ", ".join(f"{p['name']}={json.dumps(p['default'])}" for p in d["parameters"])
-        rows.append({"name": d["name"], "family": d["family"], "gpu": "yes" if d["gpu"] else "host",
-                     "halo": d["halo"], "params": params, "summary": d["summary"]})
-    print(_table(rows, [("name", "command"), ("family", "family"), ("gpu", "gpu"), ("halo", "halo"),
-                        ("params", "parameters (defaults)"), ("summary", "what it does")]))
+        rows.append(
+            {
+                "name": d["name"],
+                "family": d["family"],
+                "gpu": "yes" if d["gpu"] else "host",
+                "halo": d["halo"],
+                "params": params,
+                "summary": d["summary"],
+            }
+        )
+    print(
+        _table(
+            rows,
+            [
+                ("name", "command"),
+                ("family", "family"),
+                ("gpu", "gpu"),
+                ("halo", "halo"),
+                ("params", "parameters (defaults)"),
+                ("summary", "what it does"),
+            ],
+        )
+    )
     changed = [d for d in described if d["changed_from_distpy"]]
     if changed:
         print("\nWhere raydas's numbers or behaviour differ from distpy's:")
@@ -141,9 +176,17 @@ def _apply_overrides(cfg, args):
         from .outputs import check_output_path
 
         check_output_path(args.timeline, "--timeline")
-    ray_updates = {k: v for k, v in (("device", args.device), ("num_actors", args.num_actors),
-                                     ("num_cpus", args.num_cpus), ("timeline", args.timeline),
-                                     ("in_flight", args.in_flight)) if v is not None}
+    ray_updates = {
+        k: v
+        for k, v in (
+            ("device", args.device),
+            ("num_actors", args.num_actors),
+            ("num_cpus", args.num_cpus),
+            ("timeline", args.timeline),
+            ("in_flight", args.in_flight),
+        )
+        if v is not None
+    }
     updates = {}
     if ray_updates:
         updates["ray"] = cfg.ray.model_copy(update=ray_updates)
@@ -160,7 +203,9 @@ def _execute(cfg, mode: str, args) -> int:
     try:
         report = run(cfg, mode=mode, progress=not args.no_progress, resume=not args.no_resume)
     except RunFailed as exc:
-        print(f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr)
+        print(
+            f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr
+        )
         for f in exc.failures:
             chunk = f" chunk {f['chunk']}" if f.get("chunk") else ""
             print(f"  [{f['stage']}] {f.get('file', '')}{chunk}: {f['error']}", file=sys.stderr)
@@ -181,10 +226,14 @@ def cmd_demo(args) -> int:
     from .config import load_config
 
     out = os.path.abspath(args.out)
-    print(f"raydas demo: writing {args.files} SEG-Y file(s) of {args.seconds:g} s, {args.channels} channels at "
-          f"{args.rate:g} Hz into {out}/data", file=sys.stderr)
-    config_path = demo.prepare(out, files=args.files, seconds=args.seconds, channels=args.channels,
-                               sample_rate=args.rate)
+    print(
+        f"raydas demo: writing {args.files} SEG-Y file(s) of {args.seconds:g} s, {args.channels} channels at "
+        f"{args.rate:g} Hz into {out}/data",
+        file=sys.stderr,
+    )
+    config_path = demo.prepare(
+        out, files=args.files, seconds=args.seconds, channels=args.channels, sample_rate=args.rate
+    )
     cfg = _apply_overrides(load_config(config_path), args)
     code = _execute(cfg, "run", args)
     if code == 0:
@@ -238,13 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.set_defaults(func=cmd_demo)
 
-    for name, mode, text in (("run", "run", "ingest and process as a config says"),
-                             ("ingest", "ingest", "fill the chunk store from the input files"),
-                             ("process", "process", "process the chunk store (or input) with the pipeline")):
+    for name, mode, text in (
+        ("run", "run", "ingest and process as a config says"),
+        ("ingest", "ingest", "fill the chunk store from the input files"),
+        ("process", "process", "process the chunk store (or input) with the pipeline"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("config", help="raydas run config or distpy system config (JSON)")
-        p.add_argument("--input", help="data to read instead of the config's input (path, glob, URL, "
-                                       "or synthetic://?seconds=&rate=&channels=)")
+        p.add_argument(
+            "--input",
+            help="data to read instead of the config's input (path, glob, URL, "
+            "or synthetic://?seconds=&rate=&channels=)",
+        )
         _add_run_options(p)
         p.set_defaults(func=lambda a, m=mode: cmd_run(a, m))
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -40,8 +40,20 @@ from .fsutil import join, url_to_fs
 from .outputs import check_output_path, safe_relative
 from .pipeline import load_json
 
-DISTPY_SYSTEM_KEYS = {"in_drive", "out_drive", "in_directory", "out_directory", "project", "data", "results",
-                      "parallel_flag", "ncpu", "BOX_SIZE", "measured_depth", "time_scale"}
+DISTPY_SYSTEM_KEYS = {
+    "in_drive",
+    "out_drive",
+    "in_directory",
+    "out_directory",
+    "project",
+    "data",
+    "results",
+    "parallel_flag",
+    "ncpu",
+    "BOX_SIZE",
+    "measured_depth",
+    "time_scale",
+}
 
 
 # --- credentials: from the environment or instance identity, never from configs ----------------
@@ -49,12 +61,22 @@ DISTPY_SYSTEM_KEYS = {"in_drive", "out_drive", "in_directory", "out_directory", 
 #: ``token``, ``password``, Azure SAS ``sig``, AWS presigned ``X-Amz-Signature``/``X-Amz-Credential``...).
 SECRET_NAME = re.compile(
     r"(^|[_\-.])(key|secret|token|password|passwd|pwd|credentials?|sig|signature|sas|"
-    r"connection_?string|x-amz-(signature|credential|security-token))$", re.IGNORECASE)
+    r"connection_?string|x-amz-(signature|credential|security-token))$",
+    re.IGNORECASE,
+)
 #: Environment variables that hold object-store or Ray credentials; their values are scrubbed from reports.
-SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                   "AZURE_STORAGE_KEY", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_SAS_TOKEN",
-                   "AZURE_STORAGE_CONNECTION_STRING", "AZURE_CLIENT_SECRET", "GOOGLE_OAUTH_ACCESS_TOKEN",
-                   "RAY_AUTH_TOKEN")
+SECRET_ENV_VARS = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AZURE_STORAGE_KEY",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_CLIENT_SECRET",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "RAY_AUTH_TOKEN",
+)
 REDACTED = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]*:[^/@\s]*@")
 
@@ -80,16 +102,20 @@ def redact(value: Any) -> Any:
     the credential environment variables (:data:`SECRET_ENV_VARS`) become ``***``.
     """
     if isinstance(value, dict):
-        return {k: (REDACTED if isinstance(k, str) and SECRET_NAME.search(k) and v not in (None, "")
-                    else redact(v)) for k, v in value.items()}
+        return {
+            k: (REDACTED if isinstance(k, str) and SECRET_NAME.search(k) and v not in (None, "") else redact(v))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
     if not isinstance(value, str):
         return value
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", value)
-    text = re.sub(r"([?&])([^=&#\s]+)=([^&#\s]*)",
-                  lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if SECRET_NAME.search(m.group(2)) else m.group(0),
-                  text)
+    text = re.sub(
+        r"([?&])([^=&#\s]+)=([^&#\s]*)",
+        lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if SECRET_NAME.search(m.group(2)) else m.group(0),
+        text,
+    )
     for name in SECRET_ENV_VARS:
         secret = os.environ.get(name)
         if secret and len(secret) >= 6:
@@ -98,10 +124,12 @@ def redact(value: Any) -> Any:
 
 
 def _no_credentials(value):
-    for url in (value if isinstance(value, list) else [value]):
+    for url in value if isinstance(value, list) else [value]:
         if isinstance(url, str) and (what := url_secret(url)):
-            raise ValueError(f"{redact(url)!r} carries a credential ({what}); object-store credentials come from "
-                             "the environment or the instance's identity, never from config files")
+            raise ValueError(
+                f"{redact(url)!r} carries a credential ({what}); object-store credentials come from "
+                "the environment or the instance's identity, never from config files"
+            )
     return value
 
 
@@ -110,14 +138,15 @@ class RayOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: Optional[str] = Field(None, description="Ray address; default: RAY_ADDRESS if set, else a private local Ray")
+    address: str | None = Field(None, description="Ray address; default: RAY_ADDRESS if set, else a private local Ray")
     device: Literal["auto", "cpu", "gpu"] = Field("auto", description="where processor actors compute")
-    num_actors: Optional[int] = Field(None, ge=1, description="processor actors (default: one per GPU, or per CPU)")
+    num_actors: int | None = Field(None, ge=1, description="processor actors (default: one per GPU, or per CPU)")
     actor_cpus: float = Field(1.0, gt=0, description="CPUs reserved by each processor actor")
-    in_flight: Optional[int] = Field(None, ge=1, description="chunks in flight (default: 2 per actor)")
-    num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of a private local Ray (default: all)")
-    timeline: Optional[str] = Field(
-        None, description="file under the results root for ray.timeline()'s Chrome trace JSON (e.g. timeline.json)")
+    in_flight: int | None = Field(None, ge=1, description="chunks in flight (default: 2 per actor)")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a private local Ray (default: all)")
+    timeline: str | None = Field(
+        None, description="file under the results root for ray.timeline()'s Chrome trace JSON (e.g. timeline.json)"
+    )
 
     @field_validator("timeline")
     @classmethod
@@ -130,15 +159,16 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: Union[str, list[str]] = Field(description="path, glob, folder or URL of the data (or a list)")
+    input: str | list[str] = Field(description="path, glob, folder or URL of the data (or a list)")
     output: str = Field("results", description="results root (path or URL)")
-    processing: Union[str, dict, None] = Field(None, description="distpy processing config: file or inline object")
+    processing: str | dict | None = Field(None, description="distpy processing config: file or inline object")
     chunk_seconds: float = Field(1.0, gt=0, description="chunk duration (s)")
-    store: Optional[str] = Field(None, description="chunk store URL (ingest writes it, process reads it)")
-    format: Optional[str] = Field(None, description="force this format instead of detecting by content")
-    sample_rate: Optional[float] = Field(None, gt=0, description="override the sample rate of every record (Hz)")
-    assumed_sample_rate: Optional[float] = Field(
-        None, gt=0, description="sample rate for records that do not state one (distpy's prf)")
+    store: str | None = Field(None, description="chunk store URL (ingest writes it, process reads it)")
+    format: str | None = Field(None, description="force this format instead of detecting by content")
+    sample_rate: float | None = Field(None, gt=0, description="override the sample rate of every record (Hz)")
+    assumed_sample_rate: float | None = Field(
+        None, gt=0, description="sample rate for records that do not state one (distpy's prf)"
+    )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
     ray: RayOptions = Field(default_factory=RayOptions)
 
@@ -169,19 +199,27 @@ def _validation_error(exc: ValidationError, source: str | None) -> ConfigError:
     loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
     msg = err["msg"]
     last = err["loc"][-1] if err["loc"] else ""
-    if err["type"] == "extra_forbidden" and isinstance(last, str) and (
-            SECRET_NAME.search(last) or last in ("storage_options", "client_kwargs")):
-        msg = ("credentials do not belong in config files: set them in the environment (AWS_ACCESS_KEY_ID/"
-               "AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_*, GOOGLE_APPLICATION_CREDENTIALS) or use the instance's "
-               "identity (IAM role, managed identity, workload identity)")
+    if (
+        err["type"] == "extra_forbidden"
+        and isinstance(last, str)
+        and (SECRET_NAME.search(last) or last in ("storage_options", "client_kwargs"))
+    ):
+        msg = (
+            "credentials do not belong in config files: set them in the environment (AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_*, GOOGLE_APPLICATION_CREDENTIALS) or use the instance's "
+            "identity (IAM role, managed identity, workload identity)"
+        )
     return ConfigError(f"${loc}", msg, source)
 
 
 def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
     """Map a distpy system config onto a :class:`RunConfig`."""
+
     def need(key):
         if key not in doc:
-            raise ConfigError(f"$.{key}", "missing (distpy system configs name in_drive/out_drive/project/data/results)", source)
+            raise ConfigError(
+                f"$.{key}", "missing (distpy system configs name in_drive/out_drive/project/data/results)", source
+            )
         value = doc[key]
         if not isinstance(value, str):
             raise ConfigError(f"$.{key}", f"must be a string, got {value!r}", source)
@@ -234,8 +272,12 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
     if not isinstance(doc, dict):
         raise ConfigError("$", f"a run config is a JSON object, not {type(doc).__name__}", path)
     if "command_list" in doc:
-        raise ConfigError("$", "this is a processing config (command_list); give it as 'processing' in a run "
-                               "config, or run: raydas run --processing THIS --input DATA", path)
+        raise ConfigError(
+            "$",
+            "this is a processing config (command_list); give it as 'processing' in a run "
+            "config, or run: raydas run --processing THIS --input DATA",
+            path,
+        )
     if "input" not in doc and DISTPY_SYSTEM_KEYS & set(doc):
         cfg = from_distpy_system(doc, path)
     else:
@@ -246,10 +288,12 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
     if base is not None:
         inputs = cfg.input if isinstance(cfg.input, list) else [cfg.input]
         resolved = [_resolve(base, i) for i in inputs]
-        cfg = cfg.model_copy(update={
-            "input": resolved if isinstance(cfg.input, list) else resolved[0],
-            "output": _resolve(base, cfg.output),
-            "store": _resolve(base, cfg.store),
-            "processing": _resolve(base, cfg.processing) if isinstance(cfg.processing, str) else cfg.processing,
-        })
+        cfg = cfg.model_copy(
+            update={
+                "input": resolved if isinstance(cfg.input, list) else resolved[0],
+                "output": _resolve(base, cfg.output),
+                "store": _resolve(base, cfg.store),
+                "processing": _resolve(base, cfg.processing) if isinstance(cfg.processing, str) else cfg.processing,
+            }
+        )
     return cfg

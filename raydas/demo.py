@@ -25,7 +25,7 @@ import numpy as np
 
 from .timeutil import NS_PER_S
 
-START = _dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=_dt.timezone.utc)
+START = _dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=_dt.UTC)
 NOISE_RMS = 0.1
 EVENT_VELOCITY = 1500.0  # m/s
 EVENT_TIME = 25.0  # s after the start
@@ -49,8 +49,9 @@ def synthetic_block(t: np.ndarray, depth: np.ndarray, seed: int) -> np.ndarray:
     return data.astype(np.float32)
 
 
-def write_segy(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.datetime, sample_rate: float,
-               sample_format: int = 1) -> None:
+def write_segy(
+    path: str, data: np.ndarray, depth: np.ndarray, start: _dt.datetime, sample_rate: float, sample_format: int = 1
+) -> None:
     """Write ``data`` (channel, time) as SEG-Y rev 1 with segyio: one trace per
     channel, start time (UTC) in the trace headers, depth (m) as receiver-group
     elevation in cm (scalar -100), samples at ``sample_rate`` Hz as IBM floats
@@ -63,13 +64,21 @@ def write_segy(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.dateti
     spec.samples = list(range(n_t))
     spec.tracecount = n_ch
     interval_us = int(round(1e6 / sample_rate))
-    text = {1: "raydas demo: synthetic DAS strain rate, one trace per channel",
-            2: "UNITS: strain/s   TIME: UTC in trace headers   DEPTH: receiver group elevation (cm)",
-            3: f"SAMPLE RATE {sample_rate:g} HZ  CHANNELS {n_ch}  SPACING {SPACING:g} M"}
+    text = {
+        1: "raydas demo: synthetic DAS strain rate, one trace per channel",
+        2: "UNITS: strain/s   TIME: UTC in trace headers   DEPTH: receiver group elevation (cm)",
+        3: f"SAMPLE RATE {sample_rate:g} HZ  CHANNELS {n_ch}  SPACING {SPACING:g} M",
+    }
     with segyio.create(path, spec) as f:
         f.text[0] = segyio.tools.create_text_header(text)
-        f.bin.update({segyio.BinField.Interval: interval_us, segyio.BinField.Samples: n_t,
-                      segyio.BinField.Format: sample_format, segyio.BinField.SEGYRevision: 0x0100})
+        f.bin.update(
+            {
+                segyio.BinField.Interval: interval_us,
+                segyio.BinField.Samples: n_t,
+                segyio.BinField.Format: sample_format,
+                segyio.BinField.SEGYRevision: 0x0100,
+            }
+        )
         day = start.timetuple().tm_yday
         for i in range(n_ch):
             f.header[i] = {
@@ -88,8 +97,9 @@ def write_segy(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.dateti
         f.trace = np.asarray(data, dtype=np.float32)  # one call: segyio writes every trace
 
 
-def generate(folder: str, files: int = 3, seconds: float = 20.0, channels: int = 200,
-             sample_rate: float = 2000.0) -> list[str]:
+def generate(
+    folder: str, files: int = 3, seconds: float = 20.0, channels: int = 200, sample_rate: float = 2000.0
+) -> list[str]:
     """Write the synthetic recording as ``files`` consecutive SEG-Y files in ``folder``."""
     os.makedirs(folder, exist_ok=True)
     depth = FIRST_DEPTH + SPACING * np.arange(channels)
@@ -113,8 +123,7 @@ def packaged_config(name: str) -> dict:
     return json.loads(importlib.resources.files("raydas.configs").joinpath(name).read_text())
 
 
-def prepare(out: str, files: int = 3, seconds: float = 20.0, channels: int = 200,
-            sample_rate: float = 2000.0) -> str:
+def prepare(out: str, files: int = 3, seconds: float = 20.0, channels: int = 200, sample_rate: float = 2000.0) -> str:
     """Generate the data and write the demo's configs into ``out``; returns the run config path."""
     out = os.path.abspath(out)
     generate(os.path.join(out, "data"), files, seconds, channels, sample_rate)

@@ -7,8 +7,8 @@ import io
 import os
 import posixpath
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem

@@ -35,8 +35,19 @@ log = logging.getLogger(__name__)
 #: keys distpy puts in a command's JSON that are not parameters.
 GRAPH_KEYS = {"name", "uid", "in_uid", "gather_uids", "comment", "formatting", "band00", "command", "directory_in"}
 #: keys distpy injects at run time (ignored when a config carries them).
-INJECTED_KEYS = {"nx", "nt", "prf", "xaxis", "taxis", "date_dir", "datestring", "f_rescale", "inline_plots",
-                 "BOXSIZE", "commands"}
+INJECTED_KEYS = {
+    "nx",
+    "nt",
+    "prf",
+    "xaxis",
+    "taxis",
+    "date_dir",
+    "datestring",
+    "f_rescale",
+    "inline_plots",
+    "BOXSIZE",
+    "commands",
+}
 
 
 @dataclass
@@ -65,7 +76,7 @@ class Value:
         self.cache: dict = {}
         self._core = None
 
-    def core(self) -> "Value":
+    def core(self) -> Value:
         """This value without its halo (a view; memoised)."""
         before, after = self.meta.halo
         if before == 0 and after == 0:
@@ -99,7 +110,9 @@ def load_json(path: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError("$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=path) from None
+        raise ConfigError(
+            "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=path
+        ) from None
 
 
 def _is_int(value) -> bool:
@@ -112,8 +125,14 @@ class Pipeline:
     Build one with :meth:`from_config` (a dict or a JSON file path).
     """
 
-    def __init__(self, nodes: list[Node], name: str = "", description: str = "", source: str | None = None,
-                 warnings: list[str] | None = None):
+    def __init__(
+        self,
+        nodes: list[Node],
+        name: str = "",
+        description: str = "",
+        source: str | None = None,
+        warnings: list[str] | None = None,
+    ):
         self.nodes = nodes
         self.name = name
         self.description = description
@@ -129,7 +148,7 @@ class Pipeline:
 
     # --- building -----------------------------------------------------------
     @classmethod
-    def from_config(cls, config: dict | str, source: str | None = None) -> "Pipeline":
+    def from_config(cls, config: dict | str, source: str | None = None) -> Pipeline:
         """Compile a processing config (distpy's format).
 
         Raises
@@ -141,7 +160,9 @@ class Pipeline:
             source = config
             config = load_json(config)
         if not isinstance(config, dict):
-            raise ConfigError("$", f"a processing config is a JSON object with a command_list, not {type(config).__name__}", source)
+            raise ConfigError(
+                "$", f"a processing config is a JSON object with a command_list, not {type(config).__name__}", source
+            )
         items = config.get("command_list")
         if not isinstance(items, list):
             raise ConfigError("$.command_list", "missing, or not a list of commands", source)
@@ -156,11 +177,20 @@ class Pipeline:
             seen[node.uid] = path
             nodes.append(node)
         for node in nodes:
-            for key, uid in [("in_uid", node.in_uid)] + [(f"gather_uids[{j}]", g) for j, g in enumerate(node.gather_uids)]:
+            for key, uid in [("in_uid", node.in_uid)] + [
+                (f"gather_uids[{j}]", g) for j, g in enumerate(node.gather_uids)
+            ]:
                 if uid != 0 and uid not in seen:
-                    raise ConfigError(f"{node.json_path}.{key}", f"uid {uid} is not defined by any command (0 is the data)", source)
-        pipeline = cls(nodes, name=str(config.get("name", "")), description=str(config.get("description", "")),
-                       source=source, warnings=warnings)
+                    raise ConfigError(
+                        f"{node.json_path}.{key}", f"uid {uid} is not defined by any command (0 is the data)", source
+                    )
+        pipeline = cls(
+            nodes,
+            name=str(config.get("name", "")),
+            description=str(config.get("description", "")),
+            source=source,
+            warnings=warnings,
+        )
         for w in warnings:
             log.warning("%s", w)
         return pipeline
@@ -203,7 +233,9 @@ class Pipeline:
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
-            raise ConfigError(f"{path}.{loc}" if loc else path, f"{err['msg']} (got {err.get('input')!r})", source) from None
+            raise ConfigError(
+                f"{path}.{loc}" if loc else path, f"{err['msg']} (got {err.get('input')!r})", source
+            ) from None
         except (ValueError, TypeError) as exc:
             raise ConfigError(path, f"{name}: {exc}", source) from None
         return Node(uid=uid, command=command, in_uid=in_uid, gather_uids=[int(g) for g in gather], json_path=path)
@@ -227,7 +259,9 @@ class Pipeline:
         if len(order) != len(self.nodes):
             stuck = sorted(uid for uid, count in pending.items() if count > 0)
             first = by_uid[stuck[0]]
-            raise ConfigError(first.json_path, f"commands {stuck} form a cycle (each waits for another's output)", self.source)
+            raise ConfigError(
+                first.json_path, f"commands {stuck} form a cycle (each waits for another's output)", self.source
+            )
         return order
 
     # --- declarations -------------------------------------------------------
@@ -319,8 +353,12 @@ class Pipeline:
     def to_dot(self) -> str:
         """Graphviz dot of the graph: green steps run on GPU actors, grey on the host."""
         title = (self.name or "pipeline").replace('"', "'")
-        lines = [f'digraph "{title}" {{', "  rankdir=TB;", '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
-                 '  0 [label="0: data", fillcolor="lightblue"];']
+        lines = [
+            f'digraph "{title}" {{',
+            "  rankdir=TB;",
+            '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+            '  0 [label="0: data", fillcolor="lightblue"];',
+        ]
         for node in self.order:
             cmd = node.command
             colour = "palegreen" if cmd.gpu else "lightgrey"

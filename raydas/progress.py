@@ -24,8 +24,7 @@ class Snapshot:
 
     def line(self) -> str:
         eta = "?" if self.eta_s is None else f"{self.eta_s:.0f} s"
-        return (f"{self.done}/{self.total} chunks, {self.chunks_per_s:.2f} chunk/s, "
-                f"{self.mb_per_s:.1f} MB/s, ETA {eta}")
+        return f"{self.done}/{self.total} chunks, {self.chunks_per_s:.2f} chunk/s, {self.mb_per_s:.1f} MB/s, ETA {eta}"
 
 
 class Progress:
@@ -44,8 +43,7 @@ class Progress:
         Time source in seconds (tests pass a fake one).
     """
 
-    def __init__(self, total: int, enabled: bool = True, log_every: float = 10.0, clock=time.perf_counter,
-                 stream=None):
+    def __init__(self, total: int, enabled: bool = True, log_every: float = 10.0, clock=time.perf_counter, stream=None):
         self.total = int(total)
         self.done = 0
         self.bytes = 0
@@ -59,8 +57,9 @@ class Progress:
         if enabled and hasattr(self.stream, "isatty") and self.stream.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, unit="chunk", desc="chunks", file=self.stream, dynamic_ncols=True,
-                             mininterval=0.2)
+            self._bar = tqdm(
+                total=self.total, unit="chunk", desc="chunks", file=self.stream, dynamic_ncols=True, mininterval=0.2
+            )
 
     def add_total(self, n: int) -> None:
         """More chunks became known (streaming)."""

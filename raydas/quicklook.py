@@ -16,7 +16,9 @@ from .timeutil import NS_PER_S
 QUICKLOOK = "quicklook.png"
 
 
-def collect_fbe(sink: OutputSink, folder: str, stems: list[str]) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+def collect_fbe(
+    sink: OutputSink, folder: str, stems: list[str]
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     """Stack the ``.fbe`` files of ``stems`` in ``folder``.
 
     Returns
@@ -49,8 +51,11 @@ def noise_log_quicklook(pipeline, output_root: str, stems: list[str]) -> str | N
     folder of ``pipeline``; returns its URL, or None if the pipeline writes none."""
     from matplotlib.figure import Figure
 
-    folders = [n.command.params.directory_out for n in pipeline.order
-               if n.command.name == "write_witsml" and n.command.params.directory_out != "NONE"]
+    folders = [
+        n.command.params.directory_out
+        for n in pipeline.order
+        if n.command.name == "write_witsml" and n.command.params.directory_out != "NONE"
+    ]
     if not folders:
         return None
     sink = OutputSink(output_root)
@@ -63,9 +68,17 @@ def noise_log_quicklook(pipeline, output_root: str, stems: list[str]) -> str | N
         with np.errstate(divide="ignore", invalid="ignore"):
             shown = np.log10(np.where(panel > 0, panel, np.nan))
         finite = shown[np.isfinite(shown)]
-        lo, hi = (np.percentile(finite, [2, 98]) if finite.size else (0, 1))
-        image = ax.imshow(shown, aspect="auto", origin="upper", cmap="magma", vmin=lo, vmax=hi,
-                          extent=(0, span, float(depth[-1]), float(depth[0])), interpolation="nearest")
+        lo, hi = np.percentile(finite, [2, 98]) if finite.size else (0, 1)
+        image = ax.imshow(
+            shown,
+            aspect="auto",
+            origin="upper",
+            cmap="magma",
+            vmin=lo,
+            vmax=hi,
+            extent=(0, span, float(depth[-1]), float(depth[0])),
+            interpolation="nearest",
+        )
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("time (s)")
         fig.colorbar(image, ax=ax, label="log10", location="bottom", shrink=0.9)

@@ -146,11 +146,16 @@ def _assemble_stream(records: list[RecordInfo]) -> tuple[list[Recording], list[D
             if change:
                 reason = Discontinuity(change[0], label_prev, label_next, change[1])
             elif gap_samples > CONTIGUITY_TOLERANCE:
-                reason = Discontinuity("gap", label_prev, label_next,
-                                       f"{gap_samples * prev.dt:.6g} s missing after {to_iso(prev.end_ns)}")
+                reason = Discontinuity(
+                    "gap", label_prev, label_next, f"{gap_samples * prev.dt:.6g} s missing after {to_iso(prev.end_ns)}"
+                )
             elif gap_samples < -CONTIGUITY_TOLERANCE:
-                reason = Discontinuity("overlap", label_prev, label_next,
-                                       f"{-gap_samples * prev.dt:.6g} s overlap at {to_iso(record.start_ns)}")
+                reason = Discontinuity(
+                    "overlap",
+                    label_prev,
+                    label_next,
+                    f"{-gap_samples * prev.dt:.6g} s overlap at {to_iso(record.start_ns)}",
+                )
             if reason:
                 breaks.append(reason)
                 recordings.append(Recording(current))
@@ -203,8 +208,9 @@ class ChunkPlan:
         )
 
 
-def plan_chunks(recordings: list[Recording], chunk_seconds: float, halo_samples: int | None = None,
-                halo_for=None) -> list[ChunkPlan]:
+def plan_chunks(
+    recordings: list[Recording], chunk_seconds: float, halo_samples: int | None = None, halo_for=None
+) -> list[ChunkPlan]:
     """Cut recordings into chunks of ``chunk_seconds`` (the last may be shorter).
 
     ``halo_samples`` (or ``halo_for(sample_rate)``) gives the halo wanted on

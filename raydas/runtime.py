@@ -103,8 +103,13 @@ def _remote_pieces():
             expected = self.pipeline.outputs(chunk.stem) if skip_existing else []
             if expected and all(exists(self.sink.url(f)) for f in expected):
                 # an earlier attempt (on an actor that died afterwards) wrote them all
-                return {"result": ChunkResult(stem=chunk.stem, index=chunk.index), "skipped": True,
-                        "ingest_wall": chunk.attrs.get("ingest_wall"), "start": t0, "end": time.time()}
+                return {
+                    "result": ChunkResult(stem=chunk.stem, index=chunk.index),
+                    "skipped": True,
+                    "ingest_wall": chunk.attrs.get("ingest_wall"),
+                    "start": t0,
+                    "end": time.time(),
+                }
             t_up = time.perf_counter()
             staged = dataclasses.replace(chunk, data=self.upload(chunk.data))
             upload = time.perf_counter() - t_up
@@ -113,8 +118,13 @@ def _remote_pieces():
             for name in expected:  # a re-sent chunk: clear what the killed attempt left half-written
                 remove_stale_temporaries(self.sink.url(name))
             result.seconds["upload"] = upload
-            return {"result": result, "skipped": False, "ingest_wall": chunk.attrs.get("ingest_wall"),
-                    "start": t0, "end": time.time()}
+            return {
+                "result": result,
+                "skipped": False,
+                "ingest_wall": chunk.attrs.get("ingest_wall"),
+                "start": t0,
+                "end": time.time(),
+            }
 
         def read_and_process(self, plan: ChunkPlan, skip_existing: bool = False) -> dict:
             """Read the chunk here (memory-mapped when local) and process it: no ingest
@@ -124,8 +134,12 @@ def _remote_pieces():
         def ping(self) -> dict:
             import ray
 
-            return {"device": self.device, "pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-                    "node": ray.get_runtime_context().get_node_id()}
+            return {
+                "device": self.device,
+                "pid": os.getpid(),
+                "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+                "node": ray.get_runtime_context().get_node_id(),
+            }
 
     return ingest_chunk, ProcessorActor
 
@@ -191,22 +205,26 @@ class RunReport:
             f"chunks:    {self.chunks_done} processed, {self.chunks_skipped} already done, {self.chunks_total} in all",
             f"inputs:    {self.files} file(s), {self.records} record(s)",
             f"outputs:   {self.outputs_written} file(s) written",
-            f"time:      {self.seconds:.2f} s ({rate:.1f} MB/s of float32 samples) on {self.actors} {self.device} actor(s)",
+            f"time:      {self.seconds:.2f} s ({rate:.1f} MB/s of float32 samples) "
+            f"on {self.actors} {self.device} actor(s)",
         ]
         if self.stage_seconds:
             stages = ", ".join(f"{k} {self.stage_seconds.get(k, 0.0):.2f} s" for k in STAGES)
             lines.append(f"stages:    {stages} (summed over chunks)")
         if self.peak_object_store_bytes is not None or self.peak_driver_rss_bytes:
-            store = ("?" if self.peak_object_store_bytes is None
-                     else f"{self.peak_object_store_bytes / 2**20:.0f} MiB")
-            lines.append(f"memory:    object store peak {store} with {self.in_flight} chunks in flight, "
-                         f"driver RSS peak {(self.peak_driver_rss_bytes or 0) / 2**20:.0f} MiB")
+            store = "?" if self.peak_object_store_bytes is None else f"{self.peak_object_store_bytes / 2**20:.0f} MiB"
+            lines.append(
+                f"memory:    object store peak {store} with {self.in_flight} chunks in flight, "
+                f"driver RSS peak {(self.peak_driver_rss_bytes or 0) / 2**20:.0f} MiB"
+            )
         if self.chunks_resent:
             lines.append(f"recovered: {self.chunks_resent} chunk(s) re-sent after their actor died")
         if self.latencies:
             lat = np.asarray(self.latencies)
-            lines.append(f"latency:   arrival to outputs median {np.median(lat):.2f} s, max {lat.max():.2f} s "
-                         f"({lat.size} chunks)")
+            lines.append(
+                f"latency:   arrival to outputs median {np.median(lat):.2f} s, max {lat.max():.2f} s "
+                f"({lat.size} chunks)"
+            )
         if self.manifest:
             lines.append(f"store:     {self.manifest}")
         if self.quicklook:
@@ -224,15 +242,13 @@ class RunReport:
         return "\n".join(lines)
 
 
-def _failure(stage: str, error: BaseException, file: str = "", chunk: str = "",
-             plan: ChunkPlan | None = None) -> dict:
+def _failure(stage: str, error: BaseException, file: str = "", chunk: str = "", plan: ChunkPlan | None = None) -> dict:
     """One entry of the failure report: stage, file, chunk (stem and UTC span), error."""
     cause = getattr(error, "cause", None) or error
     if isinstance(cause, FormatError):
         file = cause.path  # the one file at fault, even when the chunk spans several
     message = str(cause) if isinstance(cause, RaydasError) else f"{type(cause).__name__}: {cause}"
-    entry = {"stage": stage, "file": file, "chunk": chunk,
-             "error": message.strip().splitlines()[-1] if message else ""}
+    entry = {"stage": stage, "file": file, "chunk": chunk, "error": message.strip().splitlines()[-1] if message else ""}
     if plan is not None:
         entry["chunk_start"] = to_iso(plan.start_ns)
         entry["chunk_seconds"] = (plan.stop - plan.start) * plan.dt
@@ -258,9 +274,14 @@ def connect_ray(options) -> bool:
     if address:
         ray.init(address=address, log_to_driver=True)
     else:
-        ray.init(address="local", num_cpus=options.num_cpus, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False,
-                 _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS})
+        ray.init(
+            address="local",
+            num_cpus=options.num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS},
+        )
     return True
 
 
@@ -270,8 +291,10 @@ def choose_device(requested: str) -> str:
 
     gpus = ray.cluster_resources().get("GPU", 0)
     if requested == "gpu" and gpus < 1:
-        log.warning("device 'gpu' asked for but the cluster has no GPU now; waiting up to %.0f s for GPU nodes "
-                    "(autoscaler)", ACTOR_START_TIMEOUT_S)
+        log.warning(
+            "device 'gpu' asked for but the cluster has no GPU now; waiting up to %.0f s for GPU nodes (autoscaler)",
+            ACTOR_START_TIMEOUT_S,
+        )
     if requested != "auto":
         return requested
     return "gpu" if gpus >= 1 else "cpu"
@@ -399,7 +422,8 @@ class Driver:
             if ticket.chunk_ref is None:
                 ticket.submitted = time.time()
                 ticket.chunk_ref, ticket.row_ref = self._ingest.options(
-                    num_cpus=self.ingest_cpus, num_returns=2).remote(ticket.plan, self.store, bool(self.actors))
+                    num_cpus=self.ingest_cpus, num_returns=2
+                ).remote(ticket.plan, self.store, bool(self.actors))
             if self.actors:
                 ticket.actor = a
                 self.load[a] += 1
@@ -457,7 +481,8 @@ class Driver:
         if now - self._alive_since > ACTOR_START_TIMEOUT_S:
             raise RaydasError(
                 f"no processor actor became available in {ACTOR_START_TIMEOUT_S:.0f} s; the cluster cannot place "
-                f"actors needing {self.actor_opts} (resources now: {self._ray.cluster_resources()})")
+                f"actors needing {self.actor_opts} (resources now: {self._ray.cluster_resources()})"
+            )
 
     def _actor_died(self, ticket: _Ticket, exc) -> bool:
         """Re-queue a chunk whose actor died; False when it has failed too often."""
@@ -468,8 +493,12 @@ class Driver:
         ticket.actor_failures += 1
         if ticket.actor_failures > ACTOR_FAILURES_PER_CHUNK:
             return False
-        log.warning("processor actor %d died while processing chunk %s; sending it to another actor (%s)",
-                    a, ticket.plan.stem, type(exc).__name__)
+        log.warning(
+            "processor actor %d died while processing chunk %s; sending it to another actor (%s)",
+            a,
+            ticket.plan.stem,
+            type(exc).__name__,
+        )
         self.report.chunks_resent += 1
         self.queue.appendleft(ticket)
         return True
@@ -484,14 +513,20 @@ class Driver:
         except ray.exceptions.RayActorError as exc:
             if self._actor_died(ticket, exc):
                 return
-            self._finish(ticket, None, _failure("process", exc, file=";".join(ticket.plan.sources),
-                                                chunk=ticket.plan.stem, plan=ticket.plan))
+            self._finish(
+                ticket,
+                None,
+                _failure("process", exc, file=";".join(ticket.plan.sources), chunk=ticket.plan.stem, plan=ticket.plan),
+            )
             return
         except Exception as exc:  # noqa: BLE001  (the chunk failed: record it, the others go on)
             cause = getattr(exc, "cause", None)
             stage = "process" if isinstance(cause, RaydasError) and not isinstance(cause, FormatError) else "ingest"
-            self._finish(ticket, None, _failure(stage, exc, file=";".join(ticket.plan.sources),
-                                                chunk=ticket.plan.stem, plan=ticket.plan))
+            self._finish(
+                ticket,
+                None,
+                _failure(stage, exc, file=";".join(ticket.plan.sources), chunk=ticket.plan.stem, plan=ticket.plan),
+            )
             return
         self._finish(ticket, out, None)
 
@@ -546,8 +581,11 @@ class Driver:
     def close(self) -> None:
         if self.memory is not None:
             self.memory.sample(force=True)
-            self.report.peak_object_store_bytes = (None if self.memory.peak_store is None else
-                                                   max(0, self.memory.peak_store - (self.memory.baseline_store or 0)))
+            self.report.peak_object_store_bytes = (
+                None
+                if self.memory.peak_store is None
+                else max(0, self.memory.peak_store - (self.memory.baseline_store or 0))
+            )
             self.report.peak_driver_rss_bytes = self.memory.peak_rss
         self.run._stop_actors(self.actors)
         self.actors = []
@@ -570,8 +608,15 @@ class Run:
     chunk, in chunk order, as soon as it and all chunks before it are done.
     """
 
-    def __init__(self, config: RunConfig, mode: str = "run", progress: bool = True, resume: bool = True,
-                 on_result=None, sample_memory: bool = True):
+    def __init__(
+        self,
+        config: RunConfig,
+        mode: str = "run",
+        progress: bool = True,
+        resume: bool = True,
+        on_result=None,
+        sample_memory: bool = True,
+    ):
         if mode not in ("run", "ingest", "process"):
             raise ValueError(f"unknown mode {mode!r}")
         self.config = config
@@ -674,7 +719,8 @@ class Run:
                 rows += self._describe_existing(done)
                 if rows and plans:
                     self.report.manifest = ChunkStoreWriter(self.config.store).finish(
-                        rows, plans[0].positions, units=plans[0].units, gauge_length=plans[0].gauge_length)
+                        rows, plans[0].positions, units=plans[0].units, gauge_length=plans[0].gauge_length
+                    )
             if not todo:
                 self._save_timeline()
         finally:
@@ -690,15 +736,25 @@ class Run:
         sink = OutputSink(self.config.output)
         if self.report.failures:
             failed = {f["chunk"] for f in self.report.failures if f.get("chunk")}
-            path = sink.write(FAILURE_REPORT, json.dumps({
-                "failures": self.report.failures,
-                "discontinuities": self.report.discontinuities,
-                "chunks": {"total": self.report.chunks_total, "processed": self.report.chunks_done,
-                           "already_done": self.report.chunks_skipped, "failed": len(failed)},
-                "rerun": "fix or remove the files named here, then run the same command again: "
-                         "chunks whose outputs exist are skipped",
-                "config": redact(self.config.model_dump(mode="json")),
-            }, indent=2).encode())
+            path = sink.write(
+                FAILURE_REPORT,
+                json.dumps(
+                    {
+                        "failures": self.report.failures,
+                        "discontinuities": self.report.discontinuities,
+                        "chunks": {
+                            "total": self.report.chunks_total,
+                            "processed": self.report.chunks_done,
+                            "already_done": self.report.chunks_skipped,
+                            "failed": len(failed),
+                        },
+                        "rerun": "fix or remove the files named here, then run the same command again: "
+                        "chunks whose outputs exist are skipped",
+                        "config": redact(self.config.model_dump(mode="json")),
+                    },
+                    indent=2,
+                ).encode(),
+            )
             raise RunFailed(self.report.failures, path)
         stale = sink.url(FAILURE_REPORT)
         try:  # a clean rerun removes the report of an earlier failed run
@@ -744,8 +800,12 @@ class Run:
         n, actor_opts, ingest_cpus = actor_layout(opts, device)
         if device == "gpu":
             actor_opts["max_concurrency"] = 2  # upload of one chunk overlaps compute of another
-        actors = [actor_class.options(**actor_opts).remote(self.processing, self.processing_source, device,
-                                                           self.config.output) for _ in range(n)]
+        actors = [
+            actor_class.options(**actor_opts).remote(
+                self.processing, self.processing_source, device, self.config.output
+            )
+            for _ in range(n)
+        ]
         self.report.device, self.report.actors = device, n
         return actors, ingest_cpus, actor_opts
 
@@ -780,7 +840,6 @@ class Run:
             self.report.warnings.append(f"quicklook not drawn: {exc}")
 
 
-def run(config: RunConfig, mode: str = "run", progress: bool = True, resume: bool = True,
-        on_result=None) -> RunReport:
+def run(config: RunConfig, mode: str = "run", progress: bool = True, resume: bool = True, on_result=None) -> RunReport:
     """Run raydas on a config (see :class:`Run`)."""
     return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()

@@ -63,8 +63,18 @@ def records(url: str) -> list[RecordInfo]:
     p = parse(url)
     n = round(p["seconds"] * p["rate"])
     positions = FIRST_DEPTH + p["spacing"] * np.arange(p["channels"])
-    return [RecordInfo(path=url, format=SyntheticSource.name, n_channels=p["channels"], n_samples=n, dt=1.0 / p["rate"],
-                       start_ns=start_ns(), positions=positions, units="strain/s")]
+    return [
+        RecordInfo(
+            path=url,
+            format=SyntheticSource.name,
+            n_channels=p["channels"],
+            n_samples=n,
+            dt=1.0 / p["rate"],
+            start_ns=start_ns(),
+            positions=positions,
+            units="strain/s",
+        )
+    ]
 
 
 @register

@@ -37,7 +37,7 @@ def parse_iso(text: str | bytes) -> int:
         main = head + rest
     stamp = _dt.datetime.fromisoformat(main)
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=_dt.timezone.utc)
+        stamp = stamp.replace(tzinfo=_dt.UTC)
     seconds = int(stamp.timestamp())
     return seconds * NS_PER_S + frac_ns
 

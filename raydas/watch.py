@@ -52,8 +52,9 @@ class Watcher:
         Stop after this many seconds without a new file (None: run until stopped).
     """
 
-    def __init__(self, url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None,
-                 progress: bool = True):
+    def __init__(
+        self, url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None, progress: bool = True
+    ):
         self.url = url
         self.config = config.model_copy(update={"input": url})
         self.interval = interval
@@ -189,7 +190,8 @@ class Watcher:
         return self.run.finish()
 
 
-def watch(url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None,
-          progress: bool = True) -> RunReport:
+def watch(
+    url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None, progress: bool = True
+) -> RunReport:
     """Process files arriving in ``url`` with ``config`` (see :class:`Watcher`)."""
     return Watcher(url, config, interval=interval, idle_exit=idle_exit, progress=progress).watch()

@@ -3,6 +3,8 @@ keep the result of one node (halo trimmed)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from raydas import commands
@@ -10,6 +12,9 @@ from raydas.chunk import Chunk
 from raydas.commands.base import Command
 from raydas.outputs import OutputSink
 from raydas.pipeline import Pipeline
+
+#: the repository root (tests live one or two folders below it)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 T0_NS = 1_700_000_000 * 1_000_000_000
 _KEPT: dict = {}
@@ -29,8 +34,9 @@ class Keep(Command):
         return x
 
 
-def make_chunk(data: np.ndarray, fs: float, spacing: float = 1.0, halo=(0, 0), start_ns: int = T0_NS,
-               read_only: bool = True) -> Chunk:
+def make_chunk(
+    data: np.ndarray, fs: float, spacing: float = 1.0, halo=(0, 0), start_ns: int = T0_NS, read_only: bool = True
+) -> Chunk:
     """A Chunk over ``data`` (channel, time) at ``fs`` Hz; read-only like arrays out of Ray."""
     data = np.array(data, dtype=np.float32)
     if read_only:
@@ -62,15 +68,27 @@ def chunk_record(whole: np.ndarray, fs: float, halo: int, chunk_seconds: float =
     for start in range(0, n, size):
         stop = min(start + size, n)
         lo, hi = max(0, start - halo), min(n, stop + halo)
-        yield make_chunk(whole[:, lo:hi], fs, spacing=spacing, halo=(start - lo, hi - stop),
-                         start_ns=T0_NS + int(round(lo / fs * 1e9)))
+        yield make_chunk(
+            whole[:, lo:hi],
+            fs,
+            spacing=spacing,
+            halo=(start - lo, hi - stop),
+            start_ns=T0_NS + int(round(lo / fs * 1e9)),
+        )
 
 
-def run_chunked(command_list: list[dict], whole: np.ndarray, fs: float, chunk_seconds: float = 1.0,
-                spacing: float = 1.0, keep: int | None = None):
+def run_chunked(
+    command_list: list[dict],
+    whole: np.ndarray,
+    fs: float,
+    chunk_seconds: float = 1.0,
+    spacing: float = 1.0,
+    keep: int | None = None,
+):
     """Run a graph on chunks of ``whole`` carrying the halo the pipeline asks for;
     return (results of node ``keep`` stitched along time, the halo used)."""
     halo = Pipeline.from_config({"command_list": list(command_list)}).halo(fs)
-    pieces = [run_graph(command_list, chunk, keep=keep)[0]
-              for chunk in chunk_record(whole, fs, halo, chunk_seconds, spacing)]
+    pieces = [
+        run_graph(command_list, chunk, keep=keep)[0] for chunk in chunk_record(whole, fs, halo, chunk_seconds, spacing)
+    ]
     return np.concatenate(pieces, axis=1), halo

@@ -24,8 +24,9 @@ from raydas.errors import RaydasError
 def layout(args: dict) -> dict:
     """Device and actor layout with no GPU, then with a (logical) GPU node added."""
     out: dict = {}
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 0,
-                                                           "object_store_memory": 150 * 2**20})
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 0, "object_store_memory": 150 * 2**20}
+    )
     ray.init(address=cluster.address, log_to_driver=False)
     try:
         opts = RayOptions()
@@ -33,8 +34,13 @@ def layout(args: dict) -> dict:
         out["cpu_layout"] = runtime.actor_layout(opts, out["cpu_device"])
         # a GPU asked for explicitly where none exists: a clear error, not an actor pending for ever
         runtime.ACTOR_START_TIMEOUT_S = 3.0
-        cfg = RunConfig(input=args["files"], output=args["out"] + "/gpu-none", processing=args["processing"],
-                        quicklook=False, ray=RayOptions(device="gpu"))
+        cfg = RunConfig(
+            input=args["files"],
+            output=args["out"] + "/gpu-none",
+            processing=args["processing"],
+            quicklook=False,
+            ray=RayOptions(device="gpu"),
+        )
         try:
             runtime.run(cfg, progress=False)
             out["gpu_none_error"] = None
@@ -45,18 +51,22 @@ def layout(args: dict) -> dict:
         out["gpu_device"] = runtime.choose_device("auto")
         n, actor_opts, ingest_cpus = runtime.actor_layout(opts, out["gpu_device"])
         out["gpu_layout"] = [n, actor_opts, ingest_cpus]
+
         @ray.remote
         class Probe:
             def ids(self):
-                return {"gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-                        "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
+                return {
+                    "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+                    "cuda_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                }
 
         probe = Probe.options(**actor_opts).remote()
         out["gpu_actor"] = ray.get(probe.ids.remote(), timeout=60)
         ray.kill(probe)
         # the processor actor on the fake GPU: no cupy/CUDA here, so it must fail fast and say why
-        cfg = RunConfig(input=args["files"], output=args["out"] + "/gpu-fake", processing=args["processing"],
-                        quicklook=False)
+        cfg = RunConfig(
+            input=args["files"], output=args["out"] + "/gpu-fake", processing=args["processing"], quicklook=False
+        )
         t0 = time.monotonic()
         try:
             runtime.run(cfg, progress=False)
@@ -87,8 +97,13 @@ def node_lost(args: dict) -> dict:
     ray.init(address=cluster.address, log_to_driver=False)
     out: dict = {"removed": False}
     try:
-        cfg = RunConfig(input=args["files"], output=args["out"], processing=args["processing"], quicklook=False,
-                        chunk_seconds=args["chunk_seconds"])
+        cfg = RunConfig(
+            input=args["files"],
+            output=args["out"],
+            processing=args["processing"],
+            quicklook=False,
+            chunk_seconds=args["chunk_seconds"],
+        )
         run = runtime.Run(cfg, progress=False)
 
         def on_result(plan, result, failure):
@@ -107,9 +122,14 @@ def node_lost(args: dict) -> dict:
 
         run.on_result = on_result
         report = run.execute()
-        out.update(chunks_total=report.chunks_total, chunks_done=report.chunks_done,
-                   chunks_resent=report.chunks_resent, delivered=run.driver.delivered,
-                   failures=report.failures, worker_node=worker.node_id)
+        out.update(
+            chunks_total=report.chunks_total,
+            chunks_done=report.chunks_done,
+            chunks_resent=report.chunks_resent,
+            delivered=run.driver.delivered,
+            failures=report.failures,
+            worker_node=worker.node_id,
+        )
     finally:
         ray.shutdown()
         cluster.shutdown()
@@ -118,15 +138,28 @@ def node_lost(args: dict) -> dict:
 
 def memory(args: dict) -> dict:
     """A synthetic recording through raydas's own private local Ray (as `raydas run` starts it)."""
-    cfg = RunConfig(input=args["input"], output=args["out"], processing=args["processing"], quicklook=False,
-                    ray=RayOptions(in_flight=args["in_flight"], num_cpus=2))
+    cfg = RunConfig(
+        input=args["input"],
+        output=args["out"],
+        processing=args["processing"],
+        quicklook=False,
+        ray=RayOptions(in_flight=args["in_flight"], num_cpus=2),
+    )
     run = runtime.Run(cfg, progress=False)
     report = run.execute()
     mem = run.driver.memory
-    return {"chunks_done": report.chunks_done, "ok": report.ok, "in_flight": report.in_flight,
-            "peak_store": report.peak_object_store_bytes, "store_samples": sum(s is not None for _, s, _ in mem.samples),
-            "rss_baseline": mem.baseline_rss, "rss_peak": mem.peak_rss, "finished_at": run.driver.finished_at,
-            "seconds": report.seconds, "summary": report.summary()}
+    return {
+        "chunks_done": report.chunks_done,
+        "ok": report.ok,
+        "in_flight": report.in_flight,
+        "peak_store": report.peak_object_store_bytes,
+        "store_samples": sum(s is not None for _, s, _ in mem.samples),
+        "rss_baseline": mem.baseline_rss,
+        "rss_peak": mem.peak_rss,
+        "finished_at": run.driver.finished_at,
+        "seconds": report.seconds,
+        "summary": report.summary(),
+    }
 
 
 if __name__ == "__main__":

@@ -16,8 +16,18 @@ from ..plugins import load_modules_and_plugins
 from .base import ArrayMeta, Command, Context, Params, Spectrum
 
 _COMMANDS: dict[str, type[Command]] = {}
-_BUILTIN_MODULES = ("control", "elementwise", "spectral", "filters", "statistics", "geometry", "detection", "algebra", "io",
-                    "plots")
+_BUILTIN_MODULES = (
+    "control",
+    "elementwise",
+    "spectral",
+    "filters",
+    "statistics",
+    "geometry",
+    "detection",
+    "algebra",
+    "io",
+    "plots",
+)
 _loaded = False
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -30,7 +30,7 @@ def same_precision(xp, out):
     return out.astype(xp.complex64 if xp.iscomplexobj(out) else xp.float32, copy=False)
 
 
-def gathered_operand(xp, x, y, axis: Optional[int], who: str):
+def gathered_operand(xp, x, y, axis: int | None, who: str):
     """The gathered operand ``y`` shaped to combine with ``x`` sample by sample.
 
     ``axis=None``: ``y`` must broadcast against ``x`` (same shape, a column
@@ -80,7 +80,7 @@ class Multiply(Command):
     changed_from_distpy = "axis=0 scales each channel (distpy's axis=0 returned the input unchanged)."
 
     class Params(Params):
-        axis: Optional[Literal[0, 1, -1]] = Field(
+        axis: Literal[0, 1, -1] | None = Field(
             None, description="None: same shape (or broadcast); 0: one factor per channel; 1 (or -1): one per column"
         )
 
@@ -195,10 +195,10 @@ class Keras(Command):
     changed_from_distpy = "A missing keras or model file is an error (distpy passed the data through silently)."
 
     class Params(Params):
-        filename: Optional[str] = Field(
+        filename: str | None = Field(
             "NONE", description="saved keras model (.keras), path or URL; NONE (or null) passes the input on"
         )
-        train: Optional[dict] = Field(
+        train: dict | None = Field(
             None, description="train before predicting: {'epochs': 150, 'batch_size': 10}; targets from gather_uids[0]"
         )
 
@@ -241,8 +241,13 @@ class Keras(Command):
                 if not ctx.gathered:
                     raise ValueError("keras with train needs the targets in gather_uids[0]")
                 target = np.asarray(to_host(ctx.gathered[0]), dtype=np.float32)
-                model.fit(data, target, epochs=int(self.params.train.get("epochs", 150)),
-                          batch_size=int(self.params.train.get("batch_size", 10)), verbose=0)
+                model.fit(
+                    data,
+                    target,
+                    epochs=int(self.params.train.get("epochs", 150)),
+                    batch_size=int(self.params.train.get("batch_size", 10)),
+                    verbose=0,
+                )
                 self._save(model)
             out = model.predict(data, verbose=0)
         return np.asarray(out, dtype=np.float32)

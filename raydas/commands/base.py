@@ -77,7 +77,7 @@ class ArrayMeta:
                 return s
         return None
 
-    def trimmed(self) -> "ArrayMeta":
+    def trimmed(self) -> ArrayMeta:
         return replace(self, halo=(0, 0))
 
 

@@ -78,8 +78,9 @@ class Copy(Command):
         return x.copy()
 
 
-MacroName = Literal["abs", "normalize", "gaussian_filter", "gradient", "threshold", "median_filter",
-                    "percentage_on", "sum"]
+MacroName = Literal[
+    "abs", "normalize", "gaussian_filter", "gradient", "threshold", "median_filter", "percentage_on", "sum"
+]
 
 
 class MacroOp(BaseModel):
@@ -94,8 +95,10 @@ class MacroOp(BaseModel):
     threshold: float = Field(0.0, description="threshold: values above it become 1, the others 0")
 
 
-_DEFAULT_MACRO = [{"name": n} for n in ("abs", "normalize", "gaussian_filter", "gradient", "threshold",
-                                         "median_filter", "percentage_on", "sum")]
+_DEFAULT_MACRO = [
+    {"name": n}
+    for n in ("abs", "normalize", "gaussian_filter", "gradient", "threshold", "median_filter", "percentage_on", "sum")
+]
 
 
 def _gaussian_radius(sigma: float) -> int:
@@ -126,7 +129,10 @@ class Macro(Command):
     name = "macro"
     family = "control"
     time_local = False  # the default list reduces the chunk to one number
-    summary = "distpy's macro mini-language: abs, normalize, gaussian_filter, gradient, threshold, median_filter, percentage_on, sum."
+    summary = (
+        "distpy's macro mini-language: abs, normalize, gaussian_filter, gradient, threshold, median_filter, "
+        "percentage_on, sum."
+    )
     changed_from_distpy = (
         "Each operation is computed only when it is reached (distpy computed all eight at every step); "
         "an unknown operation is a config error (distpy passed the data through)."

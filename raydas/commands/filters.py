@@ -72,7 +72,9 @@ class Butter(Command):
         freqs = params.freq if isinstance(params.freq, list) else [params.freq]
         want = 2 if params.type in ("bandpass", "bandstop") else 1
         if len(freqs) != want:
-            raise ValueError(f"a {params.type} filter needs {want} cut-off frequenc{'ies' if want > 1 else 'y'} in freq")
+            raise ValueError(
+                f"a {params.type} filter needs {want} cut-off frequenc{'ies' if want > 1 else 'y'} in freq"
+            )
         self.freqs = tuple(float(f) for f in freqs)
 
     def sos(self, nyquist: float) -> np.ndarray:
@@ -293,8 +295,9 @@ class RunningMean(Command):
         return self.params.window_length // 2 if self.axis == 1 else 0
 
     def apply(self, xp, x, ctx):
-        y = ndimage_module(xp).uniform_filter1d(x.astype(xp.float64), self.params.window_length, axis=self.axis,
-                                                mode="nearest")
+        y = ndimage_module(xp).uniform_filter1d(
+            x.astype(xp.float64), self.params.window_length, axis=self.axis, mode="nearest"
+        )
         return y.astype(xp.float32)
 
 
@@ -317,7 +320,9 @@ class DipFilter(Command):
 
     name = "dip_filter"
     family = "filters"
-    summary = "t-x fat-ray dip filter removing events of apparent velocity `velocity` (m/s); kernel shape, bandwidth (s)."
+    summary = (
+        "t-x fat-ray dip filter removing events of apparent velocity `velocity` (m/s); kernel shape, bandwidth (s)."
+    )
     changed_from_distpy = "bandwidth and shape are honoured (distpy hard-coded 0.1 s and 9 x 9)."
 
     class Params(Params):
@@ -452,7 +457,9 @@ class Gradient(Command):
     )
 
     class Params(Params):
-        axis: Literal[0, 1, -1] | None = Field(0, description="0 = across channels (per m), 1 (or -1) = along time (per s)")
+        axis: Literal[0, 1, -1] | None = Field(
+            0, description="0 = across channels (per m), 1 (or -1) = along time (per s)"
+        )
         edge_order: Literal[1, 2] = Field(1, description="accuracy order at the array's ends")
 
         @field_validator("axis")
@@ -499,7 +506,9 @@ class Roll(Command):
     class Params(Params):
         window_length: int = Field(1, description="shift (samples; positive = later in time / higher channel)")
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
-        max_shift: int = Field(0, ge=0, description="largest |shift| from gather_uids (samples); sets the halo (raydas)")
+        max_shift: int = Field(
+            0, ge=0, description="largest |shift| from gather_uids (samples); sets the halo (raydas)"
+        )
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)

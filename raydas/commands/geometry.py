@@ -176,8 +176,11 @@ class Interp(Command):
 
     def _old_new(self, n: int, ctx) -> tuple[np.ndarray, np.ndarray]:
         if self.axis == 0:
-            old = (np.arange(n, dtype=np.float64) if ctx.meta.positions is None
-                   else np.asarray(to_host(ctx.meta.positions), dtype=np.float64))
+            old = (
+                np.arange(n, dtype=np.float64)
+                if ctx.meta.positions is None
+                else np.asarray(to_host(ctx.meta.positions), dtype=np.float64)
+            )
             if self.params.positions is not None:
                 return old, np.asarray(self.params.positions, dtype=np.float64)
             step = self.params.spacing if old[-1] >= old[0] else -self.params.spacing
@@ -192,7 +195,11 @@ class Interp(Command):
         order = np.argsort(old, kind="stable")
         old_sorted = old[order]
         # index of the left neighbour and the weight of the right one, as numpy.interp
-        right = np.clip(np.searchsorted(old_sorted, new, side="right"), 1, len(old_sorted) - 1) if len(old) > 1 else np.zeros(len(new), int)
+        right = (
+            np.clip(np.searchsorted(old_sorted, new, side="right"), 1, len(old_sorted) - 1)
+            if len(old) > 1
+            else np.zeros(len(new), int)
+        )
         left = np.maximum(right - 1, 0)
         span = old_sorted[right] - old_sorted[left]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -289,20 +296,28 @@ class CurveFit(Command):
         if self.axis == 1:
             coord = np.arange(series.shape[1]) * (ctx.meta.dt or ctx.dt)
         else:
-            coord = (np.arange(series.shape[1], dtype=np.float64) if ctx.meta.positions is None
-                     else np.asarray(to_host(ctx.meta.positions), dtype=np.float64))
+            coord = (
+                np.arange(series.shape[1], dtype=np.float64)
+                if ctx.meta.positions is None
+                else np.asarray(to_host(ctx.meta.positions), dtype=np.float64)
+            )
         bounds = (-np.inf, np.inf) if self.params.bounds is None else tuple(self.params.bounds)
         coeffs = np.full((series.shape[0], ncoef), np.nan)
         failed = 0
         for i, y in enumerate(series):
             try:
-                p0 = np.clip(self._start(y), *(np.asarray(b, float) for b in bounds)) if self.params.bounds else self._start(y)
+                p0 = (
+                    np.clip(self._start(y), *(np.asarray(b, float) for b in bounds))
+                    if self.params.bounds
+                    else self._start(y)
+                )
                 coeffs[i], _ = curve_fit(model, coord, y, p0=p0, bounds=bounds, maxfev=2000)
             except (RuntimeError, ValueError):
                 failed += 1
         if failed:
-            log.warning("curve_fit (%s): %d of %d fits did not converge; NaN there", self.params.method, failed,
-                        series.shape[0])
+            log.warning(
+                "curve_fit (%s): %d of %d fits did not converge; NaN there", self.params.method, failed, series.shape[0]
+            )
         if self.params.output == "coefficients":
             out = coeffs if self.axis == 1 else coeffs.T
         else:

@@ -38,7 +38,7 @@ import csv
 import datetime as _dt
 import io
 import os
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -53,9 +53,25 @@ from .io import WriterParams, _Writer
 
 M_PER_FT = 0.3048
 #: distpy's approximation of Techlog's UAVK colour scale (``colormap: "UAVK"``).
-UAVK_COLOURS = ("white", "navy", "blue", "royalblue", "deepskyblue", "cyan", "palegreen", "greenyellow",
-                "yellow", "orange", "darkorange", "orangered", "tomato", "red", "firebrick", "brown")
-_UTC = _dt.timezone.utc
+UAVK_COLOURS = (
+    "white",
+    "navy",
+    "blue",
+    "royalblue",
+    "deepskyblue",
+    "cyan",
+    "palegreen",
+    "greenyellow",
+    "yellow",
+    "orange",
+    "darkorange",
+    "orangered",
+    "tomato",
+    "red",
+    "firebrick",
+    "brown",
+)
+_UTC = _dt.UTC
 
 
 # --- shared helpers -----------------------------------------------------------------
@@ -208,8 +224,9 @@ def thumbnail_figure(
             image = ax.contourf(x, depth, np.clip(values, vmin, vmax), levels=levels, cmap=cmap)
         else:
             extent = (x[0], x[0] + span * n_cols / max(n_cols - 1, 1), depth[-1], depth[0])
-            image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, extent=extent,
-                              interpolation="nearest")
+            image = ax.imshow(
+                values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, extent=extent, interpolation="nearest"
+            )
         low, high = float(np.min(depth)), float(np.max(depth))
         if high > low:
             ax.set_ylim((low, high) if invert_depth else (high, low))
@@ -241,15 +258,19 @@ class Thumbnail(_Writer):
         format: Literal["png", "jpg", "jpeg", "pdf", "svg"] = Field("png", description="image format")
         clip_level: float = Field(1.0, gt=0, description="colour limits at mean -/+ clip_level x std")
         cmap: str = Field("viridis", description="matplotlib colour map (or UAVK)")
-        axes: list[str] = Field(["depth (m)", "time (s)"], min_length=2, max_length=2,
-                                description="axis labels (depth, time); a time label containing 'date' "
-                                            "draws UTC date-times")
+        axes: list[str] = Field(
+            ["depth (m)", "time (s)"],
+            min_length=2,
+            max_length=2,
+            description="axis labels (depth, time); a time label containing 'date' draws UTC date-times",
+        )
         invert_depth: int = Field(0, description="1 draws depth increasing upwards")
         figure_size: list[float] = Field([8, 6], min_length=2, max_length=2, description="figure size (inches)")
         dpi: int = Field(300, ge=10, le=1200, description="resolution (dots per inch)")
         plot_style: Literal["imshow", "contourf", "scatter"] = Field(
-            "imshow", description="imshow, contourf, or scatter (x = data, y = gather[0], colour = gather[1], "
-                                  "size = gather[2])")
+            "imshow",
+            description="imshow, contourf, or scatter (x = data, y = gather[0], colour = gather[1], size = gather[2])",
+        )
 
         @field_validator("cmap")
         @classmethod
@@ -272,10 +293,19 @@ class Thumbnail(_Writer):
         positions = ctx.positions if ctx.positions is not None and len(ctx.positions) == values.shape[0] else None
         stamp = _dt.datetime.fromtimestamp(ctx.start_ns / NS_PER_S, tz=_UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         fig = thumbnail_figure(
-            values, positions, ctx.start_ns, ctx.meta.dt or 1.0 / ctx.sample_rate, clip_level=p.clip_level,
-            cmap=colour_map(p.cmap), axes=(p.axes[0], p.axes[1]), invert_depth=bool(p.invert_depth),
-            figure_size=(p.figure_size[0], p.figure_size[1]), dpi=p.dpi, title=f"{stamp} ({ctx.stem})",
-            style=p.plot_style, gathered=gathered,
+            values,
+            positions,
+            ctx.start_ns,
+            ctx.meta.dt or 1.0 / ctx.sample_rate,
+            clip_level=p.clip_level,
+            cmap=colour_map(p.cmap),
+            axes=(p.axes[0], p.axes[1]),
+            invert_depth=bool(p.invert_depth),
+            figure_size=(p.figure_size[0], p.figure_size[1]),
+            dpi=p.dpi,
+            title=f"{stamp} ({ctx.stem})",
+            style=p.plot_style,
+            gathered=gathered,
         )
         ctx.outputs.write(f"{p.directory_out}/{ctx.stem}.{p.format}", figure_bytes(fig, p.format))
         return x
@@ -347,16 +377,16 @@ class PlotsConfig(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    directory_in: Optional[str] = Field(None, description="folder of the .npy files (default: the config's folder)")
-    directory_out: Optional[str] = Field(None, description="folder for the PNGs (default: directory_in)")
+    directory_in: str | None = Field(None, description="folder of the .npy files (default: the config's folder)")
+    directory_out: str | None = Field(None, description="folder for the PNGs (default: directory_in)")
     figure_size: list[float] = Field([8, 6], min_length=2, max_length=2, description="inches")
     dpi: int = Field(300, ge=10, le=1200, description="dots per inch")
-    start_of_fibre: Optional[float] = Field(None, description="depth of the start of the fibre (display unit)")
-    end_of_fibre: Optional[float] = Field(None, description="depth of the end of the fibre (display unit)")
+    start_of_fibre: float | None = Field(None, description="depth of the start of the fibre (display unit)")
+    end_of_fibre: float | None = Field(None, description="depth of the end of the fibre (display unit)")
     time_reference: str = Field("time.npy", description="unix times (s, UTC) of the columns")
     depth_reference: str = Field("measured_depth.npy", description="depths (m) of the rows")
     depth_display_unit: Literal["m", "ft"] = Field("m", description="unit of the depth axis")
-    well_segments: Optional[str] = Field(None, description="zone file (see read_zones)")
+    well_segments: str | None = Field(None, description="zone file (see read_zones)")
     label_list: list[EventLabel] = Field([], description="events")
     plots: list[PlotSpec] = Field(min_length=1)
 
@@ -395,8 +425,9 @@ def read_zones(url: str) -> list[Zone]:
         try:
             zones.append(Zone(name=first[-1], start=float(first[0]), end=float(second[0])))
         except ValueError:
-            raise FormatError(url, f"lines {n1}-{n2}: expected '<start depth> ... <name>' then '<end depth> ...'") \
-                from None
+            raise FormatError(
+                url, f"lines {n1}-{n2}: expected '<start depth> ... <name>' then '<end depth> ...'"
+            ) from None
     return zones
 
 
@@ -405,9 +436,19 @@ class PanelInputs:
     unit, one per row), ``times_ns`` (one per column), ``arrays`` (one
     (depth, time) array per ``plot_list`` entry), annotations."""
 
-    def __init__(self, spec: PlotSpec, arrays: list[np.ndarray], depth: np.ndarray, times_ns: np.ndarray,
-                 depth_unit: str = "m", events: list[EventLabel] = (), zones: list[Zone] = (),
-                 fibre_ends: tuple[float | None, float | None] = (None, None), figure_size=(8, 6), dpi: int = 300):
+    def __init__(
+        self,
+        spec: PlotSpec,
+        arrays: list[np.ndarray],
+        depth: np.ndarray,
+        times_ns: np.ndarray,
+        depth_unit: str = "m",
+        events: list[EventLabel] = (),
+        zones: list[Zone] = (),
+        fibre_ends: tuple[float | None, float | None] = (None, None),
+        figure_size=(8, 6),
+        dpi: int = 300,
+    ):
         self.spec = spec
         self.arrays = arrays
         self.depth = np.asarray(depth, dtype=np.float64).ravel()
@@ -434,12 +475,15 @@ class _PanelPlot(Command):
 
     class Params(Params):
         out_plot: str = Field("NONE", description="file stem of the PNG")
-        plot_list: list[PanelData] = Field([], description="datasets: data (.npy), title_text, colormap, alpha, "
-                                                           "inverted")
+        plot_list: list[PanelData] = Field(
+            [], description="datasets: data (.npy), title_text, colormap, alpha, inverted"
+        )
 
     def apply(self, xp, x, ctx):
-        raise ValueError(f"{self.name} draws panels from a plots config: list it under 'plots' there "
-                         "and run `raydas plot PLOTS_CONFIG.json` (it has no place in a command_list)")
+        raise ValueError(
+            f"{self.name} draws panels from a plots config: list it under 'plots' there "
+            "and run `raydas plot PLOTS_CONFIG.json` (it has no place in a command_list)"
+        )
 
     # drawing -------------------------------------------------------------------------
     def figure(self, inputs: PanelInputs):
@@ -471,8 +515,14 @@ class _PanelPlot(Command):
         for event in inputs.events:
             x = _date_num(event.ns)
             ax.axvline(x, color="r", gid="event")
-            ax.text(x, event.event_label_start, event.event_text, rotation="vertical", fontsize=7,
-                    bbox=dict(facecolor="yellow", alpha=0.85))
+            ax.text(
+                x,
+                event.event_label_start,
+                event.event_text,
+                rotation="vertical",
+                fontsize=7,
+                bbox=dict(facecolor="yellow", alpha=0.85),
+            )
         for end in inputs.fibre_ends:
             if end is not None:
                 ax.axhline(end, color="w", gid="fibre_end")
@@ -500,8 +550,7 @@ class WellLog(_PanelPlot):
         axes = fig.subplots(1, len(inputs.arrays), sharey=True, squeeze=False)[0]
         for i, (ax, item, values) in enumerate(zip(axes, inputs.spec.plot_list, inputs.arrays)):
             vmax = 10.0 * despiked_max(values)
-            self._image(ax, inputs, values, cmap=colour_map(item.colormap), vmin=0.0,
-                        vmax=vmax if vmax > 0 else 1.0)
+            self._image(ax, inputs, values, cmap=colour_map(item.colormap), vmin=0.0, vmax=vmax if vmax > 0 else 1.0)
             self.annotate(ax, inputs, item.title_text, with_depth_label=i == 0)
         return fig
 
@@ -516,8 +565,15 @@ class Stack(_PanelPlot):
         ax = fig.subplots()
         for item, values in zip(inputs.spec.plot_list, inputs.arrays):
             vmax = 10.0 * despiked_max(values)
-            self._image(ax, inputs, values, cmap=colour_map(item.colormap), alpha=item.alpha, vmin=0.0,
-                        vmax=vmax if vmax > 0 else 1.0)
+            self._image(
+                ax,
+                inputs,
+                values,
+                cmap=colour_map(item.colormap),
+                alpha=item.alpha,
+                vmin=0.0,
+                vmax=vmax if vmax > 0 else 1.0,
+            )
         self.annotate(ax, inputs, "Stack of " + " ".join(i.title_text for i in inputs.spec.plot_list))
         return fig
 
@@ -597,36 +653,55 @@ def _load_array(folder: str, name: str, where: str, source: str | None) -> np.nd
     return np.asarray(load_npy(join(folder, safe), mmap=False))
 
 
-def panel_inputs(cfg: PlotsConfig, directory_in: str, index: int, source: str | None = None,
-                 base: str | None = None) -> PanelInputs:
+def panel_inputs(
+    cfg: PlotsConfig, directory_in: str, index: int, source: str | None = None, base: str | None = None
+) -> PanelInputs:
     """Load and check the data of ``cfg.plots[index]``."""
     from ..config import _resolve
 
     spec = cfg.plots[index]
-    times = np.asarray(_load_array(directory_in, cfg.time_reference, "$.time_reference", source),
-                       dtype=np.float64).ravel()
-    depth = np.asarray(_load_array(directory_in, cfg.depth_reference, "$.depth_reference", source),
-                       dtype=np.float64).ravel()
+    times = np.asarray(
+        _load_array(directory_in, cfg.time_reference, "$.time_reference", source), dtype=np.float64
+    ).ravel()
+    depth = np.asarray(
+        _load_array(directory_in, cfg.depth_reference, "$.depth_reference", source), dtype=np.float64
+    ).ravel()
     if cfg.depth_display_unit == "ft":
         depth = depth / M_PER_FT
     if times.size == 0 or depth.size == 0:
         raise ConfigError("$.time_reference" if times.size == 0 else "$.depth_reference", "is empty", source)
     if np.nanmax(times) < 1e8:
-        raise ConfigError("$.time_reference", f"{cfg.time_reference} must hold unix times (s, UTC) of the "
-                                               f"columns; its largest value is {np.nanmax(times):g}", source)
+        raise ConfigError(
+            "$.time_reference",
+            f"{cfg.time_reference} must hold unix times (s, UTC) of the "
+            f"columns; its largest value is {np.nanmax(times):g}",
+            source,
+        )
     arrays = []
     for j, item in enumerate(spec.plot_list):
         where = f"$.plots[{index}].plot_list[{j}].data"
         values = _load_array(directory_in, item.data, where, source)
         if values.ndim != 2 or values.shape != (depth.size, times.size):
-            raise ConfigError(where, f"{item.data} has shape {values.shape}; expected ({depth.size}, {times.size}) "
-                                     f"= ({cfg.depth_reference} rows, {cfg.time_reference} columns)", source)
+            raise ConfigError(
+                where,
+                f"{item.data} has shape {values.shape}; expected ({depth.size}, {times.size}) "
+                f"= ({cfg.depth_reference} rows, {cfg.time_reference} columns)",
+                source,
+            )
         arrays.append(np.asarray(values, dtype=np.float64))
-    zones = read_zones(_resolve(base, cfg.well_segments) if base else cfg.well_segments) \
-        if cfg.well_segments else []
-    return PanelInputs(spec, arrays, depth, np.round(times * NS_PER_S).astype(np.int64),
-                       depth_unit=cfg.depth_display_unit, events=cfg.label_list, zones=zones,
-                       fibre_ends=(cfg.start_of_fibre, cfg.end_of_fibre), figure_size=cfg.figure_size, dpi=cfg.dpi)
+    zones = read_zones(_resolve(base, cfg.well_segments) if base else cfg.well_segments) if cfg.well_segments else []
+    return PanelInputs(
+        spec,
+        arrays,
+        depth,
+        np.round(times * NS_PER_S).astype(np.int64),
+        depth_unit=cfg.depth_display_unit,
+        events=cfg.label_list,
+        zones=zones,
+        fibre_ends=(cfg.start_of_fibre, cfg.end_of_fibre),
+        figure_size=cfg.figure_size,
+        dpi=cfg.dpi,
+    )
 
 
 def run_plots(source: str | dict, base: str | None = None) -> list[str]:
@@ -638,8 +713,9 @@ def run_plots(source: str | dict, base: str | None = None) -> list[str]:
     written = []
     for i, spec in enumerate(cfg.plots):
         inputs = panel_inputs(cfg, directory_in, i, path, base)
-        plot = PANEL_PLOTS[spec.plot_type](PANEL_PLOTS[spec.plot_type].Params(
-            out_plot=spec.out_plot, plot_list=spec.plot_list))
+        plot = PANEL_PLOTS[spec.plot_type](
+            PANEL_PLOTS[spec.plot_type].Params(out_plot=spec.out_plot, plot_list=spec.plot_list)
+        )
         fig = plot.figure(inputs)
         written.append(sink.write(f"{spec.out_plot}.png", figure_bytes(fig, "png")))
     return written

@@ -197,7 +197,9 @@ class FFT(Command):
     family = "spectral"
     summary = "Fourier transform along an axis (one-sided complex64 spectrum for real data)."
     time_local = False  # along time (the default axis) it is per chunk; across channels it is local
-    changed_from_distpy = "Real input gives the one-sided spectrum (rfft) in complex64 instead of a full complex128 FFT."
+    changed_from_distpy = (
+        "Real input gives the one-sided spectrum (rfft) in complex64 instead of a full complex128 FFT."
+    )
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = along channels")
@@ -216,12 +218,21 @@ class FFT(Command):
     def out_meta(self, x, out, ctx):
         meta = ctx.meta
         d = (1.0 / ctx.sample_rate) if self.axis == 1 else _spacing(meta)
-        spec = Spectrum(axis=self.axis, n=int(x.shape[self.axis]), d=d, onesided=not _is_complex(x),
-                        coords=meta.positions if self.axis == 0 else None)
+        spec = Spectrum(
+            axis=self.axis,
+            n=int(x.shape[self.axis]),
+            d=d,
+            onesided=not _is_complex(x),
+            coords=meta.positions if self.axis == 0 else None,
+        )
         others = tuple(s for s in meta.spectra if s.axis != self.axis)
         if self.axis == 1:
-            return ArrayMeta(halo=(0, 0), positions=meta.positions if out.shape[0] == x.shape[0] else None,
-                             dt=None, spectra=others + (spec,))
+            return ArrayMeta(
+                halo=(0, 0),
+                positions=meta.positions if out.shape[0] == x.shape[0] else None,
+                dt=None,
+                spectra=others + (spec,),
+            )
         return ArrayMeta(halo=meta.halo, positions=None, dt=meta.dt, spectra=others + (spec,))
 
 
@@ -314,9 +325,7 @@ class MultipleCalcs(Command):
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
         if len(params.low_freq) != len(params.high_freq):
-            raise ValueError(
-                f"low_freq has {len(params.low_freq)} bands but high_freq has {len(params.high_freq)}"
-            )
+            raise ValueError(f"low_freq has {len(params.low_freq)} bands but high_freq has {len(params.high_freq)}")
 
     def apply(self, xp, x, ctx):
         p = self.params
@@ -332,8 +341,9 @@ class MultipleCalcs(Command):
 
 def _replace_spectrum(meta: ArrayMeta, spec: Spectrum) -> ArrayMeta:
     others = tuple(s for s in meta.spectra if s.axis != spec.axis)
-    return ArrayMeta(halo=meta.halo if spec.axis == 0 else (0, 0), positions=meta.positions, dt=meta.dt,
-                     spectra=others + (spec,))
+    return ArrayMeta(
+        halo=meta.halo if spec.axis == 0 else (0, 0), positions=meta.positions, dt=meta.dt, spectra=others + (spec,)
+    )
 
 
 @register
@@ -486,8 +496,12 @@ def _sign_without_nyquist(xp, f, spec: Spectrum):
 
 def _with_specs(meta: ArrayMeta, *specs: Spectrum) -> ArrayMeta:
     axes = {s.axis for s in specs}
-    return ArrayMeta(halo=meta.halo, positions=meta.positions, dt=meta.dt,
-                     spectra=tuple(s for s in meta.spectra if s.axis not in axes) + specs)
+    return ArrayMeta(
+        halo=meta.halo,
+        positions=meta.positions,
+        dt=meta.dt,
+        spectra=tuple(s for s in meta.spectra if s.axis not in axes) + specs,
+    )
 
 
 @register

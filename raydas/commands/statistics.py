@@ -73,7 +73,8 @@ class Sum(_Reduction):
 
     def reduce(self, xp, x, axis):
         return xp.sum(x, axis=axis, keepdims=True, dtype=xp.float64 if x.dtype.kind == "f" else None).astype(
-            x.dtype, copy=False)
+            x.dtype, copy=False
+        )
 
 
 class _ScipyStat(_Reduction):
@@ -162,7 +163,9 @@ class Argmax(_Reduction):
     changed_from_distpy = "Keeps the reduced axis: (1, n_samples) across channels (distpy returned a 1-D array)."
 
     class Params(Params):
-        axis: Literal[0, 1, -1] | None = Field(0, description="0 = across channels (per time sample), 1 = over time, null = flat index")
+        axis: Literal[0, 1, -1] | None = Field(
+            0, description="0 = across channels (per time sample), 1 = over time, null = flat index"
+        )
 
     def reduce(self, xp, x, axis):
         return xp.argmax(x, axis=axis, keepdims=True)
@@ -303,7 +306,9 @@ class Hash(Command):
     family = "statistics"
     summary = "64-bit hash per channel of 64 binary samples (> 0.5 = 1) from offset; first sample = top bit."
     time_local = False
-    changed_from_distpy = "Samples count as 1 when > 0.5 (distpy truncated them with int()); fewer than 64 samples is an error."
+    changed_from_distpy = (
+        "Samples count as 1 when > 0.5 (distpy truncated them with int()); fewer than 64 samples is an error."
+    )
 
     class Params(Params):
         offset: int = Field(0, ge=0, description="first sample of the 64 hashed (samples from the chunk start)")

@@ -9,8 +9,8 @@ entry point naming a :class:`FormatReader` subclass.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
@@ -23,8 +23,21 @@ log = logging.getLogger(__name__)
 
 _READERS: dict[str, FormatReader] = {}
 _BUILTIN_MODULES = (
-    "chunkstore", "prodml", "silixa", "terra15", "febus", "apsensing", "optodas",
-    "segy", "witsml", "tdms", "mseed", "sintela", "bandtable", "las", "csvtable",
+    "chunkstore",
+    "prodml",
+    "silixa",
+    "terra15",
+    "febus",
+    "apsensing",
+    "optodas",
+    "segy",
+    "witsml",
+    "tdms",
+    "mseed",
+    "sintela",
+    "bandtable",
+    "las",
+    "csvtable",
 )
 _loaded = False
 

@@ -55,7 +55,9 @@ class APSensingFormat(FormatReader):
         h5 = probe.h5
         if h5 is None or DATASET not in h5:
             return False
-        return "ProcessingServer" in h5 or "apsensing" in attr_text(h5.attrs.get("AppVersion", "")).lower().replace(" ", "")
+        return "ProcessingServer" in h5 or "apsensing" in attr_text(h5.attrs.get("AppVersion", "")).lower().replace(
+            " ", ""
+        )
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         with hdf5_errors(probe.url):
@@ -74,25 +76,40 @@ class APSensingFormat(FormatReader):
         try:
             start_ns = parse_iso(attr_text(stamp))
         except ValueError as exc:
-            raise FormatError(url, f"AP Sensing Metadata/Timestamp {attr_text(stamp)!r} is not an ISO 8601 time") from exc
+            raise FormatError(
+                url, f"AP Sensing Metadata/Timestamp {attr_text(stamp)!r} is not an ISO 8601 time"
+            ) from exc
         points = dataset_value(h5, "DAQ/SpatialPoints")
         traces = dataset_value(h5, "Metadata/TraceCount")
         # stored (time, channel) unless the channel or trace counts say the axes are swapped
         channel_major = (points is not None and data.shape[1] != int(points) and data.shape[0] == int(points)) or (
-            traces is not None and data.shape[1] == int(traces) and data.shape[0] != int(traces))
+            traces is not None and data.shape[1] == int(traces) and data.shape[0] != int(traces)
+        )
         time_first = not channel_major
         n_time, n_chan = data.shape if time_first else data.shape[::-1]
         first = attr_number(dataset_value(h5, "DAQ/PositionStart", 0.0))
         gauge = dataset_value(h5, "ProcessingServer/GaugeLength")
         factor = dataset_value(h5, "ProcessingServer/RadiansToNanoStrain")
-        return [RecordInfo(
-            path=url, format=self.name, n_channels=int(n_chan), n_samples=int(n_time), dt=1.0 / rate,
-            start_ns=start_ns, positions=first + np.arange(n_chan) * spacing, units="",
-            gauge_length=attr_number(gauge) if gauge is not None else float("nan"), key=data.name,
-            attrs={"time_first": time_first, "data_type": attr_text(dataset_value(h5, "ProcessingServer/DataType", "")),
-                   "radians_to_nanostrain": attr_number(factor) if factor is not None else None,
-                   "file_version": attr_text(h5.attrs.get("FileVersion", ""))},
-        )]
+        return [
+            RecordInfo(
+                path=url,
+                format=self.name,
+                n_channels=int(n_chan),
+                n_samples=int(n_time),
+                dt=1.0 / rate,
+                start_ns=start_ns,
+                positions=first + np.arange(n_chan) * spacing,
+                units="",
+                gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
+                key=data.name,
+                attrs={
+                    "time_first": time_first,
+                    "data_type": attr_text(dataset_value(h5, "ProcessingServer/DataType", "")),
+                    "radians_to_nanostrain": attr_number(factor) if factor is not None else None,
+                    "file_version": attr_text(h5.attrs.get("FileVersion", "")),
+                },
+            )
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with hdf5_errors(record.path):
@@ -100,5 +117,6 @@ class APSensingFormat(FormatReader):
 
     def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
-            return read_window(numeric_dataset(record.path, h5, record.key), record.attrs["time_first"],
-                               start, stop, channels)
+            return read_window(
+                numeric_dataset(record.path, h5, record.key), record.attrs["time_first"], start, stop, channels
+            )

@@ -47,12 +47,16 @@ def band_table(data):
         core = chunk.trimmed()
         n_ch, n_t = core.data.shape
         times = core.times()
-        parts.append(pa.table({
-            "time": pa.array(np.tile(times, n_ch), type=pa.timestamp("ns", tz="UTC")),
-            "position_m": np.repeat(core.positions, n_t),
-            "band": pa.array([name] * (n_ch * n_t), type=pa.string()),
-            "value": np.asarray(core.data, dtype=np.float32).reshape(-1),
-        }))
+        parts.append(
+            pa.table(
+                {
+                    "time": pa.array(np.tile(times, n_ch), type=pa.timestamp("ns", tz="UTC")),
+                    "position_m": np.repeat(core.positions, n_t),
+                    "band": pa.array([name] * (n_ch * n_t), type=pa.string()),
+                    "value": np.asarray(core.data, dtype=np.float32).reshape(-1),
+                }
+            )
+        )
     first = next(iter(bands.values()))
     meta = {"layout": "band energies: one row per time x channel x band", "units": first.units, "dt_s": first.dt}
     table = pa.concat_tables(parts)
@@ -105,17 +109,28 @@ class BandTableFormat(FormatReader):
             dt, runs = regular_runs(t, meta.get("dt_s"))
             pos = np.unique(positions[mine])
             for lo, hi in runs:
-                records.append(RecordInfo(path=probe.url, format=self.name, n_channels=pos.size, n_samples=hi - lo,
-                                          dt=dt, start_ns=int(t[lo]), positions=pos, units=meta.get("units", ""),
-                                          key=str(name), stream=str(name), attrs={"times_ns": t[lo:hi].tolist()}))
+                records.append(
+                    RecordInfo(
+                        path=probe.url,
+                        format=self.name,
+                        n_channels=pos.size,
+                        n_samples=hi - lo,
+                        dt=dt,
+                        start_ns=int(t[lo]),
+                        positions=pos,
+                        units=meta.get("units", ""),
+                        key=str(name),
+                        stream=str(name),
+                        attrs={"times_ns": t[lo:hi].tolist()},
+                    )
+                )
         return records
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         times = np.asarray(record.attrs["times_ns"][start:stop], dtype=np.int64)
         out = np.full((record.n_channels, times.size), np.nan, dtype=np.float32)
         if times.size:
-            table = _parquet(record.path).read(columns=list(COLUMNS)).filter(
-                _band_is(record.key))
+            table = _parquet(record.path).read(columns=list(COLUMNS)).filter(_band_is(record.key))
             t = table["time"].cast("int64").to_numpy()
             keep = (t >= times[0]) & (t <= times[-1])
             col = np.searchsorted(times, t[keep])

@@ -69,9 +69,7 @@ class RecordInfo:
     def __post_init__(self):
         self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1)
         if self.positions.shape[0] != self.n_channels:
-            raise FormatError(
-                self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels"
-            )
+            raise FormatError(self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise FormatError(self.path, f"sample interval {self.dt!r} s is not a positive number")
 
@@ -346,7 +344,9 @@ def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2):
         raise FormatError(url, f"has no data set {key}")
     dims = (ndim,) if isinstance(ndim, int) else ndim
     if node.ndim not in dims:
-        raise FormatError(url, f"data set {node.name} has {node.ndim} dimensions; expected {' or '.join(map(str, dims))}")
+        raise FormatError(
+            url, f"data set {node.name} has {node.ndim} dimensions; expected {' or '.join(map(str, dims))}"
+        )
     if node.dtype.kind not in "iuf":
         raise FormatError(url, f"data set {node.name} holds {node.dtype} values, not numbers")
     if 0 in node.shape:
@@ -414,4 +414,6 @@ def hdf5_errors(url: str):
     except RaydasError:
         raise
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
-        raise FormatError(url, f"HDF5 content is damaged or not as the format says ({type(exc).__name__}: {exc})") from exc
+        raise FormatError(
+            url, f"HDF5 content is damaged or not as the format says ({type(exc).__name__}: {exc})"
+        ) from exc

@@ -280,13 +280,17 @@ class ChunkStoreWriter:
         shape, _ = npy_header(url)
         return StoredChunk(f"{stem}.npy", chunk_start_ns, shape[1], shape[0], dt, source, checksum(payload))
 
-    def finish(self, rows: list[StoredChunk], positions: np.ndarray, units: str = "", gauge_length: float = float("nan")) -> str:
+    def finish(
+        self, rows: list[StoredChunk], positions: np.ndarray, units: str = "", gauge_length: float = float("nan")
+    ) -> str:
         """Write ``measured_depth.npy`` and the manifest; returns the manifest URL."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         rows = sorted(rows, key=lambda r: r.start_ns)
-        write_bytes_atomic(join(self.url, DEPTH_FILE), npy_bytes(np.asarray(positions, dtype=np.float64).reshape(-1, 1)))
+        write_bytes_atomic(
+            join(self.url, DEPTH_FILE), npy_bytes(np.asarray(positions, dtype=np.float64).reshape(-1, 1))
+        )
         table = pa.Table.from_pylist([r.__dict__ for r in rows])
         meta = {"units": units, "gauge_length": gauge_length, "layout": "(channel, time) float32"}
         table = table.replace_schema_metadata({"raydas": json.dumps(meta)})

@@ -106,7 +106,9 @@ def load_table(url: str) -> tuple[str, np.ndarray, np.ndarray, dict[str, np.ndar
     if layout == "wide":
         times = np.array([parse_iso(n) for n in table.column_names[1:]], dtype=np.int64)
         depth = _numbers(table.column(0), url, table.column_names[0])
-        grid = np.column_stack([_numbers(table.column(i), url, table.column_names[i]) for i in range(1, table.num_columns)])
+        grid = np.column_stack(
+            [_numbers(table.column(i), url, table.column_names[i]) for i in range(1, table.num_columns)]
+        )
         t_order, d_order = np.argsort(times, kind="stable"), np.argsort(depth, kind="stable")
         return layout, times[t_order], depth[d_order], {"": grid[d_order][:, t_order].astype(np.float32)}
     t_name = next(n for n in table.column_names if TIME_NAMES.match(n))
@@ -155,10 +157,22 @@ class CsvTableFormat(FormatReader):
             dt, runs = regular_runs(times)
         except ValueError as exc:
             raise FormatError(probe.url, str(exc)) from exc
-        return [RecordInfo(path=probe.url, format=self.name, n_channels=depths.size, n_samples=hi - lo, dt=dt,
-                           start_ns=int(times[lo]), positions=depths, key=name, stream=name,
-                           attrs={"layout": layout, "first_column": int(lo)})
-                for name in values for lo, hi in runs]
+        return [
+            RecordInfo(
+                path=probe.url,
+                format=self.name,
+                n_channels=depths.size,
+                n_samples=hi - lo,
+                dt=dt,
+                start_ns=int(times[lo]),
+                positions=depths,
+                key=name,
+                stream=name,
+                attrs={"layout": layout, "first_column": int(lo)},
+            )
+            for name in values
+            for lo, hi in runs
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         _, _, _, values = load_table(record.path)

@@ -54,8 +54,11 @@ class DepthLogStack(FormatReader):
         if not probe.is_dir:
             return [probe.url]
         entries = probe.fs.ls(probe.path, detail=True)
-        return sorted(unstrip(probe.fs, e["name"]) for e in entries
-                      if e.get("type") == "file" and not posixpath.basename(e["name"]).startswith("."))
+        return sorted(
+            unstrip(probe.fs, e["name"])
+            for e in entries
+            if e.get("type") == "file" and not posixpath.basename(e["name"]).startswith(".")
+        )
 
     def detect(self, probe: Probe) -> bool:
         if not probe.is_dir:
@@ -107,9 +110,20 @@ class DepthLogStack(FormatReader):
         for lo, hi in runs:
             files = [g[3] for g in group[lo:hi]]
             for column, curve in enumerate(curves):
-                out.append(RecordInfo(path=url, format=self.name, n_channels=depth.shape[0], n_samples=hi - lo,
-                                      dt=dt, start_ns=int(times[lo]), positions=depth, key=curve, stream=curve,
-                                      attrs={"files": files, "column": column, "curves": list(curves)}))
+                out.append(
+                    RecordInfo(
+                        path=url,
+                        format=self.name,
+                        n_channels=depth.shape[0],
+                        n_samples=hi - lo,
+                        dt=dt,
+                        start_ns=int(times[lo]),
+                        positions=depth,
+                        key=curve,
+                        stream=curve,
+                        attrs={"files": files, "column": column, "curves": list(curves)},
+                    )
+                )
         return out
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:

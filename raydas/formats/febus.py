@@ -121,8 +121,11 @@ def _choose_rate(url: str, zone, source, per_block: int, interval: float | None)
         if per_block / rate >= interval * 0.98:
             return rate, where
     said = ", ".join(f"{where} {rate:g} Hz" for rate, where in candidates)
-    raise FormatError(url, f"Febus blocks of {per_block} samples cannot cover the {interval:g}-s interval between "
-                           f"blocks at any stated rate ({said}); the file is inconsistent")
+    raise FormatError(
+        url,
+        f"Febus blocks of {per_block} samples cannot cover the {interval:g}-s interval between "
+        f"blocks at any stated rate ({said}); the file is inconsistent",
+    )
 
 
 def _runs(starts: np.ndarray, step: float) -> list[tuple[int, int]]:
@@ -165,14 +168,18 @@ class FebusFormat(FormatReader):
                     kind = product_of(name)
                     (products if kind else others).append((name, kind))
                 if not products:
-                    raise FormatError(url, f"Febus zone {zone.name} holds {', '.join(n for n, _ in others) or 'no data'}; "
-                                           "raydas reads only strain and strain-rate products (other products have "
-                                           "other axes and units)")
+                    raise FormatError(
+                        url,
+                        f"Febus zone {zone.name} holds {', '.join(n for n, _ in others) or 'no data'}; "
+                        "raydas reads only strain and strain-rate products (other products have "
+                        "other axes and units)",
+                    )
                 for name, (quantity, unit) in products:
                     single = len(products) == 1 and (source_name.endswith("/Source1") and zone_name == "Zone1")
                     stream = "" if single else f"{source_name.rsplit('/', 1)[1]}/{zone_name}/{name}"
-                    records.extend(self._records(url, source, zone, name, quantity, unit, stream,
-                                                 [n for n, _ in others]))
+                    records.extend(
+                        self._records(url, source, zone, name, quantity, unit, stream, [n for n, _ in others])
+                    )
         if not records:
             raise FormatError(url, "Febus file has no Source/Zone data")
         return records
@@ -180,8 +187,9 @@ class FebusFormat(FormatReader):
     def _records(self, url, source, zone, name, quantity, unit, stream, skipped) -> list[RecordInfo]:
         data = zone[name]
         if data.ndim != 3:
-            raise FormatError(url, f"Febus data set {data.name} has {data.ndim} dimensions; expected 3 "
-                                   "(block, time, channel)")
+            raise FormatError(
+                url, f"Febus data set {data.name} has {data.ndim} dimensions; expected 3 (block, time, channel)"
+            )
         if data.dtype.kind not in "iuf":
             raise FormatError(url, f"Febus data set {data.name} holds {data.dtype} values, not numbers")
         n_blocks, per_block, n_chan = data.shape
@@ -219,15 +227,32 @@ class FebusFormat(FormatReader):
         out = []
         for lo, hi in _runs(starts, keep * dt):
             jitter = starts[lo:hi] - (starts[lo] + np.arange(hi - lo) * keep * dt)
-            out.append(RecordInfo(
-                path=url, format=self.name, n_channels=int(n_chan), n_samples=int((hi - lo) * keep), dt=dt,
-                start_ns=int(round((starts[lo] + skip * dt) * NS_PER_S)), positions=positions, units=unit,
-                gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
-                key=data.name if (lo, hi) == (0, n_blocks) else f"{data.name}#blocks{lo}-{hi}",
-                stream=stream,
-                attrs={"dataset": data.name, "first_block": lo, "keep": keep, "skip": skip, "quantity": quantity,
-                       "rate_source": rate_source, "version": version_text or "legacy",
-                       "max_block_jitter_s": float(np.max(np.abs(jitter))), "skipped_products": skipped}))
+            out.append(
+                RecordInfo(
+                    path=url,
+                    format=self.name,
+                    n_channels=int(n_chan),
+                    n_samples=int((hi - lo) * keep),
+                    dt=dt,
+                    start_ns=int(round((starts[lo] + skip * dt) * NS_PER_S)),
+                    positions=positions,
+                    units=unit,
+                    gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
+                    key=data.name if (lo, hi) == (0, n_blocks) else f"{data.name}#blocks{lo}-{hi}",
+                    stream=stream,
+                    attrs={
+                        "dataset": data.name,
+                        "first_block": lo,
+                        "keep": keep,
+                        "skip": skip,
+                        "quantity": quantity,
+                        "rate_source": rate_source,
+                        "version": version_text or "legacy",
+                        "max_block_jitter_s": float(np.max(np.abs(jitter))),
+                        "skipped_products": skipped,
+                    },
+                )
+            )
         return out
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:

@@ -76,8 +76,12 @@ def _start() -> subprocess.Popen:
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(raydas.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen([sys.executable, "-c", "from raydas.formats.isolation import serve; serve()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from raydas.formats.isolation import serve; serve()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
     atexit.register(_stop, proc)
     return proc
 
@@ -107,8 +111,11 @@ def run_guarded(url: str, scan: Callable, *args):
             if not ready:
                 _stop(proc)
                 _helper = None
-                raise FormatError(url, f"the HDF5 library did not finish reading its metadata in {timeout:g} s "
-                                       "(its internal structure is damaged)")
+                raise FormatError(
+                    url,
+                    f"the HDF5 library did not finish reading its metadata in {timeout:g} s "
+                    "(its internal structure is damaged)",
+                )
             status, value = _receive(proc.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
             _stop(proc)

@@ -75,8 +75,9 @@ def parse_las(payload: bytes, url: str = "<bytes>") -> tuple[int, list[str], np.
     except ValueError as exc:
         raise FormatError(url, f"~A section has a non-numeric value ({exc})") from exc
     if table.ndim != 2 or table.shape[1] != len(curves):
-        raise FormatError(url, f"~A rows have {table.shape[-1] if table.ndim == 2 else 'ragged'} values "
-                               f"for {len(curves)} curves")
+        raise FormatError(
+            url, f"~A rows have {table.shape[-1] if table.ndim == 2 else 'ragged'} values for {len(curves)} curves"
+        )
     null = well.get("NULL")
     if null:
         table[table == float(null)] = np.nan

@@ -99,8 +99,11 @@ def _common_span(url: str, stream) -> dict:
         for tr in pieces:
             s = _ns(tr.stats.starttime)
             if s - end > 0.5 * dt_ns:
-                raise FormatError(url, f"channel {tid} has a gap of {(s - end) / NS_PER_S:g} s at "
-                                       f"{tr.stats.starttime}; raydas reads gap-free miniSEED channels")
+                raise FormatError(
+                    url,
+                    f"channel {tid} has a gap of {(s - end) / NS_PER_S:g} s at "
+                    f"{tr.stats.starttime}; raydas reads gap-free miniSEED channels",
+                )
             end = max(end, s + int(round(tr.stats.npts * dt_ns)))
         spans[tid] = (t0, end)
     start = max(s for s, _ in spans.values())
@@ -113,8 +116,14 @@ def _common_span(url: str, stream) -> dict:
     if n <= 0:
         raise FormatError(url, "its channels share no common time span")
     trimmed = {tid: [int(round((start - s) / dt_ns)), int(round((e - stop) / dt_ns))] for tid, (s, e) in spans.items()}
-    return {"ids": ids, "positions": positions, "dt_ns": dt_ns, "start": start, "n": n,
-            "trimmed": {k: v for k, v in trimmed.items() if v != [0, 0]}}
+    return {
+        "ids": ids,
+        "positions": positions,
+        "dt_ns": dt_ns,
+        "start": start,
+        "n": n,
+        "trimmed": {k: v for k, v in trimmed.items() if v != [0, 0]},
+    }
 
 
 @register
@@ -137,13 +146,31 @@ class MiniSeedFormat(FormatReader):
         if span["trimmed"]:
             warnings.warn(
                 f"{probe.url}: miniSEED traces have unequal spans; reading the {span['n']} samples all channels "
-                f"cover and dropping [start, end] samples {span['trimmed']}", UnequalTracesWarning, stacklevel=2)
+                f"cover and dropping [start, end] samples {span['trimmed']}",
+                UnequalTracesWarning,
+                stacklevel=2,
+            )
         first = stream[0].stats
-        attrs = {"trace_ids": span["ids"], "trimmed": span["trimmed"], "network": first.network,
-                 "channel_code": first.channel, "position_source": "station code (channel number)"}
-        return [RecordInfo(path=probe.url, format=self.name, n_channels=len(span["ids"]), n_samples=span["n"],
-                           dt=span["dt_ns"] / NS_PER_S, start_ns=span["start"], positions=span["positions"],
-                           units="counts", attrs=attrs)]
+        attrs = {
+            "trace_ids": span["ids"],
+            "trimmed": span["trimmed"],
+            "network": first.network,
+            "channel_code": first.channel,
+            "position_source": "station code (channel number)",
+        }
+        return [
+            RecordInfo(
+                path=probe.url,
+                format=self.name,
+                n_channels=len(span["ids"]),
+                n_samples=span["n"],
+                dt=span["dt_ns"] / NS_PER_S,
+                start_ns=span["start"],
+                positions=span["positions"],
+                units="counts",
+                attrs=attrs,
+            )
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         ids = record.attrs["trace_ids"][channels]
@@ -162,7 +189,7 @@ class MiniSeedFormat(FormatReader):
                 raise FormatError(record.path, f"channel {tid} has no samples between {t0} and {t1}")
             tr = traces[0]
             offset = int(round((_ns(tr.stats.starttime) - _ns(t0)) / dt_ns))
-            values = np.ma.filled(tr.data, np.nan)[max(-offset, 0):]
+            values = np.ma.filled(tr.data, np.nan)[max(-offset, 0) :]
             if offset > 0 or values.shape[0] < stop - start:
                 raise FormatError(record.path, f"channel {tid} does not cover samples {start}:{stop}")
             out[row] = as_float32(values[: stop - start])

@@ -74,14 +74,26 @@ class OptoDASFormat(FormatReader):
             channels = np.arange(n_chan, dtype=np.float64)
         scale = dataset_value(h5, "header/dataScale", 1.0)
         gauge = dataset_value(h5, "header/gaugeLength")
-        return [RecordInfo(
-            path=url, format=self.name, n_channels=int(n_chan), n_samples=int(n_time), dt=dt,
-            start_ns=int(round(t0 * NS_PER_S)), positions=channels * dx, units=attr_text(dataset_value(h5, "header/unit", "")),
-            gauge_length=attr_number(gauge) if gauge is not None else float("nan"), key=data.name,
-            attrs={"time_first": time_first, "data_scale": attr_number(scale),
-                   "file_version": attr_text(dataset_value(h5, "fileVersion", "")),
-                   "name": attr_text(dataset_value(h5, "header/name", ""))},
-        )]
+        return [
+            RecordInfo(
+                path=url,
+                format=self.name,
+                n_channels=int(n_chan),
+                n_samples=int(n_time),
+                dt=dt,
+                start_ns=int(round(t0 * NS_PER_S)),
+                positions=channels * dx,
+                units=attr_text(dataset_value(h5, "header/unit", "")),
+                gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
+                key=data.name,
+                attrs={
+                    "time_first": time_first,
+                    "data_scale": attr_number(scale),
+                    "file_version": attr_text(dataset_value(h5, "fileVersion", "")),
+                    "name": attr_text(dataset_value(h5, "header/name", "")),
+                },
+            )
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with hdf5_errors(record.path):
@@ -89,7 +101,8 @@ class OptoDASFormat(FormatReader):
 
     def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with open_h5(record.path) as h5:
-            block = read_window(numeric_dataset(record.path, h5, record.key), record.attrs["time_first"],
-                                start, stop, channels)
+            block = read_window(
+                numeric_dataset(record.path, h5, record.key), record.attrs["time_first"], start, stop, channels
+            )
         scale = record.attrs.get("data_scale", 1.0)
         return block if scale == 1.0 else block * np.float32(scale)

@@ -168,8 +168,11 @@ class ProdmlFormat(FormatReader):
         for fbe in _fbe_nodes(h5):
             records.extend(self._fbe_records(probe.url, acq, fbe))
         if not records:
-            raise FormatError(probe.url, "PRODML file has no /Acquisition/Raw[N]/RawData and no "
-                                         "/Acquisition/Processed/Fbe[N]/FbeData[M] data set (no samples)")
+            raise FormatError(
+                probe.url,
+                "PRODML file has no /Acquisition/Raw[N]/RawData and no "
+                "/Acquisition/Processed/Fbe[N]/FbeData[M] data set (no samples)",
+            )
         return records
 
     def _record(self, url: str, acq, name: str) -> RecordInfo:
@@ -185,8 +188,9 @@ class ProdmlFormat(FormatReader):
         start_ns, dt = _timing(url, raw, raw.get("RawDataTime"), data, a)
         gauge = _metres(url, a, "GaugeLength")
         attrs = {
-            "schema_version": text(_first(a, "schemaVersion", default=_first(acq.file.attrs, "schemaVersion",
-                                                                              default=""))),
+            "schema_version": text(
+                _first(a, "schemaVersion", default=_first(acq.file.attrs, "schemaVersion", default=""))
+            ),
             "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
             "dimensions": order,
             "description": text(_first(r, "RawDescription", default="")),
@@ -211,8 +215,11 @@ class ProdmlFormat(FormatReader):
         never joined in time with one another."""
         a, f = acq.attrs, fbe.attrs
         times = fbe.get("FbeDataTime")
-        step = (_metres(url, f, "SpatialSamplingInterval") if "SpatialSamplingInterval" in f
-                else _metres(url, a, "SpatialSamplingInterval", default=1.0))
+        step = (
+            _metres(url, f, "SpatialSamplingInterval")
+            if "SpatialSamplingInterval" in f
+            else _metres(url, a, "SpatialSamplingInterval", default=1.0)
+        )
         start_locus = number(_first(f, "StartLocusIndex", default=0))
         n_loci_attr = _first(f, "NumberOfLoci")
         gauge = _metres(url, a, "GaugeLength")
@@ -226,15 +233,28 @@ class ProdmlFormat(FormatReader):
             lo, hi = _first(data.attrs, "StartFrequency"), _first(data.attrs, "EndFrequency")
             band = (number(lo), number(hi)) if lo is not None and hi is not None else None
             stream = f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}"
-            records.append(RecordInfo(
-                path=url, format=self.name, n_channels=int(n_loci), n_samples=int(n_time), dt=float(dt),
-                start_ns=int(start_ns), positions=(start_locus + np.arange(n_loci)) * step,
-                units=text(_first(f, "FbeDataUnit", default="")),
-                gauge_length=gauge, key=data.name, stream=stream,
-                attrs={"kind": "fbe", "band_hz": list(band) if band else None, "dimensions": order,
-                       "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
-                       "window_size": int(number(f["WindowSize"])) if "WindowSize" in f else None},
-            ))
+            records.append(
+                RecordInfo(
+                    path=url,
+                    format=self.name,
+                    n_channels=int(n_loci),
+                    n_samples=int(n_time),
+                    dt=float(dt),
+                    start_ns=int(start_ns),
+                    positions=(start_locus + np.arange(n_loci)) * step,
+                    units=text(_first(f, "FbeDataUnit", default="")),
+                    gauge_length=gauge,
+                    key=data.name,
+                    stream=stream,
+                    attrs={
+                        "kind": "fbe",
+                        "band_hz": list(band) if band else None,
+                        "dimensions": order,
+                        "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
+                        "window_size": int(number(f["WindowSize"])) if "WindowSize" in f else None,
+                    },
+                )
+            )
         return records
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
@@ -247,7 +267,6 @@ class ProdmlFormat(FormatReader):
                 raise FormatError(record.path, f"data set {record.key} is missing")
             time_first = record.attrs.get("dimensions") != "locus,time"
             return read_window(h5[record.key], time_first, start, stop, channels)
-
 
 
 # --- writing ------------------------------------------------------------------------
@@ -278,9 +297,14 @@ def write_prodml(chunk, url: str) -> list[str]:
     with h5py.File(buf, "w") as h5:
         h5.attrs["schemaVersion"] = ascii_attr("2.1")
         acq = h5.create_group("Acquisition")
-        for key, value in {"schemaVersion": "2.1", "MeasurementStartTime": first, "ServiceCompanyName": "raydas",
-                           "GaugeLength.uom": "m", "SpatialSamplingInterval.uom": "m",
-                           "AcquisitionDescription": f"written by raydas from {chunk.source}"[:200]}.items():
+        for key, value in {
+            "schemaVersion": "2.1",
+            "MeasurementStartTime": first,
+            "ServiceCompanyName": "raydas",
+            "GaugeLength.uom": "m",
+            "SpatialSamplingInterval.uom": "m",
+            "AcquisitionDescription": f"written by raydas from {chunk.source}"[:200],
+        }.items():
             acq.attrs[key] = ascii_attr(value)
         acq.attrs["GaugeLength"] = float(chunk.gauge_length)
         acq.attrs["SpatialSamplingInterval"] = step

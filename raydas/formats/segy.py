@@ -52,8 +52,19 @@ SAMPLE_FORMATS = {
     16: ("u1", 1),
 }
 FORMAT_NAMES = {
-    1: "IBM float32", 2: "int32", 3: "int16", 5: "IEEE float32", 6: "IEEE float64", 7: "int24",
-    8: "int8", 9: "int64", 10: "uint32", 11: "uint16", 12: "uint64", 15: "uint24", 16: "uint8",
+    1: "IBM float32",
+    2: "int32",
+    3: "int16",
+    5: "IEEE float32",
+    6: "IEEE float64",
+    7: "int24",
+    8: "int8",
+    9: "int64",
+    10: "uint32",
+    11: "uint16",
+    12: "uint64",
+    15: "uint24",
+    16: "uint8",
 }
 
 
@@ -209,8 +220,9 @@ def _find_end_text(url: str, head: bytes, size: int) -> int:
 def _trace_headers(fs, path: str, layout: SegyLayout, local: bool) -> np.ndarray:
     """All trace headers as a (n_traces, 240) uint8 array."""
     if local:
-        mm = np.memmap(path, dtype=np.uint8, mode="r", offset=layout.data_offset,
-                       shape=(layout.n_traces, layout.trace_bytes))
+        mm = np.memmap(
+            path, dtype=np.uint8, mode="r", offset=layout.data_offset, shape=(layout.n_traces, layout.trace_bytes)
+        )
         return np.array(mm[:, :TRACE_HEADER])
     starts = [layout.trace_offset(i) for i in range(layout.n_traces)]
     blocks = fs.cat_ranges([path] * len(starts), starts, [s + TRACE_HEADER for s in starts])
@@ -249,11 +261,11 @@ def _start_time(th: bytes, endian: str) -> int:
         if year < 100:
             year += 2000 if year < 50 else 1900
         try:
-            stamp = _dt.datetime(year, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(
+            stamp = _dt.datetime(year, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(
                 days=max(day, 1) - 1, hours=hour, minutes=minute, seconds=second
             )
         except (OverflowError, ValueError):
-            stamp = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+            stamp = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
         base = int(stamp.timestamp()) * NS_PER_S
     return base + int(delay_ms) * 1_000_000
 
@@ -279,8 +291,10 @@ class SegyFormat(FormatReader):
         if endian is None:
             return False
         text = probe.head[:TEXT_HEADER]
-        looks_textual = text[:1] in (b"C", b"\xc3") or sum(32 <= c < 127 for c in text) > 0.9 * TEXT_HEADER or (
-            text.count(b"\x40") > TEXT_HEADER // 4
+        looks_textual = (
+            text[:1] in (b"C", b"\xc3")
+            or sum(32 <= c < 127 for c in text) > 0.9 * TEXT_HEADER
+            or (text.count(b"\x40") > TEXT_HEADER // 4)
         )
         return bool(looks_textual)
 
@@ -345,10 +359,18 @@ class SegyFormat(FormatReader):
         if n <= 0 or len(traces) == 0:
             return np.zeros((len(traces), max(n, 0)), dtype=np.float32)
         if is_local(fs):
-            mapped = np.asarray(np.memmap(path, dtype=np.uint8, mode="r", offset=layout.data_offset,
-                                          shape=(layout.n_traces, layout.trace_bytes)))
-            block = mapped[traces.start : traces.stop : traces.step,
-                           TRACE_HEADER + start * bps : TRACE_HEADER + stop * bps]
+            mapped = np.asarray(
+                np.memmap(
+                    path,
+                    dtype=np.uint8,
+                    mode="r",
+                    offset=layout.data_offset,
+                    shape=(layout.n_traces, layout.trace_bytes),
+                )
+            )
+            block = mapped[
+                traces.start : traces.stop : traces.step, TRACE_HEADER + start * bps : TRACE_HEADER + stop * bps
+            ]
             if bps != 3:  # one pass over the mapped bytes: gather the traces, swap bytes, convert
                 return layout.decode(block.view(layout.sample_dtype))
             raw_bytes = np.ascontiguousarray(block)
@@ -418,13 +440,31 @@ def trace_headers(n_samples: int, dt: float, start_ns: int, positions: np.ndarra
     stamp = np.datetime64(int(start_ns), "ns").astype("datetime64[ms]").item()
     year_start = type(stamp)(stamp.year, 1, 1)
     fields = {  # name: (0-based byte offset, big-endian type)
-        "seq_line": (0, ">i4"), "seq_file": (4, ">i4"), "field_record": (8, ">i4"), "trace_in_record": (12, ">i4"),
-        "elevation": (40, ">i4"), "elev_scalar": (68, ">i2"), "coord_scalar": (70, ">i2"), "delay_ms": (108, ">i2"),
-        "n_samples": (114, ">u2"), "interval_us": (116, ">u2"), "year": (156, ">i2"), "day": (158, ">i2"),
-        "hour": (160, ">i2"), "minute": (162, ">i2"), "second": (164, ">i2"), "time_basis": (166, ">i2"),
+        "seq_line": (0, ">i4"),
+        "seq_file": (4, ">i4"),
+        "field_record": (8, ">i4"),
+        "trace_in_record": (12, ">i4"),
+        "elevation": (40, ">i4"),
+        "elev_scalar": (68, ">i2"),
+        "coord_scalar": (70, ">i2"),
+        "delay_ms": (108, ">i2"),
+        "n_samples": (114, ">u2"),
+        "interval_us": (116, ">u2"),
+        "year": (156, ">i2"),
+        "day": (158, ">i2"),
+        "hour": (160, ">i2"),
+        "minute": (162, ">i2"),
+        "second": (164, ">i2"),
+        "time_basis": (166, ">i2"),
     }
-    layout = np.dtype({"names": list(fields), "formats": [f for _, f in fields.values()],
-                       "offsets": [o for o, _ in fields.values()], "itemsize": TRACE_HEADER})
+    layout = np.dtype(
+        {
+            "names": list(fields),
+            "formats": [f for _, f in fields.values()],
+            "offsets": [o for o, _ in fields.values()],
+            "itemsize": TRACE_HEADER,
+        }
+    )
     columns = np.zeros(n, dtype=layout)
     index = np.arange(1, n + 1)
     columns["seq_line"] = index

@@ -81,8 +81,9 @@ def idas_positions(url: str, attrs, n_channels: int, default_spacing: float | No
     used, or a FormatError raised when it is ``None``."""
     spacing = _number(url, attrs, SPACING, "channel spacing", default=default_spacing)
     multiplier = _number(url, attrs, ("Fibre Length Multiplier",), "fibre length multiplier", default=1.0)
-    origin = _number(url, attrs, ("Start Distance (m)", "Zero Offset (m)", "StartPosition[m]"), "start distance",
-                     default=0.0)
+    origin = _number(
+        url, attrs, ("Start Distance (m)", "Zero Offset (m)", "StartPosition[m]"), "start distance", default=0.0
+    )
     return origin + np.arange(n_channels) * spacing * multiplier
 
 
@@ -121,20 +122,25 @@ class SilixaH5Format(FormatReader):
         time_first = axis_order_from_names(attr_lookup(attrs, "Dimensions"), url, n_expected, data.shape)
         n_time, n_chan = data.shape if time_first else data.shape[::-1]
         gauge = attr_lookup(attrs, "GaugeLength", "GaugeLength[m]")
-        return [RecordInfo(
-            path=url,
-            format=self.name,
-            n_channels=int(n_chan),
-            n_samples=int(n_time),
-            dt=1.0 / rate,
-            start_ns=start_time_ns(url, attrs),
-            positions=idas_positions(url, attrs, n_chan),
-            units="",
-            gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
-            key=data.name,
-            attrs={"time_first": time_first, "version": attr_text(attr_lookup(attrs, "iDASVersion", default="")),
-                   "acoustic_output": attr_text(attr_lookup(attrs, "Acoustic Output", default=""))},
-        )]
+        return [
+            RecordInfo(
+                path=url,
+                format=self.name,
+                n_channels=int(n_chan),
+                n_samples=int(n_time),
+                dt=1.0 / rate,
+                start_ns=start_time_ns(url, attrs),
+                positions=idas_positions(url, attrs, n_chan),
+                units="",
+                gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
+                key=data.name,
+                attrs={
+                    "time_first": time_first,
+                    "version": attr_text(attr_lookup(attrs, "iDASVersion", default="")),
+                    "acoustic_output": attr_text(attr_lookup(attrs, "Acoustic Output", default="")),
+                },
+            )
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with hdf5_errors(record.path):

@@ -114,8 +114,9 @@ def _envelopes(url: str, fh, size: int):
         tag = head[4:8].rstrip(b"\x00").decode("ascii", "replace")
         length = struct.unpack("<I", head[8:12])[0]
         if pos + ENVELOPE + length > size:
-            raise FormatError(url, f"truncated: {tag} packet at byte {pos} needs {length} bytes, "
-                                   f"{size - pos - ENVELOPE} left")
+            raise FormatError(
+                url, f"truncated: {tag} packet at byte {pos} needs {length} bytes, {size - pos - ENVELOPE} left"
+            )
         yield tag, pos + ENVELOPE, length
         pos += ENVELOPE + length
 
@@ -129,9 +130,15 @@ def _packet_header(url: str, payload_head: bytes) -> dict:
         raise FormatError(url, f"has an undecodable time-series packet header ({exc})") from exc
     return {
         "time_ns": _one(stamp, 1, 0) * NS_PER_S + _one(stamp, 2, 0),
-        "n_channels": _one(common, 2, 0), "rate": _f32(_one(common, 3)), "spacing": _f32(_one(common, 4)),
-        "gauge": _f32(_one(common, 5)), "start_channel": _one(common, 6, 0), "dropped": _one(common, 10, 0),
-        "data_type": _one(common, 11, 0), "sample_count": _one(header, 2, 0), "n_samples": _one(header, 3, 0),
+        "n_channels": _one(common, 2, 0),
+        "rate": _f32(_one(common, 3)),
+        "spacing": _f32(_one(common, 4)),
+        "gauge": _f32(_one(common, 5)),
+        "start_channel": _one(common, 6, 0),
+        "dropped": _one(common, 10, 0),
+        "data_type": _one(common, 11, 0),
+        "sample_count": _one(header, 2, 0),
+        "n_samples": _one(header, 3, 0),
         "channel_step": _one(header, 4, 1) or 1,
     }
 
@@ -143,8 +150,12 @@ def _meta_attrs(payload: bytes) -> dict:
     except ValueError:
         return {}
     text = lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else ""  # noqa: E731
-    return {"recorder": text(_one(meta, 1)), "manufacturer": text(_one(ident, 1)),
-            "system_type": text(_one(ident, 2)), "model": text(_one(ident, 3))}
+    return {
+        "recorder": text(_one(meta, 1)),
+        "manufacturer": text(_one(ident, 1)),
+        "system_type": text(_one(ident, 2)),
+        "model": text(_one(ident, 3)),
+    }
 
 
 @register
@@ -167,8 +178,10 @@ class SintelaProtobufFormat(FormatReader):
                     headers.append(_packet_header(probe.url, fh.read(min(length, HEADER_BYTES))))
                     offsets.append((offset, length))
                 else:
-                    raise FormatError(probe.url, f"Sintela {tag!r} packets are not supported (only time series: "
-                                                 f"{', '.join(TIMESERIES_TAGS)})")
+                    raise FormatError(
+                        probe.url,
+                        f"Sintela {tag!r} packets are not supported (only time series: {', '.join(TIMESERIES_TAGS)})",
+                    )
         if not headers:
             raise FormatError(probe.url, "holds no Sintela time-series packet")
         first = headers[0]
@@ -178,22 +191,37 @@ class SintelaProtobufFormat(FormatReader):
                 raise FormatError(probe.url, f"packets disagree on {name} ({sorted(values)[:4]})")
         for prev, nxt in zip(headers, headers[1:]):
             if nxt["sample_count"] != prev["sample_count"] + prev["n_samples"]:
-                raise FormatError(probe.url, f"samples missing between stream samples {prev['sample_count']} "
-                                             f"and {nxt['sample_count']}")
+                raise FormatError(
+                    probe.url,
+                    f"samples missing between stream samples {prev['sample_count']} and {nxt['sample_count']}",
+                )
         if any(h["dropped"] for h in headers):
             raise FormatError(probe.url, "the recorder flagged dropped samples in this stream")
         if not (first["rate"] > 0 and first["n_channels"] > 0):
-            raise FormatError(probe.url, f"packet header has no usable sampling ({first['rate']} Hz, "
-                                         f"{first['n_channels']} channels)")
+            raise FormatError(
+                probe.url, f"packet header has no usable sampling ({first['rate']} Hz, {first['n_channels']} channels)"
+            )
         step = first["spacing"] * first["channel_step"]
         positions = first["start_channel"] * first["spacing"] + step * np.arange(first["n_channels"])
-        attrs.update(packets=[[o, n, h["n_samples"]] for (o, n), h in zip(offsets, headers)],
-                     data_type=first["data_type"], first_sample_count=first["sample_count"])
-        return [RecordInfo(path=probe.url, format=self.name, n_channels=first["n_channels"],
-                           n_samples=sum(h["n_samples"] for h in headers), dt=1.0 / first["rate"],
-                           start_ns=first["time_ns"], positions=positions,
-                           units=DATA_TYPE_UNITS.get(first["data_type"], ""), gauge_length=first["gauge"],
-                           attrs=attrs)]
+        attrs.update(
+            packets=[[o, n, h["n_samples"]] for (o, n), h in zip(offsets, headers)],
+            data_type=first["data_type"],
+            first_sample_count=first["sample_count"],
+        )
+        return [
+            RecordInfo(
+                path=probe.url,
+                format=self.name,
+                n_channels=first["n_channels"],
+                n_samples=sum(h["n_samples"] for h in headers),
+                dt=1.0 / first["rate"],
+                start_ns=first["time_ns"],
+                positions=positions,
+                units=DATA_TYPE_UNITS.get(first["data_type"], ""),
+                gauge_length=first["gauge"],
+                attrs=attrs,
+            )
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         n_ch = record.n_channels

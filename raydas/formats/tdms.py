@@ -104,11 +104,23 @@ class TdmsFormat(FormatReader):
             dt = float(first["wf_increment"])
         else:
             raise FormatError(probe.url, "TDMS file gives no sampling (no SamplingFrequency[Hz], no wf_increment)")
-        start_ns = next((t for t in (_time_ns(props.get("GPSTimeStamp")), _time_ns(props.get("ISO8601 Timestamp")),
-                                     _time_ns(first.get("wf_start_time")), _time_ns(props.get("CPUTimeStamp")))
-                         if t is not None), None)
+        start_ns = next(
+            (
+                t
+                for t in (
+                    _time_ns(props.get("GPSTimeStamp")),
+                    _time_ns(props.get("ISO8601 Timestamp")),
+                    _time_ns(first.get("wf_start_time")),
+                    _time_ns(props.get("CPUTimeStamp")),
+                )
+                if t is not None
+            ),
+            None,
+        )
         if start_ns is None:
-            raise FormatError(probe.url, "TDMS file gives no start time (GPSTimeStamp, ISO8601 Timestamp, wf_start_time)")
+            raise FormatError(
+                probe.url, "TDMS file gives no start time (GPSTimeStamp, ISO8601 Timestamp, wf_start_time)"
+            )
         positions = idas_positions(probe.url, props, n_channels, default_spacing=1.0)
 
         attrs = {"group": group.name, "sample_type": str(dtype), "vendor_version": str(props.get("iDASVersion", ""))}
@@ -123,7 +135,8 @@ class TdmsFormat(FormatReader):
                     f"{probe.url}: truncated TDMS file: the header declares {declared} samples per channel but "
                     f"the file holds {n_samples} complete ones ({probe.size} of {LEAD_IN + next_segment} bytes); "
                     f"reading those {n_samples}",
-                    TruncatedFileWarning, stacklevel=2,
+                    TruncatedFileWarning,
+                    stacklevel=2,
                 )
                 attrs["truncated_from_samples"] = int(declared)
             attrs.update(layout="interleaved", data_offset=data_offset)
@@ -133,9 +146,20 @@ class TdmsFormat(FormatReader):
         if n_samples == 0:
             raise FormatError(probe.url, "TDMS file holds no complete time sample")
         gauge = props.get("GaugeLength")
-        return [RecordInfo(path=probe.url, format=self.name, n_channels=n_channels, n_samples=int(n_samples), dt=dt,
-                           start_ns=start_ns, positions=positions, units=str(props.get("Unit", "")),
-                           gauge_length=float(gauge) if gauge is not None else float("nan"), attrs=attrs)]
+        return [
+            RecordInfo(
+                path=probe.url,
+                format=self.name,
+                n_channels=n_channels,
+                n_samples=int(n_samples),
+                dt=dt,
+                start_ns=start_ns,
+                positions=positions,
+                units=str(props.get("Unit", "")),
+                gauge_length=float(gauge) if gauge is not None else float("nan"),
+                attrs=attrs,
+            )
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         fs, path = url_to_fs(record.path)

@@ -127,21 +127,26 @@ class Terra15Format(FormatReader):
         first = attr_number(root.get("sensing_range_start", 0.0))
         n_chan = data.shape[1]
         gauge = root.get("gauge_length")
-        return [RecordInfo(
-            path=url,
-            format=self.name,
-            n_channels=int(n_chan),
-            n_samples=n_time,
-            dt=float(dt),
-            start_ns=int(round(t0 * NS_PER_S)),
-            positions=first + np.arange(n_chan) * spacing,
-            units=attr_text(root.get("data_product_units", "")),
-            gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
-            key=data.name,
-            attrs={"file_version": int(attr_number(root["file_version"])),
-                   "data_product": attr_text(root.get("data_product", "")),
-                   "gps_dt": float(gps_dt), "unwritten_samples": int(data.shape[0] - n_time)},
-        )]
+        return [
+            RecordInfo(
+                path=url,
+                format=self.name,
+                n_channels=int(n_chan),
+                n_samples=n_time,
+                dt=float(dt),
+                start_ns=int(round(t0 * NS_PER_S)),
+                positions=first + np.arange(n_chan) * spacing,
+                units=attr_text(root.get("data_product_units", "")),
+                gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
+                key=data.name,
+                attrs={
+                    "file_version": int(attr_number(root["file_version"])),
+                    "data_product": attr_text(root.get("data_product", "")),
+                    "gps_dt": float(gps_dt),
+                    "unwritten_samples": int(data.shape[0] - n_time),
+                },
+            )
+        ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         with hdf5_errors(record.path):

@@ -91,9 +91,7 @@ def fbe_document(
     if values.ndim == 1:
         values = values.reshape(-1, 1)
     if values.shape[0] != depth.shape[0] or values.shape[1] != len(curve_names):
-        raise ValueError(
-            f"WITSML: {values.shape} values for {depth.shape[0]} depths and {len(curve_names)} curves"
-        )
+        raise ValueError(f"WITSML: {values.shape} values for {depth.shape[0]} depths and {len(curve_names)} curves")
     descriptions = descriptions or [""] * len(curve_names)
     style = escape(str(data_style))
     stamp = _stamp(time_ns)
@@ -115,7 +113,8 @@ def fbe_document(
         "       <indexType>depth</indexType>\n       <nullValue>NULL</nullValue>\n",
         '       <logCurveInfo uid="1">\n        <mnemonic>DEPTH</mnemonic>\n        <unit>m</unit>\n',
         "        <curveDescription>depth along the fiber</curveDescription>\n       </logCurveInfo>\n",
-        '       <blockInfo uid="1">\n        <indexType>length</indexType>\n        <direction>increasing</direction>\n',
+        '       <blockInfo uid="1">\n        <indexType>length</indexType>\n',
+        "        <direction>increasing</direction>\n",
         '        <indexCurve columnIndex="1">1</indexCurve>\n       </blockInfo>\n',
     ]
     for i, (name, desc) in enumerate(zip(curve_names, descriptions)):
@@ -215,7 +214,11 @@ class WitsmlFbeFormat(DepthLogStack):
         for i, t in enumerate(times.tolist()):
             table = np.column_stack([np.asarray(c.data[:, i], dtype=np.float64) for c in cores])
             target = str(url) if str(url).endswith(".fbe") else join(url, f"{unix_stem(t)}.fbe")
-            write_bytes_atomic(target, fbe_document(first.positions, table, list(bands), t, data_style=data_style,
-                                                    unit=first.units or "unitless"))
+            write_bytes_atomic(
+                target,
+                fbe_document(
+                    first.positions, table, list(bands), t, data_style=data_style, unit=first.units or "unitless"
+                ),
+            )
             written.append(target)
         return written

@@ -1,0 +1,498 @@
+"""Ray at scale: actor layout (GPU/CPU), host-to-device staging, faults
+survived (actor killed, node lost, driver killed, corrupt file), flat memory
+with the synthetic source, and the run's observability (progress, stages,
+timeline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from helpers import REPO
+
+from raydas.backend import HostToDevice
+from raydas.cli import main as cli_main
+from raydas.config import RayOptions, RunConfig
+from raydas.errors import RunFailed
+from raydas.formats.witsml import parse_fbe
+from raydas.progress import Progress
+from raydas.runtime import FAILURE_REPORT, STAGES, Run, run
+
+NOISELOG = os.path.join(REPO, "configs/demo-noiselog.json")
+SCENARIOS = os.path.join(REPO, "tests", "ray_scenarios.py")
+
+
+def _cfg(inputs, out, **kw):
+    kw.setdefault("quicklook", False)
+    return RunConfig(input=inputs, output=str(out), processing=NOISELOG, **kw)
+
+
+def _fbe_values(folder) -> dict[str, np.ndarray]:
+    return {f: parse_fbe((folder / f).read_bytes())[3] for f in sorted(os.listdir(folder)) if not f.startswith(".")}
+
+
+def _scenario(name: str, args: dict, timeout: float = 240) -> dict:
+    proc = subprocess.run(
+        [sys.executable, SCENARIOS, name, json.dumps(args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+# --- 1. actors on GPUs or CPUs --------------------------------------------------------------
+def test_host_to_device_staging_path_on_numpy():
+    """The cupy upload path (reused page-locked staging buffer, then a device
+    copy) run with numpy as xp: right values, a fresh writable array each time
+    that no later upload overwrites, one staging buffer reused, two threads
+    uploading at once (a GPU actor runs two calls) each get their own data."""
+    up = HostToDevice(np, staged=True)
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    a.setflags(write=False)  # as out of Ray's object store
+    da = up(a)
+    buffer = up._buffer
+    db = up(a[:, ::-1] * 2)  # non-contiguous input
+    assert up._buffer is buffer  # reused, not reallocated
+    np.testing.assert_array_equal(da, a)  # not overwritten by the second upload
+    np.testing.assert_array_equal(db, a[:, ::-1] * 2)
+    assert da.flags.writeable and not np.shares_memory(da, buffer)
+    results = {}
+
+    def worker(k):
+        for i in range(50):
+            x = np.full((8, 100), k * 1000 + i, dtype=np.float32)
+            results.setdefault(k, []).append(bool((up(x) == x).all()))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[0]) and all(results[1]) and len(results[0]) == 50
+    with up.computing():  # numpy: a plain lock, no stream
+        pass
+    plain = HostToDevice(np)  # the CPU actor's path: the array from Ray, no copy
+    assert plain(a) is a
+
+
+@pytest.mark.slow
+def test_actor_layout_gpu_or_cpu_from_cluster_resources(demo_files, tmp_path):
+    r = _scenario("layout", {"files": demo_files, "out": str(tmp_path), "processing": NOISELOG})
+    assert r["cpu_device"] == "cpu"
+    assert r["cpu_layout"][0] == 2 and r["cpu_layout"][1] == {"num_cpus": 1.0}
+    assert "no processor actor became available" in r["gpu_none_error"]
+    assert r["gpu_device"] == "gpu"
+    n, opts, _ = r["gpu_layout"]
+    assert n == 1 and opts == {"num_gpus": 1, "num_cpus": 1.0}  # num_cpus explicit, never Ray's hidden default
+    assert r["gpu_actor"]["gpu_ids"] == ["0"] and r["gpu_actor"]["cuda_visible"] == "0"
+    assert "cupy" in r["gpu_fake_error"]  # the actor says why it cannot compute, the run does not hang
+    # a CPU: 0 head alone (autoscaler not yet scaled up): ingest tasks still ask for CPUs, so they never land on
+    # the head and their demand makes the autoscaler start CPU ingest nodes
+    for layout in (r["empty_cpu_layout"], r["empty_gpu_layout"]):
+        assert layout[0] == 1 and layout[2] > 0
+
+
+# --- 2. faults ------------------------------------------------------------------------------
+def _rms_by_chunk(files, seconds: float, rate: float = 1000.0) -> list[np.ndarray]:
+    """Independent reference: RMS over 0-Nyquist of each chunk, from segyio's samples."""
+    x = np.concatenate([_segy(p) for p in files], axis=1)
+    n = int(seconds * rate)
+    return [np.sqrt(np.mean(x[:, i : i + n] ** 2, axis=1)) for i in range(0, x.shape[1], n)]
+
+
+def _segy(path):
+    import segyio
+
+    with segyio.open(path, ignore_geometry=True) as f:
+        return np.asarray(f.trace.raw[:], dtype=np.float64)
+
+
+@pytest.mark.slow
+def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
+    r = Run(_cfg(demo_files, tmp_path / "res", chunk_seconds=0.5), progress=False)
+    killed = []
+
+    def on_result(plan, result, failure):
+        if len(r.driver.delivered) == 2 and not killed:
+            busiest = max(range(len(r.driver.actors)), key=r.driver.load.__getitem__)  # it has chunks in flight
+            pid = r.driver.actor_info[busiest]["pid"]  # (a ping now would wait for its chunks)
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    r.on_result = on_result
+    report = r.execute()
+    assert killed and report.chunks_resent >= 1  # the kill hit chunks in flight, which were re-sent
+    assert report.ok and report.chunks_done == 24
+    assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 24  # once, in order
+    assert report.outputs_written == 24
+    names = sorted(os.listdir(tmp_path / "res" / "NoiseLog"), key=lambda n: float(n.removesuffix(".fbe")))
+    assert len(names) == 24 and not any(n.startswith(".") for n in names)
+    for name, expected in zip(names, _rms_by_chunk(demo_files, 0.5)):
+        np.testing.assert_allclose(
+            parse_fbe((tmp_path / "res" / "NoiseLog" / name).read_bytes())[3][:, 0], expected, rtol=1e-5
+        )
+
+
+@pytest.mark.slow
+def test_worker_node_lost_mid_run(demo_files, tmp_path):
+    r = _scenario(
+        "node_lost", {"files": demo_files, "out": str(tmp_path / "res"), "processing": NOISELOG, "chunk_seconds": 0.5}
+    )
+    assert r["removed"] and r["removed_after"] < r["chunks_total"]
+    assert len(r["actor_nodes"]) == 2  # one actor was on the node that went away
+    assert r["failures"] == [] and r["chunks_done"] == r["chunks_total"] == 24
+    assert r["delivered"] == sorted(r["delivered"]) and len(set(r["delivered"])) == 24
+    assert len([n for n in os.listdir(tmp_path / "res" / "NoiseLog") if n.endswith(".fbe")]) == 24
+
+
+@pytest.mark.slow
+def test_driver_killed_then_rerun_writes_only_what_is_missing(ray_session, demo_files, tmp_path):
+    cfg = tmp_path / "run.json"
+    out = tmp_path / "res"
+    cfg.write_text(
+        json.dumps(
+            {
+                "input": demo_files,
+                "output": str(out),
+                "processing": NOISELOG,
+                "chunk_seconds": 0.05,
+                "quicklook": False,
+                "ray": {"num_actors": 1},
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "raydas", "run", str(cfg), "--no-progress", "--num-cpus", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    folder = out / "NoiseLog"
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if folder.exists() and len(os.listdir(folder)) >= 20:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read().decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)  # the driver only
+        proc.wait(timeout=30)
+    finally:
+        time.sleep(1.0)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # then its private Ray, before looking at the files
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+    before = {n: os.stat(folder / n).st_mtime_ns for n in os.listdir(folder) if not n.startswith(".")}
+    assert 20 <= len(before) < 240
+    for name in before:  # a file under a final name is complete
+        parse_fbe((folder / name).read_bytes())
+    report = run(RunConfig.model_validate_json(cfg.read_text()), progress=False)
+    assert report.chunks_total == 240 and report.chunks_skipped == len(before)
+    assert report.chunks_done == 240 - len(before)
+    after = {n: os.stat(folder / n).st_mtime_ns for n in os.listdir(folder) if not n.startswith(".")}
+    assert len(after) == 240
+    assert all(after[n] == t for n, t in before.items())  # nothing rewritten
+
+
+def test_corrupt_file_fails_in_ingest_others_complete(ray_session, demo_files, tmp_path, capsys):
+    """A file that scans but whose samples cannot be read (cut short after the
+    scan): its chunks fail in their ingest tasks, the other files complete,
+    the run exits non-zero with a report (file, chunk, error) beside the
+    outputs; a clean rerun removes the stale report."""
+    data = tmp_path / "data"
+    data.mkdir()
+    paths = [shutil.copy(p, data) for p in demo_files]
+    cfg = tmp_path / "run.json"
+    out = tmp_path / "res"
+    cfg.write_text(json.dumps({"input": str(data), "output": str(out), "processing": NOISELOG, "quicklook": False}))
+    r = Run(_cfg(str(data), out), progress=False)
+    original_scan = r.scan
+
+    def scan_then_corrupt(spec=None):
+        records = original_scan(spec)
+        with open(paths[1], "r+b") as fh:  # the middle file loses its traces after the scan
+            fh.truncate(3600 + 240 + 100)
+        return records
+
+    r.scan = scan_then_corrupt
+    with pytest.raises(RunFailed) as err:
+        r.execute()
+    failures = err.value.failures
+    assert failures and {f["stage"] for f in failures} == {"ingest"}
+    assert all(f["file"] == paths[1] for f in failures)
+    failed = {f["chunk"] for f in failures}
+    assert len(failed) == 4 and all(f["error"] and f["chunk_start"].startswith("2025-06-01T12:00:0") for f in failures)
+    assert len(os.listdir(out / "NoiseLog")) == 8  # the two good files
+    report = json.loads((out / FAILURE_REPORT).read_text())
+    assert report["chunks"] == {"total": 12, "processed": 8, "already_done": 0, "failed": 4}
+    assert {f["chunk"] for f in report["failures"]} == failed
+    shutil.copy(demo_files[1], paths[1])  # repaired: the CLI rerun does only the 4 missing chunks
+    assert cli_main(["run", str(cfg), "--no-progress"]) == 0
+    assert "4 processed, 8 already done" in capsys.readouterr().out
+    assert not (out / FAILURE_REPORT).exists()
+
+
+def test_cli_exits_non_zero_when_a_file_is_corrupt(ray_session, demo_files, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for p in demo_files[:2]:
+        shutil.copy(p, data)
+    (data / "bad.sgy").write_bytes(b"\0" * 3600 + b"garbage")
+    cfg = tmp_path / "run.json"
+    cfg.write_text(
+        json.dumps({"input": str(data), "output": str(tmp_path / "res"), "processing": NOISELOG, "quicklook": False})
+    )
+    assert cli_main(["run", str(cfg), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.sgy" in err and FAILURE_REPORT in err
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 8
+
+
+# --- 3. flat memory ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_synthetic_source_keeps_object_store_and_driver_memory_flat(tmp_path):
+    """A synthetic recording streams through raydas's own local Ray: the object
+    store holds at most the chunks in flight plus those finished within one of
+    Ray's free periods (FREE_OBJECTS_PERIOD_MS), whatever the length; the
+    driver's memory stays flat."""
+    from raydas.runtime import FREE_OBJECTS_PERIOD_MS
+
+    seconds, channels, rate = 60, 1000, 1000.0
+    chunk_bytes = 4 * channels * int(rate)  # 1-s chunks, no halo for this pipeline
+    total = seconds * chunk_bytes
+    r = _scenario(
+        "memory",
+        {
+            "input": f"synthetic://?seconds={seconds}&rate={rate:g}&channels={channels}",
+            "out": str(tmp_path / "res"),
+            "processing": NOISELOG,
+            "in_flight": 4,
+        },
+    )
+    assert r["ok"] and r["chunks_done"] == seconds and r["in_flight"] == 4
+    assert r["store_samples"] >= 5, "object-store use was not sampled"
+    times = np.asarray(r["finished_at"])
+    period = FREE_OBJECTS_PERIOD_MS / 1000
+    freed_late = int(max(np.searchsorted(times, t + period) - i for i, t in enumerate(times)))
+    bound = (r["in_flight"] + freed_late + 1) * chunk_bytes
+    assert r["peak_store"] is not None and r["peak_store"] <= bound
+    assert r["peak_store"] < total / 5  # flat: nowhere near holding the recording
+    assert r["rss_baseline"] > 0
+    growth = r["rss_peak"] - r["rss_baseline"]
+    assert growth < 0.1 * total  # the driver never holds the data
+    assert "memory:    object store peak" in r["summary"]
+    print(
+        f"object store peak {r['peak_store'] / 2**20:.1f} MiB (bound {bound / 2**20:.1f} MiB = {r['in_flight']} in "
+        f"flight + {freed_late} freed within {period:g} s + 1 chunks; data {total / 2**20:.0f} MiB); "
+        f"driver RSS +{growth / 2**20:.1f} MiB; {r['seconds']:.1f} s"
+    )
+    # RMS over 0-Nyquist of chunk 30: noise of RMS 0.1, a 50 Hz tone of amplitude 1 and a 700 Hz tone
+    # rising from 0 to 1 along the fibre: sqrt(0.01 + 0.5 + ramp**2 / 2)
+    stem = sorted(os.listdir(tmp_path / "res" / "NoiseLog"))[30]
+    values = parse_fbe((tmp_path / "res" / "NoiseLog" / stem).read_bytes())[3]
+    ramp = np.linspace(0, 1, channels)
+    np.testing.assert_allclose(values[:, 0], np.sqrt(0.01 + 0.5 + ramp**2 / 2), rtol=0.02)
+
+
+def test_synthetic_windows_agree_whatever_the_chunking():
+    from raydas import synthetic
+    from raydas.errors import ConfigError
+
+    rec = synthetic.records("synthetic://?seconds=5&rate=200&channels=7")[0]
+    assert (rec.n_channels, rec.n_samples, rec.dt) == (7, 1000, 0.005)
+    src = synthetic.SyntheticSource()
+    whole = src.read_samples(rec, 0, 1000)
+    np.testing.assert_allclose(
+        np.concatenate([src.read_samples(rec, 0, 333), src.read_samples(rec, 333, 1000)], axis=1),
+        whole,
+        rtol=0,
+        atol=1e-6,
+    )
+    t = np.arange(1000) / 200.0
+    tones = np.sin(2 * np.pi * 50 * t)[None, :] + np.linspace(0, 1, 7)[:, None] * np.sin(2 * np.pi * 700 * t)
+    noise = whole - tones
+    assert abs(noise.std() - 0.1) < 0.01 and abs(noise.mean()) < 0.01
+    with pytest.raises(ConfigError, match="unknown synthetic parameter 'chanels'"):
+        synthetic.records("synthetic://?chanels=3")
+
+
+# --- 4. streaming -------------------------------------------------------------------------------
+BUTTER_NPY = {
+    "command_list": [
+        {"name": "butter", "uid": 1, "in_uid": 0, "type": "lowpass", "freq": 50.0, "order": 4},
+        {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "lowpass"},
+    ]
+}
+
+
+def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
+    """A writer drops SEG-Y files into a folder one after another; the watcher
+    processes them as they come, taking each chunk's halo from the next and
+    previous files: the low-passed samples equal a batch run's."""
+    from raydas import demo
+    from raydas.watch import Watcher
+
+    source = demo.generate(str(tmp_path / "src"), files=3, seconds=2.0, channels=12, sample_rate=500.0)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    cfg = RunConfig(
+        input="unused", output=str(tmp_path / "live"), processing=BUTTER_NPY, chunk_seconds=0.5, quicklook=False
+    )
+    watcher = Watcher(str(inbox), cfg, interval=0.2, progress=False)
+    submitted_before_last = []
+
+    def writer():
+        for k, path in enumerate(source):
+            time.sleep(0.6)
+            if k == len(source) - 1:
+                submitted_before_last.append(len(watcher._submitted))
+            tmp = inbox / ("." + os.path.basename(path) + ".part")  # hidden while being written
+            shutil.copy(path, tmp)
+            os.replace(tmp, inbox / os.path.basename(path))
+        watcher.stop()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    report = watcher.watch()
+    thread.join()
+    assert report.ok and report.chunks_done == 12
+    assert submitted_before_last[0] < 12  # the last chunks waited for the last file
+    batch = run(
+        RunConfig(
+            input=source, output=str(tmp_path / "batch"), processing=BUTTER_NPY, chunk_seconds=0.5, quicklook=False
+        ),
+        progress=False,
+    )
+    assert batch.chunks_done == 12 and watcher.run.pipeline.halo(500.0) > 0  # the chunks had halos to carry
+    names = sorted(n for n in os.listdir(tmp_path / "batch" / "lowpass") if n[0].isdigit())
+    assert len(names) == 12
+    for name in names:
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "live" / "lowpass" / name), np.load(tmp_path / "batch" / "lowpass" / name)
+        )
+
+
+def test_watch_cli_reports_latency(ray_session, tmp_path, capsys):
+    from raydas import demo
+
+    inbox = tmp_path / "inbox"
+    demo.generate(str(inbox), files=2, seconds=1.0, channels=8, sample_rate=500.0)
+    (tmp_path / "lowpass.json").write_text(json.dumps(BUTTER_NPY))
+    cfg = tmp_path / "watch.json"
+    cfg.write_text(json.dumps({"output": "out", "processing": "lowpass.json", "quicklook": False}))
+    code = cli_main(
+        ["watch", str(inbox), "--config", str(cfg), "--interval", "0.1", "--idle-exit", "0.5", "--no-progress"]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "2 processed" in text and "latency:   arrival to outputs median" in text
+    assert len(os.listdir(tmp_path / "out" / "lowpass")) == 2 + 2  # + measured_depth.npy, time.npy
+
+
+def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
+    """Listing a bucket (moto S3): a new object is taken once its size has
+    settled over two listings, and chunks become ready only when the halo
+    after them has arrived (no Ray needed for the watcher's side)."""
+    import fsspec
+
+    from raydas import demo
+    from raydas.watch import Watcher
+
+    source = demo.generate(str(tmp_path / "src"), files=2, seconds=2.0, channels=6, sample_rate=500.0)
+    fs = fsspec.filesystem("s3")
+    watcher = Watcher(
+        f"{s3_bucket}/inbox",
+        RunConfig(input="unused", output=str(tmp_path / "out"), processing=BUTTER_NPY, chunk_seconds=0.5),
+        progress=False,
+    )
+    assert watcher.poll() == 0
+    fs.put(source[0], f"{s3_bucket}/inbox/a.sgy")
+    assert watcher.poll() == 0  # first sight: not taken until its size is seen twice
+    assert watcher.poll() == 1
+    first = [p.stem for p, _ in watcher.ready_plans()]
+    assert len(first) == 3  # the 4th chunk of file 1 waits for the halo in file 2
+    fs.put(source[1], f"{s3_bucket}/inbox/b.sgy")
+    watcher.poll()
+    assert watcher.poll() == 1
+    assert len(watcher.ready_plans()) == 7 and len(watcher.ready_plans(final=True)) == 8
+
+
+# --- 5. observability ---------------------------------------------------------------------------
+def test_summary_has_stages_and_timeline_is_written(ray_session, demo_files, tmp_path):
+    timeline = tmp_path / "res" / "trace" / "timeline.json"  # a file under the results root
+    report = run(_cfg(demo_files, tmp_path / "res", ray=RayOptions(timeline="trace/timeline.json")), progress=False)
+    assert set(report.stage_seconds) == set(STAGES)
+    assert report.stage_seconds["compute"] > 0 and report.stage_seconds["write"] > 0
+    assert report.stage_seconds["ingest"] > 0
+    text = report.summary()
+    assert "stages:    ingest" in text and "queue" in text and "compute" in text and "write" in text
+    events = json.loads(timeline.read_text())
+    names = {e.get("name") for e in events}
+    assert {"read_and_process", "task:execute"} <= names  # the CPU actors' spans (they read their own chunks)
+    assert report.timeline == str(timeline)
+
+
+def test_progress_counts_throughput_and_eta():
+    now = [100.0]
+    lines = []
+
+    class Stream:
+        def isatty(self):
+            return False
+
+        def write(self, s):
+            lines.append(s)
+
+        def flush(self):
+            pass
+
+    p = Progress(10, enabled=True, log_every=1.0, clock=lambda: now[0], stream=Stream())
+    assert p.snapshot().eta_s is None
+    now[0] = 102.0
+    p.update(4, nbytes=8_000_000)
+    snap = p.snapshot()
+    assert (snap.done, snap.total) == (4, 10)
+    assert snap.chunks_per_s == pytest.approx(2.0) and snap.mb_per_s == pytest.approx(4.0)
+    assert snap.eta_s == pytest.approx(3.0)  # 6 chunks left at 2 chunks/s
+    assert any("4/10 chunks" in ln and "ETA 3 s" in ln for ln in lines)
+    p.add_total(2)
+    assert p.snapshot().total == 12
+
+
+def test_cli_timeline_flag_and_synthetic_input(ray_session, tmp_path, capsys):
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps({"input": "unused", "output": "res", "processing": NOISELOG, "quicklook": False}))
+    trace = tmp_path / "res" / "trace.json"  # under the results root
+    code = cli_main(
+        [
+            "run",
+            str(cfg),
+            "--input",
+            "synthetic://?seconds=3&rate=500&channels=16",
+            "--timeline",
+            "trace.json",
+            "--in-flight",
+            "2",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "3 processed" in out and f"timeline:  {trace}" in out and "with 2 chunks in flight" in out
+    assert json.loads(trace.read_text())  # a non-empty Chrome trace
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 3

@@ -1,0 +1,230 @@
+"""Security of what configs can do: outputs stay inside the results root,
+credentials never come from configs and never reach outputs, logs or reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import pytest
+from helpers import REPO
+
+from raydas.config import load_config, redact
+from raydas.errors import ConfigError
+from raydas.outputs import OutputSink, check_output_path, safe_relative
+from raydas.pipeline import Pipeline
+
+NOISELOG = os.path.join(REPO, "configs/demo-noiselog.json")
+
+ESCAPES = [
+    "../elsewhere",
+    "NoiseLog/../../elsewhere",
+    "/etc/cron.d",
+    "~/results",
+    "s3://other-bucket/results",
+    "file:///tmp/results",
+    "gs://x/y",
+    "C:/windows",
+    "%2e%2e/elsewhere",
+    "..%2felsewhere",
+    "NoiseLog/%2E%2E/%2e%2e/up",
+    "%252e%252e/double-encoded",
+    "a\\..\\..\\b",
+    "bad\x00name",
+    "line\nbreak",
+]
+
+
+@pytest.mark.parametrize("bad", ESCAPES)
+def test_directory_out_cannot_leave_the_results_root(bad):
+    graph = {"command_list": [{"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": bad}]}
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_config(graph, source="flow.json")
+    assert err.value.json_path == "$.command_list[0].directory_out"
+    assert "flow.json" in str(err.value) and "output paths" in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ESCAPES)
+def test_the_one_check_refuses_escapes(bad):
+    with pytest.raises(ValueError):
+        safe_relative(bad)
+    with pytest.raises(ConfigError) as err:
+        check_output_path(bad, "$.results", "sys.json")
+    assert err.value.json_path == "$.results"
+    with pytest.raises(ValueError):  # the writer refuses them too, whoever calls it
+        OutputSink("/tmp/results").url(bad)
+
+
+@pytest.mark.parametrize(
+    "good,norm",
+    [("NoiseLog", "NoiseLog"), ("a/b/../c", "a/c"), ("./png/", "png"), ("band 0-100 Hz", "band 0-100 Hz"), ("", "")],
+)
+def test_ordinary_folders_are_kept(good, norm):
+    assert safe_relative(good) == norm
+    assert (
+        OutputSink("s3://bucket/res").url(f"{good}/x.fbe" if good else "x.fbe")
+        == f"s3://bucket/res/{norm + '/' if norm else ''}x.fbe"
+    )
+
+
+@pytest.mark.parametrize("bad", ["/etc/cron.d/x.json", "../trace.json", "s3://other-bucket/t.json", "%2e%2e/t.json"])
+def test_timeline_file_stays_under_the_results_root(bad, tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config({"input": "x", "ray": {"timeline": bad}})
+    assert err.value.json_path == "$.ray.timeline"
+    from raydas.cli import main
+
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"input": str(tmp_path / "none.sgy"), "processing": NOISELOG}))
+    assert main(["run", str(config), "--timeline", bad, "--no-progress"]) == 2  # refused before any work
+    assert main(["run", str(config), "--timeline", "ok.json", "--no-progress"]) == 1  # accepted: the scan fails
+    assert load_config({"input": "x", "ray": {"timeline": "trace/timeline.json"}}).ray.timeline == "trace/timeline.json"
+
+
+@pytest.mark.parametrize(
+    "key,bad",
+    [
+        ("results", "../../etc"),
+        ("results", "/abs"),
+        ("project", "../other"),
+        ("results", "s3://other-bucket"),
+        ("project", "%2e%2e"),
+    ],
+)
+def test_distpy_project_and_results_stay_under_the_drive(key, bad):
+    doc = {"in_drive": "archive", "out_drive": "scratch", "project": "p1", "data": "sgy", "results": "out"}
+    doc[key] = bad
+    with pytest.raises(ConfigError) as err:
+        load_config(doc)
+    assert err.value.json_path == f"$.{key}"
+
+
+@pytest.mark.parametrize(
+    "doc,where",
+    [
+        ({"input": "s3://AKIAEXAMPLE:wJalrXUtnFEMI@bucket/data"}, "$.input"),
+        ({"input": ["data/a.sgy", "ftp://user:hunter22@host/b.sgy"]}, "$.input"),
+        ({"input": "x", "output": "https://acct.blob.core.windows.net/c/res?sv=2024&sig=c2VjcmV0"}, "$.output"),
+        ({"input": "x", "store": "s3://b/store?X-Amz-Signature=abc"}, "$.store"),
+    ],
+)
+def test_credentials_in_urls_are_refused(doc, where):
+    with pytest.raises(ConfigError) as err:
+        load_config(doc)
+    assert err.value.json_path == where
+    message = str(err.value)
+    assert "environment" in message
+    for secret in ("wJalrXUtnFEMI", "hunter22", "c2VjcmV0", "abc'"):
+        assert secret not in message
+
+
+@pytest.mark.parametrize("key", ["storage_options", "secret", "aws_secret_access_key", "token", "password"])
+def test_credential_keys_in_configs_are_refused(key):
+    with pytest.raises(ConfigError) as err:
+        load_config({"input": "x", key: {"key": "AKIA", "secret": "s3cr3t"}})
+    assert err.value.json_path == f"$.{key}"
+    assert "credentials do not belong in config files" in str(err.value)
+    assert "s3cr3t" not in str(err.value)
+
+
+def test_azure_container_urls_are_not_credentials():
+    cfg = load_config({"input": "abfs://data@account.dfs.core.windows.net/well1/*.h5", "output": "gs://bucket/res"})
+    assert cfg.input.startswith("abfs://data@")
+
+
+def test_redact_hides_secret_keys_urls_and_env_values(monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret-value-123")
+    doc = {
+        "key": "AKIA1",
+        "secret": "s1",
+        "storage_options": {"token": "t1", "client_kwargs": {"password": "p1"}},
+        "input": ["s3://u:p2@b/x", "https://h/x?sig=s3&name=keep"],
+        "record_key": "/Acquisition/Raw[0]",
+        "error": "denied with env-secret-value-123",
+        "sample_rate": 1000.0,
+        "api_key": None,
+    }
+    out = redact(doc)
+    text = json.dumps(out)
+    for secret in ("AKIA1", "s1", "t1", "p1", "p2", 's3"', "env-secret-value-123"):
+        assert secret not in text
+    assert out["sample_rate"] == 1000.0 and out["api_key"] is None
+    assert "name=keep" in out["input"][1] and out["input"][0] == "s3://***@b/x"
+    assert doc["key"] == "AKIA1"  # the input is left alone
+
+
+def _all_files(root):
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                yield path
+
+
+@pytest.mark.slow
+def test_s3_credentials_never_reach_outputs_logs_or_reports(s3_bucket, s3_server, demo_files, tmp_path):
+    """A verbose CLI run against the S3 server, with the secret key only in the environment:
+    the secret appears nowhere in the results, the failure report, the driver's output or
+    the Ray session's logs."""
+    import s3fs
+
+    secret = f"raydas-test-secret-{uuid.uuid4().hex}"
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_server})
+    bucket = s3_bucket[len("s3://") :]
+    fs.put_file(demo_files[0], f"{bucket}/data/good.sgy")
+    fs.pipe_file(f"{bucket}/data/broken.sgy", open(demo_files[1], "rb").read()[:5000])  # truncated
+    config = tmp_path / "run.json"
+    config.write_text(
+        json.dumps(
+            {
+                "input": f"{s3_bucket}/data/*.sgy",
+                "output": f"{s3_bucket}/results",
+                "processing": NOISELOG,
+                "quicklook": False,
+                "ray": {"timeline": "trace/timeline.json"},
+            }
+        )
+    )
+    ray_tmp = tempfile.mkdtemp(prefix="rdsec")  # short: Ray's socket paths must stay under 107 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "RAY_TMPDIR": ray_tmp,
+            "AWS_ENDPOINT_URL": s3_server,
+            "FSSPEC_S3_ENDPOINT_URL": s3_server,
+        }
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "raydas", "-v", "run", str(config), "--no-progress", "--num-cpus", "2"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        assert done.returncode == 1, done.stderr  # the broken file fails alone
+        assert "broken.sgy" in done.stderr
+        s3fs.S3FileSystem.clear_instance_cache()
+        written = fs.find(f"{bucket}/results")
+        assert len([p for p in written if p.endswith(".fbe")]) == 4  # the good file's 4 one-second chunks
+        report = json.loads(fs.cat_file(f"{bucket}/results/raydas-failures.json"))
+        assert report["failures"][0]["file"].endswith("broken.sgy")
+        assert report["config"]["input"] == f"{s3_bucket}/data/*.sgy"
+        events = json.loads(fs.cat_file(f"{bucket}/results/trace/timeline.json"))  # under the results root
+        assert any(e.get("ph") == "X" for e in events)
+        for path in written:
+            assert secret.encode() not in fs.cat_file(path), path
+        assert secret not in done.stdout + done.stderr
+        logs = list(_all_files(ray_tmp))
+        assert any(p.endswith("raylet.out") for p in logs)  # the session's logs were looked at
+        for path in logs:
+            with open(path, "rb") as fh:
+                assert secret.encode() not in fh.read(), path
+    finally:
+        subprocess.run(["rm", "-rf", ray_tmp], check=False)
