@@ -69,7 +69,7 @@ def write_chunk_store(w: Workload, folder: str) -> str:
     for s in range(w.seconds):
         chunk = Chunk(
             data=chunk_signal(w, s),
-            start_ns=START_NS + s * 10**9,
+            data_start_ns=START_NS + s * 10**9,
             dt=1.0 / w.prf,
             positions=positions(w),
             units="strain/s",
@@ -116,7 +116,7 @@ def write_prodml(path: str, channels: int, samples: int, prf: float) -> str:
 
     chunk = Chunk(
         data=_ingest_block(channels, samples),
-        start_ns=START_NS,
+        data_start_ns=START_NS,
         dt=1.0 / prf,
         positions=np.arange(channels, dtype=np.float64),
         units="strain/s",

@@ -25,9 +25,10 @@ class Chunk:
     ----------
     data
         Array of shape ``(n_channels, n_samples)`` including the halo samples.
-    start_ns
+    data_start_ns
         Time of ``data[:, 0]`` (the first halo sample, if any), ns since
-        1970-01-01 UTC.
+        1970-01-01 UTC. :attr:`start_ns` is the time of the chunk's own first
+        sample (halo excluded), as everywhere else in raydas.
     dt
         Sample interval in seconds.
     positions
@@ -48,7 +49,7 @@ class Chunk:
     """
 
     data: Any
-    start_ns: int
+    data_start_ns: int
     dt: float
     positions: np.ndarray
     halo: tuple[int, int] = (0, 0)
@@ -68,7 +69,7 @@ class Chunk:
         if before < 0 or after < 0 or before + after > self.data.shape[1]:
             raise ValueError(f"halo {self.halo} does not fit {self.data.shape[1]} samples")
         self.halo = (before, after)
-        self.start_ns = int(self.start_ns)
+        self.data_start_ns = int(self.data_start_ns)
         self.dt = float(self.dt)
 
     # --- sampling -----------------------------------------------------------
@@ -87,14 +88,9 @@ class Chunk:
         return int(self.data.shape[1]) - self.halo[0] - self.halo[1]
 
     @property
-    def core_start_ns(self) -> int:
-        """Time of the first sample that belongs to this chunk (ns, UTC)."""
-        return self.start_ns + int(round(self.halo[0] * self.dt * NS_PER_S))
-
-    @property
-    def core_end_ns(self) -> int:
-        """Time just after the last sample of the chunk (exclusive, ns, UTC)."""
-        return self.core_start_ns + int(round(self.n_samples * self.dt * NS_PER_S))
+    def start_ns(self) -> int:
+        """Time of the first sample that belongs to this chunk, halo excluded (ns, UTC)."""
+        return self.data_start_ns + int(round(self.halo[0] * self.dt * NS_PER_S))
 
     @property
     def duration(self) -> float:
@@ -104,7 +100,7 @@ class Chunk:
     @property
     def stem(self) -> str:
         """Output file stem: the unix time of the chunk's first own sample."""
-        return unix_stem(self.core_start_ns)
+        return unix_stem(self.start_ns)
 
     @property
     def core(self):
@@ -115,11 +111,11 @@ class Chunk:
     def times(self) -> np.ndarray:
         """Time of every sample in ``data`` as ``datetime64[ns]``."""
         offsets = np.round(np.arange(self.data.shape[1]) * self.dt * NS_PER_S).astype(np.int64)
-        return (self.start_ns + offsets).astype("datetime64[ns]")
+        return (self.data_start_ns + offsets).astype("datetime64[ns]")
 
     def trimmed(self) -> Chunk:
         """A copy of this chunk's metadata around its core samples, halo (0, 0)."""
-        return replace(self, data=self.core, start_ns=self.core_start_ns, halo=(0, 0))
+        return replace(self, data=self.core, data_start_ns=self.start_ns, halo=(0, 0))
 
     # --- xarray ----------------------------------------------------------------
     def to_xarray(self):
@@ -170,7 +166,7 @@ class Chunk:
             dt = float(steps.mean()) / NS_PER_S
         return cls(
             data=np.asarray(array.values),
-            start_ns=int(times[0]),
+            data_start_ns=int(times[0]),
             dt=float(dt),
             positions=np.asarray(array["distance"].values, dtype=np.float64),
             halo=tuple(int(h) for h in array.attrs.get("halo", (0, 0))),
@@ -183,7 +179,7 @@ class Chunk:
     def __repr__(self) -> str:
         return (
             f"Chunk({self.n_channels} ch x {self.n_samples} samples @ {self.sample_rate:g} Hz, "
-            f"start {to_iso(self.core_start_ns)}, halo {self.halo}, {self.data.dtype})"
+            f"start {to_iso(self.start_ns)}, halo {self.halo}, {self.data.dtype})"
         )
 
 

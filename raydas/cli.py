@@ -40,8 +40,8 @@ def cmd_scan(args) -> int:
         print(
             json.dumps(
                 {
-                    "records": [r.summary() for r in records],
-                    "discontinuities": [b.summary() for b in breaks],
+                    "records": [r.to_dict() for r in records],
+                    "discontinuities": [b.to_dict() for b in breaks],
                     "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
                     "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
                 },
@@ -60,7 +60,7 @@ def cmd_scan(args) -> int:
             ("end", "end (UTC)"),
             ("units", "unit"),
         ]
-        rows = [dict(r.summary(), path=_record_label(r)) for r in records]
+        rows = [dict(r.to_dict(), path=_record_label(r)) for r in records]
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
             print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
@@ -97,7 +97,7 @@ def _short(path: str) -> str:
 def cmd_formats(args) -> int:
     from . import formats
 
-    rows = [{"name": r.name, "description": r.description} for r in formats.readers().values()]
+    rows = [{"name": r.name, "description": r.description} for r in formats.all_formats().values()]
     print(json.dumps(rows, indent=2) if args.json else _table(rows, [("name", "format"), ("description", "reads")]))
     return 0
 
@@ -119,7 +119,7 @@ def cmd_commands(args) -> int:
                 "gpu": "yes" if d["gpu"] else "host",
                 "halo": d["halo"],
                 "params": params,
-                "summary": d["summary"],
+                "description": d["description"],
             }
         )
     print(
@@ -131,7 +131,7 @@ def cmd_commands(args) -> int:
                 ("gpu", "gpu"),
                 ("halo", "halo"),
                 ("params", "parameters (defaults)"),
-                ("summary", "what it does"),
+                ("description", "what it does"),
             ],
         )
     )

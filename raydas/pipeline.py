@@ -93,7 +93,7 @@ class ChunkResult:
 
     stem: str
     index: int
-    outputs: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -265,7 +265,7 @@ class Pipeline:
         return order
 
     # --- declarations -------------------------------------------------------
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """Samples of halo the chunks need on each side so that every
         time-local command sees whole-record context (sum along each path).
 
@@ -285,24 +285,24 @@ class Pipeline:
         for consumer in self.consumers.get(uid, []):
             if consumer.command.time_local:
                 try:
-                    own = consumer.command.halo(sample_rate)
+                    own = consumer.command.halo_samples(sample_rate)
                 except (ValueError, TypeError) as exc:
                     raise ConfigError(consumer.json_path, f"{consumer.command.name}: {exc}", self.source) from None
                 best = max(best, own + need.get(consumer.uid, 0))
         return best
 
-    def outputs(self, stem: str) -> list[str]:
+    def output_files(self, stem: str) -> list[str]:
         """Files (relative to the results root) the pipeline writes for a chunk."""
         out: list[str] = []
         for node in self.order:
-            out.extend(node.command.outputs(stem))
+            out.extend(node.command.output_files(stem))
         return out
 
     # --- running ------------------------------------------------------------
     def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None) -> ChunkResult:
         """Run the graph on one chunk (its halo included) with array namespace ``xp``."""
         result = ChunkResult(stem=chunk.stem, index=chunk.index)
-        if sink is None and self.outputs(chunk.stem):
+        if sink is None and self.output_files(chunk.stem):
             raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")
         values: dict[int, Value] = {
             0: Value(to_device(xp, chunk.data), ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))
@@ -324,9 +324,9 @@ class Pipeline:
                 meta=primary.meta,
                 gathered=[g.array if ns is xp else to_host(g.array) for g in gathered],
                 gathered_meta=[g.meta for g in gathered],
-                start_ns=chunk.core_start_ns,
+                start_ns=chunk.start_ns,
                 stem=chunk.stem,
-                outputs=sink,
+                sink=sink,
                 cache=primary.cache,
             )
             t0 = time.perf_counter()
@@ -340,7 +340,7 @@ class Pipeline:
                 ) from exc
             result.seconds[cmd.name] = result.seconds.get(cmd.name, 0.0) + time.perf_counter() - t0
             if cmd.writes:
-                result.outputs.extend(cmd.outputs(chunk.stem))
+                result.written.extend(cmd.output_files(chunk.stem))
             if remaining.get(node.uid):
                 values[node.uid] = Value(out if ns is xp else to_device(xp, out), meta)
             for uid in set(node.inputs):

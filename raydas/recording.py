@@ -35,7 +35,7 @@ class Discontinuity:
     after: str
     detail: str
 
-    def summary(self) -> dict:
+    def to_dict(self) -> dict:
         return {"kind": self.kind, "before": self.before, "after": self.after, "detail": self.detail}
 
 
@@ -171,7 +171,7 @@ class ChunkPlan:
     """Everything an ingest task needs to build one chunk (small, picklable)."""
 
     index: int
-    recording: int
+    recording_index: int  # which of the planned recordings
     start: int  # first own sample, index in the recording
     stop: int  # end of own samples (exclusive)
     halo: tuple[int, int]
@@ -197,7 +197,7 @@ class ChunkPlan:
         before, _ = self.halo
         return Chunk(
             data=data,
-            start_ns=self.start_ns - int(round(before * self.dt * NS_PER_S)),
+            data_start_ns=self.start_ns - int(round(before * self.dt * NS_PER_S)),
             dt=self.dt,
             positions=self.positions,
             halo=self.halo,
@@ -228,7 +228,7 @@ def plan_chunks(
             plans.append(
                 ChunkPlan(
                     index=len(plans),
-                    recording=r_index,
+                    recording_index=r_index,
                     start=start,
                     stop=stop,
                     halo=(start - lo, hi - stop),

@@ -100,7 +100,7 @@ def _remote_pieces():
         def process(self, chunk, skip_existing: bool = False) -> dict:
             """Run the pipeline on one chunk; returns the small ChunkResult and wall-clock marks."""
             t0 = time.time()
-            expected = self.pipeline.outputs(chunk.stem) if skip_existing else []
+            expected = self.pipeline.output_files(chunk.stem) if skip_existing else []
             if expected and all(exists(self.sink.url(f)) for f in expected):
                 # an earlier attempt (on an actor that died afterwards) wrote them all
                 return {
@@ -548,7 +548,7 @@ class Driver:
         elif isinstance(out, dict):  # processed
             result: ChunkResult = out["result"]
             report.chunks_done += 1
-            report.outputs_written += len(result.outputs)
+            report.outputs_written += len(result.written)
             report.bytes_processed += nbytes
             self._add_stages(ticket, out)
             if ticket.row_ref is not None and self.store:
@@ -674,17 +674,17 @@ class Run:
         return record
 
     def halo_for(self, sample_rate: float) -> int:
-        return self.pipeline.halo(sample_rate) if self.pipeline is not None else 0
+        return self.pipeline.halo_samples(sample_rate) if self.pipeline is not None else 0
 
     def plan(self, records) -> list[ChunkPlan]:
         recordings, breaks = assemble(records)
-        self.report.discontinuities = [d.summary() for d in breaks]
+        self.report.discontinuities = [d.to_dict() for d in breaks]
         return plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
 
     def expected_outputs(self, plan: ChunkPlan) -> list[str]:
         if self.mode == "ingest":
             return [f"{plan.stem}.npy"]
-        return self.pipeline.outputs(plan.stem)
+        return self.pipeline.output_files(plan.stem)
 
     def _todo(self, plans: list[ChunkPlan]) -> tuple[list[ChunkPlan], list[ChunkPlan]]:
         """Split plans into (to do, already done) from the outputs that exist."""

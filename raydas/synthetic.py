@@ -24,7 +24,7 @@ import numpy as np
 from .demo import FIRST_DEPTH, NOISE_RMS, start_ns
 from .errors import ConfigError
 from .formats import register
-from .formats.base import FormatReader, Probe, RecordInfo
+from .formats.base import Format, Probe, RecordInfo
 
 SCHEME = "synthetic://"
 _DEFAULTS = {"seconds": 60.0, "rate": 1000.0, "channels": 500, "spacing": 2.0, "seed": 0}
@@ -78,7 +78,7 @@ def records(url: str) -> list[RecordInfo]:
 
 
 @register
-class SyntheticSource(FormatReader):
+class SyntheticSource(Format):
     """Reader of the synthetic source (never detected from a file)."""
 
     name = "synthetic"

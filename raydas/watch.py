@@ -114,14 +114,14 @@ class Watcher:
         if not self._records:
             return []
         recordings, breaks = assemble(self._records)
-        self.run.report.discontinuities = [d.summary() for d in breaks]
+        self.run.report.discontinuities = [d.to_dict() for d in breaks]
         plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.run.halo_for)
         latest_start = max(r.start_ns for r in recordings)
         out = []
         for plan in plans:
             if plan.stem in self._submitted:
                 continue
-            rec = recordings[plan.recording]
+            rec = recordings[plan.recording_index]
             closed = final or rec.end_ns < latest_start  # a later recording exists: this one is complete
             size = max(1, round(self.config.chunk_seconds * rec.sample_rate))
             wanted = self.run.halo_for(rec.sample_rate)

@@ -35,13 +35,13 @@ class Keep(Command):
 
 
 def make_chunk(
-    data: np.ndarray, fs: float, spacing: float = 1.0, halo=(0, 0), start_ns: int = T0_NS, read_only: bool = True
+    data: np.ndarray, fs: float, spacing: float = 1.0, halo=(0, 0), data_start_ns: int = T0_NS, read_only: bool = True
 ) -> Chunk:
     """A Chunk over ``data`` (channel, time) at ``fs`` Hz; read-only like arrays out of Ray."""
     data = np.array(data, dtype=np.float32)
     if read_only:
         data.setflags(write=False)
-    return Chunk(data, start_ns, 1.0 / fs, np.arange(data.shape[0]) * spacing, halo=halo)
+    return Chunk(data, data_start_ns, 1.0 / fs, np.arange(data.shape[0]) * spacing, halo=halo)
 
 
 def run_graph(command_list: list[dict], chunk: Chunk, keep: int | None = None, out_dir=None):
@@ -73,7 +73,7 @@ def chunk_record(whole: np.ndarray, fs: float, halo: int, chunk_seconds: float =
             fs,
             spacing=spacing,
             halo=(start - lo, hi - stop),
-            start_ns=T0_NS + int(round(lo / fs * 1e9)),
+            data_start_ns=T0_NS + int(round(lo / fs * 1e9)),
         )
 
 
@@ -87,7 +87,7 @@ def run_chunked(
 ):
     """Run a graph on chunks of ``whole`` carrying the halo the pipeline asks for;
     return (results of node ``keep`` stitched along time, the halo used)."""
-    halo = Pipeline.from_config({"command_list": list(command_list)}).halo(fs)
+    halo = Pipeline.from_config({"command_list": list(command_list)}).halo_samples(fs)
     pieces = [
         run_graph(command_list, chunk, keep=keep)[0] for chunk in chunk_record(whole, fs, halo, chunk_seconds, spacing)
     ]

@@ -61,7 +61,7 @@ class Add(Command):
 
     name = "add"
     family = "algebra"
-    summary = "Sample-by-sample sum x + gather_uids[0]."
+    description = "Sample-by-sample sum x + gather_uids[0]."
     inputs = "gather"
 
     def apply(self, xp, x, ctx):
@@ -75,7 +75,7 @@ class Multiply(Command):
 
     name = "multiply"
     family = "algebra"
-    summary = "Sample-by-sample product x * gather_uids[0]; axis=0/1 scales rows/columns by a vector."
+    description = "Sample-by-sample product x * gather_uids[0]; axis=0/1 scales rows/columns by a vector."
     inputs = "gather"
     changed_from_distpy = "axis=0 scales each channel (distpy's axis=0 returned the input unchanged)."
 
@@ -96,7 +96,7 @@ class Gather(Command):
 
     name = "gather"
     family = "algebra"
-    summary = "Concatenate the input and every gather_uids result as columns (one row per channel); per chunk."
+    description = "Concatenate the input and every gather_uids result as columns (one row per channel); per chunk."
     inputs = "gather"
     time_local = False
 
@@ -134,7 +134,7 @@ class KMeans(Command):
 
     name = "kmeans"
     family = "algebra"
-    summary = "k-means cluster label per channel (or per sample with gather_uids); needs raydas[ml]; per chunk."
+    description = "k-means cluster label per channel (or per sample with gather_uids); needs raydas[ml]; per chunk."
     inputs = "optional"
     time_local = False
     gpu = False
@@ -188,7 +188,7 @@ class Keras(Command):
 
     name = "keras"
     family = "algebra"
-    summary = "Predict (optionally train first on gather_uids[0]) with a saved keras model; needs raydas[keras]."
+    description = "Predict (optionally train first on gather_uids[0]) with a saved keras model; needs raydas[keras]."
     inputs = "optional"
     time_local = False
     gpu = False

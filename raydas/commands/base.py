@@ -99,7 +99,7 @@ class Context:
         Start of the chunk's own samples (halo excluded), ns UTC.
     stem
         The chunk's output file stem (unix time).
-    outputs
+    sink
         Where writer commands put files (see :class:`raydas.pipeline.OutputSink`).
     cache
         Per-input scratch shared by consumers of the same value (e.g. the power
@@ -112,7 +112,7 @@ class Context:
     gathered_meta: list = field(default_factory=list)
     start_ns: int = 0
     stem: str = ""
-    outputs: Any = None
+    sink: Any = None
     cache: dict = field(default_factory=dict)
     attrs: dict = field(default_factory=dict)
 
@@ -136,7 +136,7 @@ class Command:
     family
         One of spectral, filters, statistics, geometry, detection, algebra,
         elementwise, io, plots, control.
-    summary
+    description
         One line for ``raydas commands``.
     inputs
         ``"one"``; ``"gather"`` when ``gather_uids`` is required; ``"optional"``
@@ -156,7 +156,7 @@ class Command:
 
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
-    summary: ClassVar[str] = ""
+    description: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = Params
     inputs: ClassVar[str] = "one"
     time_local: ClassVar[bool] = True
@@ -169,11 +169,11 @@ class Command:
         self.uid = uid
 
     # --- declarations -------------------------------------------------------
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """Samples of context needed on each side along time (time-local commands)."""
         return 0
 
-    def outputs(self, stem: str) -> list[str]:
+    def output_files(self, stem: str) -> list[str]:
         """Paths (relative to the results root) this command writes for a chunk."""
         return []
 
@@ -214,7 +214,7 @@ class Command:
         return {
             "name": cls.name,
             "family": cls.family,
-            "summary": cls.summary,
+            "description": cls.description,
             "parameters": params,
             "inputs": cls.inputs,
             "time_local": cls.time_local,
@@ -231,8 +231,8 @@ class Command:
 def _halo_doc(cls) -> str:
     if not cls.time_local:
         return "per chunk (sees the chunk without halo)"
-    doc = (cls.halo.__doc__ or "").strip()
-    if cls.halo is Command.halo:
+    doc = (cls.halo_samples.__doc__ or "").strip()
+    if cls.halo_samples is Command.halo_samples:
         return "0"
     return doc.splitlines()[0] if doc else "declared by parameters"
 

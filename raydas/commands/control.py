@@ -33,20 +33,20 @@ class _Placement(Command):
 @register
 class ToGpu(_Placement):
     name = "to_gpu"
-    summary = "Accepted for distpy configs; data already live on the actor's device."
+    description = "Accepted for distpy configs; data already live on the actor's device."
 
 
 @register
 class FromGpu(_Placement):
     name = "from_gpu"
-    summary = "Accepted for distpy configs; writers fetch results to the host themselves."
+    description = "Accepted for distpy configs; writers fetch results to the host themselves."
 
 
 @register
 class PassThrough(Command):
     name = "NONE"
     family = "control"
-    summary = "Explicit pass-through: returns its input unchanged."
+    description = "Explicit pass-through: returns its input unchanged."
     changed_from_distpy = "Only the explicit name NONE passes through; distpy also mapped every unknown name here."
 
     def apply(self, xp, x, ctx):
@@ -61,7 +61,7 @@ class Data(Command):
 
     name = "data"
     family = "control"
-    summary = "The raw data node: passes its input on unchanged (in_uid 0 = the chunk)."
+    description = "The raw data node: passes its input on unchanged (in_uid 0 = the chunk)."
     changed_from_distpy = "Passes its input on; distpy wrapped the previous command object as data (meaningless)."
 
     def apply(self, xp, x, ctx):
@@ -72,7 +72,7 @@ class Data(Command):
 class Copy(Command):
     name = "copy"
     family = "control"
-    summary = "An independent copy of its input (raydas commands never write into their inputs anyway)."
+    description = "An independent copy of its input (raydas commands never write into their inputs anyway)."
 
     def apply(self, xp, x, ctx):
         return x.copy()
@@ -129,7 +129,7 @@ class Macro(Command):
     name = "macro"
     family = "control"
     time_local = False  # the default list reduces the chunk to one number
-    summary = (
+    description = (
         "distpy's macro mini-language: abs, normalize, gaussian_filter, gradient, threshold, median_filter, "
         "percentage_on, sum."
     )
@@ -154,7 +154,7 @@ class Macro(Command):
         )
         self.time_local = not per_chunk
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """Sum of the operations' halos (gaussian 4 sigma, gradient 1, median distance//2)."""
         total = 0
         for op in self.params.command_list:

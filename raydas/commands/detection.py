@@ -13,7 +13,7 @@ from .base import Command, Params
 class StaLta(Command):
     name = "sta_lta"
     family = "detection"
-    summary = "Short-term over long-term average ratio (centred windows); feed it |x| or x^2."
+    description = "Short-term over long-term average ratio (centred windows); feed it |x| or x^2."
     changed_from_distpy = (
         "Ratio of the two window means; distpy divided each mean by its window again, "
         "scaling the ratio by lta/sta (4.0 on constant input with the defaults)."
@@ -23,7 +23,7 @@ class StaLta(Command):
         sta: int = Field(50, ge=1, description="short window (samples)")
         lta: int = Field(200, ge=1, description="long window (samples)")
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """Half the longer window."""
         return max(self.params.sta, self.params.lta) // 2 + 1
 

@@ -19,7 +19,7 @@ class _Elementwise(Command):
 @register
 class Abs(_Elementwise):
     name = "abs"
-    summary = "Absolute value |x| (magnitude of complex data)."
+    description = "Absolute value |x| (magnitude of complex data)."
 
     def apply(self, xp, x, ctx):
         return xp.abs(x)
@@ -28,7 +28,7 @@ class Abs(_Elementwise):
 @register
 class Real(_Elementwise):
     name = "real"
-    summary = "Real part of complex data (e.g. after ifft)."
+    description = "Real part of complex data (e.g. after ifft)."
 
     def apply(self, xp, x, ctx):
         return xp.real(x) if xp.iscomplexobj(x) else x
@@ -37,7 +37,7 @@ class Real(_Elementwise):
 @register
 class Angle(_Elementwise):
     name = "angle"
-    summary = "Phase angle of complex data (rad, -pi..pi); 0 or pi for real data."
+    description = "Phase angle of complex data (rad, -pi..pi); 0 or pi for real data."
 
     def apply(self, xp, x, ctx):
         return xp.angle(x).astype(xp.float32)
@@ -46,7 +46,7 @@ class Angle(_Elementwise):
 @register
 class Conj(_Elementwise):
     name = "conj"
-    summary = "Complex conjugate (real data pass unchanged)."
+    description = "Complex conjugate (real data pass unchanged)."
 
     def apply(self, xp, x, ctx):
         return xp.conj(x)
@@ -63,7 +63,7 @@ class Unwrap(_Elementwise):
     """
 
     name = "unwrap"
-    summary = "Unwrap phase angles (rad) along an axis (numpy.unwrap); along time it is per chunk."
+    description = "Unwrap phase angles (rad) along an axis (numpy.unwrap); along time it is per chunk."
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(-1, description="-1 or 1 = along time (per chunk), 0 = across channels")
@@ -80,7 +80,7 @@ class Unwrap(_Elementwise):
 @register
 class LinTransform(_Elementwise):
     name = "lin_transform"
-    summary = "Linear transform m*x + c."
+    description = "Linear transform m*x + c."
 
     class Params(Params):
         m: float = Field(1.0, description="slope (unit of output per unit of input)")
@@ -104,7 +104,7 @@ _DIRECTION_CHANGE = "direction must be '>' or '<' (distpy treated anything else 
 @register
 class SoftThreshold(_Elementwise):
     name = "soft_threshold"
-    summary = "Clip at the threshold: values beyond it (direction > or <) become the threshold."
+    description = "Clip at the threshold: values beyond it (direction > or <) become the threshold."
     changed_from_distpy = f"Returns a new array (distpy overwrote its input in place); {_DIRECTION_CHANGE}."
 
     class Params(ThresholdParams):
@@ -118,7 +118,7 @@ class SoftThreshold(_Elementwise):
 @register
 class HardThreshold(_Elementwise):
     name = "hard_threshold"
-    summary = "Values beyond the threshold (direction > or <) are replaced by value."
+    description = "Values beyond the threshold (direction > or <) are replaced by value."
     changed_from_distpy = SoftThreshold.changed_from_distpy
 
     class Params(ThresholdParams):
@@ -133,7 +133,7 @@ class HardThreshold(_Elementwise):
 @register
 class BoundedSelect(_Elementwise):
     name = "bounded_select"
-    summary = "Mask: 1.0 where min_val < x <= max_val, else 0.0 (e.g. one k-means cluster)."
+    description = "Mask: 1.0 where min_val < x <= max_val, else 0.0 (e.g. one k-means cluster)."
     changed_from_distpy = "The mask is float32 (distpy: float64)."
 
     class Params(Params):
@@ -158,7 +158,7 @@ class Rescale(_Elementwise):
     scaled by its own extremes."""
 
     name = "rescale"
-    summary = "Rescale the chunk to 0..1 by its min and max (or those of gather_uids[0])."
+    description = "Rescale the chunk to 0..1 by its min and max (or those of gather_uids[0])."
     inputs = "optional"
     time_local = False
     changed_from_distpy = "A constant input gives zeros (distpy divided by zero)."

@@ -51,7 +51,7 @@ def iir_decay_samples(sos_bytes: bytes, n_sections: int, limit: int) -> int:
 class Butter(Command):
     name = "butter"
     family = "filters"
-    summary = "Zero-phase Butterworth filter (forward-backward) along time or across channels."
+    description = "Zero-phase Butterworth filter (forward-backward) along time or across channels."
     changed_from_distpy = (
         "Across channels (axis 0) the cut-off is relative to the spatial Nyquist 1/(2 dx) "
         "(distpy used dx/2); computed as second-order sections in float64 for stability."
@@ -85,7 +85,7 @@ class Butter(Command):
             )
         return butter_sos(self.params.order, wn, self.params.type)
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """Until the impulse response has decayed (1e-7 of its total), for filters along time."""
         if self.axis != 1:
             return 0
@@ -128,7 +128,7 @@ class Gaussian(Command):
 
     name = "gaussian"
     family = "filters"
-    summary = "Gaussian filter (ndimage.gaussian_filter); default orders 5 = 5th derivative, set 0 for a blur."
+    description = "Gaussian filter (ndimage.gaussian_filter); default orders 5 = 5th derivative, set 0 for a blur."
 
     class Params(Params):
         xsigma: float = Field(1.0, gt=0, description="standard deviation across channels (channels)")
@@ -137,7 +137,7 @@ class Gaussian(Command):
         torder: int = Field(5, ge=0, description="derivative order along time (0 = smoothing)")
         mode: NdMode = Field("constant", description="edge handling (scipy.ndimage modes)")
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """The kernel's half-width along time, int(4 tsigma + 0.5) samples."""
         return int(4.0 * self.params.tsigma + 0.5)
 
@@ -152,13 +152,13 @@ class Gaussian(Command):
 class Sobel(Command):
     name = "sobel"
     family = "filters"
-    summary = "Sobel edge detector (ndimage.sobel) along an axis."
+    description = "Sobel edge detector (ndimage.sobel) along an axis."
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(-1, description="-1 or 1 = derivative along time, 0 = across channels")
         mode: NdMode = Field("constant", description="edge handling (scipy.ndimage modes)")
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """1 sample (a 3 x 3 stencil)."""
         return 1
 
@@ -180,7 +180,7 @@ class KernelParams(Params):
 class _KernelFilter(Command):
     family = "filters"
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """Half the kernel's width along time (columns // 2)."""
         return len(self.params.coeffs[0]) // 2
 
@@ -191,7 +191,7 @@ class _KernelFilter(Command):
 @register
 class Convolve(_KernelFilter):
     name = "convolve"
-    summary = "2-D convolution with coeffs (rows = channels, columns = samples), ndimage.convolve."
+    description = "2-D convolution with coeffs (rows = channels, columns = samples), ndimage.convolve."
 
     class Params(KernelParams):
         coeffs: list[list[float]] = Field(
@@ -205,7 +205,7 @@ class Convolve(_KernelFilter):
 @register
 class Correlate(_KernelFilter):
     name = "correlate"
-    summary = "2-D correlation with coeffs (rows = channels, columns = samples), ndimage.correlate."
+    description = "2-D correlation with coeffs (rows = channels, columns = samples), ndimage.correlate."
 
     class Params(KernelParams):
         coeffs: list[list[float]] = Field(
@@ -221,12 +221,12 @@ class Correlate(_KernelFilter):
 class MedianFilter(Command):
     name = "median_filter"
     family = "filters"
-    summary = "Square median filter of distance x distance (channels x samples), ndimage.median_filter."
+    description = "Square median filter of distance x distance (channels x samples), ndimage.median_filter."
 
     class Params(Params):
         distance: int = Field(3, ge=1, description="window side (channels and samples)")
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """distance // 2 samples."""
         return self.params.distance // 2
 
@@ -245,7 +245,9 @@ class Wiener(Command):
 
     name = "wiener"
     family = "filters"
-    summary = "Adaptive Wiener filter (scipy.signal.wiener), window xdir x tdir; per chunk unless noisePower is set."
+    description = (
+        "Adaptive Wiener filter (scipy.signal.wiener), window xdir x tdir; per chunk unless noisePower is set."
+    )
     time_local = False
 
     class Params(Params):
@@ -259,7 +261,7 @@ class Wiener(Command):
         super().__init__(params, uid)
         self.time_local = params.noisePower is not None
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """tdir // 2 samples (with noisePower set)."""
         return self.params.tdir // 2
 
@@ -276,7 +278,7 @@ class RunningMean(Command):
 
     name = "running_mean"
     family = "filters"
-    summary = "Centred running mean of window_length samples along axis (0 = across channels, 1 = time)."
+    description = "Centred running mean of window_length samples along axis (0 = across channels, 1 = time)."
     changed_from_distpy = (
         "Returns the filtered data (distpy returned None); axis is the axis the window runs along, as in numpy "
         "(distpy's loop ran along the other one); the window is centred (distpy meant a forward window)."
@@ -290,7 +292,7 @@ class RunningMean(Command):
         super().__init__(params, uid)
         self.axis = time_or_channel_axis(params.axis)
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """window_length // 2 samples along time; 0 across channels."""
         return self.params.window_length // 2 if self.axis == 1 else 0
 
@@ -320,7 +322,7 @@ class DipFilter(Command):
 
     name = "dip_filter"
     family = "filters"
-    summary = (
+    description = (
         "t-x fat-ray dip filter removing events of apparent velocity `velocity` (m/s); kernel shape, bandwidth (s)."
     )
     changed_from_distpy = "bandwidth and shape are honoured (distpy hard-coded 0.1 s and 9 x 9)."
@@ -346,7 +348,7 @@ class DipFilter(Command):
                 raise ValueError("velocity must not be 0")
             return value
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """Half the kernel along time, shape[1] // 2 samples."""
         return self.params.shape[1] // 2
 
@@ -379,7 +381,9 @@ class Destripe(Command):
 
     name = "destripe"
     family = "filters"
-    summary = "Bouali (2010) destriping in the f-k domain: removes stripes common to all channels (axis 1: transposed)."
+    description = (
+        "Bouali (2010) destriping in the f-k domain: removes stripes common to all channels (axis 1: transposed)."
+    )
     time_local = False
     changed_from_distpy = (
         "Works on numpy >= 1.24 (distpy used numpy.int); f and k are the exact FFT frequencies "
@@ -413,7 +417,7 @@ class Diff(Command):
 
     name = "diff"
     family = "filters"
-    summary = "Difference x[i+L] - x[i] over an offset L = window_length along axis; shape kept."
+    description = "Difference x[i+L] - x[i] over an offset L = window_length along axis; shape kept."
     changed_from_distpy = (
         "window_length is the offset between the samples differenced (as distpy documented); distpy used it as the "
         "difference order, which shrank the output for values above 1."
@@ -427,7 +431,7 @@ class Diff(Command):
         super().__init__(params, uid)
         self.axis = time_or_channel_axis(params.axis)
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """window_length samples along time; 0 across channels."""
         return self.params.window_length if self.axis == 1 else 0
 
@@ -450,7 +454,7 @@ class Gradient(Command):
 
     name = "gradient"
     family = "filters"
-    summary = "Derivative (numpy.gradient) per metre across channels (axis 0) or per second along time (axis 1)."
+    description = "Derivative (numpy.gradient) per metre across channels (axis 0) or per second along time (axis 1)."
     changed_from_distpy = (
         "Along time the spacing is the sample interval in s (distpy's time axis was usually sample indices); "
         "axis null is refused (it gave two arrays)."
@@ -473,7 +477,7 @@ class Gradient(Command):
         super().__init__(params, uid)
         self.axis = time_or_channel_axis(params.axis)
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """1 sample along time (central differences); 0 across channels."""
         return 1 if self.axis == 1 else 0
 
@@ -500,7 +504,7 @@ class Roll(Command):
 
     name = "roll"
     family = "filters"
-    summary = "Circular shift by window_length samples along axis, or per channel by the shifts in gather_uids[0]."
+    description = "Circular shift by window_length samples along axis, or per channel by the shifts in gather_uids[0]."
     inputs = "optional"
 
     class Params(Params):
@@ -514,7 +518,7 @@ class Roll(Command):
         super().__init__(params, uid)
         self.axis = time_or_channel_axis(params.axis)
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """max(|window_length|, max_shift) samples along time; 0 across channels."""
         return max(abs(self.params.window_length), self.params.max_shift) if self.axis == 1 else 0
 
@@ -543,12 +547,14 @@ class Broaden(Command):
 
     name = "broaden"
     family = "filters"
-    summary = "Spread each peak over the window_length - 1 samples before it: running max over the next window_length."
+    description = (
+        "Spread each peak over the window_length - 1 samples before it: running max over the next window_length."
+    )
 
     class Params(Params):
         window_length: int = Field(50, ge=1, description="length of the forward-looking window (samples)")
 
-    def halo(self, sample_rate: float) -> int:
+    def halo_samples(self, sample_rate: float) -> int:
         """window_length - 1 samples (after each sample)."""
         return self.params.window_length - 1
 

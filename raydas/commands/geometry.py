@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class Downsample(Command):
     name = "downsample"
     family = "geometry"
-    summary = "Keep every xsample-th channel and every tsample-th time sample (no anti-alias filter, as distpy)."
+    description = "Keep every xsample-th channel and every tsample-th time sample (no anti-alias filter, as distpy)."
     time_local = False
 
     class Params(Params):
@@ -63,7 +63,9 @@ class Clip(Command):
 
     name = "clip"
     family = "geometry"
-    summary = "Crop to xmin..xmax (m) and tmin..tmax (s from chunk start); double-ended fibre halves; optional .npy."
+    description = (
+        "Crop to xmin..xmax (m) and tmin..tmax (s from chunk start); double-ended fibre halves; optional .npy."
+    )
     time_local = False
     changed_from_distpy = (
         "Files are named by the chunk's unix time (distpy used int(tmin), so every chunk overwrote one file); "
@@ -85,7 +87,7 @@ class Clip(Command):
         # cropping channels only is per time sample; cropping time or writing files is per chunk
         self.time_local = params.tmin is None and params.tmax is None and not self.writes
 
-    def outputs(self, stem: str) -> list[str]:
+    def output_files(self, stem: str) -> list[str]:
         if not self.writes:
             return []
         return [f"{self.params.directory_out}/{stem}.npy"]
@@ -121,12 +123,12 @@ class Clip(Command):
         out = x[xp.asarray(rows)][:, cols]
         if self.writes:
             folder = self.params.directory_out
-            ctx.outputs.write(f"{folder}/{ctx.stem}.npy", npy_bytes(np.asarray(to_host(out))))
+            ctx.sink.write(f"{folder}/{ctx.stem}.npy", npy_bytes(np.asarray(to_host(out))))
             if ctx.meta.positions is not None:
                 depth = np.asarray(to_host(ctx.meta.positions), dtype=np.float64)[rows].reshape(-1, 1)
-                ctx.outputs.write(f"{folder}/measured_depth.npy", npy_bytes(depth))
+                ctx.sink.write(f"{folder}/measured_depth.npy", npy_bytes(depth))
             dt = ctx.meta.dt or ctx.dt
-            ctx.outputs.write(f"{folder}/time.npy", npy_bytes(np.arange(x.shape[1])[cols] * dt))
+            ctx.sink.write(f"{folder}/time.npy", npy_bytes(np.arange(x.shape[1])[cols] * dt))
         return out
 
     def out_meta(self, x, out, ctx):
@@ -152,7 +154,7 @@ class Interp(Command):
 
     name = "interp"
     family = "geometry"
-    summary = "Linear resampling onto new channel positions (axis 0, m) or a new sample interval (axis 1, s)."
+    description = "Linear resampling onto new channel positions (axis 0, m) or a new sample interval (axis 1, s)."
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(0, description="0 = across channels, 1 (or -1) = along time")
@@ -252,7 +254,7 @@ class CurveFit(Command):
 
     name = "curve_fit"
     family = "geometry"
-    summary = "Fit lin_fit / exp_fit / sum2exp_fit per channel vs time (s) or per sample vs position (m)."
+    description = "Fit lin_fit / exp_fit / sum2exp_fit per channel vs time (s) or per sample vs position (m)."
     gpu = False
 
     class Params(Params):

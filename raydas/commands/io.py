@@ -36,7 +36,7 @@ class _Writer(Command):
     time_local = False
     suffix = ""
 
-    def outputs(self, stem: str) -> list[str]:
+    def output_files(self, stem: str) -> list[str]:
         if self.params.directory_out == "NONE":
             return []
         return [f"{self.params.directory_out}/{stem}.{self.suffix}"]
@@ -45,7 +45,9 @@ class _Writer(Command):
 @register
 class WriteNpy(_Writer):
     name = "write_npy"
-    summary = "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy); pass it on."
+    description = (
+        "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy); pass it on."
+    )
     suffix = "npy"
     changed_from_distpy = "time.npy holds seconds from the chunk start (distpy wrote sample indices)."
 
@@ -57,18 +59,20 @@ class WriteNpy(_Writer):
             return x
         out = self.params.directory_out
         host = to_host(x)
-        ctx.outputs.write(f"{out}/{ctx.stem}.npy", npy_bytes(host))
+        ctx.sink.write(f"{out}/{ctx.stem}.npy", npy_bytes(host))
         if ctx.positions is not None and len(ctx.positions) == host.shape[0]:
-            ctx.outputs.write(f"{out}/measured_depth.npy", npy_bytes(np.asarray(ctx.positions).reshape(-1, 1)))
+            ctx.sink.write(f"{out}/measured_depth.npy", npy_bytes(np.asarray(ctx.positions).reshape(-1, 1)))
         if ctx.meta.dt is not None and host.ndim == 2:
-            ctx.outputs.write(f"{out}/time.npy", npy_bytes(np.arange(host.shape[1]) * ctx.meta.dt))
+            ctx.sink.write(f"{out}/time.npy", npy_bytes(np.arange(host.shape[1]) * ctx.meta.dt))
         return x
 
 
 @register
 class WriteWitsml(_Writer):
     name = "write_witsml"
-    summary = "Write band energies as WITSML 1.3.1.1 <directory_out>/<unixtime>.fbe (gather_uids[0]: band 0-Nyquist)."
+    description = (
+        "Write band energies as WITSML 1.3.1.1 <directory_out>/<unixtime>.fbe (gather_uids[0]: band 0-Nyquist)."
+    )
     inputs = "optional"
     suffix = "fbe"
     changed_from_distpy = "Passes its input on (distpy returned a stale value)."
@@ -111,7 +115,7 @@ class WriteWitsml(_Writer):
             if j < len(descriptions) and not p.labels:
                 descriptions[j] = f"from {lo:g} Hz to {hi:g} Hz (prf={fs:g})"
         payload = fbe_document(depth, table, names, ctx.start_ns, data_style=p.data_style, descriptions=descriptions)
-        ctx.outputs.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
+        ctx.sink.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
         return x
 
 
@@ -129,7 +133,7 @@ class DataLoad(Command):
 
     name = "data_load"
     family = "io"
-    summary = "Load a stored filter/mask <directory_out>/<filename>.npy from the results root (read once)."
+    description = "Load a stored filter/mask <directory_out>/<filename>.npy from the results root (read once)."
     gpu = False
     time_local = False
     changed_from_distpy = "Works (distpy's data_load overwrote its own result method and broke its consumer)."
@@ -178,7 +182,7 @@ class DataLoad(Command):
     def apply(self, xp, x, ctx):
         if not self.relative:
             return x
-        return self.load(ctx.outputs)
+        return self.load(ctx.sink)
 
     def __getstate__(self):  # the pipeline travels to Ray actors: no lock, no cache
         state = dict(self.__dict__)

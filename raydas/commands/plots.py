@@ -247,7 +247,7 @@ def thumbnail_figure(
 class Thumbnail(_Writer):
     name = "thumbnail"
     family = "plots"
-    summary = "Quick-look image of the chunk as <directory_out>/<unixtime>.<format>; passes its input on."
+    description = "Quick-look image of the chunk as <directory_out>/<unixtime>.<format>; passes its input on."
     inputs = "optional"
     changed_from_distpy = (
         "The restart check knows the file extension, so flows with thumbnails resume; times are UTC "
@@ -307,7 +307,7 @@ class Thumbnail(_Writer):
             style=p.plot_style,
             gathered=gathered,
         )
-        ctx.outputs.write(f"{p.directory_out}/{ctx.stem}.{p.format}", figure_bytes(fig, p.format))
+        ctx.sink.write(f"{p.directory_out}/{ctx.stem}.{p.format}", figure_bytes(fig, p.format))
         return x
 
 
@@ -543,7 +543,7 @@ def _new_figure(inputs: PanelInputs):
 @register
 class WellLog(_PanelPlot):
     name = "well_log"
-    summary = "Waterfall panels side by side, one per plot_list dataset (plots config; raydas plot)."
+    description = "Waterfall panels side by side, one per plot_list dataset (plots config; raydas plot)."
 
     def figure(self, inputs):
         fig = _new_figure(inputs)
@@ -558,7 +558,7 @@ class WellLog(_PanelPlot):
 @register
 class Stack(_PanelPlot):
     name = "stack"
-    summary = "Datasets overlaid with transparency on one panel (false colour; plots config; raydas plot)."
+    description = "Datasets overlaid with transparency on one panel (false colour; plots config; raydas plot)."
 
     def figure(self, inputs):
         fig = _new_figure(inputs)
@@ -581,7 +581,7 @@ class Stack(_PanelPlot):
 @register
 class Rgb(_PanelPlot):
     name = "rgb"
-    summary = "Three datasets as the red, green and blue channels, each scaled to 0-1 (plots config; raydas plot)."
+    description = "Three datasets as the red, green and blue channels, each scaled to 0-1 (plots config; raydas plot)."
 
     def figure(self, inputs):
         fig = _new_figure(inputs)

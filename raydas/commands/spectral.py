@@ -195,7 +195,7 @@ def band_energy(xp, X, ctx, low: float, high: float):
 class FFT(Command):
     name = "fft"
     family = "spectral"
-    summary = "Fourier transform along an axis (one-sided complex64 spectrum for real data)."
+    description = "Fourier transform along an axis (one-sided complex64 spectrum for real data)."
     time_local = False  # along time (the default axis) it is per chunk; across channels it is local
     changed_from_distpy = (
         "Real input gives the one-sided spectrum (rfft) in complex64 instead of a full complex128 FFT."
@@ -240,7 +240,7 @@ class FFT(Command):
 class IFFT(Command):
     name = "ifft"
     family = "spectral"
-    summary = "Inverse Fourier transform along an axis (real samples back from a one-sided spectrum)."
+    description = "Inverse Fourier transform along an axis (real samples back from a one-sided spectrum)."
     time_local = False
 
     class Params(Params):
@@ -288,7 +288,7 @@ def _spacing(meta: ArrayMeta) -> float:
 class RmsFromFFT(Command):
     name = "rms_from_fft"
     family = "spectral"
-    summary = "RMS amplitude in one frequency band, from an FFT along time."
+    description = "RMS amplitude in one frequency band, from an FFT along time."
     time_local = False
     changed_from_distpy = (
         "RMS = sqrt(TE)/n_time_samples (distpy divided by 2(rows-1) of its BOXSIZE block); "
@@ -309,7 +309,7 @@ class RmsFromFFT(Command):
 class MultipleCalcs(Command):
     name = "multiple_calcs"
     family = "spectral"
-    summary = "Several band energies at once (the FBE / noise log): one column per band."
+    description = "Several band energies at once (the FBE / noise log): one column per band."
     time_local = False
     changed_from_distpy = RmsFromFFT.changed_from_distpy
 
@@ -364,7 +364,7 @@ class AnalyticSignal(Command):
 
     name = "analytic_signal"
     family = "spectral"
-    summary = "Narrow-band analytic signal at freq from a spectrum (ifft it for envelope and phase); per chunk."
+    description = "Narrow-band analytic signal at freq from a spectrum (ifft it for envelope and phase); per chunk."
     time_local = False
     changed_from_distpy = (
         "Uses the sample rate along time (1/dx across channels); distpy used the channel spacing dx along time. "
@@ -416,7 +416,7 @@ class Deconvolve(Command):
 
     name = "deconvolve"
     family = "spectral"
-    summary = "Spectral division X conj(D)/(|D|^2 + tolerance), D from gather_uids[0]; per chunk."
+    description = "Spectral division X conj(D)/(|D|^2 + tolerance), D from gather_uids[0]; per chunk."
     inputs = "gather"
     time_local = False
 
@@ -437,7 +437,7 @@ class VirtualCMP(Command):
 
     name = "virtual_cmp"
     family = "spectral"
-    summary = "Virtual common-midpoint gather X conj(flip(X, axis)) of a spectrum; per chunk."
+    description = "Virtual common-midpoint gather X conj(flip(X, axis)) of a spectrum; per chunk."
     time_local = False
 
     class Params(Params):
@@ -519,7 +519,7 @@ class UpWave(_Wavefield):
     """
 
     name = "up_wave"
-    summary = "Up-going waves (towards smaller positions) from an f-k spectrum, back in time-space; per chunk."
+    description = "Up-going waves (towards smaller positions) from an f-k spectrum, back in time-space; per chunk."
     keep_sign = 1
     changed_from_distpy = (
         "Works on raydas's one-sided f-k spectra with exact bins; removed quadrants are zeroed (distpy scaled them "
@@ -533,7 +533,7 @@ class DownWave(_Wavefield):
     ``up_wave`` removes. Per chunk. See :class:`UpWave`."""
 
     name = "down_wave"
-    summary = "Down-going waves (towards greater positions) from an f-k spectrum, back in time-space; per chunk."
+    description = "Down-going waves (towards greater positions) from an f-k spectrum, back in time-space; per chunk."
     keep_sign = -1
     changed_from_distpy = "Keeps the complementary quadrants of up_wave (distpy's down_wave was identical to up_wave)."
 
@@ -553,7 +553,7 @@ class VelocityMap(Command):
 
     name = "velocity_map"
     family = "spectral"
-    summary = "Apparent velocity |f|/|k| (m/s) on the bins of an f-k spectrum (exact FFT bins); per chunk."
+    description = "Apparent velocity |f|/|k| (m/s) on the bins of an f-k spectrum (exact FFT bins); per chunk."
     time_local = False
     changed_from_distpy = (
         "Exact FFT bin frequencies and wavenumbers (distpy used linspace(0, Nyquist, n/2): its bins are "
@@ -579,7 +579,7 @@ class VelocityMask(Command):
 
     name = "velocity_mask"
     family = "spectral"
-    summary = "Velocity pass mask (min_velocity, max_velocity] from velocity_map, optionally smoothed; per chunk."
+    description = "Velocity pass mask (min_velocity, max_velocity] from velocity_map, optionally smoothed; per chunk."
     time_local = False
 
     class Params(Params):

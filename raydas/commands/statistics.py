@@ -51,7 +51,7 @@ class _Reduction(Command):
 @register
 class Mean(_Reduction):
     name = "mean"
-    summary = "Mean along an axis, keeping the reduced axis (1 = over the chunk's time samples)."
+    description = "Mean along an axis, keeping the reduced axis (1 = over the chunk's time samples)."
 
     def reduce(self, xp, x, axis):
         return xp.mean(x, axis=axis, keepdims=True)
@@ -60,7 +60,7 @@ class Mean(_Reduction):
 @register
 class StdDev(_Reduction):
     name = "std_dev"
-    summary = "Standard deviation (population, ddof=0) along an axis, keeping the reduced axis."
+    description = "Standard deviation (population, ddof=0) along an axis, keeping the reduced axis."
 
     def reduce(self, xp, x, axis):
         return xp.std(x.astype(xp.float64), axis=axis, keepdims=True).astype(xp.float32)
@@ -69,7 +69,7 @@ class StdDev(_Reduction):
 @register
 class Sum(_Reduction):
     name = "sum"
-    summary = "Sum along an axis, keeping the reduced axis."
+    description = "Sum along an axis, keeping the reduced axis."
 
     def reduce(self, xp, x, axis):
         return xp.sum(x, axis=axis, keepdims=True, dtype=xp.float64 if x.dtype.kind == "f" else None).astype(
@@ -96,7 +96,7 @@ class _ScipyStat(_Reduction):
 @register
 class Kurtosis(_ScipyStat):
     name = "kurtosis"
-    summary = "Excess kurtosis (Fisher, bias-corrected k-statistics, NaNs omitted): scipy.stats.kurtosis."
+    description = "Excess kurtosis (Fisher, bias-corrected k-statistics, NaNs omitted): scipy.stats.kurtosis."
 
     def stat(self, x, axis):
         from scipy import stats
@@ -107,7 +107,7 @@ class Kurtosis(_ScipyStat):
 @register
 class Skewness(_ScipyStat):
     name = "skewness"
-    summary = "Skewness (bias-corrected, NaNs omitted): scipy.stats.skew."
+    description = "Skewness (bias-corrected, NaNs omitted): scipy.stats.skew."
 
     def stat(self, x, axis):
         from scipy import stats
@@ -118,7 +118,7 @@ class Skewness(_ScipyStat):
 @register
 class HarmonicMean(_ScipyStat):
     name = "harmonic_mean"
-    summary = "Harmonic mean (scipy.stats.hmean); needs non-negative data (feed it |x| or x^2)."
+    description = "Harmonic mean (scipy.stats.hmean); needs non-negative data (feed it |x| or x^2)."
 
     def stat(self, x, axis):
         from scipy import stats
@@ -131,7 +131,7 @@ class HarmonicMean(_ScipyStat):
 @register
 class GeometricMean(_ScipyStat):
     name = "geometric_mean"
-    summary = "Geometric mean (scipy.stats.gmean); needs non-negative data (feed it |x| or x^2)."
+    description = "Geometric mean (scipy.stats.gmean); needs non-negative data (feed it |x| or x^2)."
 
     def stat(self, x, axis):
         from scipy import stats
@@ -145,7 +145,7 @@ class GeometricMean(_ScipyStat):
 @register
 class Moment(_ScipyStat):
     name = "moment"
-    summary = "n-th central moment (scipy.stats.moment, NaNs omitted); distpy had it but never registered it."
+    description = "n-th central moment (scipy.stats.moment, NaNs omitted); distpy had it but never registered it."
 
     class Params(AxisParams):
         moment: int = Field(1, ge=0, description="order of the central moment (1 is always 0; 2 is the variance)")
@@ -159,7 +159,7 @@ class Moment(_ScipyStat):
 @register
 class Argmax(_Reduction):
     name = "argmax"
-    summary = "Index of the maximum along an axis (default across channels: per time sample, a DTS profile pick)."
+    description = "Index of the maximum along an axis (default across channels: per time sample, a DTS profile pick)."
     changed_from_distpy = "Keeps the reduced axis: (1, n_samples) across channels (distpy returned a 1-D array)."
 
     class Params(Params):
@@ -179,7 +179,7 @@ class PeakToPeak(Command):
 
     name = "peak_to_peak"
     family = "statistics"
-    summary = "Largest peak-to-peak range inside any window of window_length samples, per channel."
+    description = "Largest peak-to-peak range inside any window of window_length samples, per channel."
     time_local = False
     changed_from_distpy = "Returns (n_channels, 1) (distpy: a 1-D array)."
 
@@ -201,7 +201,7 @@ class CountPeaks(Command):
 
     name = "count_peaks"
     family = "statistics"
-    summary = "Number of peaks per channel (scipy.signal.find_peaks_cwt, widths sta..lta step 5 samples)."
+    description = "Number of peaks per channel (scipy.signal.find_peaks_cwt, widths sta..lta step 5 samples)."
     time_local = False
     gpu = False
     changed_from_distpy = "Works on numpy >= 1.24 (distpy used numpy.int)."
@@ -238,7 +238,7 @@ class ApproxVlf(Command):
 
     name = "approx_vlf"
     family = "statistics"
-    summary = "Very-low-frequency estimate: Gaussian-weighted chunk average per channel, 3-channel median."
+    description = "Very-low-frequency estimate: Gaussian-weighted chunk average per channel, 3-channel median."
     time_local = False
     gpu = False
     changed_from_distpy = "Returns (n_channels, 1) (distpy: a 1-D array)."
@@ -261,7 +261,7 @@ class Extract(Command):
 
     name = "extract"
     family = "statistics"
-    summary = "One channel (axis 0, kept as a (1, n_samples) row) or one time sample (axis 1, a column)."
+    description = "One channel (axis 0, kept as a (1, n_samples) row) or one time sample (axis 1, a column)."
     changed_from_distpy = "A channel comes out as a (1, n_samples) row along time (distpy: a column)."
 
     class Params(Params):
@@ -304,7 +304,7 @@ class Hash(Command):
 
     name = "hash"
     family = "statistics"
-    summary = "64-bit hash per channel of 64 binary samples (> 0.5 = 1) from offset; first sample = top bit."
+    description = "64-bit hash per channel of 64 binary samples (> 0.5 = 1) from offset; first sample = top bit."
     time_local = False
     changed_from_distpy = (
         "Samples count as 1 when > 0.5 (distpy truncated them with int()); fewer than 64 samples is an error."

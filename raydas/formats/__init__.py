@@ -3,7 +3,7 @@
 Each format is a small class in its own module (``segy``, ``prodml``,
 ``chunkstore``, ...) registered here with :func:`register`. Third-party
 packages add formats through the ``raydas.formats`` entry-point group, each
-entry point naming a :class:`FormatReader` subclass.
+entry point naming a :class:`Format` subclass.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from ..errors import FormatError, NotDataError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..plugins import load_modules_and_plugins
 from . import isolation
-from .base import HDF5_MAGIC, FormatReader, Probe, RecordInfo
+from .base import HDF5_MAGIC, Format, Probe, RecordInfo
 
 log = logging.getLogger(__name__)
 
-_READERS: dict[str, FormatReader] = {}
+_FORMATS: dict[str, Format] = {}
 _BUILTIN_MODULES = (
     "chunkstore",
     "prodml",
@@ -42,11 +42,11 @@ _BUILTIN_MODULES = (
 _loaded = False
 
 
-def register(cls: type[FormatReader]) -> type[FormatReader]:
+def register(cls: type[Format]) -> type[Format]:
     """Class decorator adding a format reader to the registry."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    _READERS[cls.name] = cls()
+    _FORMATS[cls.name] = cls()
     return cls
 
 
@@ -58,21 +58,21 @@ def _load() -> None:
     load_modules_and_plugins(__name__, _BUILTIN_MODULES, "raydas.formats", register)
 
 
-def readers() -> dict[str, FormatReader]:
+def all_formats() -> dict[str, Format]:
     """All registered readers by name, in detection order."""
     _load()
-    return dict(_READERS)
+    return dict(_FORMATS)
 
 
-def get_reader(name: str) -> FormatReader:
+def get_format(name: str) -> Format:
     _load()
     try:
-        return _READERS[name]
+        return _FORMATS[name]
     except KeyError:
-        raise RaydasError(f"unknown format {name!r}; known formats: {', '.join(_READERS)}") from None
+        raise RaydasError(f"unknown format {name!r}; known formats: {', '.join(_FORMATS)}") from None
 
 
-def detect(url: str) -> FormatReader:
+def detect(url: str) -> Format:
     """The reader that recognises the content of ``url``.
 
     Raises
@@ -85,7 +85,7 @@ def detect(url: str) -> FormatReader:
         with Probe(url) as probe:
             if not probe.is_dir and probe.size == 0:
                 raise FormatError(url, "is empty (0 bytes)")
-            for reader in _READERS.values():
+            for reader in _FORMATS.values():
                 try:
                     if reader.detect(probe):
                         return reader
@@ -100,7 +100,7 @@ def detect(url: str) -> FormatReader:
         raise FormatError(url, f"cannot be opened ({exc})") from None
     if document:
         raise NotDataError(url, f"is not in a recognised DAS format (it is {document}, not data)")
-    raise FormatError(url, f"is not in a recognised DAS format (known: {', '.join(_READERS)})")
+    raise FormatError(url, f"is not in a recognised DAS format (known: {', '.join(_FORMATS)})")
 
 
 #: first bytes of document formats that are never DAS data
@@ -144,7 +144,7 @@ def _looks_structured(text: str) -> bool:
 def is_container(url: str) -> bool:
     """True when ``url`` is a folder that a container format reads as a whole."""
     _load()
-    containers = [r for r in _READERS.values() if r.container]
+    containers = [r for r in _FORMATS.values() if r.container]
     if not containers:
         return False
     with Probe(url) as probe:
@@ -153,7 +153,7 @@ def is_container(url: str) -> bool:
         return any(_safe_detect(r, probe) for r in containers)
 
 
-def _safe_detect(reader: FormatReader, probe: Probe) -> bool:
+def _safe_detect(reader: Format, probe: Probe) -> bool:
     try:
         return bool(reader.detect(probe))
     except Exception:
@@ -178,7 +178,7 @@ def _is_local_hdf5(url: str) -> bool:
 
 
 def _scan_file(url: str, format: str | None) -> list[RecordInfo]:
-    reader = get_reader(format) if format else detect(url)
+    reader = get_format(format) if format else detect(url)
     try:
         with Probe(url) as probe:
             return reader.scan(probe)
@@ -246,7 +246,7 @@ def scan(spec: str | Iterable[str], format: str | None = None) -> tuple[list[Rec
 
 def read_samples(record: RecordInfo, start: int, stop: int, channels: slice = slice(None)):
     """Samples ``[start, stop)`` of a scanned record, errors naming the file."""
-    reader = get_reader(record.format)
+    reader = get_format(record.format)
     try:
         return reader.read_samples(record, start, stop, channels)
     except RaydasError:
@@ -259,14 +259,14 @@ def read_samples(record: RecordInfo, start: int, stop: int, channels: slice = sl
 
 def read(url: str, start_ns: int | None = None, end_ns: int | None = None, format: str | None = None) -> Chunk:
     """Read a time window of one file as a :class:`Chunk` (format detected by content)."""
-    reader = get_reader(format) if format else detect(url)
+    reader = get_format(format) if format else detect(url)
     return reader.read(url, start_ns, end_ns)
 
 
-def writers() -> dict[str, FormatReader]:
+def writers() -> dict[str, Format]:
     """The registered formats that can write, by name."""
     _load()
-    return {name: r for name, r in _READERS.items() if r.extensions}
+    return {name: r for name, r in _FORMATS.items() if r.extensions}
 
 
 def write(data, url: str, format: str | None = None, **options) -> list[str]:
@@ -280,7 +280,7 @@ def write(data, url: str, format: str | None = None, **options) -> list[str]:
         The URLs written.
     """
     if format:
-        writer = get_reader(format)
+        writer = get_format(format)
     else:
         name = str(url).rstrip("/").lower()
         matches = [r for r in writers().values() if any(name.endswith(e) for e in r.extensions)]
@@ -293,12 +293,12 @@ def write(data, url: str, format: str | None = None, **options) -> list[str]:
 
 __all__ = [
     "Catalogue",
-    "FormatReader",
+    "Format",
     "Probe",
     "RecordInfo",
     "catalogue",
     "detect",
-    "get_reader",
+    "get_format",
     "is_container",
     "read",
     "read_samples",

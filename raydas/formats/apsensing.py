@@ -26,7 +26,7 @@ from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
 from .base import (
-    FormatReader,
+    Format,
     Probe,
     RecordInfo,
     attr_number,
@@ -47,7 +47,7 @@ def _required_number(url: str, h5, key: str, what: str) -> float:
 
 
 @register
-class APSensingFormat(FormatReader):
+class APSensingFormat(Format):
     name = "apsensing"
     description = "AP Sensing DAS HDF5 (/DAS with /ProcessingServer, /DAQ, /Metadata)"
 

@@ -22,7 +22,7 @@ from ..errors import FormatError
 from ..fsutil import atomic_writer, url_to_fs
 from ..timeutil import regular_runs
 from . import register
-from .base import FormatReader, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo
 
 COLUMNS = ("time", "position_m", "band", "value")
 METADATA_KEY = b"raydas"
@@ -74,7 +74,7 @@ def _parquet(url: str):
 
 
 @register
-class BandTableFormat(FormatReader):
+class BandTableFormat(Format):
     name = "band-parquet"
     description = "band energies as a long Parquet table (time, position_m, band, value)"
     extensions = (".parquet",)

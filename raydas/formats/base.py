@@ -94,7 +94,7 @@ class RecordInfo:
         """Index of the first sample at or after ``t_ns`` (may be out of range)."""
         return int(math.ceil((t_ns - self.start_ns) / (self.dt * NS_PER_S) - 1e-6))
 
-    def summary(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (what ``raydas scan --json`` prints)."""
         return {
             "path": self.path,
@@ -186,7 +186,7 @@ def open_h5(url: str):
         raise FormatError(url, f"cannot be opened as HDF5 ({exc})") from exc
 
 
-class FormatReader:
+class Format:
     """Base class of a format: subclass it, set ``name``, implement
     ``detect``, ``scan`` and ``read_samples``, and decorate with
     :func:`raydas.formats.register`.
@@ -237,7 +237,7 @@ class FormatReader:
         data = self.read_samples(info, i0, i1, channels)
         return Chunk(
             data=data,
-            start_ns=info.start_ns + int(round(i0 * info.dt * NS_PER_S)),
+            data_start_ns=info.start_ns + int(round(i0 * info.dt * NS_PER_S)),
             dt=info.dt,
             positions=info.positions[channels],
             units=info.units,

@@ -29,7 +29,7 @@ from ..errors import FormatError
 from ..fsutil import is_local, join, url_to_fs, write_bytes_atomic
 from ..timeutil import stem_to_ns
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32
+from .base import Format, Probe, RecordInfo, as_float32
 
 MANIFEST = "manifest.parquet"
 DEPTH_FILE = "measured_depth.npy"
@@ -98,7 +98,7 @@ def _positions(folder: str, n_channels: int) -> np.ndarray:
 
 
 @register
-class ChunkStoreFormat(FormatReader):
+class ChunkStoreFormat(Format):
     name = "raydas-chunks"
     description = "raydas chunk store: <unixtime>.npy chunks + manifest.parquet (any fsspec URL)"
     container = True
@@ -181,7 +181,7 @@ def write_npy_folder(chunk: Chunk, url: str) -> list[str]:
 
 
 @register
-class DistpyChunksFormat(FormatReader):
+class DistpyChunksFormat(Format):
     name = "distpy-npy"
     description = "distpy's folder: <unixtime>.npy (n_channels, time) chunks + measured_depth.npy (+ time.npy)"
     container = True
@@ -264,7 +264,7 @@ class ChunkStoreWriter:
         write_bytes_atomic(self.chunk_url(chunk.stem), payload)
         return StoredChunk(
             file=f"{chunk.stem}.npy",
-            start_ns=chunk.core_start_ns,
+            start_ns=chunk.start_ns,
             n_samples=core.shape[1],
             n_channels=core.shape[0],
             dt=chunk.dt,

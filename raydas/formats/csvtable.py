@@ -27,7 +27,7 @@ from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S, parse_iso, regular_runs
 from . import register
-from .base import FormatReader, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo
 
 TIME_NAMES = re.compile(r"^(time|date|datetime|timestamp|time_?utc)$", re.IGNORECASE)
 DEPTH_NAMES = re.compile(r"^(depth|md|dept|distance|position|fibre_?position|fiber_?position)(_?m)?$", re.IGNORECASE)
@@ -141,7 +141,7 @@ def _numbers(column, url: str, name: str) -> np.ndarray:
 
 
 @register
-class CsvTableFormat(FormatReader):
+class CsvTableFormat(Format):
     name = "csv"
     description = "CSV tables: long (time, depth, values...) or DTS-wide (depth rows x time columns)"
 

@@ -26,14 +26,14 @@ import numpy as np
 from ..errors import FormatError
 from ..fsutil import unstrip, url_to_fs
 from ..timeutil import regular_runs
-from .base import FormatReader, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo
 
 
 class SkippedFileWarning(UserWarning):
     """A file in a folder could not be read and was left out (the message says why)."""
 
 
-class DepthLogStack(FormatReader):
+class DepthLogStack(Format):
     """Base of the depth-log formats: subclasses set ``suffixes`` and implement
     ``looks_like(head)`` and ``parse(payload, url)``."""
 
@@ -49,7 +49,7 @@ class DepthLogStack(FormatReader):
         """``(time_ns, curve_names, depth (n,), values (n, n_curves))`` of one file."""
         raise NotImplementedError
 
-    # --- FormatReader ---------------------------------------------------------------
+    # --- Format ---------------------------------------------------------------
     def _files(self, probe: Probe) -> list[str]:
         if not probe.is_dir:
             return [probe.url]

@@ -45,7 +45,7 @@ from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
 from .base import (
-    FormatReader,
+    Format,
     Probe,
     RecordInfo,
     attr_lookup,
@@ -140,7 +140,7 @@ def _runs(starts: np.ndarray, step: float) -> list[tuple[int, int]]:
 
 
 @register
-class FebusFormat(FormatReader):
+class FebusFormat(Format):
     name = "febus"
     description = "Febus A1 HDF5, legacy and firmware 2.x (strain and strain rate)"
 

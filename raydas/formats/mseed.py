@@ -33,7 +33,7 @@ from ..errors import FormatError, RaydasError, TruncatedFileWarning
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32
+from .base import Format, Probe, RecordInfo, as_float32
 
 
 class UnequalTracesWarning(UserWarning):
@@ -127,7 +127,7 @@ def _common_span(url: str, stream) -> dict:
 
 
 @register
-class MiniSeedFormat(FormatReader):
+class MiniSeedFormat(Format):
     name = "mseed"
     description = "miniSEED (ObsPy): one trace per fibre channel, read over the span all channels cover"
 

@@ -23,7 +23,7 @@ from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
 from .base import (
-    FormatReader,
+    Format,
     Probe,
     RecordInfo,
     attr_number,
@@ -43,7 +43,7 @@ def _number(url: str, h5, key: str, what: str) -> float:
 
 
 @register
-class OptoDASFormat(FormatReader):
+class OptoDASFormat(Format):
     name = "optodas"
     description = "ASN OptoDAS HDF5 (/data with /header/dt, /header/dx, /header/time)"
 

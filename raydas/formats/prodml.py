@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import FormatReader, Probe, RecordInfo, hdf5_errors, open_h5, read_window
+from .base import Format, Probe, RecordInfo, hdf5_errors, open_h5, read_window
 from .base import attr_number as number
 from .base import attr_text as text
 
@@ -141,7 +141,7 @@ def _axis_order(dataset, n_loci: int | None) -> str:
 
 
 @register
-class ProdmlFormat(FormatReader):
+class ProdmlFormat(Format):
     name = "prodml"
     description = "PRODML v2.0/v2.1 HDF5: raw data (/Acquisition/Raw[N]/RawData) and band energies (Processed/Fbe[N])"
     extensions = (".h5", ".hdf5", ".prodml")
@@ -290,8 +290,8 @@ def write_prodml(chunk, url: str) -> list[str]:
     positions = np.asarray(chunk.positions, dtype=np.float64)
     step = float(np.median(np.diff(positions))) if n_loci > 1 else 1.0
     start_locus = int(round(positions[0] / step)) if step else 0
-    times_us = (chunk.start_ns + np.round(np.arange(n_time) * chunk.dt * NS_PER_S).astype(np.int64)) // 1000
-    first, last = to_iso(int(times_us[0]) * 1000), to_iso(int(times_us[-1]) * 1000 if n_time else chunk.start_ns)
+    times_us = (chunk.data_start_ns + np.round(np.arange(n_time) * chunk.dt * NS_PER_S).astype(np.int64)) // 1000
+    first, last = to_iso(int(times_us[0]) * 1000), to_iso(int(times_us[-1]) * 1000 if n_time else chunk.data_start_ns)
     ascii_attr = lambda v: np.bytes_(str(v))  # noqa: E731  (PRODML strings are fixed-length byte strings)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as h5:

@@ -29,7 +29,7 @@ from ..errors import FormatError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import FormatReader, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo
 
 TEXT_HEADER = 3200
 BINARY_HEADER = 400
@@ -274,7 +274,7 @@ _UNIT_RE = re.compile(r"UNITS?\s*[:=]\s*([^\s,;]+)", re.IGNORECASE)
 
 
 @register
-class SegyFormat(FormatReader):
+class SegyFormat(Format):
     name = "segy"
     description = "SEG-Y rev 0/1/2, one trace per channel (IBM/IEEE float, integers, either byte order)"
     extensions = (".sgy", ".segy")
@@ -490,7 +490,7 @@ def _describe(chunk) -> list[str]:
 
     return [
         "raydas: processed DAS record, one trace per channel, IEEE float32",
-        f"START {to_iso(chunk.start_ns)} (UTC; trace headers hold it to the millisecond)",
+        f"START {to_iso(chunk.data_start_ns)} (UTC; trace headers hold it to the millisecond)",
         f"SAMPLE INTERVAL {chunk.dt:.9g} S   SAMPLES {chunk.data.shape[1]}   CHANNELS {chunk.data.shape[0]}",
         "POSITION ALONG FIBRE: RECEIVER GROUP ELEVATION IN MM (SCALAR -1000)",
         f"UNITS: {chunk.units or 'unknown'}",
@@ -506,7 +506,7 @@ def write_segy(chunk, url: str) -> list[str]:
 
     data = np.asarray(chunk.data, dtype=np.float32)
     n_traces, n_samples = data.shape
-    headers = trace_headers(n_samples, chunk.dt, chunk.start_ns, chunk.positions)
+    headers = trace_headers(n_samples, chunk.dt, chunk.data_start_ns, chunk.positions)
     body = np.empty((n_traces, TRACE_HEADER + 4 * n_samples), dtype=np.uint8)
     body[:, :TRACE_HEADER] = headers
     body[:, TRACE_HEADER:] = data.astype(">f4").view(np.uint8).reshape(n_traces, -1)

@@ -30,7 +30,7 @@ from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
 from .base import (
-    FormatReader,
+    Format,
     Probe,
     RecordInfo,
     attr_lookup,
@@ -95,7 +95,7 @@ def _number(url: str, attrs, names: tuple[str, ...], what: str, default=None) ->
 
 
 @register
-class SilixaH5Format(FormatReader):
+class SilixaH5Format(Format):
     name = "silixa-h5"
     description = "Silixa iDAS native HDF5 (/Acoustic with string attributes)"
 

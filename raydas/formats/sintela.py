@@ -33,7 +33,7 @@ from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import FormatReader, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo
 
 MAGIC = b"PBUF"
 ENVELOPE = 12  # magic, tag, uint32 LE length
@@ -159,7 +159,7 @@ def _meta_attrs(payload: bytes) -> dict:
 
 
 @register
-class SintelaProtobufFormat(FormatReader):
+class SintelaProtobufFormat(Format):
     name = "sintela-pb"
     description = "Sintela ONYX protobuf stream (PBUF envelopes: META + TS05 time-series packets)"
 

@@ -28,7 +28,7 @@ from ..errors import FormatError, TruncatedFileWarning
 from ..fsutil import url_to_fs
 from ..timeutil import parse_iso
 from . import register
-from .base import FormatReader, Probe, RecordInfo, as_float32, time_major_to_float32
+from .base import Format, Probe, RecordInfo, as_float32, time_major_to_float32
 from .silixa import idas_positions
 
 LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
@@ -81,7 +81,7 @@ def _data_channels(meta, url: str):
 
 
 @register
-class TdmsFormat(FormatReader):
+class TdmsFormat(Format):
     name = "tdms"
     description = "TDMS: Silixa iDAS (interleaved int16) and one-channel-per-position TDMS files (npTDMS)"
 

@@ -32,7 +32,7 @@ from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
 from .base import (
-    FormatReader,
+    Format,
     Probe,
     RecordInfo,
     attr_lookup,
@@ -88,7 +88,7 @@ def _valid_samples(times) -> int:
 
 
 @register
-class Terra15Format(FormatReader):
+class Terra15Format(Format):
     name = "terra15"
     description = "Terra15 Treble HDF5, file versions 4-6 (velocity, strain rate, ...)"
 

@@ -133,7 +133,7 @@ def test_every_entry_is_described(catalogue):
     }
     for name, c in catalogue.items():
         assert c["family"] in families, name
-        assert c["summary"].strip(), name
+        assert c["description"].strip(), name
         assert c["inputs"] in {"one", "gather", "optional"}, name
         assert isinstance(c["gpu"], bool) and isinstance(c["time_local"], bool), name
         assert str(c["halo"]).strip(), name

@@ -249,7 +249,7 @@ def test_multiply_then_butter_on_chunks_with_halo_equals_the_whole_record():
         {"name": "_test_keep", "uid": 3, "in_uid": 2},
     ]
     pipeline = Pipeline.from_config({"command_list": graph})
-    halo = pipeline.halo(FS)
+    halo = pipeline.halo_samples(FS)
     assert 0 < halo < 1000
     pieces = []
     for start in range(0, 4000, 1000):

@@ -72,7 +72,7 @@ def test_macro_filter_list():
         .nodes[0]
         .command
     )
-    assert cmd.time_local and cmd.halo(FS) == 6 + 1 + 1  # gaussian 4*1.5, gradient 1, median 3//2
+    assert cmd.time_local and cmd.halo_samples(FS) == 6 + 1 + 1  # gaussian 4*1.5, gradient 1, median 3//2
 
 
 def test_default_macro_is_per_chunk():

@@ -44,7 +44,7 @@ def test_gaussian_blur_preserves_a_constant_and_matches_a_plain_kernel():
     k /= k.sum()
     ref = np.stack([np.convolve(np.pad(r, 8, mode="edge"), k, mode="valid") for r in X64])
     np.testing.assert_allclose(value, ref, rtol=1e-4, atol=1e-5)
-    assert _one("gaussian", tsigma=2.0).halo(FS) == 8
+    assert _one("gaussian", tsigma=2.0).halo_samples(FS) == 8
 
 
 @pytest.mark.parametrize("axis", [-1, 0])
@@ -65,7 +65,7 @@ def test_convolve_and_correlate_equal_scipy_signal_2d():
     corr, _ = run_command({"name": "correlate"}, make_chunk(X, FS))
     k = np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
     np.testing.assert_allclose(corr, signal.correlate2d(X64, k, mode="same"), rtol=1e-4, atol=1e-4)
-    assert _one("convolve", coeffs=[[1, 2, 3, 4, 5, 6, 7]]).halo(FS) == 3
+    assert _one("convolve", coeffs=[[1, 2, 3, 4, 5, 6, 7]]).halo_samples(FS) == 3
 
 
 def test_ragged_coeffs_are_a_config_error():
@@ -86,7 +86,7 @@ def test_wiener_equals_scipy_and_is_per_chunk_without_noise_power():
     value, _ = run_command({"name": "wiener", "xdir": 3, "tdir": 7, "noisePower": 0.5}, make_chunk(X, FS))
     np.testing.assert_allclose(value, signal.wiener(X64, [3, 7], 0.5), rtol=1e-4, atol=1e-5)
     assert not _one("wiener").time_local
-    assert _one("wiener", noisePower=0.5, tdir=7).time_local and _one("wiener", tdir=7).halo(FS) == 3
+    assert _one("wiener", noisePower=0.5, tdir=7).time_local and _one("wiener", tdir=7).halo_samples(FS) == 3
 
 
 # --- running_mean, dip_filter, destripe ---------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def test_dip_filter_honours_shape_and_bandwidth(shape, bandwidth):
 
 
 def test_dip_filter_halo_is_half_the_kernel_in_time():
-    assert _one("dip_filter", shape=[3, 21]).halo(FS) == 10
+    assert _one("dip_filter", shape=[3, 21]).halo_samples(FS) == 10
     with pytest.raises(ConfigError, match="odd"):
         _one("dip_filter", shape=[4, 9])
 
@@ -241,7 +241,7 @@ def test_roll_fixed_and_per_channel_shifts():
     ]
     value, _ = run_graph(graph, make_chunk(data, FS))
     np.testing.assert_array_equal(value, np.stack([np.roll(r, s) for r, s in zip(data, shifts)]))
-    assert _one("roll", window_length=-3, max_shift=5).halo(FS) == 5
+    assert _one("roll", window_length=-3, max_shift=5).halo_samples(FS) == 5
 
 
 def test_broaden_spreads_each_peak_over_the_window_before_it():
@@ -255,4 +255,4 @@ def test_broaden_spreads_each_peak_over_the_window_before_it():
     np.testing.assert_array_equal(value, ref)
     assert value[0, 5] == 0.0 and value[0, 6:11].tolist() == [3.0] * 5 and value[0, 11] == 0.0
     assert value[1, 49:54].tolist() == [2.0] * 5 and value[1, 46:49].tolist() == [1.0] * 3
-    assert _one("broaden").halo(FS) == 49
+    assert _one("broaden").halo_samples(FS) == 49

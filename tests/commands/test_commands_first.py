@@ -147,7 +147,7 @@ def test_butter_rejects_cutoff_above_nyquist():
 
     pipeline = Pipeline.from_config({"command_list": [{"name": "butter", "uid": 1, "in_uid": 0, "freq": 600}]})
     with pytest.raises(ConfigError) as err:
-        pipeline.halo(1000.0)
+        pipeline.halo_samples(1000.0)
     assert "$.command_list[0]" in str(err.value) and "Nyquist" in str(err.value)
 
 
@@ -220,7 +220,7 @@ def test_write_witsml_distpy_curves(tmp_path):
     payload = (tmp_path / "fbe" / f"{chunk.stem}.fbe").read_bytes()
     time_ns, curves, depth, values = parse_fbe(payload)
     assert curves == ["band_0-nyquist", "band_01_10-100", "band_02_100--1"]
-    assert time_ns == chunk.core_start_ns
+    assert time_ns == chunk.start_ns
     np.testing.assert_allclose(depth, np.arange(8) * 2.0)
     np.testing.assert_allclose(values[:, 0], total[:, 0], rtol=1e-6)
     np.testing.assert_allclose(values[:, 1:], bands, rtol=1e-6)

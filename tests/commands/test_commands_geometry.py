@@ -55,7 +55,7 @@ def test_clip_writes_one_file_per_chunk_named_by_chunk_time(tmp_path):
 
     pipeline = Pipeline.from_config(graph)
     for k in range(2):  # two chunks with the same tmin: distpy wrote both to clipped/0.npy
-        chunk = make_chunk(X + k, FS, start_ns=T0_NS + k * 2 * 10**9)
+        chunk = make_chunk(X + k, FS, data_start_ns=T0_NS + k * 2 * 10**9)
         pipeline.run(chunk, np, OutputSink(str(tmp_path)))
     files = sorted(p.name for p in (tmp_path / "clipped").iterdir())
     stems = [str(T0_NS // 10**9), str(T0_NS // 10**9 + 2)]

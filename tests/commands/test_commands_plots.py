@@ -53,13 +53,13 @@ def test_thumbnail_jpg_and_restart_outputs_name_the_extension(tmp_path):
     chunk = make_chunk(DATA, FS)
     graph = [{"name": "thumbnail", "uid": 1, "in_uid": 0, "directory_out": "q", "format": "jpg", "dpi": 20}]
     pipeline = Pipeline.from_config({"command_list": graph})
-    expected = pipeline.outputs(chunk.stem)
+    expected = pipeline.output_files(chunk.stem)
     assert expected == [f"q/{chunk.stem}.jpg"]
     sink = OutputSink(str(tmp_path))
     assert sink.existing(expected) == set()
     result = pipeline.run(chunk, np, sink)
     # the resume check finds every declared output, so the chunk would be skipped next time
-    assert sink.existing(expected) == set(expected) == set(result.outputs)
+    assert sink.existing(expected) == set(expected) == set(result.written)
     with Image.open(tmp_path / "q" / f"{chunk.stem}.jpg") as im:
         assert im.format == "JPEG" and im.size == (160, 120)
 

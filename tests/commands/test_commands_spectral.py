@@ -347,7 +347,7 @@ def test_transforms_across_channels_keep_the_halo():
         {"name": "_test_keep", "uid": 6, "in_uid": 5},
     ]
     pipeline = Pipeline.from_config({"command_list": graph})
-    halo = pipeline.halo(fs)
+    halo = pipeline.halo_samples(fs)
     assert 0 < halo < 500
     pieces = []
     for start in range(0, n, 500):

@@ -35,7 +35,7 @@ def _chunked(rec, graph, chunk_seconds=1.0):
     pipeline = Pipeline.from_config(
         {"command_list": graph + [{"name": "_test_keep", "uid": 99, "in_uid": graph[-1]["uid"]}]}
     )
-    halo = pipeline.halo(rec.sample_rate)
+    halo = pipeline.halo_samples(rec.sample_rate)
     pieces = []
     for plan in plan_chunks([rec], chunk_seconds, halo_samples=halo):
         chunk = plan.read()
@@ -92,8 +92,8 @@ def test_halo_adds_up_along_a_chain(record_files):
         {"name": "sta_lta", "uid": 3, "in_uid": 2, "sta": 20, "lta": 200},
     ]
     pipeline = Pipeline.from_config({"command_list": graph})
-    single = Pipeline.from_config({"command_list": graph[:1]}).halo(FS)
-    assert pipeline.halo(FS) == single + 101  # butter's halo + half the long window (+1)
+    single = Pipeline.from_config({"command_list": graph[:1]}).halo_samples(FS)
+    assert pipeline.halo_samples(FS) == single + 101  # butter's halo + half the long window (+1)
     stitched, halo = _chunked(rec, graph)
     whole_result, _ = helpers.run_graph(graph, helpers.make_chunk(whole, FS))
     away = slice(halo, whole.shape[1] - halo)

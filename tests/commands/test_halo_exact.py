@@ -217,7 +217,7 @@ def test_time_local_chains_of_configs_are_halo_exact(path, demo_record):
         pytest.skip("no time-local chain in this config")
     for sink in sinks:
         pipeline = Pipeline.from_config({"command_list": items})
-        halo = pipeline.halo(rec.sample_rate)
+        halo = pipeline.halo_samples(rec.sample_rate)
         pieces = []
         for plan in plan_chunks([rec], 1.0, halo_samples=halo):  # as the runtime cuts chunks
             chunk = plan.read()

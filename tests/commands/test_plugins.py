@@ -28,7 +28,7 @@ PLUGIN = textwrap.dedent('''
     class Triple(Command):
         name = "triple_it"
         family = "elementwise"
-        summary = "Multiply by three (plug-in test)."
+        description = "Multiply by three (plug-in test)."
 
         class Params(Params):
             offset: float = Field(0.0, description="added after tripling")

@@ -33,7 +33,7 @@ def write_series(folder, ext: str, pieces) -> list[str]:
     for k, (start, seconds, rate, channels) in enumerate(pieces):
         chunk = Chunk(
             block(seconds, rate, channels, start),
-            start_ns=T0 + int(round(start * NS_PER_S)),
+            data_start_ns=T0 + int(round(start * NS_PER_S)),
             dt=1.0 / rate,
             positions=2.0 * np.arange(channels),
             units="strain/s",
@@ -80,13 +80,13 @@ def test_breaks_are_reported_and_never_bridged(tmp_path, ext, capsys):
     assert [r.n_samples for r in recordings] == [2000, 1000, 500, 250, 250]
     plans = plan_chunks(recordings, chunk_seconds=0.8, halo_samples=50)
     for plan in plans:
-        rec = recordings[plan.recording]
+        rec = recordings[plan.recording_index]
         assert 0 <= plan.start - plan.halo[0] and plan.stop + plan.halo[1] <= rec.n_samples
         chunk = plan.read()
-        t = (chunk.start_ns - T0) / NS_PER_S + np.arange(chunk.data.shape[1]) * chunk.dt
+        t = (chunk.data_start_ns - T0) / NS_PER_S + np.arange(chunk.data.shape[1]) * chunk.dt
         np.testing.assert_allclose(chunk.data[0], t, atol=2e-4)  # one seamless ramp: nothing bridged
     straddling = [p for p in plans if len(p.pieces) == 2]
-    assert straddling and all(p.recording == 0 for p in straddling)  # joins happen only across part00/part01
+    assert straddling and all(p.recording_index == 0 for p in straddling)  # joins happen only across part00/part01
 
 
 def test_mixed_junk_folder_reports_each_bad_file_and_scans_the_rest(tmp_path, capsys):

@@ -176,7 +176,7 @@ def test_writer_round_trip_through_reader_and_segyio(tmp_path):
     start = 1_700_000_000 * NS_PER_S + 250_000_000  # .25 s after a whole second
     chunk = Chunk(
         rng.standard_normal((6, 3000)).astype(np.float32),
-        start_ns=start,
+        data_start_ns=start,
         dt=1 / 2500,
         positions=12.5 + 1.021 * np.arange(6),
         units="strain/s",
@@ -196,7 +196,9 @@ def test_writer_round_trip_through_reader_and_segyio(tmp_path):
 
 
 def test_writer_long_traces_use_rev2_extended_fields(tmp_path):
-    chunk = Chunk(np.arange(2 * 70_000, dtype=np.float32).reshape(2, -1), start_ns=0, dt=1 / 3000, positions=[0.0, 1.0])
+    chunk = Chunk(
+        np.arange(2 * 70_000, dtype=np.float32).reshape(2, -1), data_start_ns=0, dt=1 / 3000, positions=[0.0, 1.0]
+    )
     url = str(tmp_path / "long.sgy")
     formats.write(chunk, url, format="segy")
     (rec,), _ = formats.scan(url)

@@ -60,7 +60,7 @@ def test_fbe_folder_with_a_gap_splits_and_is_reported(tmp_path):
 def test_fbe_writer_round_trip_and_bad_file_in_folder(tmp_path):
     rng = np.random.default_rng(4)
     bands = {
-        name: Chunk(rng.random((3, 5)).astype(np.float32), start_ns=T0, dt=2.0, positions=DEPTH) for name in CURVES
+        name: Chunk(rng.random((3, 5)).astype(np.float32), data_start_ns=T0, dt=2.0, positions=DEPTH) for name in CURVES
     }
     folder = str(tmp_path / "out")
     written = formats.write(bands, folder, format="witsml-fbe")

@@ -26,7 +26,7 @@ T0 = 1_700_000_000 * NS_PER_S
 
 def _chunk(channels=4, samples=300) -> Chunk:
     data = np.random.default_rng(5).standard_normal((channels, samples)).astype(np.float32)
-    return Chunk(data, start_ns=T0, dt=0.004, positions=3.0 * np.arange(channels), units="strain/s")
+    return Chunk(data, data_start_ns=T0, dt=0.004, positions=3.0 * np.arange(channels), units="strain/s")
 
 
 @pytest.fixture(scope="module")

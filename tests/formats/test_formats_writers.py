@@ -23,7 +23,7 @@ def chunk() -> Chunk:
     data = np.random.default_rng(7).standard_normal((5, 400)).astype(np.float32)
     return Chunk(
         data,
-        start_ns=START,
+        data_start_ns=START,
         dt=0.002,
         positions=100.0 + 2.0 * np.arange(5),
         units="strain/s",
@@ -71,7 +71,9 @@ def test_parquet_band_table_round_trip(tmp_path):
     rng = np.random.default_rng(2)
     positions = np.array([10.0, 12.0, 14.0])
     bands = {
-        name: Chunk(rng.random((3, 4)).astype(np.float32), start_ns=START, dt=1.0, positions=positions, units="energy")
+        name: Chunk(
+            rng.random((3, 4)).astype(np.float32), data_start_ns=START, dt=1.0, positions=positions, units="energy"
+        )
         for name in ("band_01_10-50", "band_02_50-200")
     }
     url = str(tmp_path / "bands.parquet")
@@ -123,7 +125,7 @@ def test_chunk_xarray_round_trip(chunk):
     assert array.attrs["units"] == "strain/s" and array.attrs["gauge_length"] == 8.0
     back = Chunk.from_xarray(array.transpose("time", "distance"))
     np.testing.assert_array_equal(back.data, with_halo.data)
-    assert (back.start_ns, back.dt, back.halo, back.units, back.index) == (START, 0.002, (10, 20), "strain/s", 3)
+    assert (back.data_start_ns, back.dt, back.halo, back.units, back.index) == (START, 0.002, (10, 20), "strain/s", 3)
     np.testing.assert_array_equal(back.positions, with_halo.positions)
     del array.attrs["dt"]
     assert Chunk.from_xarray(array).dt == pytest.approx(0.002)

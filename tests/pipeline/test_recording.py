@@ -38,7 +38,7 @@ def test_chunks_cross_file_boundaries(demo_files):
     chunk = straddling.read()
     reference = _all_samples(demo_files)
     np.testing.assert_allclose(chunk.data, reference[:, 3000:4500], rtol=1e-6)
-    assert chunk.core_start_ns == demo.start_ns() + 3 * NS_PER_S
+    assert chunk.start_ns == demo.start_ns() + 3 * NS_PER_S
     assert chunk.stem == str(demo.start_ns() // NS_PER_S + 3)
 
 
@@ -55,7 +55,7 @@ def test_halo_and_short_last_chunk(demo_files):
     assert chunk.n_samples == 5000 and chunk.halo == (300, 300)
     np.testing.assert_allclose(chunk.data, reference[:, 4700:10300], rtol=1e-6)
     np.testing.assert_allclose(chunk.core, reference[:, 5000:10000], rtol=1e-6)
-    assert chunk.core_start_ns == demo.start_ns() + 5 * NS_PER_S
+    assert chunk.start_ns == demo.start_ns() + 5 * NS_PER_S
 
 
 def test_gap_starts_a_new_recording(tmp_path):

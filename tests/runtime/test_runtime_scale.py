@@ -378,7 +378,7 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
         ),
         progress=False,
     )
-    assert batch.chunks_done == 12 and watcher.run.pipeline.halo(500.0) > 0  # the chunks had halos to carry
+    assert batch.chunks_done == 12 and watcher.run.pipeline.halo_samples(500.0) > 0  # the chunks had halos to carry
     names = sorted(n for n in os.listdir(tmp_path / "batch" / "lowpass") if n[0].isdigit())
     assert len(names) == 12
     for name in names:
