@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .. import fsutil
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
 from ..fsutil import is_local, url_to_fs
@@ -153,6 +154,13 @@ def is_container(url: str) -> bool:
         return any(_safe_detect(r, probe) for r in containers)
 
 
+def expand(spec: str | Iterable[str]) -> list[str]:
+    """Expand a path, glob, folder or list of them into the URLs to scan: every
+    file below a folder (hidden ones excluded), except that a folder a
+    container format reads as a whole (a chunk store) stays one entry."""
+    return fsutil.expand(spec if isinstance(spec, str) else [str(s) for s in spec], keep_whole=is_container)
+
+
 def _safe_detect(reader: Format, probe: Probe) -> bool:
     try:
         return bool(reader.detect(probe))
@@ -212,8 +220,6 @@ class Catalogue:
 def catalogue(spec: str | Iterable[str], format: str | None = None) -> Catalogue:
     """Scan a path, glob, folder or list of them into a :class:`Catalogue`
     (the others are still scanned when one file fails)."""
-    from ..fsutil import expand
-
     found = Catalogue()
     specs = [spec] if isinstance(spec, str) else [str(s) for s in spec]
     urls = expand(specs)
@@ -296,13 +302,14 @@ __all__ = [
     "Format",
     "Probe",
     "RecordInfo",
+    "all_formats",
     "catalogue",
     "detect",
+    "expand",
     "get_format",
     "is_container",
     "read",
     "read_samples",
-    "readers",
     "register",
     "scan",
     "scan_file",
