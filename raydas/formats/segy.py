@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -106,65 +107,140 @@ def _guess_endian(binary: bytes) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
 class SegyLayout:
-    """Where everything is in one SEG-Y file, from its headers and size."""
+    """Where the samples are in one SEG-Y file: what a read needs, found once
+    by the scan (:meth:`parse`) and carried in the record's ``attrs``
+    (:meth:`to_attrs`, :meth:`from_record`) so that no read parses a header again.
 
-    def __init__(self, url: str, head: bytes, size: int, first_trace_header: bytes | None = None):
-        self.url = url
-        if len(head) < TEXT_HEADER + BINARY_HEADER:
-            raise FormatError(url, f"too short for SEG-Y ({len(head)} bytes; headers need 3600)")
-        binary = head[TEXT_HEADER : TEXT_HEADER + BINARY_HEADER]
+    Attributes
+    ----------
+    endian
+        Byte order of every field and sample: ``">"`` (big) or ``"<"`` (little).
+    format_code
+        SEG-Y data sample format code (1 IBM float, 5 IEEE float, 3 int16, ...).
+    data_offset
+        Byte offset of the first trace header.
+    n_samples, n_traces
+        Samples per trace and number of traces (one trace per channel).
+    dt
+        Sample interval in s.
+    revision
+        SEG-Y revision (0, 1 or 2).
+    """
+
+    endian: str
+    format_code: int
+    data_offset: int
+    n_samples: int
+    n_traces: int
+    dt: float
+    revision: int
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return SAMPLE_FORMATS[self.format_code][1]
+
+    @property
+    def sample_dtype(self) -> np.dtype:
+        """How the raw samples are viewed: 3-byte formats as uint8 triplets."""
+        base = SAMPLE_FORMATS[self.format_code][0]
+        return np.dtype(self.endian + base) if base != "u1" else np.dtype("u1")
+
+    @property
+    def trace_bytes(self) -> int:
+        return TRACE_HEADER + self.n_samples * self.bytes_per_sample
+
+    def trace_offset(self, i: int) -> int:
+        """Byte offset of trace ``i``'s header."""
+        return self.data_offset + i * self.trace_bytes
+
+    def to_attrs(self) -> dict:
+        """What a record's ``attrs`` carry of the layout (small, picklable values)."""
+        return {
+            "byte_order": "big" if self.endian == ">" else "little",
+            "format_code": self.format_code,
+            "data_offset": self.data_offset,
+            "revision": self.revision,
+        }
+
+    @classmethod
+    def from_record(cls, record: RecordInfo) -> SegyLayout:
+        """The layout a scan put in ``record.attrs`` (see :meth:`to_attrs`)."""
+        a = record.attrs
+        if not {"byte_order", "format_code", "data_offset", "revision"} <= a.keys():
+            raise FormatError(record.path, "record carries no SEG-Y layout (scan the file again)")
+        return cls(
+            endian=">" if a["byte_order"] == "big" else "<",
+            format_code=int(a["format_code"]),
+            data_offset=int(a["data_offset"]),
+            n_samples=record.n_samples,
+            n_traces=record.n_channels,
+            dt=record.dt,
+            revision=int(a["revision"]),
+        )
+
+    @classmethod
+    def parse(cls, probe: Probe) -> SegyLayout:
+        """The layout of the probed file from its first bytes (textual and binary
+        headers), its size, and its first trace header (read apart only when
+        extended textual headers push it past the first bytes).
+
+        Raises
+        ------
+        FormatError
+            Naming the file, when the headers give no valid layout or the file is
+            not a whole number of traces.
+        """
+        url, head, size = probe.url, probe.head, probe.size
+        need = TEXT_HEADER + BINARY_HEADER
+        if len(head) < need:
+            raise FormatError(url, f"too short for SEG-Y ({len(head)} bytes; headers need {need})")
+        binary = head[TEXT_HEADER:need]
         endian = _guess_endian(binary)
         if endian is None:
             raise FormatError(url, "binary header has no valid SEG-Y sample format code")
-        self.endian = endian
-        self.format_code = _field(binary, 24, "i2", endian)
-        if self.format_code not in SAMPLE_FORMATS:
-            raise FormatError(url, f"sample format code {self.format_code} is not supported")
-        self.revision, self.data_offset = header_geometry(url, head, size, endian)
-        revision = self.revision
-        th = first_trace_header or b""
+        format_code = _field(binary, 24, "i2", endian)
+        if format_code not in SAMPLE_FORMATS:
+            raise FormatError(url, f"sample format code {format_code} is not supported")
+        revision, data_offset = header_geometry(url, head, size, endian)
+        if len(head) < data_offset + TRACE_HEADER:
+            with probe.fs.open(probe.path, "rb") as fh:
+                fh.seek(data_offset)
+                th = fh.read(TRACE_HEADER)
+        else:
+            th = head[data_offset : data_offset + TRACE_HEADER]
+        if len(th) < TRACE_HEADER:
+            raise FormatError(url, f"no complete trace header after the {need}-byte file headers")
         n_samples = _field(binary, 20, "u2", endian)
         if revision >= 2 and _field(binary, 68, "i4", endian) > 0:  # rev 2: the 32-bit count overrides
             n_samples = _field(binary, 68, "i4", endian)
-        if n_samples == 0 and len(th) >= TRACE_HEADER:
+        if n_samples == 0:
             n_samples = _field(th, 114, "u2", endian)
         if n_samples <= 0:
             raise FormatError(url, "samples per trace is 0 in the binary header and in the first trace header")
-        self.n_samples = int(n_samples)
         interval_us = float(_field(binary, 16, "u2", endian))
         extended_us = _field(binary, 72, "f8", endian) if revision >= 2 else 0.0
         if math.isfinite(extended_us) and extended_us > 0:  # rev 2: the IEEE double overrides
             interval_us = extended_us
-        if interval_us == 0 and len(th) >= TRACE_HEADER:
+        if interval_us == 0:
             interval_us = float(_field(th, 116, "u2", endian))
         if not interval_us > 0:
             raise FormatError(url, "sample interval is 0 in the binary header and in the first trace header")
-        self.dt = interval_us * 1e-6
-        base, self.bytes_per_sample = SAMPLE_FORMATS[self.format_code]
-        self.sample_dtype = np.dtype(endian + base) if base != "u1" else np.dtype("u1")
-        self.trace_bytes = TRACE_HEADER + self.n_samples * self.bytes_per_sample
-        payload = size - self.data_offset
+        trace_bytes = TRACE_HEADER + int(n_samples) * SAMPLE_FORMATS[format_code][1]
+        payload = size - data_offset
         if payload <= 0:
-            raise FormatError(url, f"holds no traces: {size} bytes, headers end at byte {self.data_offset}")
-        self.n_traces, leftover = divmod(payload, self.trace_bytes)
+            raise FormatError(url, f"holds no traces: {size} bytes, headers end at byte {data_offset}")
+        n_traces, leftover = divmod(payload, trace_bytes)
         if leftover:
             raise FormatError(
                 url,
                 f"truncated or not fixed-length: {payload} bytes after the headers are not a whole number of "
-                f"{self.trace_bytes}-byte traces ({self.n_samples} samples of {FORMAT_NAMES[self.format_code]}); "
-                f"{self.n_traces} complete traces and {leftover} bytes left over",
+                f"{trace_bytes}-byte traces ({n_samples} samples of {FORMAT_NAMES[format_code]}); "
+                f"{n_traces} complete traces and {leftover} bytes left over",
             )
-        self.text_header = head[:TEXT_HEADER]
-
-    def text(self) -> str:
-        raw = self.text_header
-        if raw[:1] == b"\xc3" or raw.count(b"\x40") > raw.count(b" "):  # EBCDIC 'C' / spaces
-            return raw.decode("cp500", "replace")
-        return raw.decode("ascii", "replace")
-
-    def trace_offset(self, i: int) -> int:
-        return self.data_offset + i * self.trace_bytes
+        dt = interval_us * 1e-6
+        return cls(endian, int(format_code), int(data_offset), int(n_samples), int(n_traces), dt, revision)
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
         """Turn raw samples (``sample_dtype``; for 3-byte formats, uint8 triplets on
@@ -181,6 +257,13 @@ class SegyLayout:
                 v = np.where(v >= 1 << 23, v - (1 << 24), v)
             return v.astype(np.float32)
         return raw.astype(np.float32)
+
+
+def text_header_text(raw: bytes) -> str:
+    """The 3200-byte textual header as text (EBCDIC or ASCII, whichever it is)."""
+    if raw[:1] == b"\xc3" or raw.count(b"\x40") > raw.count(b" "):  # EBCDIC 'C' / spaces
+        return raw.decode("cp500", "replace")
+    return raw.decode("ascii", "replace")
 
 
 def header_geometry(url: str, head: bytes, size: int, endian: str) -> tuple[int, int]:
@@ -298,39 +381,16 @@ class SegyFormat(Format):
         )
         return bool(looks_textual)
 
-    def layout(self, probe: Probe) -> SegyLayout:
-        need = TEXT_HEADER + BINARY_HEADER
-        head = probe.head
-        if len(head) < need:
-            raise FormatError(probe.url, f"too short for SEG-Y ({len(head)} bytes; headers need {need})")
-        endian = _guess_endian(head[TEXT_HEADER:need])
-        if endian is None:
-            raise FormatError(probe.url, "binary header has no valid SEG-Y sample format code")
-        _, data_offset = header_geometry(probe.url, head, probe.size, endian)
-        if len(head) < data_offset + TRACE_HEADER:
-            with probe.fs.open(probe.path, "rb") as fh:
-                fh.seek(data_offset)
-                th = fh.read(TRACE_HEADER)
-        else:
-            th = head[data_offset : data_offset + TRACE_HEADER]
-        if len(th) < TRACE_HEADER:
-            raise FormatError(probe.url, f"no complete trace header after the {need}-byte file headers")
-        return SegyLayout(probe.url, head, probe.size, th)
-
     def scan(self, probe: Probe) -> list[RecordInfo]:
-        layout = self.layout(probe)
-        local = is_local(probe.fs)
-        headers = _trace_headers(probe.fs, probe.path, layout, local)
+        layout = SegyLayout.parse(probe)
+        headers = _trace_headers(probe.fs, probe.path, layout, is_local(probe.fs))
         positions, source = _positions(headers, layout.endian)
         trace_counts = _header_column(headers, 114, "u2", layout.endian)
-        text = layout.text()
-        unit = _UNIT_RE.search(text)
+        unit = _UNIT_RE.search(text_header_text(probe.head[:TEXT_HEADER]))
         attrs = {
             "sample_format": FORMAT_NAMES[layout.format_code],
-            "byte_order": "big" if layout.endian == ">" else "little",
-            "revision": layout.revision,
             "position_source": source,
-            "data_offset": layout.data_offset,
+            **layout.to_attrs(),
         }
         disagree = np.unique(trace_counts[trace_counts != layout.n_samples])
         if disagree.size:
@@ -350,9 +410,11 @@ class SegyFormat(Format):
         ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        """The window, from the layout the scan put in ``record.attrs``: a
+        memory map of the file when local (one pass: gather the traces, swap
+        bytes, convert), one byte range per trace on other file systems."""
+        layout = SegyLayout.from_record(record)
         fs, path = url_to_fs(record.path)
-        with Probe(record.path) as probe:
-            layout = self.layout(probe)
         traces = range(layout.n_traces)[channels]
         bps = layout.bytes_per_sample
         n = stop - start
