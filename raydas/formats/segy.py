@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
@@ -85,6 +85,32 @@ def ibm_to_float32(words: np.ndarray) -> np.ndarray:
     out = np.ldexp(mantissa, exponent)
     np.negative(out, out=out, where=(words >> 31).astype(bool))
     return out
+
+
+def float32_to_ibm(values: np.ndarray) -> np.ndarray:
+    """Convert float32 values to IBM System/360 single-precision words (uint32),
+    the inverse of :func:`ibm_to_float32`.
+
+    The mantissa is truncated to the 24 bits left after hexadecimal
+    normalisation, as segyio does (the words are bit for bit segyio's for every
+    normal number and zero); subnormal numbers are converted exactly;
+    infinities and NaN become the largest IBM number of their sign.
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    sign = bits & np.uint32(0x80000000)
+    biased = ((bits >> np.uint32(23)) & np.uint32(0xFF)).astype(np.int32)
+    fraction = bits << np.uint32(9)  # the 23 fraction bits, at the top of the word
+    fraction = np.where(biased > 0, (fraction >> np.uint32(1)) | np.uint32(0x80000000), fraction)  # implicit 1
+    exponent = biased + 130  # base-2, bias 127 -> base-16, bias 64, once divided by 4 below
+    fraction >>= ((-exponent) & 3).astype(np.uint32)
+    exponent = (exponent + 3) >> 2
+    for _ in range(6):  # subnormal inputs: shift until the first hexadecimal digit is not 0
+        low = (fraction < np.uint32(0x10000000)) & (fraction != 0)
+        exponent -= low
+        fraction = np.where(low, fraction << np.uint32(4), fraction)
+    words = (fraction >> np.uint32(8)) | (exponent.astype(np.uint32) << np.uint32(24)) | sign
+    words = np.where((bits & np.uint32(0x7FFFFFFF)) == 0, np.uint32(0), words)  # +-0 as 0, as segyio writes it
+    return np.where(biased == 0xFF, sign | np.uint32(0x7FFFFFFF), words)  # inf, NaN
 
 
 def _field(buf: bytes, offset: int, fmt: str, endian: str) -> int | float:
@@ -362,9 +388,10 @@ class SegyFormat(Format):
     description = "SEG-Y rev 0/1/2, one trace per channel (IBM/IEEE float, integers, either byte order)"
     extensions = (".sgy", ".segy")
 
-    def write(self, chunk, url: str, **options) -> list[str]:
-        """Write a Chunk as SEG-Y rev 2.0 (big-endian IEEE float32); see :func:`write_segy`."""
-        return write_segy(chunk, url)
+    def write(self, chunk, url: str, sample_format: int = 5, **options) -> list[str]:
+        """Write a Chunk as SEG-Y rev 2.0, big-endian, IEEE (``sample_format`` 5)
+        or IBM (1) floats; see :func:`write_segy`."""
+        return write_segy(chunk, url, sample_format)
 
     def detect(self, probe: Probe) -> bool:
         if probe.is_dir or probe.size < TEXT_HEADER + BINARY_HEADER + TRACE_HEADER or probe.is_hdf5:
@@ -462,8 +489,13 @@ def text_header(lines: list[str]) -> bytes:
     return "".join(cards).encode("cp500")
 
 
-def file_headers(n_traces: int, n_samples: int, dt: float, lines: list[str]) -> bytes:
-    """Textual + binary header (3600 bytes, big-endian, SEG-Y rev 2.0, IEEE float32).
+#: sample format codes the writer writes: IBM float and IEEE float32
+WRITE_FORMATS = (1, 5)
+
+
+def file_headers(n_traces: int, n_samples: int, dt: float, lines: list[str], sample_format: int = 5) -> bytes:
+    """Textual + binary header (3600 bytes, big-endian, SEG-Y rev 2.0) for
+    samples of ``sample_format`` (5 IEEE float32, 1 IBM float).
 
     The sample interval is written in whole microseconds (bytes 3217-3218) and,
     exactly, as the rev-2 IEEE double (bytes 3273-3280); a sample count above
@@ -475,7 +507,7 @@ def file_headers(n_traces: int, n_samples: int, dt: float, lines: list[str]) -> 
     interval_us = dt * 1e6
     struct.pack_into(">H", binary, 16, int(round(interval_us)) if interval_us < _MAX_UINT16 + 0.5 else 0)
     struct.pack_into(">H", binary, 20, n_samples if n_samples <= _MAX_UINT16 else 0)
-    struct.pack_into(">h", binary, 24, 5)  # IEEE float32
+    struct.pack_into(">h", binary, 24, sample_format)
     struct.pack_into(">h", binary, 28, 1)  # one trace per ensemble
     struct.pack_into(">h", binary, 54, 1)  # measurement system: metres
     struct.pack_into(">i", binary, 68, n_samples)
@@ -547,11 +579,11 @@ def trace_headers(n_samples: int, dt: float, start_ns: int, positions: np.ndarra
     return columns.view(np.uint8).reshape(n, TRACE_HEADER)
 
 
-def _describe(chunk) -> list[str]:
+def _describe(chunk, sample_format: int) -> list[str]:
     from ..timeutil import to_iso
 
     return [
-        "raydas: processed DAS record, one trace per channel, IEEE float32",
+        f"raydas: DAS record, one trace per channel, {FORMAT_NAMES[sample_format]}",
         f"START {to_iso(chunk.data_start_ns)} (UTC; trace headers hold it to the millisecond)",
         f"SAMPLE INTERVAL {chunk.dt:.9g} S   SAMPLES {chunk.data.shape[1]}   CHANNELS {chunk.data.shape[0]}",
         "POSITION ALONG FIBRE: RECEIVER GROUP ELEVATION IN MM (SCALAR -1000)",
@@ -561,16 +593,43 @@ def _describe(chunk) -> list[str]:
     ]
 
 
-def write_segy(chunk, url: str) -> list[str]:
-    """Write a Chunk (all of ``chunk.data``, halo included) as SEG-Y rev 2.0:
-    big-endian IEEE float32, one trace per channel. Returns ``[url]``."""
+def write_segy(chunk, url: str, sample_format: int = 5) -> list[str]:
+    """Write a Chunk (all of ``chunk.data``, halo included) as SEG-Y rev 2.0,
+    big-endian, one trace per channel: start time (UTC, to the millisecond)
+    and position along the fibre (mm) in the trace headers, units in the
+    textual header.
+
+    Parameters
+    ----------
+    chunk
+        The samples ``(channel, time)`` and their coordinates.
+    url
+        Where to write (any fsspec URL); written atomically.
+    sample_format
+        5: IEEE float32 (exact); 1: IBM float (what older seismic software reads;
+        the 24-bit mantissa loses up to 3 bits, truncated as segyio does).
+
+    Returns
+    -------
+    list of str
+        ``[url]``.
+    """
     from ..fsutil import write_bytes_atomic
 
+    if sample_format not in WRITE_FORMATS:
+        raise RaydasError(f"SEG-Y writer: sample_format {sample_format!r}; it writes 5 (IEEE float32) or 1 (IBM float)")
     data = np.asarray(chunk.data, dtype=np.float32)
     n_traces, n_samples = data.shape
-    headers = trace_headers(n_samples, chunk.dt, chunk.data_start_ns, chunk.positions)
     body = np.empty((n_traces, TRACE_HEADER + 4 * n_samples), dtype=np.uint8)
-    body[:, :TRACE_HEADER] = headers
-    body[:, TRACE_HEADER:] = data.astype(">f4").view(np.uint8).reshape(n_traces, -1)
-    write_bytes_atomic(url, file_headers(n_traces, n_samples, chunk.dt, _describe(chunk)) + body.tobytes())
+    body[:, :TRACE_HEADER] = trace_headers(n_samples, chunk.dt, chunk.data_start_ns, chunk.positions)
+    for i in range(0, n_traces, _TRACES_PER_BLOCK):  # a block at a time: the temporaries stay small
+        block = data[i : i + _TRACES_PER_BLOCK]
+        words = float32_to_ibm(block) if sample_format == 1 else block.view(np.uint32)
+        body[i : i + len(block), TRACE_HEADER:] = words.astype(">u4").view(np.uint8).reshape(len(block), -1)
+    header = file_headers(n_traces, n_samples, chunk.dt, _describe(chunk, sample_format), sample_format)
+    write_bytes_atomic(url, [header, memoryview(body.reshape(-1))])
     return [url]
+
+
+#: traces encoded at once by :func:`write_segy`
+_TRACES_PER_BLOCK = 64
