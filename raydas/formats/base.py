@@ -117,10 +117,12 @@ def _finite_or_none(x: float):
 
 
 class Probe:
-    """Cheap, cached views of one input used by ``detect``: the first bytes,
-    the size, and (for HDF5 files) the open h5py file.
+    """Cheap, cached views of one input, made once and handed from detection
+    to scan: the first bytes, the size, and (for HDF5 files) the open h5py file.
 
-    Use as a context manager so an opened HDF5 file is closed.
+    Use as a context manager so an opened HDF5 file is closed. A probe pickles
+    with what it has read (not its open HDF5 file), so it can be handed to the
+    helper process that scans local HDF5 files.
     """
 
     HEAD_BYTES = 65536
@@ -164,6 +166,9 @@ class Probe:
         if self._h5 is not None:
             self._h5.close()
             self._h5 = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_h5": None}
 
     def __enter__(self):
         return self
@@ -219,17 +224,20 @@ class Format:
 
     def read(
         self,
-        url: str,
+        source: str | Probe,
         start_ns: int | None = None,
         end_ns: int | None = None,
         channels: slice = slice(None),
         record: int = 0,
     ) -> Chunk:
-        """Read a time window ``[start_ns, end_ns)`` (ns, UTC) of one record as a Chunk."""
-        with Probe(url) as probe:
-            records = self.scan(probe)
+        """Read a time window ``[start_ns, end_ns)`` (ns, UTC) of one record of
+        ``source`` (a URL, or a probe of it that detection made) as a Chunk."""
+        if not isinstance(source, Probe):
+            with Probe(source) as probe:
+                return self.read(probe, start_ns, end_ns, channels, record)
+        records = self.scan(source)
         if not records:
-            raise FormatError(url, f"holds no {self.name} record")
+            raise FormatError(source.url, f"holds no {self.name} record")
         info = records[record]
         i0 = 0 if start_ns is None else min(max(info.sample_index(start_ns), 0), info.n_samples)
         i1 = info.n_samples if end_ns is None else min(max(info.sample_index(end_ns), i0), info.n_samples)
