@@ -155,10 +155,10 @@ def sample_params() -> list:
     return params
 
 
-def sample_url(name: str, sample, real_data: Path, tmp_path: Path) -> str:
-    """The URL of ``sample``: a real file, or one written into ``tmp_path`` now."""
+def sample_url(name: str, sample, request, tmp_path: Path) -> str:
+    """The URL of ``sample``: a real file (skipped where they are not), or one written into ``tmp_path`` now."""
     if isinstance(sample, str):
-        return str(real_data / sample)
+        return str(request.getfixturevalue("real_data") / sample)
     return written_by_itself(name, tmp_path) if sample is written_by_itself else sample(tmp_path)
 
 
@@ -182,8 +182,8 @@ def test_every_registered_format_has_a_sample():
 
 
 @pytest.mark.parametrize(("name", "sample"), sample_params())
-def test_windowed_read_is_the_slice_of_the_full_read(name, sample, real_data, tmp_path):
-    url = sample_url(name, sample, real_data, tmp_path)
+def test_windowed_read_is_the_slice_of_the_full_read(name, sample, request, tmp_path):
+    url = sample_url(name, sample, request, tmp_path)
     for rec in scanned(name, url):
         n, c = rec.n_samples, rec.n_channels
         full = formats.read_samples(rec, 0, n)
@@ -204,8 +204,8 @@ def test_windowed_read_is_the_slice_of_the_full_read(name, sample, real_data, tm
 
 
 @pytest.mark.parametrize(("name", "sample"), sample_params())
-def test_scan_metadata_are_the_chunk_coordinates(name, sample, real_data, tmp_path):
-    url = sample_url(name, sample, real_data, tmp_path)
+def test_scan_metadata_are_the_chunk_coordinates(name, sample, request, tmp_path):
+    url = sample_url(name, sample, request, tmp_path)
     fmt = formats.get_format(name)
     for index, rec in enumerate(scanned(name, url)):  # in the format's scan order, as Format.read counts records
         whole = fmt.read(url, record=index)
