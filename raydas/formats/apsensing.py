@@ -25,14 +25,10 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
-from .base import RecordInfo, attr_number, attr_text, required_number
-from .hdf5 import HDF5Format, dataset_value, numeric_dataset
+from .base import RecordInfo, attr_number, attr_text
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
 
 DATASET = "DAS"
-
-
-def _required_number(url: str, h5, key: str, what: str) -> float:
-    return required_number(url, dataset_value(h5, key), f"AP Sensing {key} ({what})")
 
 
 @register
@@ -49,10 +45,12 @@ class APSensingFormat(HDF5Format):
 
     def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, DATASET)
-        rate = _required_number(url, h5, "ProcessingServer/DataRate", "sample rate, Hz")
+        rate = required_dataset_number(url, h5, "ProcessingServer/DataRate", "AP Sensing sample rate in Hz")
         if not rate > 0:
             raise FormatError(url, f"AP Sensing sample rate {rate!r} Hz is not positive")
-        spacing = _required_number(url, h5, "ProcessingServer/SpatialSampling", "channel spacing, m")
+        spacing = required_dataset_number(
+            url, h5, "ProcessingServer/SpatialSampling", "AP Sensing channel spacing in m"
+        )
         stamp = dataset_value(h5, "Metadata/Timestamp")
         if stamp is None:
             raise FormatError(url, "AP Sensing file has no Metadata/Timestamp (start time)")

@@ -18,7 +18,7 @@ import contextlib
 import numpy as np
 
 from ..errors import FormatError, RaydasError
-from .base import Format, Probe, RecordInfo, as_float32, open_h5, time_major_to_float32
+from .base import Format, Probe, RecordInfo, as_float32, open_h5, required_number, time_major_to_float32
 
 
 class HDF5Format(Format):
@@ -128,6 +128,19 @@ def dataset_value(h5, key: str, default=None):
             return default
         value = value.reshape(-1)[0]
     return value
+
+
+def required_dataset_number(url: str, h5, key: str, what: str) -> float:
+    """A number a vendor stores as a 1-element data set ``key`` (AP Sensing,
+    OptoDAS), as a float.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, ``what`` the number is and ``key``, when the data set
+        is missing or does not hold a number.
+    """
+    return required_number(url, dataset_value(h5, key), f"{what} ({key})")
 
 
 @contextlib.contextmanager

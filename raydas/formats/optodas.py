@@ -22,12 +22,8 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
-from .base import RecordInfo, attr_number, attr_text, axis_order_from_names, required_number
-from .hdf5 import HDF5Format, dataset_value, numeric_dataset
-
-
-def _number(url: str, h5, key: str, what: str) -> float:
-    return required_number(url, dataset_value(h5, key), f"OptoDAS {key} ({what})")
+from .base import RecordInfo, attr_number, attr_text, axis_order_from_names
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
 
 
 @register
@@ -40,11 +36,11 @@ class OptoDASFormat(HDF5Format):
 
     def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, "data")
-        dt = _number(url, h5, "header/dt", "sample interval, s")
+        dt = required_dataset_number(url, h5, "header/dt", "OptoDAS sample interval in s")
         if not dt > 0:
             raise FormatError(url, f"OptoDAS header/dt {dt!r} s is not positive")
-        dx = _number(url, h5, "header/dx", "channel spacing, m")
-        t0 = _number(url, h5, "header/time", "start time, s since 1970")
+        dx = required_dataset_number(url, h5, "header/dx", "OptoDAS channel spacing in m")
+        t0 = required_dataset_number(url, h5, "header/time", "OptoDAS start time in s since 1970")
         names = h5["header/dimensionNames"][()] if "header/dimensionNames" in h5 else None
         time_first = axis_order_from_names(names, url)
         n_time, n_chan = data.shape if time_first else data.shape[::-1]
