@@ -45,7 +45,7 @@ from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
 from .base import RecordInfo, attr_lookup, attr_number, attr_text
-from .hdf5 import HDF5Format
+from .hdf5 import HDF5Format, numeric_dataset
 
 _SOURCE = re.compile(r"^Source\d+$")
 _ZONE = re.compile(r"^Zone\d+$")
@@ -170,16 +170,8 @@ class FebusFormat(HDF5Format):
         return records
 
     def _records(self, url, source, zone, name, quantity, unit, stream, skipped) -> list[RecordInfo]:
-        data = zone[name]
-        if data.ndim != 3:
-            raise FormatError(
-                url, f"Febus data set {data.name} has {data.ndim} dimensions; expected 3 (block, time, channel)"
-            )
-        if data.dtype.kind not in "iuf":
-            raise FormatError(url, f"Febus data set {data.name} holds {data.dtype} values, not numbers")
+        data = numeric_dataset(url, zone, name, ndim=3, axes="block, time, channel")
         n_blocks, per_block, n_chan = data.shape
-        if 0 in data.shape:
-            raise FormatError(url, f"Febus data set {data.name} is empty (shape {data.shape})")
         stamps = np.asarray(source["time"][...], dtype=np.float64).reshape(-1)
         if stamps.shape[0] < n_blocks:
             raise FormatError(url, f"{source.name}/time has {stamps.shape[0]} stamps for {n_blocks} blocks")

@@ -78,9 +78,10 @@ class HDF5Format(Format):
         return record.attrs.get("time_first", True)
 
 
-def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2):
-    """The data set ``key`` of an open HDF5 file, checked to be a numeric
-    array of ``ndim`` dimensions with no zero-length axis.
+def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2, axes: str = ""):
+    """The data set ``key`` of an open HDF5 file (or group), checked to be a
+    numeric array of ``ndim`` dimensions with no zero-length axis; ``axes``
+    names the expected dimensions in the error (``"block, time, channel"``).
 
     Raises
     ------
@@ -94,9 +95,8 @@ def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2):
         raise FormatError(url, f"has no data set {key}")
     dims = (ndim,) if isinstance(ndim, int) else ndim
     if node.ndim not in dims:
-        raise FormatError(
-            url, f"data set {node.name} has {node.ndim} dimensions; expected {' or '.join(map(str, dims))}"
-        )
+        expected = " or ".join(map(str, dims)) + (f" ({axes})" if axes else "")
+        raise FormatError(url, f"data set {node.name} has {node.ndim} dimensions; expected {expected}")
     if node.dtype.kind not in "iuf":
         raise FormatError(url, f"data set {node.name} holds {node.dtype} values, not numbers")
     if 0 in node.shape:
