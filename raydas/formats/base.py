@@ -193,7 +193,9 @@ def open_h5(url: str):
 class Format:
     """Base class of a format: subclass it, set ``name``, implement
     ``detect``, ``scan`` and ``read_samples``, and decorate with
-    :func:`raydas.formats.register`.
+    :func:`raydas.formats.register`. An HDF5 layout subclasses
+    :class:`raydas.formats.hdf5.HDF5Format` instead, which opens the file and
+    names it in errors, leaving only the layout to write.
     """
 
     name: ClassVar[str] = ""
