@@ -9,7 +9,6 @@ and 3700 Hz with an amplitude rising along the fibre. Values are strain rate
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from dataclasses import dataclass
 
@@ -96,25 +95,12 @@ def _ingest_block(channels: int, samples: int) -> np.ndarray:
     return np.random.default_rng(7).standard_normal((channels, samples), dtype=np.float32)
 
 
-def write_segy(path: str, channels: int, samples: int, prf: float) -> str:
-    """A SEG-Y rev 1 file (segyio, through the demo's writer): IEEE float32
-    samples (format 5), one trace per channel, start time (UTC) and depth in
-    the trace headers."""
-    from raydas.demo import write_segy as write_demo_segy
-
-    start = np.datetime64(START_NS, "ns").astype("datetime64[s]").item().replace(tzinfo=_dt.UTC)
-    write_demo_segy(
-        path, _ingest_block(channels, samples), np.arange(channels, dtype=np.float64), start, prf, sample_format=5
-    )
-    return path
-
-
-def write_prodml(path: str, channels: int, samples: int, prf: float) -> str:
-    """A PRODML v2.1 HDF5 file (h5py, through raydas's PRODML writer): float32 ``(time, locus)``."""
+def _ingest_chunk(channels: int, samples: int, prf: float):
+    """The ingest files' content as a Chunk: noise, float32 ``(channels, samples)``
+    from ``START_NS`` at ``prf`` Hz, channels 1 m apart."""
     from raydas.chunk import Chunk
-    from raydas.formats.prodml import write_prodml as write
 
-    chunk = Chunk(
+    return Chunk(
         data=_ingest_block(channels, samples),
         data_start_ns=START_NS,
         dt=1.0 / prf,
@@ -122,5 +108,21 @@ def write_prodml(path: str, channels: int, samples: int, prf: float) -> str:
         units="strain/s",
         source="synthetic",
     )
-    write(chunk, path)
+
+
+def write_segy(path: str, channels: int, samples: int, prf: float) -> str:
+    """A SEG-Y rev 2 file (through raydas's SEG-Y writer): big-endian IEEE
+    float32 samples (format 5), one trace per channel, start time (UTC) and
+    position in the trace headers."""
+    from raydas.formats.segy import write_segy as write
+
+    write(_ingest_chunk(channels, samples, prf), path)
+    return path
+
+
+def write_prodml(path: str, channels: int, samples: int, prf: float) -> str:
+    """A PRODML v2.1 HDF5 file (h5py, through raydas's PRODML writer): float32 ``(time, locus)``."""
+    from raydas.formats.prodml import write_prodml as write
+
+    write(_ingest_chunk(channels, samples, prf), path)
     return path

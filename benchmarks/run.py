@@ -10,7 +10,7 @@ Cases (sizes for the full run; ``--quick`` shrinks them to finish in about a min
    processes reading the same stored float32 chunks, scipy rfft, band sums,
    same rows written), distpy 1.32.3 on its own Python 3.8 stack (its float64
    ingest layout, ``parallel_flag=1, ncpu=2``), and DASCore's ``dft`` route.
-2. **Ingest.** A SEG-Y file (segyio, IEEE float32) and a PRODML v2.1 HDF5 file
+2. **Ingest.** A SEG-Y file (raydas's SEG-Y writer, IEEE float32) and a PRODML v2.1 HDF5 file
    (h5py) of 320 MB each into the chunk store with ``raydas ingest``, against
    reading the same bytes raw (``cat`` to /dev/null; one h5py read).
 3. **Scaling.** 1 and 2 processor actors; chunks of 1, 5 and 30 s.
@@ -385,7 +385,6 @@ def versions() -> dict[str, str]:
     import h5py
     import ray
     import scipy
-    import segyio
 
     import raydas
 
@@ -398,12 +397,6 @@ def versions() -> dict[str, str]:
         )
     except OSError:
         commit = "n/a"
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        segyio_version = version("segyio")
-    except PackageNotFoundError:
-        segyio_version = getattr(segyio, "__version__", "n/a")
     return {
         "python": platform.python_version(),
         "raydas": f"{raydas.__version__} ({commit})",
@@ -411,7 +404,6 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "h5py": h5py.__version__,
-        "segyio": segyio_version,
     }
 
 

@@ -23,8 +23,11 @@ import os
 
 import numpy as np
 
+from .chunk import Chunk
+from .formats.segy import write_segy
 from .timeutil import NS_PER_S
 
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 START = _dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=_dt.UTC)
 NOISE_RMS = 0.1
 EVENT_VELOCITY = 1500.0  # m/s
@@ -49,52 +52,20 @@ def synthetic_block(t: np.ndarray, depth: np.ndarray, seed: int) -> np.ndarray:
     return data.astype(np.float32)
 
 
-def write_segy(
-    path: str, data: np.ndarray, depth: np.ndarray, start: _dt.datetime, sample_rate: float, sample_format: int = 1
-) -> None:
-    """Write ``data`` (channel, time) as SEG-Y rev 1 with segyio: one trace per
-    channel, start time (UTC) in the trace headers, depth (m) as receiver-group
-    elevation in cm (scalar -100), samples at ``sample_rate`` Hz as IBM floats
-    (``sample_format`` 1) or IEEE float32 (5)."""
-    import segyio
-
-    n_ch, n_t = data.shape
-    spec = segyio.spec()
-    spec.format = sample_format
-    spec.samples = list(range(n_t))
-    spec.tracecount = n_ch
-    interval_us = int(round(1e6 / sample_rate))
-    text = {
-        1: "raydas demo: synthetic DAS strain rate, one trace per channel",
-        2: "UNITS: strain/s   TIME: UTC in trace headers   DEPTH: receiver group elevation (cm)",
-        3: f"SAMPLE RATE {sample_rate:g} HZ  CHANNELS {n_ch}  SPACING {SPACING:g} M",
-    }
-    with segyio.create(path, spec) as f:
-        f.text[0] = segyio.tools.create_text_header(text)
-        f.bin.update(
-            {
-                segyio.BinField.Interval: interval_us,
-                segyio.BinField.Samples: n_t,
-                segyio.BinField.Format: sample_format,
-                segyio.BinField.SEGYRevision: 0x0100,
-            }
-        )
-        day = start.timetuple().tm_yday
-        for i in range(n_ch):
-            f.header[i] = {
-                segyio.TraceField.TRACE_SEQUENCE_LINE: i + 1,
-                segyio.TraceField.TRACE_SAMPLE_COUNT: n_t,
-                segyio.TraceField.TRACE_SAMPLE_INTERVAL: interval_us,
-                segyio.TraceField.YearDataRecorded: start.year,
-                segyio.TraceField.DayOfYear: day,
-                segyio.TraceField.HourOfDay: start.hour,
-                segyio.TraceField.MinuteOfHour: start.minute,
-                segyio.TraceField.SecondOfMinute: start.second,
-                segyio.TraceField.TimeBaseCode: 2,  # GMT
-                segyio.TraceField.ReceiverGroupElevation: int(round(depth[i] * 100)),
-                segyio.TraceField.ElevationScalar: -100,
-            }
-        f.trace = np.asarray(data, dtype=np.float32)  # one call: segyio writes every trace
+def write_block(path: str, data: np.ndarray, depth: np.ndarray, start: _dt.datetime, sample_rate: float) -> None:
+    """Write one block of the demo recording, ``data`` (channel, time) in
+    strain/s from ``start`` (UTC) at ``sample_rate`` Hz at ``depth`` (m), as a
+    SEG-Y file of IBM floats (as field SEG-Y often is) through the SEG-Y
+    format's writer (:func:`raydas.formats.segy.write_segy`)."""
+    chunk = Chunk(
+        data,
+        data_start_ns=(start - _EPOCH) // _dt.timedelta(microseconds=1) * 1000,
+        dt=1.0 / sample_rate,
+        positions=depth,
+        units="strain/s",
+        source="raydas demo: synthetic DAS strain rate",
+    )
+    write_segy(chunk, path, sample_format=1)
 
 
 def generate(
@@ -109,7 +80,7 @@ def generate(
         t = (k * n + np.arange(n)) / sample_rate
         start = START + _dt.timedelta(seconds=k * seconds)
         path = os.path.join(folder, f"das_{start:%Y%m%dT%H%M%S}.sgy")
-        write_segy(path, synthetic_block(t, depth, seed=k), depth, start, sample_rate)
+        write_block(path, synthetic_block(t, depth, seed=k), depth, start, sample_rate)
         paths.append(path)
     return paths
 

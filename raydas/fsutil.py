@@ -7,7 +7,7 @@ import io
 import os
 import posixpath
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import fsspec
@@ -122,12 +122,23 @@ def atomic_writer(url: str) -> Iterator[io.BytesIO]:
     write_bytes_atomic(url, buf.getvalue())
 
 
-def expand(spec: str | list[str]) -> list[str]:
-    """Expand a path, glob, folder or list of them into file URLs, sorted.
+def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = None) -> list[str]:
+    """Expand a path, glob, folder or list of them into URLs, sorted within each item.
 
-    A folder expands to every file below it (hidden files excluded), unless it
-    is a container that a format reads as a whole (a chunk store), in which case
-    it stays one entry.
+    Parameters
+    ----------
+    spec
+        A path or URL, a glob (``*``, ``?``, ``[``), a folder, or a list of them.
+    keep_whole
+        Called with the URL of every folder met while walking a folder; when it
+        returns true, that folder stays one entry and is not walked (a chunk
+        store that a format reads as a whole). ``None``: every folder is walked.
+
+    Returns
+    -------
+    list of str
+        File URLs (hidden files and folders excluded from walks), and the
+        folders ``keep_whole`` kept.
     """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     out: list[str] = []
@@ -138,19 +149,17 @@ def expand(spec: str | list[str]) -> list[str]:
             found = sorted(fs.glob(path))
             out.extend(unstrip(fs, p) for p in found if not fs.isdir(p))
         elif fs.isdir(path):
-            out.extend(_walk_folder(fs, path))
+            out.extend(_walk_folder(fs, path, keep_whole))
         else:
             out.append(item)
     return out
 
 
-def _walk_folder(fs, path: str) -> list[str]:
-    """Files below ``path``; a sub-folder that is a container stays one entry."""
-    from .formats import is_container  # late import: formats use this module
-
+def _walk_folder(fs, path: str, keep_whole: Callable[[str], bool] | None) -> list[str]:
+    """Files below ``path``; a folder that ``keep_whole`` accepts stays one entry."""
     found: list[str] = []
     for root, dirs, files in fs.walk(path):
-        if is_container(unstrip(fs, root)):
+        if keep_whole is not None and keep_whole(unstrip(fs, root)):
             found.append(unstrip(fs, root))
             dirs.clear()
             continue

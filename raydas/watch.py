@@ -29,7 +29,7 @@ import time
 from . import formats
 from .config import RunConfig
 from .errors import FormatError, RaydasError
-from .fsutil import expand, url_to_fs
+from .fsutil import url_to_fs
 from .recording import ChunkPlan, assemble, plan_chunks
 from .runtime import Run, RunReport, _failure, connect_ray
 
@@ -74,7 +74,7 @@ class Watcher:
         fs, _ = url_to_fs(self.url)
         fs.invalidate_cache()  # object stores cache listings: look afresh every time
         try:
-            urls = expand(self.url)
+            urls = formats.expand(self.url)
         except (FileNotFoundError, RaydasError):
             urls = []
         taken = 0

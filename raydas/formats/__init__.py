@@ -12,12 +12,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .. import fsutil
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
-from ..fsutil import is_local, url_to_fs
+from ..fsutil import is_local
 from ..plugins import load_modules_and_plugins
 from . import isolation
-from .base import HDF5_MAGIC, Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +81,27 @@ def detect(url: str) -> Format:
     FormatError
         When no reader recognises it (or it cannot be opened).
     """
+    with Probe(url) as probe:
+        return detect_probe(probe)
+
+
+def detect_probe(probe: Probe) -> Format:
+    """The reader that recognises the probed input (see :func:`detect`); the
+    probe's first bytes and open HDF5 file are then handed on to its scan."""
     _load()
+    url = probe.url
     try:
-        with Probe(url) as probe:
-            if not probe.is_dir and probe.size == 0:
-                raise FormatError(url, "is empty (0 bytes)")
-            for reader in _FORMATS.values():
-                try:
-                    if reader.detect(probe):
-                        return reader
-                except FormatError:
-                    raise
-                except Exception as exc:  # detection must never crash a run
-                    log.debug("%s.detect failed on %s: %s", reader.name, url, exc)
-            document = _document_kind(probe.head)
+        if not probe.is_dir and probe.size == 0:
+            raise FormatError(url, "is empty (0 bytes)")
+        for reader in _FORMATS.values():
+            try:
+                if reader.detect(probe):
+                    return reader
+            except FormatError:
+                raise
+            except Exception as exc:  # detection must never crash a run
+                log.debug("%s.detect failed on %s: %s", reader.name, url, exc)
+        document = _document_kind(probe.head)
     except FileNotFoundError:
         raise FormatError(url, "does not exist") from None
     except OSError as exc:
@@ -153,6 +161,13 @@ def is_container(url: str) -> bool:
         return any(_safe_detect(r, probe) for r in containers)
 
 
+def expand(spec: str | Iterable[str]) -> list[str]:
+    """Expand a path, glob, folder or list of them into the URLs to scan: every
+    file below a folder (hidden ones excluded), except that a folder a
+    container format reads as a whole (a chunk store) stays one entry."""
+    return fsutil.expand(spec if isinstance(spec, str) else [str(s) for s in spec], keep_whole=is_container)
+
+
 def _safe_detect(reader: Format, probe: Probe) -> bool:
     try:
         return bool(reader.detect(probe))
@@ -162,30 +177,38 @@ def _safe_detect(reader: Format, probe: Probe) -> bool:
 
 def scan_file(url: str, format: str | None = None) -> list[RecordInfo]:
     """Records in one file, with any reader failure turned into a FormatError
-    that names the file. Local HDF5 files are scanned in a helper process
-    (:mod:`raydas.formats.isolation`), so a damaged one cannot hang the scan."""
-    if _is_local_hdf5(url):
-        return isolation.run_guarded(url, _scan_file, url, format)
-    return _scan_file(url, format)
+    that names the file.
+
+    One :class:`Probe` serves detection and scan: the file's first bytes are
+    read once, and an HDF5 file is opened once. Local HDF5 files are scanned
+    in a helper process (:mod:`raydas.formats.isolation`, the probe and its
+    first bytes handed over), so a damaged one cannot hang the scan.
+    """
+    probe = Probe(url)
+    if _is_local_hdf5(probe):
+        return isolation.run_guarded(url, _scan_probe, probe, format)
+    return _scan_probe(probe, format)
 
 
-def _is_local_hdf5(url: str) -> bool:
-    fs, path = url_to_fs(url)
-    if not is_local(fs) or not fs.isfile(path):
-        return False
-    with open(path, "rb") as fh:
-        return fh.read(len(HDF5_MAGIC)) == HDF5_MAGIC
-
-
-def _scan_file(url: str, format: str | None) -> list[RecordInfo]:
-    reader = get_format(format) if format else detect(url)
+def _is_local_hdf5(probe: Probe) -> bool:
+    """True for a local file whose first bytes are HDF5's signature. An input
+    that cannot be read is not: its scan then says why."""
     try:
-        with Probe(url) as probe:
+        return is_local(probe.fs) and not probe.is_dir and probe.is_hdf5
+    except OSError:
+        return False
+
+
+def _scan_probe(probe: Probe, format: str | None) -> list[RecordInfo]:
+    """Detect (unless ``format`` names the reader) and scan with the one probe, then close it."""
+    with probe:
+        reader = get_format(format) if format else detect_probe(probe)
+        try:
             return reader.scan(probe)
-    except RaydasError:
-        raise
-    except Exception as exc:
-        raise FormatError(url, f"could not be scanned as {reader.name}: {type(exc).__name__}: {exc}") from exc
+        except RaydasError:
+            raise
+        except Exception as exc:
+            raise FormatError(probe.url, f"could not be scanned as {reader.name}: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass
@@ -212,8 +235,6 @@ class Catalogue:
 def catalogue(spec: str | Iterable[str], format: str | None = None) -> Catalogue:
     """Scan a path, glob, folder or list of them into a :class:`Catalogue`
     (the others are still scanned when one file fails)."""
-    from ..fsutil import expand
-
     found = Catalogue()
     specs = [spec] if isinstance(spec, str) else [str(s) for s in spec]
     urls = expand(specs)
@@ -258,9 +279,11 @@ def read_samples(record: RecordInfo, start: int, stop: int, channels: slice = sl
 
 
 def read(url: str, start_ns: int | None = None, end_ns: int | None = None, format: str | None = None) -> Chunk:
-    """Read a time window of one file as a :class:`Chunk` (format detected by content)."""
-    reader = get_format(format) if format else detect(url)
-    return reader.read(url, start_ns, end_ns)
+    """Read a time window of one file as a :class:`Chunk` (format detected by
+    content; one probe serves detection and scan)."""
+    with Probe(url) as probe:
+        reader = get_format(format) if format else detect_probe(probe)
+        return reader.read(probe, start_ns, end_ns)
 
 
 def writers() -> dict[str, Format]:
@@ -296,13 +319,15 @@ __all__ = [
     "Format",
     "Probe",
     "RecordInfo",
+    "all_formats",
     "catalogue",
     "detect",
+    "detect_probe",
+    "expand",
     "get_format",
     "is_container",
     "read",
     "read_samples",
-    "readers",
     "register",
     "scan",
     "scan_file",

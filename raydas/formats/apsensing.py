@@ -25,51 +25,32 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
-from .base import (
-    Format,
-    Probe,
-    RecordInfo,
-    attr_number,
-    attr_text,
-    dataset_value,
-    hdf5_errors,
-    numeric_dataset,
-    open_h5,
-    read_window,
-    required_number,
-)
+from .base import RecordInfo, attr_number, attr_text
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
 
 DATASET = "DAS"
 
 
-def _required_number(url: str, h5, key: str, what: str) -> float:
-    return required_number(url, dataset_value(h5, key), f"AP Sensing {key} ({what})")
-
-
 @register
-class APSensingFormat(Format):
+class APSensingFormat(HDF5Format):
     name = "apsensing"
     description = "AP Sensing DAS HDF5 (/DAS with /ProcessingServer, /DAQ, /Metadata)"
 
-    def detect(self, probe: Probe) -> bool:
-        h5 = probe.h5
-        if h5 is None or DATASET not in h5:
+    def looks_like(self, h5) -> bool:
+        if DATASET not in h5:
             return False
         return "ProcessingServer" in h5 or "apsensing" in attr_text(h5.attrs.get("AppVersion", "")).lower().replace(
             " ", ""
         )
 
-    def scan(self, probe: Probe) -> list[RecordInfo]:
-        with hdf5_errors(probe.url):
-            return self._scan(probe)
-
-    def _scan(self, probe: Probe) -> list[RecordInfo]:
-        url, h5 = probe.url, probe.h5
+    def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, DATASET)
-        rate = _required_number(url, h5, "ProcessingServer/DataRate", "sample rate, Hz")
+        rate = required_dataset_number(url, h5, "ProcessingServer/DataRate", "AP Sensing sample rate in Hz")
         if not rate > 0:
             raise FormatError(url, f"AP Sensing sample rate {rate!r} Hz is not positive")
-        spacing = _required_number(url, h5, "ProcessingServer/SpatialSampling", "channel spacing, m")
+        spacing = required_dataset_number(
+            url, h5, "ProcessingServer/SpatialSampling", "AP Sensing channel spacing in m"
+        )
         stamp = dataset_value(h5, "Metadata/Timestamp")
         if stamp is None:
             raise FormatError(url, "AP Sensing file has no Metadata/Timestamp (start time)")
@@ -110,13 +91,3 @@ class APSensingFormat(Format):
                 },
             )
         ]
-
-    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with hdf5_errors(record.path):
-            return self._read_samples(record, start, stop, channels)
-
-    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with open_h5(record.path) as h5:
-            return read_window(
-                numeric_dataset(record.path, h5, record.key), record.attrs["time_first"], start, stop, channels
-            )

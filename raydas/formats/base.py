@@ -3,7 +3,6 @@ only) and ``read`` (a window of samples), plus the `RecordInfo` a scan returns."
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import posixpath
@@ -118,10 +117,12 @@ def _finite_or_none(x: float):
 
 
 class Probe:
-    """Cheap, cached views of one input used by ``detect``: the first bytes,
-    the size, and (for HDF5 files) the open h5py file.
+    """Cheap, cached views of one input, made once and handed from detection
+    to scan: the first bytes, the size, and (for HDF5 files) the open h5py file.
 
-    Use as a context manager so an opened HDF5 file is closed.
+    Use as a context manager so an opened HDF5 file is closed. A probe pickles
+    with what it has read (not its open HDF5 file), so it can be handed to the
+    helper process that scans local HDF5 files.
     """
 
     HEAD_BYTES = 65536
@@ -166,6 +167,9 @@ class Probe:
             self._h5.close()
             self._h5 = None
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_h5": None}
+
     def __enter__(self):
         return self
 
@@ -189,7 +193,9 @@ def open_h5(url: str):
 class Format:
     """Base class of a format: subclass it, set ``name``, implement
     ``detect``, ``scan`` and ``read_samples``, and decorate with
-    :func:`raydas.formats.register`.
+    :func:`raydas.formats.register`. An HDF5 layout subclasses
+    :class:`raydas.formats.hdf5.HDF5Format` instead, which opens the file and
+    names it in errors, leaving only the layout to write.
     """
 
     name: ClassVar[str] = ""
@@ -220,17 +226,20 @@ class Format:
 
     def read(
         self,
-        url: str,
+        source: str | Probe,
         start_ns: int | None = None,
         end_ns: int | None = None,
         channels: slice = slice(None),
         record: int = 0,
     ) -> Chunk:
-        """Read a time window ``[start_ns, end_ns)`` (ns, UTC) of one record as a Chunk."""
-        with Probe(url) as probe:
-            records = self.scan(probe)
+        """Read a time window ``[start_ns, end_ns)`` (ns, UTC) of one record of
+        ``source`` (a URL, or a probe of it that detection made) as a Chunk."""
+        if not isinstance(source, Probe):
+            with Probe(source) as probe:
+                return self.read(probe, start_ns, end_ns, channels, record)
+        records = self.scan(source)
         if not records:
-            raise FormatError(url, f"holds no {self.name} record")
+            raise FormatError(source.url, f"holds no {self.name} record")
         info = records[record]
         i0 = 0 if start_ns is None else min(max(info.sample_index(start_ns), 0), info.n_samples)
         i1 = info.n_samples if end_ns is None else min(max(info.sample_index(end_ns), i0), info.n_samples)
@@ -328,47 +337,10 @@ def attr_lookup(attrs, *names: str, default=None):
     return default
 
 
-def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2):
-    """The data set ``key`` of an open HDF5 file, checked to be a numeric
-    array of ``ndim`` dimensions with no zero-length axis.
-
-    Raises
-    ------
-    FormatError
-        Naming ``url`` and what is wrong (missing, not numeric, wrong shape).
-    """
-    import h5py
-
-    node = h5.get(key)
-    if not isinstance(node, h5py.Dataset):
-        raise FormatError(url, f"has no data set {key}")
-    dims = (ndim,) if isinstance(ndim, int) else ndim
-    if node.ndim not in dims:
-        raise FormatError(
-            url, f"data set {node.name} has {node.ndim} dimensions; expected {' or '.join(map(str, dims))}"
-        )
-    if node.dtype.kind not in "iuf":
-        raise FormatError(url, f"data set {node.name} holds {node.dtype} values, not numbers")
-    if 0 in node.shape:
-        raise FormatError(url, f"data set {node.name} is empty (shape {node.shape})")
-    return node
-
-
-def read_window(dataset, time_first: bool, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-    """Samples ``[start, stop)`` x ``channels`` of a 2-D HDF5 data set as a
-    float32 ``(channel, time)`` array, reading only that hyperslab.
-
-    ``time_first`` says the stored axis order: ``(time, channel)`` when true,
-    ``(channel, time)`` otherwise.
-    """
-    if time_first:
-        return time_major_to_float32(dataset[start:stop, channels])
-    return as_float32(dataset[channels, start:stop])
-
-
 def axis_order_from_names(names, url: str, n_channels: int | None = None, shape=None) -> bool:
     """True when a vendor's dimension names (``["time", "distance"]``,
-    ``"locus, time"``, ...) put time first. When the names are missing, a
+    ``"locus, time"``, ...) put time first (the first name is matched by its
+    start: ``"time_s"`` is time, ``"locus_index"`` a distance axis). When the names are missing, a
     known channel count decides against ``shape``; otherwise time first.
 
     Raises
@@ -379,41 +351,12 @@ def axis_order_from_names(names, url: str, n_channels: int | None = None, shape=
     text = attr_text(names).lower().replace(" ", "") if names is not None else ""
     if text:
         first = text.split(",")[0]
-        if first in ("time", "t"):
+        if first == "t" or first.startswith("time"):
             return True
-        if first in ("locus", "distance", "channel", "x", "space", "depth"):
+        if first == "x" or first.startswith(("locus", "distance", "channel", "space", "depth")):
             return False
         raise FormatError(url, f"unknown dimension names {text!r}; expected time and distance/locus")
     if n_channels is not None and shape is not None and len(shape) == 2:
         if shape[0] == n_channels and shape[1] != n_channels:
             return False
     return True
-
-
-def dataset_value(h5, key: str, default=None):
-    """A scalar or 1-element HDF5 data set (vendors that store metadata as data
-    sets: AP Sensing, OptoDAS) as a Python value; ``default`` when missing or empty."""
-    node = h5.get(key)
-    if node is None or not hasattr(node, "shape"):
-        return default
-    value = node[()]
-    if isinstance(value, np.ndarray):
-        if value.size == 0:
-            return default
-        value = value.reshape(-1)[0]
-    return value
-
-
-@contextlib.contextmanager
-def hdf5_errors(url: str):
-    """Turn the errors h5py raises on a damaged file (``OSError``,
-    ``RuntimeError``, ``KeyError``, ``ValueError`` from the HDF5 library) into
-    a :class:`FormatError` naming ``url``; the project's own errors pass through."""
-    try:
-        yield
-    except RaydasError:
-        raise
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
-        raise FormatError(
-            url, f"HDF5 content is damaged or not as the format says ({type(exc).__name__}: {exc})"
-        ) from exc

@@ -44,16 +44,8 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
-from .base import (
-    Format,
-    Probe,
-    RecordInfo,
-    attr_lookup,
-    attr_number,
-    attr_text,
-    hdf5_errors,
-    open_h5,
-)
+from .base import RecordInfo, attr_lookup, attr_number, attr_text
+from .hdf5 import HDF5Format, numeric_dataset
 
 _SOURCE = re.compile(r"^Source\d+$")
 _ZONE = re.compile(r"^Zone\d+$")
@@ -140,25 +132,18 @@ def _runs(starts: np.ndarray, step: float) -> list[tuple[int, int]]:
 
 
 @register
-class FebusFormat(Format):
+class FebusFormat(HDF5Format):
     name = "febus"
     description = "Febus A1 HDF5, legacy and firmware 2.x (strain and strain rate)"
 
-    def detect(self, probe: Probe) -> bool:
-        h5 = probe.h5
-        if h5 is None:
-            return False
+    def looks_like(self, h5) -> bool:
         return any(any(_ZONE.match(k) for k in source) for _, source in _sources(h5))
 
-    def scan(self, probe: Probe) -> list[RecordInfo]:
-        with hdf5_errors(probe.url):
-            return self._scan(probe)
-
-    def _scan(self, probe: Probe) -> list[RecordInfo]:
+    def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         import h5py
 
-        url, records = probe.url, []
-        for source_name, source in _sources(probe.h5):
+        records = []
+        for source_name, source in _sources(h5):
             for zone_name in sorted(k for k in source if _ZONE.match(k)):
                 zone = source[zone_name]
                 products, others = [], []
@@ -185,16 +170,8 @@ class FebusFormat(Format):
         return records
 
     def _records(self, url, source, zone, name, quantity, unit, stream, skipped) -> list[RecordInfo]:
-        data = zone[name]
-        if data.ndim != 3:
-            raise FormatError(
-                url, f"Febus data set {data.name} has {data.ndim} dimensions; expected 3 (block, time, channel)"
-            )
-        if data.dtype.kind not in "iuf":
-            raise FormatError(url, f"Febus data set {data.name} holds {data.dtype} values, not numbers")
+        data = numeric_dataset(url, zone, name, ndim=3, axes="block, time, channel")
         n_blocks, per_block, n_chan = data.shape
-        if 0 in data.shape:
-            raise FormatError(url, f"Febus data set {data.name} is empty (shape {data.shape})")
         stamps = np.asarray(source["time"][...], dtype=np.float64).reshape(-1)
         if stamps.shape[0] < n_blocks:
             raise FormatError(url, f"{source.name}/time has {stamps.shape[0]} stamps for {n_blocks} blocks")
@@ -255,11 +232,8 @@ class FebusFormat(Format):
             )
         return out
 
-    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with hdf5_errors(record.path):
-            return self._read_samples(record, start, stop, channels)
-
-    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+    def read_hdf5(self, h5, record: RecordInfo, start: int, stop: int, channels: slice) -> np.ndarray:
+        """The kept middle samples of the blocks the window covers, block after block."""
         a = record.attrs
         keep, skip = a["keep"], a["skip"]
         start, stop = max(0, start), min(stop, record.n_samples)
@@ -267,16 +241,15 @@ class FebusFormat(Format):
         if stop <= start:
             return np.zeros((n_chan, 0), dtype=np.float32)
         out = np.empty((n_chan, stop - start), dtype=np.float32)
-        with open_h5(record.path) as h5:
-            data = h5.get(a["dataset"])
-            if data is None:
-                raise FormatError(record.path, f"data set {a['dataset']} is missing")
-            first = a["first_block"]
-            for block in range(start // keep, (stop - 1) // keep + 1):  # only the kept samples the window needs
-                lo = max(start, block * keep) - block * keep
-                hi = min(stop, (block + 1) * keep) - block * keep
-                at = block * keep + lo - start
-                out[:, at : at + hi - lo] = data[first + block, skip + lo : skip + hi, channels].T
+        data = h5.get(a["dataset"])
+        if data is None:
+            raise FormatError(record.path, f"data set {a['dataset']} is missing")
+        first = a["first_block"]
+        for block in range(start // keep, (stop - 1) // keep + 1):  # only the kept samples the window needs
+            lo = max(start, block * keep) - block * keep
+            hi = min(stop, (block + 1) * keep) - block * keep
+            at = block * keep + lo - start
+            out[:, at : at + hi - lo] = data[first + block, skip + lo : skip + hi, channels].T
         return out
 
 

@@ -22,47 +22,25 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
-from .base import (
-    Format,
-    Probe,
-    RecordInfo,
-    attr_number,
-    attr_text,
-    axis_order_from_names,
-    dataset_value,
-    hdf5_errors,
-    numeric_dataset,
-    open_h5,
-    read_window,
-    required_number,
-)
-
-
-def _number(url: str, h5, key: str, what: str) -> float:
-    return required_number(url, dataset_value(h5, key), f"OptoDAS {key} ({what})")
+from .base import RecordInfo, attr_number, attr_text, axis_order_from_names
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
 
 
 @register
-class OptoDASFormat(Format):
+class OptoDASFormat(HDF5Format):
     name = "optodas"
     description = "ASN OptoDAS HDF5 (/data with /header/dt, /header/dx, /header/time)"
 
-    def detect(self, probe: Probe) -> bool:
-        h5 = probe.h5
-        return h5 is not None and "data" in h5 and "header" in h5 and "header/dt" in h5 and "header/time" in h5
+    def looks_like(self, h5) -> bool:
+        return "data" in h5 and "header" in h5 and "header/dt" in h5 and "header/time" in h5
 
-    def scan(self, probe: Probe) -> list[RecordInfo]:
-        with hdf5_errors(probe.url):
-            return self._scan(probe)
-
-    def _scan(self, probe: Probe) -> list[RecordInfo]:
-        url, h5 = probe.url, probe.h5
+    def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, "data")
-        dt = _number(url, h5, "header/dt", "sample interval, s")
+        dt = required_dataset_number(url, h5, "header/dt", "OptoDAS sample interval in s")
         if not dt > 0:
             raise FormatError(url, f"OptoDAS header/dt {dt!r} s is not positive")
-        dx = _number(url, h5, "header/dx", "channel spacing, m")
-        t0 = _number(url, h5, "header/time", "start time, s since 1970")
+        dx = required_dataset_number(url, h5, "header/dx", "OptoDAS channel spacing in m")
+        t0 = required_dataset_number(url, h5, "header/time", "OptoDAS start time in s since 1970")
         names = h5["header/dimensionNames"][()] if "header/dimensionNames" in h5 else None
         time_first = axis_order_from_names(names, url)
         n_time, n_chan = data.shape if time_first else data.shape[::-1]
@@ -95,14 +73,8 @@ class OptoDASFormat(Format):
             )
         ]
 
-    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with hdf5_errors(record.path):
-            return self._read_samples(record, start, stop, channels)
-
-    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with open_h5(record.path) as h5:
-            block = read_window(
-                numeric_dataset(record.path, h5, record.key), record.attrs["time_first"], start, stop, channels
-            )
+    def read_hdf5(self, h5, record: RecordInfo, start: int, stop: int, channels: slice) -> np.ndarray:
+        """The stored numbers of the window times ``/header/dataScale`` (values in ``record.units``)."""
+        block = super().read_hdf5(h5, record, start, stop, channels)
         scale = record.attrs.get("data_scale", 1.0)
         return block if scale == 1.0 else block * np.float32(scale)

@@ -21,7 +21,7 @@ Layout (from the Energistics PRODML DAS schema):
   Each band is a record of its own ``stream``, read as band energies, never as
   raw samples. A file may hold FBE only (no ``RawData``).
 
-Only the requested window of ``RawData`` is read (an HDF5 hyperslab).
+Only the requested window of a data set is read (an HDF5 hyperslab).
 """
 
 from __future__ import annotations
@@ -33,16 +33,10 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import Format, Probe, RecordInfo, hdf5_errors, open_h5, read_window
+from .base import RecordInfo, attr_lookup, axis_order_from_names
 from .base import attr_number as number
 from .base import attr_text as text
-
-
-def _first(attrs, *names, default=None):
-    for name in names:
-        if name in attrs:
-            return attrs[name]
-    return default
+from .hdf5 import HDF5Format, numeric_dataset
 
 
 def _raw_nodes(h5) -> list[str]:
@@ -59,16 +53,16 @@ _LENGTH_UNITS = {"m": 1.0, "ft": 0.3048, "cm": 0.01, "mm": 0.001, "km": 1000.0, 
 def _metres(url: str, attrs, name: str, default: float = float("nan")) -> float:
     """A length attribute in metres, converted from its unit: ``<name>.uom``
     (v2.1) or ``<name>Unit`` (v2.0); metres when neither is given."""
-    if name not in attrs:
+    value = attr_lookup(attrs, name)
+    if value is None:
         return default
-    value = number(attrs[name])
-    unit = _first(attrs, f"{name}.uom", f"{name}Unit", f"{name}.Uom")
+    unit = attr_lookup(attrs, f"{name}.uom", f"{name}Unit", f"{name}.Uom")
     if unit is None:
-        return value
+        return number(value)
     key = text(unit).lower().replace(" ", "").replace("[", "").replace("]", "")
     if key not in _LENGTH_UNITS:
         raise FormatError(url, f"{name} is in unit {text(unit)!r}; raydas knows {', '.join(_LENGTH_UNITS)}")
-    return value * _LENGTH_UNITS[key]
+    return number(value) * _LENGTH_UNITS[key]
 
 
 def _fbe_nodes(h5) -> list:
@@ -87,22 +81,12 @@ def _index(name: str) -> int:
         return 0
 
 
-def _numeric(url: str, data):
-    if not hasattr(data, "dtype"):
-        raise FormatError(url, f"{data.name} is not a data set")
-    if data.ndim != 2:
-        raise FormatError(url, f"{data.name} has {data.ndim} dimensions; expected 2 (time, locus)")
-    if data.dtype.kind not in "iuf":
-        raise FormatError(url, f"{data.name} holds {data.dtype} values, not numbers")
-    return data
-
-
 def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
     """``(start_ns, dt)`` of a Raw or Fbe group: times (µs since 1970, UTC) in
     its time array when present, else the data set's ``PartStartTime`` or the
     acquisition's ``MeasurementStartTime``; the interval from the time array,
     unless ``OutputDataRate`` (Hz) disagrees by more than 0.1 %."""
-    rate = _first(group.attrs, "OutputDataRate", default=None)
+    rate = attr_lookup(group.attrs, "OutputDataRate")
     start_ns = None
     dt = None
     if times is not None and times.shape and times.shape[0] > 0:
@@ -116,7 +100,7 @@ def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
         if dt is None or not math.isclose(dt, rate_dt, rel_tol=1e-3):
             dt = rate_dt if dt is None or dt <= 0 else dt
     if start_ns is None:
-        stamp = _first(data.attrs, "PartStartTime", default=_first(acq_attrs, "MeasurementStartTime"))
+        stamp = attr_lookup(data.attrs, "PartStartTime", default=attr_lookup(acq_attrs, "MeasurementStartTime"))
         if stamp is None:
             raise FormatError(url, f"{group.name} has no time array and no start time attribute")
         try:
@@ -128,20 +112,8 @@ def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
     return start_ns, dt
 
 
-def _axis_order(dataset, n_loci: int | None) -> str:
-    """'time,locus' or 'locus,time' for a RawData dataset."""
-    dims = text(dataset.attrs.get("Dimensions", "")).lower().replace(" ", "")
-    if dims.startswith("locus") or dims.startswith("distance"):
-        return "locus,time"
-    if dims.startswith("time"):
-        return "time,locus"
-    if n_loci is not None and dataset.shape[0] == n_loci and dataset.shape[1] != n_loci:
-        return "locus,time"
-    return "time,locus"
-
-
 @register
-class ProdmlFormat(Format):
+class ProdmlFormat(HDF5Format):
     name = "prodml"
     description = "PRODML v2.0/v2.1 HDF5: raw data (/Acquisition/Raw[N]/RawData) and band energies (Processed/Fbe[N])"
     extensions = (".h5", ".hdf5", ".prodml")
@@ -150,123 +122,114 @@ class ProdmlFormat(Format):
         """Write a Chunk as PRODML v2.1 HDF5; see :func:`write_prodml`."""
         return write_prodml(chunk, url)
 
-    def detect(self, probe: Probe) -> bool:
-        h5 = probe.h5
-        if h5 is None or "Acquisition" not in h5:
+    def looks_like(self, h5) -> bool:
+        if "Acquisition" not in h5:
             return False
         attrs = h5["Acquisition"].attrs
         return any(k in attrs for k in ("NumberOfLoci", "SpatialSamplingInterval", "schemaVersion"))
 
-    def scan(self, probe: Probe) -> list[RecordInfo]:
-        with hdf5_errors(probe.url):
-            return self._scan(probe)
-
-    def _scan(self, probe: Probe) -> list[RecordInfo]:
-        h5 = probe.h5
+    def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         acq = h5["Acquisition"]
-        records = [self._record(probe.url, acq, name) for name in _raw_nodes(h5)]
+        records = [self._raw_record(url, acq, name) for name in _raw_nodes(h5)]
         for fbe in _fbe_nodes(h5):
-            records.extend(self._fbe_records(probe.url, acq, fbe))
+            records.extend(self._fbe_records(url, acq, fbe))
         if not records:
             raise FormatError(
-                probe.url,
+                url,
                 "PRODML file has no /Acquisition/Raw[N]/RawData and no "
                 "/Acquisition/Processed/Fbe[N]/FbeData[M] data set (no samples)",
             )
         return records
 
-    def _record(self, url: str, acq, name: str) -> RecordInfo:
+    def _raw_record(self, url: str, acq, name: str) -> RecordInfo:
+        """The record of ``/Acquisition/Raw[N]/RawData``: its loci from ``Raw[N]``
+        (else the acquisition's) attributes."""
         raw = acq[name]
-        data = _numeric(url, raw["RawData"])
         a, r = acq.attrs, raw.attrs
-        n_loci_attr = _first(r, "NumberOfLoci", default=_first(a, "NumberOfLoci"))
-        order = _axis_order(data, int(number(n_loci_attr)) if n_loci_attr is not None else None)
-        n_time, n_loci = data.shape if order == "time,locus" else data.shape[::-1]
-        step = _metres(url, a, "SpatialSamplingInterval", default=1.0)
-        start_locus = number(_first(r, "StartLocusIndex", default=_first(a, "StartLocusIndex", default=0)))
-        positions = (start_locus + np.arange(n_loci)) * step
-        start_ns, dt = _timing(url, raw, raw.get("RawDataTime"), data, a)
-        gauge = _metres(url, a, "GaugeLength")
-        attrs = {
-            "schema_version": text(
-                _first(a, "schemaVersion", default=_first(acq.file.attrs, "schemaVersion", default=""))
-            ),
-            "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
-            "dimensions": order,
-            "description": text(_first(r, "RawDescription", default="")),
-        }
-        return RecordInfo(
-            path=url,
-            format=self.name,
-            n_channels=int(n_loci),
-            n_samples=int(n_time),
-            dt=float(dt),
-            start_ns=int(start_ns),
-            positions=positions,
-            units=text(_first(r, "RawDataUnit", default="")),
-            gauge_length=gauge,
-            key=f"{raw.name}/RawData",
-            attrs=attrs,
+        return self._record(
+            url,
+            acq,
+            raw,
+            numeric_dataset(url, raw, "RawData"),
+            raw.get("RawDataTime"),
+            n_loci=attr_lookup(r, "NumberOfLoci", default=attr_lookup(a, "NumberOfLoci")),
+            start_locus=number(attr_lookup(r, "StartLocusIndex", default=attr_lookup(a, "StartLocusIndex", default=0))),
+            step=_metres(url, a, "SpatialSamplingInterval", default=1.0),
+            units=text(attr_lookup(r, "RawDataUnit", default="")),
+            attrs={
+                "schema_version": text(
+                    attr_lookup(a, "schemaVersion", default=attr_lookup(acq.file.attrs, "schemaVersion", default=""))
+                ),
+                "description": text(attr_lookup(r, "RawDescription", default="")),
+            },
         )
 
     def _fbe_records(self, url: str, acq, fbe) -> list[RecordInfo]:
         """One record per frequency band of a processed ``Fbe[N]`` group; each
         band is its own ``stream`` (``"Fbe[0] 9.28-50.3 Hz"``) so bands are
         never joined in time with one another."""
-        a, f = acq.attrs, fbe.attrs
-        times = fbe.get("FbeDataTime")
-        step = (
-            _metres(url, f, "SpatialSamplingInterval")
-            if "SpatialSamplingInterval" in f
-            else _metres(url, a, "SpatialSamplingInterval", default=1.0)
-        )
-        start_locus = number(_first(f, "StartLocusIndex", default=0))
-        n_loci_attr = _first(f, "NumberOfLoci")
-        gauge = _metres(url, a, "GaugeLength")
+        f = fbe.attrs
+        spacing_attrs = f if "SpatialSamplingInterval" in f else acq.attrs
+        step = _metres(url, spacing_attrs, "SpatialSamplingInterval", default=1.0)
         group = fbe.name.rsplit("/", 1)[1]
         records = []
         for name in sorted((k for k in fbe if k.lower().startswith("fbedata[")), key=_index):
-            data = _numeric(url, fbe[name])
-            order = _axis_order(data, int(number(n_loci_attr)) if n_loci_attr is not None else None)
-            n_time, n_loci = data.shape if order == "time,locus" else data.shape[::-1]
-            start_ns, dt = _timing(url, fbe, times, data, a)
-            lo, hi = _first(data.attrs, "StartFrequency"), _first(data.attrs, "EndFrequency")
+            data = numeric_dataset(url, fbe, name)
+            lo, hi = attr_lookup(data.attrs, "StartFrequency"), attr_lookup(data.attrs, "EndFrequency")
             band = (number(lo), number(hi)) if lo is not None and hi is not None else None
-            stream = f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}"
             records.append(
-                RecordInfo(
-                    path=url,
-                    format=self.name,
-                    n_channels=int(n_loci),
-                    n_samples=int(n_time),
-                    dt=float(dt),
-                    start_ns=int(start_ns),
-                    positions=(start_locus + np.arange(n_loci)) * step,
-                    units=text(_first(f, "FbeDataUnit", default="")),
-                    gauge_length=gauge,
-                    key=data.name,
-                    stream=stream,
+                self._record(
+                    url,
+                    acq,
+                    fbe,
+                    data,
+                    fbe.get("FbeDataTime"),
+                    n_loci=attr_lookup(f, "NumberOfLoci"),
+                    start_locus=number(attr_lookup(f, "StartLocusIndex", default=0)),
+                    step=step,
+                    units=text(attr_lookup(f, "FbeDataUnit", default="")),
+                    stream=f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}",
                     attrs={
                         "kind": "fbe",
                         "band_hz": list(band) if band else None,
-                        "dimensions": order,
-                        "vendor": text(_first(a, "ServiceCompanyName", "VendorCode", default="")),
                         "window_size": int(number(f["WindowSize"])) if "WindowSize" in f else None,
                     },
                 )
             )
         return records
 
-    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with hdf5_errors(record.path):
-            return self._read_samples(record, start, stop, channels)
+    def _record(
+        self, url, acq, group, data, times, *, n_loci, start_locus, step, units, attrs, stream=""
+    ) -> RecordInfo:
+        """The record of one 2-D data set ``data`` of a Raw or Fbe ``group``:
+        axis order from its ``Dimensions`` (else the locus count ``n_loci``),
+        timing from ``times`` (µs since 1970) or the start-time attributes,
+        position of locus i ``(start_locus + i) * step`` (m)."""
+        n_loci = int(number(n_loci)) if n_loci is not None else None
+        time_first = axis_order_from_names(data.attrs.get("Dimensions"), url, n_loci, data.shape)
+        n_time, n_channels = data.shape if time_first else data.shape[::-1]
+        start_ns, dt = _timing(url, group, times, data, acq.attrs)
+        return RecordInfo(
+            path=url,
+            format=self.name,
+            n_channels=int(n_channels),
+            n_samples=int(n_time),
+            dt=float(dt),
+            start_ns=int(start_ns),
+            positions=(start_locus + np.arange(n_channels)) * step,
+            units=units,
+            gauge_length=_metres(url, acq.attrs, "GaugeLength"),
+            key=data.name,
+            stream=stream,
+            attrs={
+                "dimensions": "time,locus" if time_first else "locus,time",
+                "vendor": text(attr_lookup(acq.attrs, "ServiceCompanyName", "VendorCode", default="")),
+                **attrs,
+            },
+        )
 
-    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with open_h5(record.path) as h5:
-            if record.key not in h5:
-                raise FormatError(record.path, f"data set {record.key} is missing")
-            time_first = record.attrs.get("dimensions") != "locus,time"
-            return read_window(h5[record.key], time_first, start, stop, channels)
+    def time_first(self, record: RecordInfo) -> bool:
+        return record.attrs.get("dimensions") != "locus,time"
 
 
 # --- writing ------------------------------------------------------------------------

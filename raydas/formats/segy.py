@@ -22,10 +22,11 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FormatError
+from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
@@ -86,6 +87,32 @@ def ibm_to_float32(words: np.ndarray) -> np.ndarray:
     return out
 
 
+def float32_to_ibm(values: np.ndarray) -> np.ndarray:
+    """Convert float32 values to IBM System/360 single-precision words (uint32),
+    the inverse of :func:`ibm_to_float32`.
+
+    The mantissa is truncated to the 24 bits left after hexadecimal
+    normalisation, as segyio does (the words are bit for bit segyio's for every
+    normal number and zero); subnormal numbers are converted exactly;
+    infinities and NaN become the largest IBM number of their sign.
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    sign = bits & np.uint32(0x80000000)
+    biased = ((bits >> np.uint32(23)) & np.uint32(0xFF)).astype(np.int32)
+    fraction = bits << np.uint32(9)  # the 23 fraction bits, at the top of the word
+    fraction = np.where(biased > 0, (fraction >> np.uint32(1)) | np.uint32(0x80000000), fraction)  # implicit 1
+    exponent = biased + 130  # base-2, bias 127 -> base-16, bias 64, once divided by 4 below
+    fraction >>= ((-exponent) & 3).astype(np.uint32)
+    exponent = (exponent + 3) >> 2
+    for _ in range(6):  # subnormal inputs: shift until the first hexadecimal digit is not 0
+        low = (fraction < np.uint32(0x10000000)) & (fraction != 0)
+        exponent -= low
+        fraction = np.where(low, fraction << np.uint32(4), fraction)
+    words = (fraction >> np.uint32(8)) | (exponent.astype(np.uint32) << np.uint32(24)) | sign
+    words = np.where((bits & np.uint32(0x7FFFFFFF)) == 0, np.uint32(0), words)  # +-0 as 0, as segyio writes it
+    return np.where(biased == 0xFF, sign | np.uint32(0x7FFFFFFF), words)  # inf, NaN
+
+
 def _field(buf: bytes, offset: int, fmt: str, endian: str) -> int | float:
     return np.frombuffer(buf, dtype=np.dtype(endian + fmt), count=1, offset=offset)[0].item()
 
@@ -106,65 +133,140 @@ def _guess_endian(binary: bytes) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
 class SegyLayout:
-    """Where everything is in one SEG-Y file, from its headers and size."""
+    """Where the samples are in one SEG-Y file: what a read needs, found once
+    by the scan (:meth:`parse`) and carried in the record's ``attrs``
+    (:meth:`to_attrs`, :meth:`from_record`) so that no read parses a header again.
 
-    def __init__(self, url: str, head: bytes, size: int, first_trace_header: bytes | None = None):
-        self.url = url
-        if len(head) < TEXT_HEADER + BINARY_HEADER:
-            raise FormatError(url, f"too short for SEG-Y ({len(head)} bytes; headers need 3600)")
-        binary = head[TEXT_HEADER : TEXT_HEADER + BINARY_HEADER]
+    Attributes
+    ----------
+    endian
+        Byte order of every field and sample: ``">"`` (big) or ``"<"`` (little).
+    format_code
+        SEG-Y data sample format code (1 IBM float, 5 IEEE float, 3 int16, ...).
+    data_offset
+        Byte offset of the first trace header.
+    n_samples, n_traces
+        Samples per trace and number of traces (one trace per channel).
+    dt
+        Sample interval in s.
+    revision
+        SEG-Y revision (0, 1 or 2).
+    """
+
+    endian: str
+    format_code: int
+    data_offset: int
+    n_samples: int
+    n_traces: int
+    dt: float
+    revision: int
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return SAMPLE_FORMATS[self.format_code][1]
+
+    @property
+    def sample_dtype(self) -> np.dtype:
+        """How the raw samples are viewed: 3-byte formats as uint8 triplets."""
+        base = SAMPLE_FORMATS[self.format_code][0]
+        return np.dtype(self.endian + base) if base != "u1" else np.dtype("u1")
+
+    @property
+    def trace_bytes(self) -> int:
+        return TRACE_HEADER + self.n_samples * self.bytes_per_sample
+
+    def trace_offset(self, i: int) -> int:
+        """Byte offset of trace ``i``'s header."""
+        return self.data_offset + i * self.trace_bytes
+
+    def to_attrs(self) -> dict:
+        """What a record's ``attrs`` carry of the layout (small, picklable values)."""
+        return {
+            "byte_order": "big" if self.endian == ">" else "little",
+            "format_code": self.format_code,
+            "data_offset": self.data_offset,
+            "revision": self.revision,
+        }
+
+    @classmethod
+    def from_record(cls, record: RecordInfo) -> SegyLayout:
+        """The layout a scan put in ``record.attrs`` (see :meth:`to_attrs`)."""
+        a = record.attrs
+        if not {"byte_order", "format_code", "data_offset", "revision"} <= a.keys():
+            raise FormatError(record.path, "record carries no SEG-Y layout (scan the file again)")
+        return cls(
+            endian=">" if a["byte_order"] == "big" else "<",
+            format_code=int(a["format_code"]),
+            data_offset=int(a["data_offset"]),
+            n_samples=record.n_samples,
+            n_traces=record.n_channels,
+            dt=record.dt,
+            revision=int(a["revision"]),
+        )
+
+    @classmethod
+    def parse(cls, probe: Probe) -> SegyLayout:
+        """The layout of the probed file from its first bytes (textual and binary
+        headers), its size, and its first trace header (read apart only when
+        extended textual headers push it past the first bytes).
+
+        Raises
+        ------
+        FormatError
+            Naming the file, when the headers give no valid layout or the file is
+            not a whole number of traces.
+        """
+        url, head, size = probe.url, probe.head, probe.size
+        need = TEXT_HEADER + BINARY_HEADER
+        if len(head) < need:
+            raise FormatError(url, f"too short for SEG-Y ({len(head)} bytes; headers need {need})")
+        binary = head[TEXT_HEADER:need]
         endian = _guess_endian(binary)
         if endian is None:
             raise FormatError(url, "binary header has no valid SEG-Y sample format code")
-        self.endian = endian
-        self.format_code = _field(binary, 24, "i2", endian)
-        if self.format_code not in SAMPLE_FORMATS:
-            raise FormatError(url, f"sample format code {self.format_code} is not supported")
-        self.revision, self.data_offset = header_geometry(url, head, size, endian)
-        revision = self.revision
-        th = first_trace_header or b""
+        format_code = _field(binary, 24, "i2", endian)
+        if format_code not in SAMPLE_FORMATS:
+            raise FormatError(url, f"sample format code {format_code} is not supported")
+        revision, data_offset = header_geometry(url, head, size, endian)
+        if len(head) < data_offset + TRACE_HEADER:
+            with probe.fs.open(probe.path, "rb") as fh:
+                fh.seek(data_offset)
+                th = fh.read(TRACE_HEADER)
+        else:
+            th = head[data_offset : data_offset + TRACE_HEADER]
+        if len(th) < TRACE_HEADER:
+            raise FormatError(url, f"no complete trace header after the {need}-byte file headers")
         n_samples = _field(binary, 20, "u2", endian)
         if revision >= 2 and _field(binary, 68, "i4", endian) > 0:  # rev 2: the 32-bit count overrides
             n_samples = _field(binary, 68, "i4", endian)
-        if n_samples == 0 and len(th) >= TRACE_HEADER:
+        if n_samples == 0:
             n_samples = _field(th, 114, "u2", endian)
         if n_samples <= 0:
             raise FormatError(url, "samples per trace is 0 in the binary header and in the first trace header")
-        self.n_samples = int(n_samples)
         interval_us = float(_field(binary, 16, "u2", endian))
         extended_us = _field(binary, 72, "f8", endian) if revision >= 2 else 0.0
         if math.isfinite(extended_us) and extended_us > 0:  # rev 2: the IEEE double overrides
             interval_us = extended_us
-        if interval_us == 0 and len(th) >= TRACE_HEADER:
+        if interval_us == 0:
             interval_us = float(_field(th, 116, "u2", endian))
         if not interval_us > 0:
             raise FormatError(url, "sample interval is 0 in the binary header and in the first trace header")
-        self.dt = interval_us * 1e-6
-        base, self.bytes_per_sample = SAMPLE_FORMATS[self.format_code]
-        self.sample_dtype = np.dtype(endian + base) if base != "u1" else np.dtype("u1")
-        self.trace_bytes = TRACE_HEADER + self.n_samples * self.bytes_per_sample
-        payload = size - self.data_offset
+        trace_bytes = TRACE_HEADER + int(n_samples) * SAMPLE_FORMATS[format_code][1]
+        payload = size - data_offset
         if payload <= 0:
-            raise FormatError(url, f"holds no traces: {size} bytes, headers end at byte {self.data_offset}")
-        self.n_traces, leftover = divmod(payload, self.trace_bytes)
+            raise FormatError(url, f"holds no traces: {size} bytes, headers end at byte {data_offset}")
+        n_traces, leftover = divmod(payload, trace_bytes)
         if leftover:
             raise FormatError(
                 url,
                 f"truncated or not fixed-length: {payload} bytes after the headers are not a whole number of "
-                f"{self.trace_bytes}-byte traces ({self.n_samples} samples of {FORMAT_NAMES[self.format_code]}); "
-                f"{self.n_traces} complete traces and {leftover} bytes left over",
+                f"{trace_bytes}-byte traces ({n_samples} samples of {FORMAT_NAMES[format_code]}); "
+                f"{n_traces} complete traces and {leftover} bytes left over",
             )
-        self.text_header = head[:TEXT_HEADER]
-
-    def text(self) -> str:
-        raw = self.text_header
-        if raw[:1] == b"\xc3" or raw.count(b"\x40") > raw.count(b" "):  # EBCDIC 'C' / spaces
-            return raw.decode("cp500", "replace")
-        return raw.decode("ascii", "replace")
-
-    def trace_offset(self, i: int) -> int:
-        return self.data_offset + i * self.trace_bytes
+        dt = interval_us * 1e-6
+        return cls(endian, int(format_code), int(data_offset), int(n_samples), int(n_traces), dt, revision)
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
         """Turn raw samples (``sample_dtype``; for 3-byte formats, uint8 triplets on
@@ -181,6 +283,13 @@ class SegyLayout:
                 v = np.where(v >= 1 << 23, v - (1 << 24), v)
             return v.astype(np.float32)
         return raw.astype(np.float32)
+
+
+def text_header_text(raw: bytes) -> str:
+    """The 3200-byte textual header as text (EBCDIC or ASCII, whichever it is)."""
+    if raw[:1] == b"\xc3" or raw.count(b"\x40") > raw.count(b" "):  # EBCDIC 'C' / spaces
+        return raw.decode("cp500", "replace")
+    return raw.decode("ascii", "replace")
 
 
 def header_geometry(url: str, head: bytes, size: int, endian: str) -> tuple[int, int]:
@@ -279,9 +388,10 @@ class SegyFormat(Format):
     description = "SEG-Y rev 0/1/2, one trace per channel (IBM/IEEE float, integers, either byte order)"
     extensions = (".sgy", ".segy")
 
-    def write(self, chunk, url: str, **options) -> list[str]:
-        """Write a Chunk as SEG-Y rev 2.0 (big-endian IEEE float32); see :func:`write_segy`."""
-        return write_segy(chunk, url)
+    def write(self, chunk, url: str, sample_format: int = 5, **options) -> list[str]:
+        """Write a Chunk as SEG-Y rev 2.0, big-endian, IEEE (``sample_format`` 5)
+        or IBM (1) floats; see :func:`write_segy`."""
+        return write_segy(chunk, url, sample_format)
 
     def detect(self, probe: Probe) -> bool:
         if probe.is_dir or probe.size < TEXT_HEADER + BINARY_HEADER + TRACE_HEADER or probe.is_hdf5:
@@ -298,39 +408,16 @@ class SegyFormat(Format):
         )
         return bool(looks_textual)
 
-    def layout(self, probe: Probe) -> SegyLayout:
-        need = TEXT_HEADER + BINARY_HEADER
-        head = probe.head
-        if len(head) < need:
-            raise FormatError(probe.url, f"too short for SEG-Y ({len(head)} bytes; headers need {need})")
-        endian = _guess_endian(head[TEXT_HEADER:need])
-        if endian is None:
-            raise FormatError(probe.url, "binary header has no valid SEG-Y sample format code")
-        _, data_offset = header_geometry(probe.url, head, probe.size, endian)
-        if len(head) < data_offset + TRACE_HEADER:
-            with probe.fs.open(probe.path, "rb") as fh:
-                fh.seek(data_offset)
-                th = fh.read(TRACE_HEADER)
-        else:
-            th = head[data_offset : data_offset + TRACE_HEADER]
-        if len(th) < TRACE_HEADER:
-            raise FormatError(probe.url, f"no complete trace header after the {need}-byte file headers")
-        return SegyLayout(probe.url, head, probe.size, th)
-
     def scan(self, probe: Probe) -> list[RecordInfo]:
-        layout = self.layout(probe)
-        local = is_local(probe.fs)
-        headers = _trace_headers(probe.fs, probe.path, layout, local)
+        layout = SegyLayout.parse(probe)
+        headers = _trace_headers(probe.fs, probe.path, layout, is_local(probe.fs))
         positions, source = _positions(headers, layout.endian)
         trace_counts = _header_column(headers, 114, "u2", layout.endian)
-        text = layout.text()
-        unit = _UNIT_RE.search(text)
+        unit = _UNIT_RE.search(text_header_text(probe.head[:TEXT_HEADER]))
         attrs = {
             "sample_format": FORMAT_NAMES[layout.format_code],
-            "byte_order": "big" if layout.endian == ">" else "little",
-            "revision": layout.revision,
             "position_source": source,
-            "data_offset": layout.data_offset,
+            **layout.to_attrs(),
         }
         disagree = np.unique(trace_counts[trace_counts != layout.n_samples])
         if disagree.size:
@@ -350,9 +437,11 @@ class SegyFormat(Format):
         ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        """The window, from the layout the scan put in ``record.attrs``: a
+        memory map of the file when local (one pass: gather the traces, swap
+        bytes, convert), one byte range per trace on other file systems."""
+        layout = SegyLayout.from_record(record)
         fs, path = url_to_fs(record.path)
-        with Probe(record.path) as probe:
-            layout = self.layout(probe)
         traces = range(layout.n_traces)[channels]
         bps = layout.bytes_per_sample
         n = stop - start
@@ -400,8 +489,13 @@ def text_header(lines: list[str]) -> bytes:
     return "".join(cards).encode("cp500")
 
 
-def file_headers(n_traces: int, n_samples: int, dt: float, lines: list[str]) -> bytes:
-    """Textual + binary header (3600 bytes, big-endian, SEG-Y rev 2.0, IEEE float32).
+#: sample format codes the writer writes: IBM float and IEEE float32
+WRITE_FORMATS = (1, 5)
+
+
+def file_headers(n_traces: int, n_samples: int, dt: float, lines: list[str], sample_format: int = 5) -> bytes:
+    """Textual + binary header (3600 bytes, big-endian, SEG-Y rev 2.0) for
+    samples of ``sample_format`` (5 IEEE float32, 1 IBM float).
 
     The sample interval is written in whole microseconds (bytes 3217-3218) and,
     exactly, as the rev-2 IEEE double (bytes 3273-3280); a sample count above
@@ -413,7 +507,7 @@ def file_headers(n_traces: int, n_samples: int, dt: float, lines: list[str]) -> 
     interval_us = dt * 1e6
     struct.pack_into(">H", binary, 16, int(round(interval_us)) if interval_us < _MAX_UINT16 + 0.5 else 0)
     struct.pack_into(">H", binary, 20, n_samples if n_samples <= _MAX_UINT16 else 0)
-    struct.pack_into(">h", binary, 24, 5)  # IEEE float32
+    struct.pack_into(">h", binary, 24, sample_format)
     struct.pack_into(">h", binary, 28, 1)  # one trace per ensemble
     struct.pack_into(">h", binary, 54, 1)  # measurement system: metres
     struct.pack_into(">i", binary, 68, n_samples)
@@ -485,11 +579,11 @@ def trace_headers(n_samples: int, dt: float, start_ns: int, positions: np.ndarra
     return columns.view(np.uint8).reshape(n, TRACE_HEADER)
 
 
-def _describe(chunk) -> list[str]:
+def _describe(chunk, sample_format: int) -> list[str]:
     from ..timeutil import to_iso
 
     return [
-        "raydas: processed DAS record, one trace per channel, IEEE float32",
+        f"raydas: DAS record, one trace per channel, {FORMAT_NAMES[sample_format]}",
         f"START {to_iso(chunk.data_start_ns)} (UTC; trace headers hold it to the millisecond)",
         f"SAMPLE INTERVAL {chunk.dt:.9g} S   SAMPLES {chunk.data.shape[1]}   CHANNELS {chunk.data.shape[0]}",
         "POSITION ALONG FIBRE: RECEIVER GROUP ELEVATION IN MM (SCALAR -1000)",
@@ -499,16 +593,43 @@ def _describe(chunk) -> list[str]:
     ]
 
 
-def write_segy(chunk, url: str) -> list[str]:
-    """Write a Chunk (all of ``chunk.data``, halo included) as SEG-Y rev 2.0:
-    big-endian IEEE float32, one trace per channel. Returns ``[url]``."""
+def write_segy(chunk, url: str, sample_format: int = 5) -> list[str]:
+    """Write a Chunk (all of ``chunk.data``, halo included) as SEG-Y rev 2.0,
+    big-endian, one trace per channel: start time (UTC, to the millisecond)
+    and position along the fibre (mm) in the trace headers, units in the
+    textual header.
+
+    Parameters
+    ----------
+    chunk
+        The samples ``(channel, time)`` and their coordinates.
+    url
+        Where to write (any fsspec URL); written atomically.
+    sample_format
+        5: IEEE float32 (exact); 1: IBM float (what older seismic software reads;
+        the 24-bit mantissa loses up to 3 bits, truncated as segyio does).
+
+    Returns
+    -------
+    list of str
+        ``[url]``.
+    """
     from ..fsutil import write_bytes_atomic
 
+    if sample_format not in WRITE_FORMATS:
+        raise RaydasError(f"SEG-Y writer: sample_format {sample_format!r}; it writes 5 (IEEE float32) or 1 (IBM float)")
     data = np.asarray(chunk.data, dtype=np.float32)
     n_traces, n_samples = data.shape
-    headers = trace_headers(n_samples, chunk.dt, chunk.data_start_ns, chunk.positions)
     body = np.empty((n_traces, TRACE_HEADER + 4 * n_samples), dtype=np.uint8)
-    body[:, :TRACE_HEADER] = headers
-    body[:, TRACE_HEADER:] = data.astype(">f4").view(np.uint8).reshape(n_traces, -1)
-    write_bytes_atomic(url, file_headers(n_traces, n_samples, chunk.dt, _describe(chunk)) + body.tobytes())
+    body[:, :TRACE_HEADER] = trace_headers(n_samples, chunk.dt, chunk.data_start_ns, chunk.positions)
+    for i in range(0, n_traces, _TRACES_PER_BLOCK):  # a block at a time: the temporaries stay small
+        block = data[i : i + _TRACES_PER_BLOCK]
+        words = float32_to_ibm(block) if sample_format == 1 else block.view(np.uint32)
+        body[i : i + len(block), TRACE_HEADER:] = words.astype(">u4").view(np.uint8).reshape(len(block), -1)
+    header = file_headers(n_traces, n_samples, chunk.dt, _describe(chunk, sample_format), sample_format)
+    write_bytes_atomic(url, [header, memoryview(body.reshape(-1))])
     return [url]
+
+
+#: traces encoded at once by :func:`write_segy`
+_TRACES_PER_BLOCK = 64

@@ -29,20 +29,8 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
-from .base import (
-    Format,
-    Probe,
-    RecordInfo,
-    attr_lookup,
-    attr_number,
-    attr_text,
-    axis_order_from_names,
-    hdf5_errors,
-    numeric_dataset,
-    open_h5,
-    read_window,
-    required_number,
-)
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, axis_order_from_names, required_number
+from .hdf5 import HDF5Format, numeric_dataset
 
 DATASET = "Acoustic"
 RATE = ("SamplingFrequency[Hz]", "SamplingFrequency", "SampleRate")
@@ -95,23 +83,15 @@ def _number(url: str, attrs, names: tuple[str, ...], what: str, default=None) ->
 
 
 @register
-class SilixaH5Format(Format):
+class SilixaH5Format(HDF5Format):
     name = "silixa-h5"
     description = "Silixa iDAS native HDF5 (/Acoustic with string attributes)"
 
-    def detect(self, probe: Probe) -> bool:
-        h5 = probe.h5
-        if h5 is None or DATASET not in h5:
-            return False
-        return attr_lookup(h5[DATASET].attrs, *RATE) is not None
+    def looks_like(self, h5) -> bool:
+        return DATASET in h5 and attr_lookup(h5[DATASET].attrs, *RATE) is not None
 
-    def scan(self, probe: Probe) -> list[RecordInfo]:
-        with hdf5_errors(probe.url):
-            return self._scan(probe)
-
-    def _scan(self, probe: Probe) -> list[RecordInfo]:
-        url = probe.url
-        data = numeric_dataset(url, probe.h5, DATASET)
+    def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
+        data = numeric_dataset(url, h5, DATASET)
         attrs = data.attrs
         rate = _number(url, attrs, RATE, "sample rate")
         if not rate > 0:
@@ -141,15 +121,6 @@ class SilixaH5Format(Format):
                 },
             )
         ]
-
-    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with hdf5_errors(record.path):
-            return self._read_samples(record, start, stop, channels)
-
-    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with open_h5(record.path) as h5:
-            data = numeric_dataset(record.path, h5, record.key)
-            return read_window(data, record.attrs["time_first"], start, stop, channels)
 
 
 __all__ = ["SilixaH5Format", "idas_positions", "start_time_ns"]

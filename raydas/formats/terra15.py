@@ -31,18 +31,8 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
-from .base import (
-    Format,
-    Probe,
-    RecordInfo,
-    attr_lookup,
-    attr_number,
-    attr_text,
-    hdf5_errors,
-    numeric_dataset,
-    open_h5,
-    read_window,
-)
+from .base import RecordInfo, attr_lookup, attr_number, attr_text
+from .hdf5 import HDF5Format, numeric_dataset
 
 VERSIONS = (4, 5, 6)
 
@@ -88,20 +78,16 @@ def _valid_samples(times) -> int:
 
 
 @register
-class Terra15Format(Format):
+class Terra15Format(HDF5Format):
+    """Samples are read from ``record.key``, ``(time, channel)``, up to the last written sample."""
+
     name = "terra15"
     description = "Terra15 Treble HDF5, file versions 4-6 (velocity, strain rate, ...)"
 
-    def detect(self, probe: Probe) -> bool:
-        h5 = probe.h5
-        return h5 is not None and "file_version" in h5.attrs and "data_product" in h5.attrs
+    def looks_like(self, h5) -> bool:
+        return "file_version" in h5.attrs and "data_product" in h5.attrs
 
-    def scan(self, probe: Probe) -> list[RecordInfo]:
-        with hdf5_errors(probe.url):
-            return self._scan(probe)
-
-    def _scan(self, probe: Probe) -> list[RecordInfo]:
-        url, h5 = probe.url, probe.h5
+    def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         group = data_group_name(url, h5)
         data = numeric_dataset(url, h5, f"{group}/data")
         root = h5.attrs
@@ -147,12 +133,3 @@ class Terra15Format(Format):
                 },
             )
         ]
-
-    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        with hdf5_errors(record.path):
-            return self._read_samples(record, start, stop, channels)
-
-    def _read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
-        stop = min(stop, record.n_samples)
-        with open_h5(record.path) as h5:
-            return read_window(numeric_dataset(record.path, h5, record.key), True, start, stop, channels)

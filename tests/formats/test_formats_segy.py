@@ -12,7 +12,7 @@ import segyio
 
 from raydas import formats
 from raydas.chunk import Chunk
-from raydas.errors import FormatError
+from raydas.errors import FormatError, RaydasError
 from raydas.timeutil import NS_PER_S
 
 REAL = ["small_channel_patch.sgy", "f3.sgy", "Format5msb.sgy"]
@@ -204,6 +204,31 @@ def test_writer_long_traces_use_rev2_extended_fields(tmp_path):
     (rec,), _ = formats.scan(url)
     assert rec.n_samples == 70_000 and rec.dt == pytest.approx(1 / 3000, rel=1e-12)
     np.testing.assert_array_equal(formats.read_samples(rec, 69_990, 70_000), chunk.data[:, -10:])
+
+
+def test_ibm_writer_words_are_segyio_words(tmp_path):
+    """The writer's IBM floats (sample format 1) are bit for bit what segyio writes
+    for every normal number, and read back (raydas, segyio) as segyio's do."""
+    rng = np.random.default_rng(11)
+    values = (rng.standard_normal(4000) * 10.0 ** rng.integers(-30, 30, 4000)).astype(np.float32)
+    values[:6] = [0.0, -0.0, 1.0, -1.0, 0.1, np.finfo(np.float32).max]
+    data = values.reshape(4, 1000)
+    ours, theirs = str(tmp_path / "ours.sgy"), str(tmp_path / "theirs.sgy")
+    chunk = Chunk(data, data_start_ns=1_700_000_000 * NS_PER_S, dt=0.001, positions=np.arange(4.0))
+    assert formats.write(chunk, ours, sample_format=1) == [ours]
+    write_with_segyio(theirs, data.copy(), fmt=1)  # segyio converts its input in place: give it a copy
+    trace_bytes = 240 + 4 * 1000
+    with open(ours, "rb") as a, open(theirs, "rb") as b:
+        mine = np.frombuffer(a.read()[3600:], np.uint8).reshape(4, trace_bytes)[:, 240:]
+        segyio_words = np.frombuffer(b.read()[3600:], np.uint8).reshape(4, trace_bytes)[:, 240:]
+    np.testing.assert_array_equal(mine, segyio_words)
+    (rec,), _ = formats.scan(ours)
+    assert rec.attrs["sample_format"] == "IBM float32"
+    expected, _ = segyio_read(theirs)
+    np.testing.assert_array_equal(formats.read_samples(rec, 0, 1000), expected)
+    np.testing.assert_array_equal(segyio_read(ours)[0], expected)
+    with pytest.raises(RaydasError, match="sample_format 3"):
+        formats.write(chunk, str(tmp_path / "int.sgy"), sample_format=3)
 
 
 # --- bad input ----------------------------------------------------------------------

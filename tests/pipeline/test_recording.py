@@ -63,10 +63,10 @@ def test_gap_starts_a_new_recording(tmp_path):
     t = np.arange(1000) / 1000.0
     a = tmp_path / "a.sgy"
     b = tmp_path / "b.sgy"
-    demo.write_segy(str(a), demo.synthetic_block(t, depth, 0), depth, demo.START, 1000.0)
+    demo.write_block(str(a), demo.synthetic_block(t, depth, 0), depth, demo.START, 1000.0)
     import datetime as dt
 
-    demo.write_segy(str(b), demo.synthetic_block(t, depth, 1), depth, demo.START + dt.timedelta(seconds=3), 1000.0)
+    demo.write_block(str(b), demo.synthetic_block(t, depth, 1), depth, demo.START + dt.timedelta(seconds=3), 1000.0)
     records, _ = formats.scan([str(a), str(b)])
     recordings, breaks = assemble(records)
     assert len(recordings) == 2
@@ -80,10 +80,10 @@ def test_layout_change_is_reported(tmp_path):
     t = np.arange(500) / 500.0
     a, b = tmp_path / "a.sgy", tmp_path / "b.sgy"
     d4, d5 = np.arange(4) * 1.0, np.arange(5) * 1.0
-    demo.write_segy(str(a), demo.synthetic_block(t, d4, 0), d4, demo.START, 500.0)
+    demo.write_block(str(a), demo.synthetic_block(t, d4, 0), d4, demo.START, 500.0)
     import datetime as dt
 
-    demo.write_segy(str(b), demo.synthetic_block(t, d5, 0), d5, demo.START + dt.timedelta(seconds=1), 500.0)
+    demo.write_block(str(b), demo.synthetic_block(t, d5, 0), d5, demo.START + dt.timedelta(seconds=1), 500.0)
     records, _ = formats.scan([str(a), str(b)])
     _, breaks = assemble(records)
     assert [x.kind for x in breaks] == ["channel change"]

@@ -1,0 +1,158 @@
+"""What every HDF5 reader shares: the :class:`HDF5Format` base class and the
+helpers it and its subclasses use (checked data sets, windowed reads,
+metadata stored as data sets, h5py errors turned into FormatErrors).
+
+A vendor's HDF5 reader subclasses :class:`HDF5Format` and keeps only its
+declarations (``name``, ``description``) and its layout knowledge:
+``looks_like`` (is this open file ours?), ``scan_hdf5`` (the records, from
+metadata only) and, when the samples are not one 2-D data set, ``read_hdf5``.
+The base class opens the file (through the detection probe for a scan, once
+per call for samples) and turns what h5py raises on a damaged file into a
+:class:`~raydas.errors.FormatError` naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ..errors import FormatError, RaydasError
+from .base import Format, Probe, RecordInfo, as_float32, open_h5, required_number, time_major_to_float32
+
+
+class HDF5Format(Format):
+    """Base class of the readers of HDF5 layouts (PRODML, Silixa, Terra15, ...).
+
+    Subclasses implement :meth:`looks_like` and :meth:`scan_hdf5`. The default
+    :meth:`read_hdf5` reads the 2-D data set ``record.key`` in the axis order
+    :meth:`time_first` gives (``record.attrs["time_first"]``, true when absent).
+    """
+
+    def looks_like(self, h5) -> bool:
+        """True when the open HDF5 file ``h5`` holds this vendor's layout (judged by content)."""
+        raise NotImplementedError
+
+    def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
+        """The records of the open HDF5 file ``h5`` (its URL ``url``), from metadata only."""
+        raise NotImplementedError
+
+    def detect(self, probe: Probe) -> bool:
+        h5 = probe.h5
+        return h5 is not None and self.looks_like(h5)
+
+    def scan(self, probe: Probe) -> list[RecordInfo]:
+        """Records of the probed file: :meth:`scan_hdf5` on the file the probe opened.
+
+        Raises
+        ------
+        FormatError
+            Naming the file, when it is not HDF5 or its content is damaged.
+        """
+        h5 = probe.h5
+        if h5 is None:
+            raise FormatError(probe.url, f"is not an HDF5 file (the {self.name} format is HDF5)")
+        with hdf5_errors(probe.url):
+            return self.scan_hdf5(probe.url, h5)
+
+    def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        """Samples ``[start, stop)`` x ``channels`` of ``record`` as float32
+        ``(channel, time)``: the file is opened once and :meth:`read_hdf5` reads the window.
+
+        Raises
+        ------
+        FormatError
+            Naming the file, when it cannot be opened or its content is damaged.
+        """
+        with hdf5_errors(record.path), open_h5(record.path) as h5:
+            return self.read_hdf5(h5, record, start, stop, channels)
+
+    def read_hdf5(self, h5, record: RecordInfo, start: int, stop: int, channels: slice) -> np.ndarray:
+        """The window from the open file ``h5``; by default from the 2-D data set
+        ``record.key`` (samples past ``record.n_samples`` are never read)."""
+        data = numeric_dataset(record.path, h5, record.key)
+        return read_window(data, self.time_first(record), start, min(stop, record.n_samples), channels)
+
+    def time_first(self, record: RecordInfo) -> bool:
+        """True when ``record``'s data set is stored ``(time, channel)``."""
+        return record.attrs.get("time_first", True)
+
+
+def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2, axes: str = ""):
+    """The data set ``key`` of an open HDF5 file (or group), checked to be a
+    numeric array of ``ndim`` dimensions with no zero-length axis; ``axes``
+    names the expected dimensions in the error (``"block, time, channel"``).
+
+    Raises
+    ------
+    FormatError
+        Naming ``url`` and what is wrong (missing, not numeric, wrong shape).
+    """
+    import h5py
+
+    node = h5.get(key)
+    if not isinstance(node, h5py.Dataset):
+        raise FormatError(url, f"has no data set {key}")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if node.ndim not in dims:
+        expected = " or ".join(map(str, dims)) + (f" ({axes})" if axes else "")
+        raise FormatError(url, f"data set {node.name} has {node.ndim} dimensions; expected {expected}")
+    if node.dtype.kind not in "iuf":
+        raise FormatError(url, f"data set {node.name} holds {node.dtype} values, not numbers")
+    if 0 in node.shape:
+        raise FormatError(url, f"data set {node.name} is empty (shape {node.shape})")
+    return node
+
+
+def read_window(dataset, time_first: bool, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+    """Samples ``[start, stop)`` x ``channels`` of a 2-D HDF5 data set as a
+    float32 ``(channel, time)`` array, reading only that hyperslab.
+
+    ``time_first`` says the stored axis order: ``(time, channel)`` when true,
+    ``(channel, time)`` otherwise.
+    """
+    if time_first:
+        return time_major_to_float32(dataset[start:stop, channels])
+    return as_float32(dataset[channels, start:stop])
+
+
+def dataset_value(h5, key: str, default=None):
+    """A scalar or 1-element HDF5 data set (vendors that store metadata as data
+    sets: AP Sensing, OptoDAS) as a Python value; ``default`` when missing or empty."""
+    node = h5.get(key)
+    if node is None or not hasattr(node, "shape"):
+        return default
+    value = node[()]
+    if isinstance(value, np.ndarray):
+        if value.size == 0:
+            return default
+        value = value.reshape(-1)[0]
+    return value
+
+
+def required_dataset_number(url: str, h5, key: str, what: str) -> float:
+    """A number a vendor stores as a 1-element data set ``key`` (AP Sensing,
+    OptoDAS), as a float.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, ``what`` the number is and ``key``, when the data set
+        is missing or does not hold a number.
+    """
+    return required_number(url, dataset_value(h5, key), f"{what} ({key})")
+
+
+@contextlib.contextmanager
+def hdf5_errors(url: str):
+    """Turn the errors h5py raises on a damaged file (``OSError``,
+    ``RuntimeError``, ``KeyError``, ``ValueError`` from the HDF5 library) into
+    a :class:`FormatError` naming ``url``; the project's own errors pass through."""
+    try:
+        yield
+    except RaydasError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise FormatError(
+            url, f"HDF5 content is damaged or not as the format says ({type(exc).__name__}: {exc})"
+        ) from exc
