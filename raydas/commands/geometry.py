@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..backend import to_host
-from ..formats.chunkstore import npy_bytes
+from ..formats.npyfolder import npy_folder_files
 from . import register
 from .base import ArrayMeta, Command, Params
 from .common import time_or_channel_axis
@@ -122,13 +122,12 @@ class Clip(Command):
         cols = self._samples(x.shape[1], ctx.meta.dt or ctx.dt) if not self.time_local else slice(None)
         out = x[xp.asarray(rows)][:, cols]
         if self.writes:
-            folder = self.params.directory_out
-            ctx.sink.write(f"{folder}/{ctx.stem}.npy", npy_bytes(np.asarray(to_host(out))))
-            if ctx.meta.positions is not None:
-                depth = np.asarray(to_host(ctx.meta.positions), dtype=np.float64)[rows].reshape(-1, 1)
-                ctx.sink.write(f"{folder}/measured_depth.npy", npy_bytes(depth))
-            dt = ctx.meta.dt or ctx.dt
-            ctx.sink.write(f"{folder}/time.npy", npy_bytes(np.arange(x.shape[1])[cols] * dt))
+            positions = ctx.meta.positions
+            depth = np.asarray(to_host(positions), dtype=np.float64)[rows] if positions is not None else None
+            seconds = np.arange(x.shape[1])[cols] * (ctx.meta.dt or ctx.dt)
+            files = npy_folder_files(self.params.directory_out, f"{ctx.stem}.npy", to_host(out), depth, seconds)
+            for path, payload in files.items():
+                ctx.sink.write(path, payload)
         return out
 
     def out_meta(self, x, out, ctx):

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from ..backend import to_host
 from ..errors import FormatError
-from ..formats.chunkstore import npy_bytes
+from ..formats.npyfolder import npy_folder_files
 from ..formats.witsml import band_curve_names, fbe_document
 from ..outputs import safe_relative
 from . import register
@@ -57,13 +57,13 @@ class WriteNpy(_Writer):
     def apply(self, xp, x, ctx):
         if self.params.directory_out == "NONE":
             return x
-        out = self.params.directory_out
         host = to_host(x)
-        ctx.sink.write(f"{out}/{ctx.stem}.npy", npy_bytes(host))
-        if ctx.positions is not None and len(ctx.positions) == host.shape[0]:
-            ctx.sink.write(f"{out}/measured_depth.npy", npy_bytes(np.asarray(ctx.positions).reshape(-1, 1)))
-        if ctx.meta.dt is not None and host.ndim == 2:
-            ctx.sink.write(f"{out}/time.npy", npy_bytes(np.arange(host.shape[1]) * ctx.meta.dt))
+        depth = ctx.positions if ctx.positions is not None and len(ctx.positions) == host.shape[0] else None
+        seconds = np.arange(host.shape[1]) * ctx.meta.dt if ctx.meta.dt is not None and host.ndim == 2 else None
+        for path, payload in npy_folder_files(
+            self.params.directory_out, f"{ctx.stem}.npy", host, depth, seconds
+        ).items():
+            ctx.sink.write(path, payload)
         return x
 
 
