@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from ..backend import ndimage_module, signal_module, to_host
 from . import register
 from .base import Command, Params
-from .common import channel_spacing, time_or_channel_axis
+from .common import AxisCommand, channel_spacing
 
 #: a filter's response is taken to have died out once the tail beyond the halo
 #: holds less than this fraction of its total absolute response.
@@ -48,9 +48,10 @@ def iir_decay_samples(sos_bytes: bytes, n_sections: int, limit: int) -> int:
 
 
 @register
-class Butter(Command):
+class Butter(AxisCommand):
     name = "butter"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Zero-phase Butterworth filter (forward-backward) along time or across channels."
     changed_from_distpy = (
         "Across channels (axis 0) the cut-off is relative to the spatial Nyquist 1/(2 dx) "
@@ -68,7 +69,6 @@ class Butter(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
         freqs = params.freq if isinstance(params.freq, list) else [params.freq]
         want = 2 if params.type in ("bandpass", "bandstop") else 1
         if len(freqs) != want:
@@ -272,12 +272,13 @@ class Wiener(Command):
 
 
 @register
-class RunningMean(Command):
+class RunningMean(AxisCommand):
     """Centred running mean of ``window_length`` samples along ``axis``
     (``scipy.ndimage.uniform_filter1d``, edges extended with the nearest value)."""
 
     name = "running_mean"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Centred running mean of window_length samples along axis (0 = across channels, 1 = time)."
     changed_from_distpy = (
         "Returns the filtered data (distpy returned None); axis is the axis the window runs along, as in numpy "
@@ -287,10 +288,6 @@ class RunningMean(Command):
     class Params(Params):
         window_length: int = Field(5, ge=1, description="window (samples or channels)")
         axis: Literal[0, 1, -1] = Field(0, description="0 = across channels, 1 (or -1) = along time")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
 
     def halo_samples(self, sample_rate: float) -> int:
         """window_length // 2 samples along time; 0 across channels."""
@@ -410,13 +407,14 @@ class Destripe(Command):
 
 
 @register
-class Diff(Command):
+class Diff(AxisCommand):
     """Difference over an offset of ``window_length`` samples along ``axis``:
     ``y[i] = x[i + L] - x[i]``; the last ``L`` values repeat the last full
     difference, so the shape is kept."""
 
     name = "diff"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Difference x[i+L] - x[i] over an offset L = window_length along axis; shape kept."
     changed_from_distpy = (
         "window_length is the offset between the samples differenced (as distpy documented); distpy used it as the "
@@ -426,10 +424,6 @@ class Diff(Command):
     class Params(Params):
         window_length: int = Field(1, ge=1, description="offset L between the differenced samples")
         axis: Literal[0, 1, -1] = Field(-1, description="-1 or 1 = along time, 0 = across channels")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
 
     def halo_samples(self, sample_rate: float) -> int:
         """window_length samples along time; 0 across channels."""
@@ -447,13 +441,14 @@ class Diff(Command):
 
 
 @register
-class Gradient(Command):
+class Gradient(AxisCommand):
     """``numpy.gradient`` against physical coordinates: channel positions (m)
     across channels (axis 0), the sample interval (s) along time (axis 1), so
     the result is per metre or per second."""
 
     name = "gradient"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Derivative (numpy.gradient) per metre across channels (axis 0) or per second along time (axis 1)."
     changed_from_distpy = (
         "Along time the spacing is the sample interval in s (distpy's time axis was usually sample indices); "
@@ -473,10 +468,6 @@ class Gradient(Command):
                 raise ValueError("axis null would give two gradients; use one gradient command per axis (0 or 1)")
             return value
 
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-
     def halo_samples(self, sample_rate: float) -> int:
         """1 sample along time (central differences); 0 across channels."""
         return 1 if self.axis == 1 else 0
@@ -492,7 +483,7 @@ class Gradient(Command):
 
 
 @register
-class Roll(Command):
+class Roll(AxisCommand):
     """``numpy.roll`` by ``window_length`` samples along ``axis``; with
     ``gather_uids`` each channel (axis 1) or each time sample (axis 0) is rolled
     by its own shift, read from that dataset (rounded to whole samples).
@@ -504,6 +495,7 @@ class Roll(Command):
 
     name = "roll"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Circular shift by window_length samples along axis, or per channel by the shifts in gather_uids[0]."
     inputs = "optional"
 
@@ -513,10 +505,6 @@ class Roll(Command):
         max_shift: int = Field(
             0, ge=0, description="largest |shift| from gather_uids (samples); sets the halo (raydas)"
         )
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
 
     def halo_samples(self, sample_rate: float) -> int:
         """max(|window_length|, max_shift) samples along time; 0 across channels."""
