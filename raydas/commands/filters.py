@@ -26,6 +26,26 @@ def butter_sos(order: int, wn: tuple[float, ...], btype: str) -> np.ndarray:
     return signal.butter(order, wn if len(wn) > 1 else wn[0], btype=btype, output="sos")
 
 
+def filtfilt_padlen(sos: np.ndarray, n_samples: int) -> int:
+    """Edge padding of a forward-backward filter: scipy's default for ``sosfiltfilt``
+    (3 x the number of taps), shortened for signals of fewer samples than that.
+
+    Parameters
+    ----------
+    sos
+        The filter as second-order sections, shape ``(n_sections, 6)``.
+    n_samples
+        Length of the signal along the filtered axis (samples).
+
+    Returns
+    -------
+    int
+        Samples of padding at each end.
+    """
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return min(3 * ntaps, n_samples - 1)
+
+
 @functools.lru_cache(maxsize=256)
 def iir_decay_samples(sos_bytes: bytes, n_sections: int, limit: int) -> int:
     """Samples after which an IIR filter's impulse response has (nearly) died out."""
@@ -101,9 +121,7 @@ class Butter(AxisCommand):
             nyquist = 1.0 / (2.0 * dx)
         sos = self.sos(nyquist)
         padtype = self.params.padtype
-        # scipy's default edge padding, shortened for chunks shorter than it
-        ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-        padlen = min(3 * ntaps, x.shape[self.axis] - 1) if padtype is not None else 0
+        padlen = filtfilt_padlen(sos, x.shape[self.axis]) if padtype is not None else 0
         y = signal_module(xp).sosfiltfilt(
             xp.asarray(sos), x.astype(xp.float64), axis=self.axis, padtype=padtype, padlen=padlen
         )

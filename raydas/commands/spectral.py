@@ -36,7 +36,7 @@ from . import register
 from .algebra import gathered_operand, same_precision
 from .base import ArrayMeta, Command, Params, Spectrum
 from .common import AxisCommand
-from .filters import butter_sos
+from .filters import butter_sos, filtfilt_padlen
 
 
 def _spectrum_of(ctx, x, axis: int = 1) -> Spectrum:
@@ -573,7 +573,6 @@ class VelocityMask(Command):
         mask = ((v > p.min_velocity) & (v <= p.max_velocity)).astype(xp.float64)
         if p.smooth > 1:
             sos = butter_sos(5, (1.0 / p.smooth,), "lowpass")
-            ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-            padlen = min(3 * ntaps, mask.shape[1] - 1)
+            padlen = filtfilt_padlen(sos, mask.shape[1])
             mask = xp.abs(signal_module(xp).sosfiltfilt(xp.asarray(sos), mask, axis=1, padtype="even", padlen=padlen))
         return mask.astype(xp.float32)
