@@ -37,13 +37,13 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import os
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..backend import to_host
+from ..configfile import config_folder, load_json, resolve_path, validation_error
 from ..errors import ConfigError, FormatError
 from ..outputs import OutputSink, safe_relative
 from ..timeutil import NS_PER_S
@@ -613,32 +613,29 @@ def load_plots_config(source: str | dict, base: str | None = None) -> tuple[Plot
     ConfigError
         Naming the file and JSON path of the problem.
     """
-    from ..config import DISTPY_SYSTEM_KEYS, _resolve, from_distpy_system
-    from ..pipeline import load_json
+    from ..config import DISTPY_SYSTEM_KEYS, from_distpy_system
 
     path = None
     doc = source
     if not isinstance(source, dict):
         path = str(source)
         doc = load_json(path)
-        base = base or os.path.dirname(os.path.abspath(path))
+        base = base or config_folder(path)
     if not isinstance(doc, dict):
         raise ConfigError("$", f"a plots config is a JSON object, not {type(doc).__name__}", path)
     if "plots" not in doc and DISTPY_SYSTEM_KEYS & set(doc):  # a distpy system config naming the plot spec
         system = from_distpy_system(doc, path)
         if not system.processing:
             raise ConfigError("$.config", "missing: the plots config (JSON) this system config runs", path)
-        inner = _resolve(base, system.processing)
+        inner = resolve_path(base, system.processing)
         cfg, _, _, _ = load_plots_config(inner)
-        return cfg, _resolve(base, system.input), _resolve(base, system.output), inner
+        return cfg, resolve_path(base, system.input), resolve_path(base, system.output), inner
     try:
         cfg = PlotsConfig.model_validate(doc)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        raise ConfigError(f"${loc}", err["msg"], path) from None
-    directory_in = _resolve(base, cfg.directory_in) if cfg.directory_in else (base or ".")
-    directory_out = _resolve(base, cfg.directory_out) if cfg.directory_out else directory_in
+        raise validation_error(exc, path) from None
+    directory_in = resolve_path(base, cfg.directory_in) if cfg.directory_in else (base or ".")
+    directory_out = resolve_path(base, cfg.directory_out) if cfg.directory_out else directory_in
     return cfg, directory_in, directory_out, path
 
 
@@ -657,8 +654,6 @@ def panel_inputs(
     cfg: PlotsConfig, directory_in: str, index: int, source: str | None = None, base: str | None = None
 ) -> PanelInputs:
     """Load and check the data of ``cfg.plots[index]``."""
-    from ..config import _resolve
-
     spec = cfg.plots[index]
     times = np.asarray(
         _load_array(directory_in, cfg.time_reference, "$.time_reference", source), dtype=np.float64
@@ -689,7 +684,9 @@ def panel_inputs(
                 source,
             )
         arrays.append(np.asarray(values, dtype=np.float64))
-    zones = read_zones(_resolve(base, cfg.well_segments) if base else cfg.well_segments) if cfg.well_segments else []
+    zones = (
+        read_zones(resolve_path(base, cfg.well_segments) if base else cfg.well_segments) if cfg.well_segments else []
+    )
     return PanelInputs(
         spec,
         arrays,
@@ -708,7 +705,7 @@ def run_plots(source: str | dict, base: str | None = None) -> list[str]:
     """Draw every plot of a plots config; returns the URLs written
     (``<directory_out>/<out_plot>.png``, atomically)."""
     cfg, directory_in, directory_out, path = load_plots_config(source, base)
-    base = base or (os.path.dirname(os.path.abspath(path)) if path else None)
+    base = base or (config_folder(path) if path else None)
     sink = OutputSink(directory_out)
     written = []
     for i, spec in enumerate(cfg.plots):
