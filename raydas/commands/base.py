@@ -200,22 +200,12 @@ class Command:
     @classmethod
     def describe(cls) -> dict:
         """A JSON-ready description (``raydas commands --json``)."""
-        params = []
-        for pname, f in cls.Params.model_fields.items():
-            default = f.default if f.default is not None or not f.is_required() else None
-            params.append(
-                {
-                    "name": pname,
-                    "default": _jsonable(default),
-                    "required": f.is_required(),
-                    "description": f.description or "",
-                }
-            )
         return {
             "name": cls.name,
+            "section": "command_list",
             "family": cls.family,
             "description": cls.description,
-            "parameters": params,
+            "parameters": describe_parameters(cls.Params),
             "inputs": cls.inputs,
             "time_local": cls.time_local,
             "halo": _halo_doc(cls),
@@ -226,6 +216,20 @@ class Command:
 
     def __repr__(self) -> str:
         return f"<{self.name} uid={self.uid}>"
+
+
+def describe_parameters(model: type[BaseModel]) -> list[dict]:
+    """The fields of a parameter model, JSON-ready: name, default (None when
+    required), required, description (``raydas commands --json``)."""
+    return [
+        {
+            "name": name,
+            "default": None if f.is_required() else _jsonable(f.get_default(call_default_factory=True)),
+            "required": f.is_required(),
+            "description": f.description or "",
+        }
+        for name, f in model.model_fields.items()
+    ]
 
 
 def _halo_doc(cls) -> str:
