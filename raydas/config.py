@@ -212,7 +212,10 @@ def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
     def need(key):
         if key not in doc:
             raise ConfigError(
-                f"$.{key}", "missing (distpy system configs name in_drive/out_drive/project/data/results)", source
+                f"$.{key}",
+                "missing (a distpy system config names in_drive, project, data and results, and optionally "
+                "out_drive; or in_directory and out_directory)",
+                source,
             )
         value = doc[key]
         if not isinstance(value, str):
@@ -265,10 +268,11 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
     if not isinstance(doc, dict):
         raise ConfigError("$", f"a run config is a JSON object, not {type(doc).__name__}", path)
     if "command_list" in doc:
+        name = os.path.basename(path) if path else "processing.json"
         raise ConfigError(
             "$",
-            "this is a processing config (command_list); give it as 'processing' in a run "
-            "config, or run: raydas run --processing THIS --input DATA",
+            "this is a processing config (command_list), not a run config: name it as 'processing' in a run "
+            f'config, e.g. {{"input": "data/*.sgy", "processing": "{name}"}}, and run: raydas run RUN_CONFIG.json',
             path,
         )
     if "input" not in doc and DISTPY_SYSTEM_KEYS & set(doc):

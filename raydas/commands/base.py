@@ -100,7 +100,7 @@ class Context:
     stem
         The chunk's output file stem (unix time).
     sink
-        Where writer commands put files (see :class:`raydas.pipeline.OutputSink`).
+        Where writer commands put files (see :class:`raydas.outputs.OutputSink`).
     cache
         Per-input scratch shared by consumers of the same value (e.g. the power
         spectrum of an FFT, computed once for every band command).
@@ -114,7 +114,6 @@ class Context:
     stem: str = ""
     sink: Any = None
     cache: dict = field(default_factory=dict)
-    attrs: dict = field(default_factory=dict)
 
     @property
     def positions(self) -> np.ndarray:
@@ -143,7 +142,7 @@ class Command:
         when ``gather_uids`` may be given.
     time_local
         True when each output sample depends only on input samples within
-        :meth:`halo` of it (so chunks with a halo give whole-record results);
+        :meth:`halo_samples` of it (so chunks with a halo give whole-record results);
         False for results that are by nature per chunk (a spectrum, a mean over
         the chunk), which see the chunk without its halo.
     gpu
