@@ -183,13 +183,3 @@ class DataLoad(Command):
         if not self.relative:
             return x
         return self.load(ctx.sink)
-
-    def __getstate__(self):  # the pipeline travels to Ray actors: no lock, no cache
-        state = dict(self.__dict__)
-        state["_loaded"] = {}
-        state.pop("_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
