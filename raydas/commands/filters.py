@@ -196,6 +196,8 @@ class KernelParams(Params):
 
 
 class _KernelFilter(Command):
+    """A 2-D filter with the kernel ``coeffs``, by the ``scipy.ndimage`` function of the command's name."""
+
     family = "filters"
 
     def halo_samples(self, sample_rate: float) -> int:
@@ -204,6 +206,10 @@ class _KernelFilter(Command):
 
     def kernel(self, xp):
         return xp.asarray(np.asarray(self.params.coeffs, dtype=np.float32))
+
+    def apply(self, xp, x, ctx):
+        ndimage_function = getattr(ndimage_module(xp), self.name)  # convolve or correlate
+        return ndimage_function(x.astype(xp.float32, copy=False), self.kernel(xp), mode=self.params.mode)
 
 
 @register
@@ -216,9 +222,6 @@ class Convolve(_KernelFilter):
             [[1, 0, -1], [2, 0, -2], [1, 0, -1]], description="kernel: rows across channels, columns along time"
         )
 
-    def apply(self, xp, x, ctx):
-        return ndimage_module(xp).convolve(x.astype(xp.float32, copy=False), self.kernel(xp), mode=self.params.mode)
-
 
 @register
 class Correlate(_KernelFilter):
@@ -230,9 +233,6 @@ class Correlate(_KernelFilter):
             [[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
             description="kernel: rows across channels, columns along time",
         )
-
-    def apply(self, xp, x, ctx):
-        return ndimage_module(xp).correlate(x.astype(xp.float32, copy=False), self.kernel(xp), mode=self.params.mode)
 
 
 @register

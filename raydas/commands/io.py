@@ -23,7 +23,7 @@ from .base import Command, Params
 class WriterParams(Params):
     directory_out: str = Field("NONE", description="folder under the results root; NONE writes nothing")
 
-    @field_validator("directory_out")
+    @field_validator("directory_out", "filename", check_fields=False)  # filename: data_load's file
     @classmethod
     def _inside_results(cls, value: str) -> str:
         return value if value == "NONE" else safe_relative(value)
@@ -140,11 +140,6 @@ class DataLoad(Command):
 
     class Params(WriterParams):
         filename: str = Field("NONE", description="file name under directory_out (.npy)")
-
-        @field_validator("filename")
-        @classmethod
-        def _plain_name(cls, value: str) -> str:
-            return value if value == "NONE" else safe_relative(value)
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
