@@ -5,28 +5,15 @@ arrays, file size) and compares it with values computed here by hand."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from helpers import date_num, png_size_and_dpi
 
 from raydas.apps.plot import PANEL_PLOTS, load_plots_config, panel_inputs, read_zones, run_plots
 from raydas.cli import main as cli_main
 from raydas.errors import ConfigError, FormatError
-
-
-def png_size_and_dpi(payload: bytes) -> tuple[tuple[int, int], tuple[float, float]]:
-    with Image.open(io.BytesIO(payload)) as im:
-        assert im.format == "PNG"
-        return im.size, im.info.get("dpi")
-
-
-def date_num(seconds: float) -> float:
-    """matplotlib's date number (days since 1970-01-01 UTC), written out by hand."""
-    return seconds / 86400.0
-
 
 # --- panel plots ----------------------------------------------------------------------
 NX, NT = 20, 16

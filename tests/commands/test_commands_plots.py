@@ -7,11 +7,10 @@ arrays, file size) and compares it with values computed here by hand."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import numpy as np
 import pytest
-from helpers import T0_NS, make_chunk, run_graph
+from helpers import T0_NS, date_num, make_chunk, png_size_and_dpi, run_graph
 from PIL import Image
 
 from raydas.commands.plots import thumbnail_figure
@@ -23,17 +22,6 @@ FS = 100.0
 RNG = np.random.default_rng(7)
 DATA = RNG.normal(2.0, 3.0, size=(12, 50)).astype(np.float32)
 UTC = dt.UTC
-
-
-def png_size_and_dpi(payload: bytes) -> tuple[tuple[int, int], tuple[float, float]]:
-    with Image.open(io.BytesIO(payload)) as im:
-        assert im.format == "PNG"
-        return im.size, im.info.get("dpi")
-
-
-def date_num(seconds: float) -> float:
-    """matplotlib's date number (days since 1970-01-01 UTC), written out by hand."""
-    return seconds / 86400.0
 
 
 # --- thumbnail ------------------------------------------------------------------------
