@@ -157,7 +157,8 @@ def cmd_commands(args) -> int:
 
 def cmd_graph(args) -> int:
     from .config import load_config
-    from .pipeline import Pipeline, load_json
+    from .configfile import load_json
+    from .pipeline import Pipeline
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "command_list" in doc:
