@@ -29,7 +29,9 @@ class WriterParams(Params):
         return value if value == "NONE" else safe_relative(value)
 
 
-class _Writer(Command):
+class Writer(Command):
+    """Base of the commands that write one file per chunk, ``<directory_out>/<stem>.<suffix>``, on the host."""
+
     family = "io"
     writes = True
     gpu = False
@@ -43,7 +45,7 @@ class _Writer(Command):
 
 
 @register
-class WriteNpy(_Writer):
+class WriteNpy(Writer):
     name = "write_npy"
     description = (
         "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy); pass it on."
@@ -68,7 +70,7 @@ class WriteNpy(_Writer):
 
 
 @register
-class WriteWitsml(_Writer):
+class WriteWitsml(Writer):
     name = "write_witsml"
     description = (
         "Write band energies as WITSML 1.3.1.1 <directory_out>/<unixtime>.fbe (gather_uids[0]: band 0-Nyquist)."

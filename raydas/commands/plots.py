@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from ..backend import to_host
 from ..timeutil import NS_PER_S
 from . import register
-from .io import WriterParams, _Writer
+from .io import Writer, WriterParams
 from .plotting import UTC, clip_limits, colour_map, date_num, figure_bytes, use_date_axis
 
 #: distpy's plots that are panels of a plots config (drawn by ``raydas plot``), not graph commands.
@@ -124,7 +124,7 @@ def thumbnail_figure(
 
 
 @register
-class Thumbnail(_Writer):
+class Thumbnail(Writer):
     name = "thumbnail"
     family = "plots"
     description = "Quick-look image of the chunk as <directory_out>/<unixtime>.<format>; passes its input on."
