@@ -13,6 +13,7 @@ needs before it: a spectrum, gathered inputs, files under the results root):
   with host arrays), the command gives numpy's numbers, its metadata and files.
 
 A registered raydas command without a row fails :func:`test_every_command_has_a_sample_row`.
+(The file name is unique across tests/: pytest imports test modules by base name.)
 """
 
 from __future__ import annotations
