@@ -104,10 +104,12 @@ def cmd_formats(args) -> int:
 
 def cmd_commands(args) -> int:
     from . import commands
+    from .apps.plot import PANEL_PLOTS
 
     described = [cls.describe() for cls in commands.all_commands().values()]
+    panels = [panel.describe() for panel in PANEL_PLOTS.values()]
     if args.json:
-        print(json.dumps(described, indent=2))
+        print(json.dumps(described + panels, indent=2))
         return 0
     rows = []
     for d in described:
@@ -122,6 +124,7 @@ def cmd_commands(args) -> int:
                 "description": d["description"],
             }
         )
+    print("Processing commands (the names of a command_list):")
     print(
         _table(
             rows,
@@ -135,7 +138,16 @@ def cmd_commands(args) -> int:
             ],
         )
     )
-    changed = [d for d in described if d["changed_from_distpy"]]
+    print(
+        "\nPlots-config panels: not commands of a command_list; list them under 'plots' in a plots config "
+        "and draw them with `raydas plot PLOTS_CONFIG.json`:"
+    )
+    rows = [
+        {"name": d["name"], "params": ", ".join(p["name"] for p in d["parameters"]), "description": d["description"]}
+        for d in panels
+    ]
+    print(_table(rows, [("name", "panel"), ("params", "keys"), ("description", "what it draws")]))
+    changed = [d for d in described + panels if d["changed_from_distpy"]]
     if changed:
         print("\nWhere raydas's numbers or behaviour differ from distpy's:")
         for d in changed:
@@ -145,7 +157,8 @@ def cmd_commands(args) -> int:
 
 def cmd_graph(args) -> int:
     from .config import load_config
-    from .pipeline import Pipeline, load_json
+    from .configfile import load_json
+    from .pipeline import Pipeline
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "command_list" in doc:
@@ -164,7 +177,7 @@ def cmd_graph(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .commands.plots import run_plots
+    from .apps.plot import run_plots
 
     for url in run_plots(args.config):
         print(f"wrote {url}")

@@ -35,10 +35,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .configfile import config_folder, json_path, load_json, resolve_path, validation_error
 from .errors import ConfigError
-from .fsutil import join, url_to_fs
+from .fsutil import join
 from .outputs import check_output_path, safe_relative
-from .pipeline import load_json
 
 DISTPY_SYSTEM_KEYS = {
     "in_drive",
@@ -185,31 +185,25 @@ class RunConfig(BaseModel):
         return _no_credentials(value)
 
 
-def _resolve(base: str | None, path: str | None) -> str | None:
-    """``path`` relative to the folder ``base`` unless it is absolute or a URL."""
-    if path is None or base is None:
-        return path
-    if "://" in path or os.path.isabs(path) or path.startswith("~"):
-        return os.path.expanduser(path)
-    return join(base, path) if "://" in base else os.path.normpath(os.path.join(base, path))
+#: what a config error says when a key looks like a credential
+CREDENTIALS_ADVICE = (
+    "credentials do not belong in config files: set them in the environment (AWS_ACCESS_KEY_ID/"
+    "AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_*, GOOGLE_APPLICATION_CREDENTIALS) or use the instance's "
+    "identity (IAM role, managed identity, workload identity)"
+)
 
 
 def _validation_error(exc: ValidationError, source: str | None) -> ConfigError:
+    """A run config's validation error; a key that would carry credentials gets advice instead."""
     err = exc.errors()[0]
-    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-    msg = err["msg"]
     last = err["loc"][-1] if err["loc"] else ""
     if (
         err["type"] == "extra_forbidden"
         and isinstance(last, str)
         and (SECRET_NAME.search(last) or last in ("storage_options", "client_kwargs"))
     ):
-        msg = (
-            "credentials do not belong in config files: set them in the environment (AWS_ACCESS_KEY_ID/"
-            "AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_*, GOOGLE_APPLICATION_CREDENTIALS) or use the instance's "
-            "identity (IAM role, managed identity, workload identity)"
-        )
-    return ConfigError(f"${loc}", msg, source)
+        return ConfigError(json_path(err["loc"]), CREDENTIALS_ADVICE, source)
+    return validation_error(exc, source)
 
 
 def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
@@ -218,7 +212,10 @@ def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
     def need(key):
         if key not in doc:
             raise ConfigError(
-                f"$.{key}", "missing (distpy system configs name in_drive/out_drive/project/data/results)", source
+                f"$.{key}",
+                "missing (a distpy system config names in_drive, project, data and results, and optionally "
+                "out_drive; or in_directory and out_directory)",
+                source,
             )
         value = doc[key]
         if not isinstance(value, str):
@@ -267,15 +264,15 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
         path = str(source)
         doc = load_json(path)
         if base is None:
-            fs, p = url_to_fs(path)
-            base = os.path.dirname(os.path.abspath(p)) if "://" not in path else path.rsplit("/", 1)[0]
+            base = config_folder(path)
     if not isinstance(doc, dict):
         raise ConfigError("$", f"a run config is a JSON object, not {type(doc).__name__}", path)
     if "command_list" in doc:
+        name = os.path.basename(path) if path else "processing.json"
         raise ConfigError(
             "$",
-            "this is a processing config (command_list); give it as 'processing' in a run "
-            "config, or run: raydas run --processing THIS --input DATA",
+            "this is a processing config (command_list), not a run config: name it as 'processing' in a run "
+            f'config, e.g. {{"input": "data/*.sgy", "processing": "{name}"}}, and run: raydas run RUN_CONFIG.json',
             path,
         )
     if "input" not in doc and DISTPY_SYSTEM_KEYS & set(doc):
@@ -287,13 +284,13 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
             raise _validation_error(exc, path) from None
     if base is not None:
         inputs = cfg.input if isinstance(cfg.input, list) else [cfg.input]
-        resolved = [_resolve(base, i) for i in inputs]
+        resolved = [resolve_path(base, i) for i in inputs]
         cfg = cfg.model_copy(
             update={
                 "input": resolved if isinstance(cfg.input, list) else resolved[0],
-                "output": _resolve(base, cfg.output),
-                "store": _resolve(base, cfg.store),
-                "processing": _resolve(base, cfg.processing) if isinstance(cfg.processing, str) else cfg.processing,
+                "output": resolve_path(base, cfg.output),
+                "store": resolve_path(base, cfg.store),
+                "processing": resolve_path(base, cfg.processing) if isinstance(cfg.processing, str) else cfg.processing,
             }
         )
     return cfg

@@ -13,11 +13,9 @@ parameter of the wrong type.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -26,8 +24,8 @@ from . import commands
 from .backend import to_device, to_host
 from .chunk import Chunk
 from .commands.base import ArrayMeta, Command, Context
+from .configfile import load_json, validation_error
 from .errors import ConfigError, PipelineError, RaydasError
-from .fsutil import url_to_fs
 from .outputs import OutputSink
 
 log = logging.getLogger(__name__)
@@ -95,24 +93,6 @@ class ChunkResult:
     index: int
     written: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def load_json(path: str) -> Any:
-    """Read a JSON document from a local path or URL; errors name the file and line."""
-    fs, p = url_to_fs(path)
-    try:
-        with fs.open(p, "rb") as fh:
-            text = fh.read().decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError("$", "file not found", source=path) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError("$", f"not UTF-8 text ({exc})", source=path) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=path
-        ) from None
 
 
 def _is_int(value) -> bool:
@@ -231,11 +211,7 @@ class Pipeline:
         try:
             command = cls(cls.Params.model_validate(params), uid=uid)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
-            raise ConfigError(
-                f"{path}.{loc}" if loc else path, f"{err['msg']} (got {err.get('input')!r})", source
-            ) from None
+            raise validation_error(exc, source, root=path, with_input=True) from None
         except (ValueError, TypeError) as exc:
             raise ConfigError(path, f"{name}: {exc}", source) from None
         return Node(uid=uid, command=command, in_uid=in_uid, gather_uids=[int(g) for g in gather], json_path=path)

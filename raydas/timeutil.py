@@ -47,14 +47,6 @@ def to_iso(ns: int) -> str:
     return str(np.datetime64(int(ns), "ns").astype("datetime64[us]")) + "Z"
 
 
-def to_datetime64(ns: int) -> np.datetime64:
-    return np.datetime64(int(ns), "ns")
-
-
-def seconds_to_ns(seconds: float) -> int:
-    return int(round(float(seconds) * NS_PER_S))
-
-
 def unix_stem(ns: int) -> str:
     """File stem for a chunk starting at ``ns``: unix seconds, with milliseconds
     when the start is not on a whole second (distpy names chunks ``<unixtime>``)."""

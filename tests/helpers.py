@@ -3,6 +3,7 @@ keep the result of one node (halo trimmed)."""
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -92,3 +93,17 @@ def run_chunked(
         run_graph(command_list, chunk, keep=keep)[0] for chunk in chunk_record(whole, fs, halo, chunk_seconds, spacing)
     ]
     return np.concatenate(pieces, axis=1), halo
+
+
+def png_size_and_dpi(payload: bytes) -> tuple[tuple[int, int], tuple[float, float]]:
+    """Pixel size and dots per inch of a PNG file's content."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(payload)) as im:
+        assert im.format == "PNG"
+        return im.size, im.info.get("dpi")
+
+
+def date_num(seconds: float) -> float:
+    """matplotlib's date number (days since 1970-01-01 UTC), written out by hand."""
+    return seconds / 86400.0

@@ -72,12 +72,21 @@ def get(name: str) -> type[Command]:
     Raises
     ------
     RaydasError
-        For an unknown name (never a silent pass-through), with suggestions.
+        For an unknown name (never a silent pass-through), with suggestions;
+        for distpy's panel plots (``well_log``, ``stack``, ``rgb``), saying
+        that they belong in a plots config drawn by ``raydas plot``.
     """
     _load()
     try:
         return _COMMANDS[name]
     except KeyError:
+        from .plots import PLOTS_CONFIG_PANELS
+
+        if name in PLOTS_CONFIG_PANELS:
+            raise RaydasError(
+                f"{name} is a panel of a plots config, not a processing command: list it under 'plots' "
+                "in a plots config and run `raydas plot PLOTS_CONFIG.json`"
+            ) from None
         close = difflib.get_close_matches(str(name), _COMMANDS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `raydas commands` lists them"
         raise RaydasError(f"unknown command {name!r}{hint}") from None

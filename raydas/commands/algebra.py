@@ -258,13 +258,3 @@ class Keras(Command):
             model.save(local)
             with open(local, "rb") as fh:
                 write_bytes_atomic(self.location, fh.read())
-
-    def __getstate__(self):  # travels to Ray actors without the loaded model
-        state = dict(self.__dict__)
-        state["_model"] = None
-        state.pop("_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()

@@ -100,7 +100,7 @@ class Context:
     stem
         The chunk's output file stem (unix time).
     sink
-        Where writer commands put files (see :class:`raydas.pipeline.OutputSink`).
+        Where writer commands put files (see :class:`raydas.outputs.OutputSink`).
     cache
         Per-input scratch shared by consumers of the same value (e.g. the power
         spectrum of an FFT, computed once for every band command).
@@ -114,7 +114,6 @@ class Context:
     stem: str = ""
     sink: Any = None
     cache: dict = field(default_factory=dict)
-    attrs: dict = field(default_factory=dict)
 
     @property
     def positions(self) -> np.ndarray:
@@ -143,7 +142,7 @@ class Command:
         when ``gather_uids`` may be given.
     time_local
         True when each output sample depends only on input samples within
-        :meth:`halo` of it (so chunks with a halo give whole-record results);
+        :meth:`halo_samples` of it (so chunks with a halo give whole-record results);
         False for results that are by nature per chunk (a spectrum, a mean over
         the chunk), which see the chunk without its halo.
     gpu
@@ -200,22 +199,12 @@ class Command:
     @classmethod
     def describe(cls) -> dict:
         """A JSON-ready description (``raydas commands --json``)."""
-        params = []
-        for pname, f in cls.Params.model_fields.items():
-            default = f.default if f.default is not None or not f.is_required() else None
-            params.append(
-                {
-                    "name": pname,
-                    "default": _jsonable(default),
-                    "required": f.is_required(),
-                    "description": f.description or "",
-                }
-            )
         return {
             "name": cls.name,
+            "section": "command_list",
             "family": cls.family,
             "description": cls.description,
-            "parameters": params,
+            "parameters": describe_parameters(cls.Params),
             "inputs": cls.inputs,
             "time_local": cls.time_local,
             "halo": _halo_doc(cls),
@@ -226,6 +215,20 @@ class Command:
 
     def __repr__(self) -> str:
         return f"<{self.name} uid={self.uid}>"
+
+
+def describe_parameters(model: type[BaseModel]) -> list[dict]:
+    """The fields of a parameter model, JSON-ready: name, default (None when
+    required), required, description (``raydas commands --json``)."""
+    return [
+        {
+            "name": name,
+            "default": None if f.is_required() else _jsonable(f.get_default(call_default_factory=True)),
+            "required": f.is_required(),
+            "description": f.description or "",
+        }
+        for name, f in model.model_fields.items()
+    ]
 
 
 def _halo_doc(cls) -> str:

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ..backend import to_host
+from .base import Command, Params
 
 
 def time_or_channel_axis(axis: int | None) -> int | None:
     """distpy's axis argument for a 2-D ``(channel, time)`` array: -1 means 1 (time)."""
     return 1 if axis == -1 else axis
+
+
+class AxisCommand(Command):
+    """A command that works along distpy's ``axis`` parameter.
+
+    Its ``Params`` has ``axis``: 1 (or -1) along time, 0 across channels, and
+    where a command allows it None for all axes. The constructor sets
+    ``self.axis`` to the array axis (1, 0 or None) and ``time_local`` from it:
+    across channels every time sample stands on its own, so the command is
+    time-local with no halo; along time it sees whole chunks, unless the class
+    sets ``local_along_time`` (a filter that declares the halo it needs along
+    time in :meth:`halo_samples`).
+    """
+
+    local_along_time: ClassVar[bool] = False
+
+    def __init__(self, params: Params, uid: int = 0):
+        super().__init__(params, uid)
+        self.axis = time_or_channel_axis(params.axis)
+        self.time_local = self.axis == 0 or self.local_along_time
 
 
 def channel_spacing(positions, what: str) -> float:

@@ -22,12 +22,17 @@ from .base import Command, Params
 from .common import time_or_channel_axis
 
 
-class _Placement(Command):
+class _PassOn(Command):
+    """A command that returns its input unchanged."""
+
     family = "control"
-    changed_from_distpy = "No-op: raydas places every step on the actor's device itself."
 
     def apply(self, xp, x, ctx):
         return x
+
+
+class _Placement(_PassOn):
+    changed_from_distpy = "No-op: raydas places every step on the actor's device itself."
 
 
 @register
@@ -43,29 +48,21 @@ class FromGpu(_Placement):
 
 
 @register
-class PassThrough(Command):
+class PassThrough(_PassOn):
     name = "NONE"
-    family = "control"
     description = "Explicit pass-through: returns its input unchanged."
     changed_from_distpy = "Only the explicit name NONE passes through; distpy also mapped every unknown name here."
 
-    def apply(self, xp, x, ctx):
-        return x
-
 
 @register
-class Data(Command):
+class Data(_PassOn):
     """distpy's ``data`` node. In raydas uid 0 is always the chunk itself (never
     written in JSON); a ``data`` command passes its input on unchanged, so with
     ``in_uid: 0`` it is the raw chunk."""
 
     name = "data"
-    family = "control"
     description = "The raw data node: passes its input on unchanged (in_uid 0 = the chunk)."
     changed_from_distpy = "Passes its input on; distpy wrapped the previous command object as data (meaningless)."
-
-    def apply(self, xp, x, ctx):
-        return x
 
 
 @register

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from . import register
 from .base import Command, Params
-from .common import time_or_channel_axis
+from .common import AxisCommand
 
 
 class _Elementwise(Command):
@@ -53,7 +53,7 @@ class Conj(_Elementwise):
 
 
 @register
-class Unwrap(_Elementwise):
+class Unwrap(AxisCommand, _Elementwise):
     """``numpy.unwrap`` of phase angles (rad) along an axis.
 
     Across channels (axis 0) each time sample is unwrapped on its own, so it is
@@ -67,11 +67,6 @@ class Unwrap(_Elementwise):
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(-1, description="-1 or 1 = along time (per chunk), 0 = across channels")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0
 
     def apply(self, xp, x, ctx):
         return xp.unwrap(x.astype(xp.float64), axis=self.axis).astype(xp.float32)

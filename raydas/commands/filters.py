@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from ..backend import ndimage_module, signal_module, to_host
 from . import register
 from .base import Command, Params
-from .common import channel_spacing, time_or_channel_axis
+from .common import AxisCommand, channel_spacing
 
 #: a filter's response is taken to have died out once the tail beyond the halo
 #: holds less than this fraction of its total absolute response.
@@ -24,6 +24,26 @@ def butter_sos(order: int, wn: tuple[float, ...], btype: str) -> np.ndarray:
     from scipy import signal
 
     return signal.butter(order, wn if len(wn) > 1 else wn[0], btype=btype, output="sos")
+
+
+def filtfilt_padlen(sos: np.ndarray, n_samples: int) -> int:
+    """Edge padding of a forward-backward filter: scipy's default for ``sosfiltfilt``
+    (3 x the number of taps), shortened for signals of fewer samples than that.
+
+    Parameters
+    ----------
+    sos
+        The filter as second-order sections, shape ``(n_sections, 6)``.
+    n_samples
+        Length of the signal along the filtered axis (samples).
+
+    Returns
+    -------
+    int
+        Samples of padding at each end.
+    """
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return min(3 * ntaps, n_samples - 1)
 
 
 @functools.lru_cache(maxsize=256)
@@ -48,9 +68,10 @@ def iir_decay_samples(sos_bytes: bytes, n_sections: int, limit: int) -> int:
 
 
 @register
-class Butter(Command):
+class Butter(AxisCommand):
     name = "butter"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Zero-phase Butterworth filter (forward-backward) along time or across channels."
     changed_from_distpy = (
         "Across channels (axis 0) the cut-off is relative to the spatial Nyquist 1/(2 dx) "
@@ -68,7 +89,6 @@ class Butter(Command):
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
         freqs = params.freq if isinstance(params.freq, list) else [params.freq]
         want = 2 if params.type in ("bandpass", "bandstop") else 1
         if len(freqs) != want:
@@ -101,9 +121,7 @@ class Butter(Command):
             nyquist = 1.0 / (2.0 * dx)
         sos = self.sos(nyquist)
         padtype = self.params.padtype
-        # scipy's default edge padding, shortened for chunks shorter than it
-        ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-        padlen = min(3 * ntaps, x.shape[self.axis] - 1) if padtype is not None else 0
+        padlen = filtfilt_padlen(sos, x.shape[self.axis]) if padtype is not None else 0
         y = signal_module(xp).sosfiltfilt(
             xp.asarray(sos), x.astype(xp.float64), axis=self.axis, padtype=padtype, padlen=padlen
         )
@@ -178,6 +196,8 @@ class KernelParams(Params):
 
 
 class _KernelFilter(Command):
+    """A 2-D filter with the kernel ``coeffs``, by the ``scipy.ndimage`` function of the command's name."""
+
     family = "filters"
 
     def halo_samples(self, sample_rate: float) -> int:
@@ -186,6 +206,10 @@ class _KernelFilter(Command):
 
     def kernel(self, xp):
         return xp.asarray(np.asarray(self.params.coeffs, dtype=np.float32))
+
+    def apply(self, xp, x, ctx):
+        ndimage_function = getattr(ndimage_module(xp), self.name)  # convolve or correlate
+        return ndimage_function(x.astype(xp.float32, copy=False), self.kernel(xp), mode=self.params.mode)
 
 
 @register
@@ -198,9 +222,6 @@ class Convolve(_KernelFilter):
             [[1, 0, -1], [2, 0, -2], [1, 0, -1]], description="kernel: rows across channels, columns along time"
         )
 
-    def apply(self, xp, x, ctx):
-        return ndimage_module(xp).convolve(x.astype(xp.float32, copy=False), self.kernel(xp), mode=self.params.mode)
-
 
 @register
 class Correlate(_KernelFilter):
@@ -212,9 +233,6 @@ class Correlate(_KernelFilter):
             [[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
             description="kernel: rows across channels, columns along time",
         )
-
-    def apply(self, xp, x, ctx):
-        return ndimage_module(xp).correlate(x.astype(xp.float32, copy=False), self.kernel(xp), mode=self.params.mode)
 
 
 @register
@@ -272,12 +290,13 @@ class Wiener(Command):
 
 
 @register
-class RunningMean(Command):
+class RunningMean(AxisCommand):
     """Centred running mean of ``window_length`` samples along ``axis``
     (``scipy.ndimage.uniform_filter1d``, edges extended with the nearest value)."""
 
     name = "running_mean"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Centred running mean of window_length samples along axis (0 = across channels, 1 = time)."
     changed_from_distpy = (
         "Returns the filtered data (distpy returned None); axis is the axis the window runs along, as in numpy "
@@ -287,10 +306,6 @@ class RunningMean(Command):
     class Params(Params):
         window_length: int = Field(5, ge=1, description="window (samples or channels)")
         axis: Literal[0, 1, -1] = Field(0, description="0 = across channels, 1 (or -1) = along time")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
 
     def halo_samples(self, sample_rate: float) -> int:
         """window_length // 2 samples along time; 0 across channels."""
@@ -410,13 +425,14 @@ class Destripe(Command):
 
 
 @register
-class Diff(Command):
+class Diff(AxisCommand):
     """Difference over an offset of ``window_length`` samples along ``axis``:
     ``y[i] = x[i + L] - x[i]``; the last ``L`` values repeat the last full
     difference, so the shape is kept."""
 
     name = "diff"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Difference x[i+L] - x[i] over an offset L = window_length along axis; shape kept."
     changed_from_distpy = (
         "window_length is the offset between the samples differenced (as distpy documented); distpy used it as the "
@@ -426,10 +442,6 @@ class Diff(Command):
     class Params(Params):
         window_length: int = Field(1, ge=1, description="offset L between the differenced samples")
         axis: Literal[0, 1, -1] = Field(-1, description="-1 or 1 = along time, 0 = across channels")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
 
     def halo_samples(self, sample_rate: float) -> int:
         """window_length samples along time; 0 across channels."""
@@ -447,13 +459,14 @@ class Diff(Command):
 
 
 @register
-class Gradient(Command):
+class Gradient(AxisCommand):
     """``numpy.gradient`` against physical coordinates: channel positions (m)
     across channels (axis 0), the sample interval (s) along time (axis 1), so
     the result is per metre or per second."""
 
     name = "gradient"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Derivative (numpy.gradient) per metre across channels (axis 0) or per second along time (axis 1)."
     changed_from_distpy = (
         "Along time the spacing is the sample interval in s (distpy's time axis was usually sample indices); "
@@ -473,10 +486,6 @@ class Gradient(Command):
                 raise ValueError("axis null would give two gradients; use one gradient command per axis (0 or 1)")
             return value
 
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-
     def halo_samples(self, sample_rate: float) -> int:
         """1 sample along time (central differences); 0 across channels."""
         return 1 if self.axis == 1 else 0
@@ -492,7 +501,7 @@ class Gradient(Command):
 
 
 @register
-class Roll(Command):
+class Roll(AxisCommand):
     """``numpy.roll`` by ``window_length`` samples along ``axis``; with
     ``gather_uids`` each channel (axis 1) or each time sample (axis 0) is rolled
     by its own shift, read from that dataset (rounded to whole samples).
@@ -504,6 +513,7 @@ class Roll(Command):
 
     name = "roll"
     family = "filters"
+    local_along_time = True  # declares its halo along time
     description = "Circular shift by window_length samples along axis, or per channel by the shifts in gather_uids[0]."
     inputs = "optional"
 
@@ -513,10 +523,6 @@ class Roll(Command):
         max_shift: int = Field(
             0, ge=0, description="largest |shift| from gather_uids (samples); sets the halo (raydas)"
         )
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
 
     def halo_samples(self, sample_rate: float) -> int:
         """max(|window_length|, max_shift) samples along time; 0 across channels."""

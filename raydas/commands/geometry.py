@@ -9,10 +9,10 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..backend import to_host
-from ..formats.chunkstore import npy_bytes
+from ..formats.npyfolder import npy_folder_files
 from . import register
 from .base import ArrayMeta, Command, Params
-from .common import time_or_channel_axis
+from .common import AxisCommand, time_or_channel_axis
 from .io import WriterParams
 
 log = logging.getLogger(__name__)
@@ -122,13 +122,12 @@ class Clip(Command):
         cols = self._samples(x.shape[1], ctx.meta.dt or ctx.dt) if not self.time_local else slice(None)
         out = x[xp.asarray(rows)][:, cols]
         if self.writes:
-            folder = self.params.directory_out
-            ctx.sink.write(f"{folder}/{ctx.stem}.npy", npy_bytes(np.asarray(to_host(out))))
-            if ctx.meta.positions is not None:
-                depth = np.asarray(to_host(ctx.meta.positions), dtype=np.float64)[rows].reshape(-1, 1)
-                ctx.sink.write(f"{folder}/measured_depth.npy", npy_bytes(depth))
-            dt = ctx.meta.dt or ctx.dt
-            ctx.sink.write(f"{folder}/time.npy", npy_bytes(np.arange(x.shape[1])[cols] * dt))
+            positions = ctx.meta.positions
+            depth = np.asarray(to_host(positions), dtype=np.float64)[rows] if positions is not None else None
+            seconds = np.arange(x.shape[1])[cols] * (ctx.meta.dt or ctx.dt)
+            files = npy_folder_files(self.params.directory_out, f"{ctx.stem}.npy", to_host(out), depth, seconds)
+            for path, payload in files.items():
+                ctx.sink.write(path, payload)
         return out
 
     def out_meta(self, x, out, ctx):
@@ -139,7 +138,7 @@ class Clip(Command):
 
 
 @register
-class Interp(Command):
+class Interp(AxisCommand):
     """Linear resampling onto a new grid (``numpy.interp`` per column or row;
     values beyond the old grid take the end values).
 
@@ -170,11 +169,6 @@ class Interp(Command):
             if self.positions is not None and len(self.positions) == 0:
                 raise ValueError("positions is empty")
             return self
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0
 
     def _old_new(self, n: int, ctx) -> tuple[np.ndarray, np.ndarray]:
         if self.axis == 0:
@@ -238,7 +232,7 @@ _MODELS = {"lin_fit": (_lin, 2, 1), "exp_fit": (_exp, 3, 1), "sum2exp_fit": (_su
 
 
 @register
-class CurveFit(Command):
+class CurveFit(AxisCommand):
     """Least-squares fit (``scipy.optimize.curve_fit``) of a model to every
     channel against time (``axis=1``, t in s from the chunk start) or to every
     time sample against position (``axis=0``, m).
@@ -274,11 +268,6 @@ class CurveFit(Command):
             if self.bounds is not None and (len(self.bounds) != 2 or any(len(b) != ncoef for b in self.bounds)):
                 raise ValueError(f"bounds must be [[{ncoef} lower values], [{ncoef} upper values]] for {self.method}")
             return self
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0
 
     def _start(self, y: np.ndarray) -> list[float]:
         s = self.params.initSlopes

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from ..backend import to_host
 from ..errors import FormatError
-from ..formats.chunkstore import npy_bytes
+from ..formats.npyfolder import npy_folder_files
 from ..formats.witsml import band_curve_names, fbe_document
 from ..outputs import safe_relative
 from . import register
@@ -23,13 +23,15 @@ from .base import Command, Params
 class WriterParams(Params):
     directory_out: str = Field("NONE", description="folder under the results root; NONE writes nothing")
 
-    @field_validator("directory_out")
+    @field_validator("directory_out", "filename", check_fields=False)  # filename: data_load's file
     @classmethod
     def _inside_results(cls, value: str) -> str:
         return value if value == "NONE" else safe_relative(value)
 
 
-class _Writer(Command):
+class Writer(Command):
+    """Base of the commands that write one file per chunk, ``<directory_out>/<stem>.<suffix>``, on the host."""
+
     family = "io"
     writes = True
     gpu = False
@@ -43,7 +45,7 @@ class _Writer(Command):
 
 
 @register
-class WriteNpy(_Writer):
+class WriteNpy(Writer):
     name = "write_npy"
     description = (
         "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy); pass it on."
@@ -57,18 +59,18 @@ class WriteNpy(_Writer):
     def apply(self, xp, x, ctx):
         if self.params.directory_out == "NONE":
             return x
-        out = self.params.directory_out
         host = to_host(x)
-        ctx.sink.write(f"{out}/{ctx.stem}.npy", npy_bytes(host))
-        if ctx.positions is not None and len(ctx.positions) == host.shape[0]:
-            ctx.sink.write(f"{out}/measured_depth.npy", npy_bytes(np.asarray(ctx.positions).reshape(-1, 1)))
-        if ctx.meta.dt is not None and host.ndim == 2:
-            ctx.sink.write(f"{out}/time.npy", npy_bytes(np.arange(host.shape[1]) * ctx.meta.dt))
+        depth = ctx.positions if ctx.positions is not None and len(ctx.positions) == host.shape[0] else None
+        seconds = np.arange(host.shape[1]) * ctx.meta.dt if ctx.meta.dt is not None and host.ndim == 2 else None
+        for path, payload in npy_folder_files(
+            self.params.directory_out, f"{ctx.stem}.npy", host, depth, seconds
+        ).items():
+            ctx.sink.write(path, payload)
         return x
 
 
 @register
-class WriteWitsml(_Writer):
+class WriteWitsml(Writer):
     name = "write_witsml"
     description = (
         "Write band energies as WITSML 1.3.1.1 <directory_out>/<unixtime>.fbe (gather_uids[0]: band 0-Nyquist)."
@@ -141,11 +143,6 @@ class DataLoad(Command):
     class Params(WriterParams):
         filename: str = Field("NONE", description="file name under directory_out (.npy)")
 
-        @field_validator("filename")
-        @classmethod
-        def _plain_name(cls, value: str) -> str:
-            return value if value == "NONE" else safe_relative(value)
-
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
         if (params.directory_out == "NONE") != (params.filename == "NONE"):
@@ -183,13 +180,3 @@ class DataLoad(Command):
         if not self.relative:
             return x
         return self.load(ctx.sink)
-
-    def __getstate__(self):  # the pipeline travels to Ray actors: no lock, no cache
-        state = dict(self.__dict__)
-        state["_loaded"] = {}
-        state.pop("_lock", None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()

@@ -35,8 +35,8 @@ from ..backend import fft_module, is_numpy, signal_module
 from . import register
 from .algebra import gathered_operand, same_precision
 from .base import ArrayMeta, Command, Params, Spectrum
-from .common import time_or_channel_axis
-from .filters import butter_sos
+from .common import AxisCommand
+from .filters import butter_sos, filtfilt_padlen
 
 
 def _spectrum_of(ctx, x, axis: int = 1) -> Spectrum:
@@ -192,7 +192,7 @@ def band_energy(xp, X, ctx, low: float, high: float):
 
 
 @register
-class FFT(Command):
+class FFT(AxisCommand):
     name = "fft"
     family = "spectral"
     description = "Fourier transform along an axis (one-sided complex64 spectrum for real data)."
@@ -203,11 +203,6 @@ class FFT(Command):
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = along channels")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0  # a transform across channels is per time sample
 
     def apply(self, xp, x, ctx):
         fft = fft_module(xp)
@@ -237,7 +232,7 @@ class FFT(Command):
 
 
 @register
-class IFFT(Command):
+class IFFT(AxisCommand):
     name = "ifft"
     family = "spectral"
     description = "Inverse Fourier transform along an axis (real samples back from a one-sided spectrum)."
@@ -245,11 +240,6 @@ class IFFT(Command):
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = along channels")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0
 
     def apply(self, xp, x, ctx):
         fft = fft_module(xp)
@@ -347,7 +337,7 @@ def _replace_spectrum(meta: ArrayMeta, spec: Spectrum) -> ArrayMeta:
 
 
 @register
-class AnalyticSignal(Command):
+class AnalyticSignal(AxisCommand):
     """Narrow-band analytic signal around ``freq`` (distpy's "MLE" estimator).
 
     The input is a spectrum along ``axis`` (from ``fft``). It is multiplied by
@@ -378,11 +368,6 @@ class AnalyticSignal(Command):
             64, ge=3, description="Hann window length (samples); pass band about 2 fs / window_length wide"
         )
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0
 
     def kernel_spectrum(self, xp, spec: Spectrum):
         """FFT (length ``spec.n``) of the scaled, windowed complex exponential."""
@@ -430,7 +415,7 @@ class Deconvolve(Command):
 
 
 @register
-class VirtualCMP(Command):
+class VirtualCMP(AxisCommand):
     """Virtual-source common-midpoint gather: ``X conj(flip(X, axis))``, the
     cross-spectrum of each trace with its mirror image (seismic interferometry).
     Per chunk along time; time-local for ``axis = 0``."""
@@ -442,11 +427,6 @@ class VirtualCMP(Command):
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(0, description="axis to mirror: 0 = channels, 1 (or -1) = time")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0
 
     def apply(self, xp, x, ctx):
         return same_precision(xp, x * xp.conj(xp.flip(x, axis=self.axis)))
@@ -593,7 +573,6 @@ class VelocityMask(Command):
         mask = ((v > p.min_velocity) & (v <= p.max_velocity)).astype(xp.float64)
         if p.smooth > 1:
             sos = butter_sos(5, (1.0 / p.smooth,), "lowpass")
-            ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-            padlen = min(3 * ntaps, mask.shape[1] - 1)
+            padlen = filtfilt_padlen(sos, mask.shape[1])
             mask = xp.abs(signal_module(xp).sosfiltfilt(xp.asarray(sos), mask, axis=1, padtype="even", padlen=padlen))
         return mask.astype(xp.float32)

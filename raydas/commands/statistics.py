@@ -18,7 +18,7 @@ from pydantic import Field
 from ..backend import ndimage_module, to_host
 from . import register
 from .base import Command, Params
-from .common import time_or_channel_axis
+from .common import AxisCommand
 
 _KEEPDIMS = "Keeps the reduced axis ((n_channels, 1) over time; distpy returned a 1-D array)."
 
@@ -27,17 +27,12 @@ class AxisParams(Params):
     axis: Literal[0, 1, -1] | None = Field(1, description="1 (or -1) = over time, 0 = over channels, null = all")
 
 
-class _Reduction(Command):
+class _Reduction(AxisCommand):
     """A reduction along ``axis``; subclasses implement :meth:`reduce`."""
 
     family = "statistics"
     time_local = False
     Params = AxisParams
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0  # a reduction across channels is per time sample
 
     def apply(self, xp, x, ctx):
         if self.axis is None:
@@ -255,7 +250,7 @@ class ApproxVlf(Command):
 
 
 @register
-class Extract(Command):
+class Extract(AxisCommand):
     """One channel (``axis=0``: row ``index``, a time series) or one time sample
     (``axis=1``: column ``index`` of the chunk, a depth profile)."""
 
@@ -267,11 +262,6 @@ class Extract(Command):
     class Params(Params):
         index: int = Field(0, description="row (channel) or column (time sample) index; negative counts from the end")
         axis: Literal[0, 1, -1] = Field(1, description="0 = one channel, 1 (or -1) = one time sample of the chunk")
-
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        self.axis = time_or_channel_axis(params.axis)
-        self.time_local = self.axis == 0
 
     def apply(self, xp, x, ctx):
         i = self.params.index

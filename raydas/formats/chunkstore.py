@@ -30,16 +30,10 @@ from ..fsutil import is_local, join, url_to_fs, write_bytes_atomic
 from ..timeutil import stem_to_ns
 from . import register
 from .base import Format, Probe, RecordInfo, as_float32
+from .npyfolder import DEPTH_FILE, TIME_FILE, npy_bytes, npy_folder_files
 
 MANIFEST = "manifest.parquet"
-DEPTH_FILE = "measured_depth.npy"
 _CHUNK_NAME = re.compile(r"^(\d+(?:\.\d+)?)\.npy$")
-
-
-def npy_bytes(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
 
 
 def npy_parts(array: np.ndarray) -> list:
@@ -141,9 +135,6 @@ class ChunkStoreFormat(Format):
         return as_float32(load_npy(join(record.path, record.key))[channels, start:stop])
 
 
-TIME_FILE = "time.npy"
-
-
 def _time_axis_dt(folder: str, width: int) -> float | None:
     """Sample interval (s) from a folder's ``time.npy``, or None.
 
@@ -170,14 +161,16 @@ def write_npy_folder(chunk: Chunk, url: str) -> list[str]:
     ``url`` is the folder, or the ``.npy`` file to write (its folder then holds the axes).
     """
     core = chunk.trimmed()
-    if str(url).endswith(".npy"):
-        folder, target = posixpath.dirname(str(url)) or ".", str(url)
+    url = str(url)
+    if url.endswith(".npy"):
+        folder, name = posixpath.dirname(url), posixpath.basename(url)
     else:
-        folder, target = str(url), join(str(url), f"{core.stem}.npy")
-    write_bytes_atomic(target, npy_bytes(np.asarray(core.data, dtype=np.float32)))
-    write_bytes_atomic(join(folder, DEPTH_FILE), npy_bytes(core.positions.reshape(-1, 1)))
-    write_bytes_atomic(join(folder, TIME_FILE), npy_bytes(np.arange(core.data.shape[1]) * core.dt))
-    return [target, join(folder, DEPTH_FILE), join(folder, TIME_FILE)]
+        folder, name = url, f"{core.stem}.npy"
+    seconds = np.arange(core.data.shape[1]) * core.dt
+    files = npy_folder_files(folder, name, np.asarray(core.data, dtype=np.float32), core.positions, seconds)
+    for target, payload in files.items():
+        write_bytes_atomic(target, payload)
+    return list(files)
 
 
 @register

@@ -1,17 +1,16 @@
 """Commands that cupy cannot run (``gpu = False``) move to the host alone.
 
-No GPU here, so a stand-in device namespace plays cupy's part: numpy under
-another name whose arrays are a separate type with cupy's ``.get()``. A graph
-run with it must hand device arrays to GPU commands, plain numpy arrays to
-host-only commands, copy to the host only for those steps, and give numpy's
-numbers.
+No GPU here, so a stand-in device namespace (tests/device_stand_in.py) plays
+cupy's part: numpy under another name whose arrays are a separate type with
+cupy's ``.get()``. A graph run with it must hand device arrays to GPU
+commands, plain numpy arrays to host-only commands, copy to the host only for
+those steps, and give numpy's numbers.
 """
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
+from device_stand_in import DeviceArray, device_namespace
 from helpers import make_chunk
 
 from raydas import commands
@@ -19,23 +18,6 @@ from raydas.commands.base import Command
 from raydas.pipeline import Pipeline
 
 FS = 500.0
-
-
-class DeviceArray(np.ndarray):
-    """An array "on the device": numpy maths, but a type of its own."""
-
-    downloads = 0
-
-    def get(self) -> np.ndarray:  # cupy.ndarray.get(): a host copy
-        DeviceArray.downloads += 1
-        return np.array(self.view(np.ndarray))
-
-
-def _device_namespace() -> types.ModuleType:
-    xp = types.ModuleType("fake_cupy")
-    xp.__dict__.update({k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
-    xp.asarray = lambda a, dtype=None: np.array(a, dtype=dtype).view(DeviceArray)
-    return xp
 
 
 SEEN: dict[str, type] = {}
@@ -79,7 +61,7 @@ def test_host_only_steps_get_numpy_and_the_rest_stays_on_the_device():
     assert commands.get("kurtosis").gpu is False and commands.get("lin_transform").gpu is True
     rng = np.random.default_rng(3)
     data = rng.standard_normal((6, 400)).astype(np.float32)
-    xp = _device_namespace()
+    xp = device_namespace()
     DeviceArray.downloads = 0
     Pipeline.from_config({"command_list": GRAPH}).run(make_chunk(data, FS), xp)
     assert SEEN["gpu"] is DeviceArray  # uploaded once at the start

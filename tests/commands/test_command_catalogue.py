@@ -1,5 +1,7 @@
-"""`raydas commands --json` lists every distpy command name, the four plot commands,
-the four distpy never registered, with distpy's code defaults and a full description."""
+"""`raydas commands --json` lists every distpy command name, the four plot commands
+(thumbnail among the commands; well_log, stack and rgb in the section of
+plots-config panels), the four distpy never registered, with distpy's code
+defaults and a full description."""
 
 from __future__ import annotations
 
@@ -77,6 +79,8 @@ DISTPY_REGISTERED = [
     "write_witsml",
 ]
 PLOTS = ["thumbnail", "well_log", "stack", "rgb"]
+#: distpy's plots that are panels of a plots config (``raydas plot``), not graph commands
+PLOTS_CONFIG_PANELS = ["well_log", "stack", "rgb"]
 NEVER_REGISTERED_BY_DISTPY = ["hash", "moment", "interp", "curve_fit"]
 
 #: a sample of distpy's code defaults (reference §1.2)
@@ -105,17 +109,48 @@ DEFAULTS = {
 
 
 @pytest.fixture(scope="module")
-def catalogue() -> dict[str, dict]:
+def listed() -> list[dict]:
     out = subprocess.run(
         [sys.executable, "-m", "raydas", "commands", "--json"], capture_output=True, text=True, timeout=120, check=True
     ).stdout
-    return {c["name"]: c for c in json.loads(out)}
+    return json.loads(out)
 
 
-def test_every_name_is_listed(catalogue):
+@pytest.fixture(scope="module")
+def catalogue(listed) -> dict[str, dict]:
+    """The graph commands (section command_list), by name."""
+    return {c["name"]: c for c in listed if c["section"] == "command_list"}
+
+
+@pytest.fixture(scope="module")
+def panels(listed) -> dict[str, dict]:
+    """The plots-config panels (section plots_config), by name."""
+    return {c["name"]: c for c in listed if c["section"] == "plots_config"}
+
+
+def test_every_name_is_listed(listed, catalogue, panels):
     assert len(DISTPY_REGISTERED) == 64
-    missing = [n for n in DISTPY_REGISTERED + PLOTS + NEVER_REGISTERED_BY_DISTPY if n not in catalogue]
+    assert {c["section"] for c in listed} == {"command_list", "plots_config"}
+    commands = [n for n in DISTPY_REGISTERED + PLOTS + NEVER_REGISTERED_BY_DISTPY if n not in PLOTS_CONFIG_PANELS]
+    missing = [n for n in commands if n not in catalogue] + [n for n in PLOTS_CONFIG_PANELS if n not in panels]
     assert not missing
+    assert sorted(panels) == sorted(PLOTS_CONFIG_PANELS)
+    assert not set(panels) & set(catalogue)  # a panel is no graph command
+
+
+def test_plots_config_panels_are_described_in_their_own_section(panels):
+    for name, c in panels.items():
+        assert c["family"] == "plots", name
+        assert c["description"].strip() and c["changed_from_distpy"].strip(), name
+        assert [p["name"] for p in c["parameters"]] == ["out_plot", "plot_list"], name
+        assert all(p["required"] and p["description"].strip() for p in c["parameters"]), name
+    text = subprocess.run(
+        [sys.executable, "-m", "raydas", "commands"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    commands, _, section = text.partition("Plots-config panels")
+    assert "raydas plot PLOTS_CONFIG.json" in section.splitlines()[0]
+    for name in PLOTS_CONFIG_PANELS:
+        assert f"\n{name} " in section and f"\n{name} " not in commands, name
 
 
 def test_every_entry_is_described(catalogue):

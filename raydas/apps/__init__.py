@@ -1,0 +1,1 @@
+"""Applications built on the library: ``raydas plot`` (:mod:`raydas.apps.plot`)."""

@@ -1,0 +1,74 @@
+"""distpy's npy folder: the one place that lays out its files.
+
+A folder of chunks as distpy's ``write_npy`` leaves it (and its processing
+stage reads)::
+
+    <folder>/<unixtime>.npy       one (channel, time) array per chunk
+    <folder>/measured_depth.npy   channel positions in metres, shape (n_channels, 1)
+    <folder>/time.npy             time of each column, s from the chunk start
+
+The chunk store's ``distpy-npy`` writer and the ``write_npy`` and ``clip``
+commands all build their files with :func:`npy_folder_files`; each writes them
+its own way (atomically to a URL, or through the results sink).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from ..fsutil import join
+
+DEPTH_FILE = "measured_depth.npy"
+TIME_FILE = "time.npy"
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """An array as the content of a ``.npy`` file (C order, never pickled)."""
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def npy_folder_files(
+    folder: str,
+    name: str,
+    values: np.ndarray,
+    depth_m: np.ndarray | None = None,
+    seconds: np.ndarray | None = None,
+) -> dict[str, bytes]:
+    """The files of one chunk in distpy's npy folder, path -> content.
+
+    Parameters
+    ----------
+    folder
+        The folder (a URL, a local path, or a path under the results root); ``""``
+        for none.
+    name
+        File name of the chunk's array, e.g. ``"<unixtime>.npy"``.
+    values
+        The chunk's ``(channel, time)`` array, written with its own dtype.
+    depth_m
+        Channel positions (m), written as ``measured_depth.npy`` of shape
+        ``(n_channels, 1)`` with their own dtype; None writes no depth file.
+    seconds
+        Time of each column (s from the chunk start), written as ``time.npy``;
+        None writes no time file.
+
+    Returns
+    -------
+    dict
+        ``{<folder>/<name>: ..., <folder>/measured_depth.npy: ..., <folder>/time.npy: ...}``
+        in that order, without the files that were not asked for.
+    """
+
+    def path(file: str) -> str:
+        return join(folder, file) if folder else file
+
+    files = {path(name): npy_bytes(values)}
+    if depth_m is not None:
+        files[path(DEPTH_FILE)] = npy_bytes(np.asarray(depth_m).reshape(-1, 1))
+    if seconds is not None:
+        files[path(TIME_FILE)] = npy_bytes(np.asarray(seconds))
+    return files
