@@ -137,7 +137,7 @@ def connect(options: RayOptions) -> Connection:
             "(or `ray start --head`), or leave --address out for a private Ray"
         )
     if running:
-        ray.init(address=running, log_to_driver=False, configure_logging=False)
+        attach(running)
         return Connection("attached", running, owned=True)
     ray.init(
         address="local",
@@ -148,6 +148,32 @@ def connect(options: RayOptions) -> Connection:
         _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS},
     )
     return Connection("private", ray.get_runtime_context().gcs_address, owned=True)
+
+
+def attach(address: str) -> None:
+    """Connect this process to the Ray running on this machine at ``address``.
+
+    Token authentication as Ray does for a local cluster it finds itself (and not
+    for an explicit address): on when a token exists here (``~/.ray/auth_token``,
+    ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``), unless ``RAY_AUTH_MODE`` says otherwise.
+    """
+    import ray
+
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # another Ray version: RAY_AUTH_MODE decides
+        pass
+    else:
+        quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # not Ray's "token authentication is enabled" warning on every run
+        try:
+            maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        finally:
+            quiet.setLevel(level)
+    ray.init(address=address, log_to_driver=False, configure_logging=False)
 
 
 def choose_device(requested: str) -> str:

@@ -122,9 +122,11 @@ def up(num_cpus: int | None = None, num_actors: int | None = None, device: str =
     ]
     if num_cpus is not None:
         command.append(f"--num-cpus={num_cpus}")
+    # SIGTERM (raydas down) stops it at once: nothing on a laptop's Ray needs draining first
+    env = dict(os.environ, RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
         )
     deadline = time.monotonic() + START_TIMEOUT_S
     address = None
@@ -139,7 +141,7 @@ def up(num_cpus: int | None = None, num_actors: int | None = None, device: str =
     started = LocalRay(pid=proc.pid, address=address, log=log_path)
     _write_record(started)
     try:
-        ray.init(address=address, log_to_driver=False, configure_logging=False)
+        cluster.attach(address)
         chosen = cluster.choose_device(device)
         layout = cluster.actor_layout(RayOptions(num_actors=num_actors), chosen)
         actors = start_warm_actors(layout, chosen)

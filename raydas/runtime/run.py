@@ -4,11 +4,11 @@
 
     scan (formats, with the config's ScanOptions) -> plan chunks -> skip chunks
         whose outputs exist -> Driver (ingest tasks, processor actors)
-        -> chunk store manifest (ingest) -> the writers' post-run steps
-        (e.g. the noise log's quick-look) -> report (and failure report)
+        -> chunk store manifest (ingest) -> the post-run steps the writers
+        declare -> report (and failure report)
 
 The run knows no format: records come from :func:`raydas.formats.scan`
-(sources such as ``synthetic://`` included), the chunk store is a
+(sources by URL scheme included), the chunk store is a
 :class:`~raydas.formats.chunkstore.ChunkStore`, and the post-run steps are
 what the pipeline's writers declare (:meth:`Pipeline.after_run`).
 
@@ -223,6 +223,7 @@ class Run:
         the actors stop: their last task events are still to come); then the
         actors stop and the Ray this session started stops.
         """
+        started_at = time.time()
         connection = cluster.connect(self.config.ray)
         if connection.how == "attached":
             self.report.ray = connection.describe()
@@ -248,7 +249,8 @@ class Run:
             )
             try:
                 yield self.driver
-                self._save_timeline()
+                # on a Ray shared with other runs (attached), the timeline keeps this run's events only
+                self._save_timeline(since=started_at if connection.how == "attached" else None)
             finally:
                 self.driver.close()
         finally:
@@ -314,9 +316,9 @@ class Run:
             pass
         return self.report
 
-    def _save_timeline(self) -> None:
+    def _save_timeline(self, since: float | None = None) -> None:
         """Write Ray's Chrome-trace timeline of this run, when asked (``ray.timeline`` / ``--timeline``),
-        as that file under the results root."""
+        as that file under the results root; only events from ``since`` on (wall clock, s) when given."""
         import ray
 
         target = self.config.ray.timeline
@@ -330,6 +332,8 @@ class Run:
             if len(later) == len(events):
                 break
             events = later
+        if since is not None:
+            events = [e for e in events if e.get("ts", 0) >= since * 1e6]
         self.report.timeline = OutputSink(self.config.output).write(target, json.dumps(events).encode())
 
 
