@@ -1,13 +1,14 @@
 """What runs on the Ray workers: the ingest task, the processor actor, and the
 :class:`ActorPool` a driver sends chunks to.
 
-Processor actors are stateless per call: every call carries the run's
-:class:`ProcessorSetup` (a small object put once in Ray's object store), and
-an actor compiles the pipeline the first time it meets a setup. So a restarted
-actor (new process, nothing compiled) takes over at once, and warm actors
-left running by ``raydas up`` serve any run, several at a time, whatever its
-pipeline: they keep their imports (numpy, scipy, the commands and formats)
-warm between runs.
+A processor actor is told a run's :class:`ProcessorSetup` (processing config,
+results root, device) once, by :meth:`ActorPool.prepare`, and compiles it;
+every call then names the setup by its key (a few bytes, not the config), so
+warm actors left running by ``raydas up`` serve any run, several at a time,
+whatever its pipeline, and keep their imports (numpy, scipy, the commands and
+formats) warm between runs. An actor that does not hold the setup a call names
+(it restarted since) raises :class:`SetupMissing`; the driver prepares it
+again and re-sends the chunk.
 
 GPU actors run two calls at once: one uploads its chunk (pinned staging
 buffer, copy stream) while the other computes.
@@ -20,11 +21,12 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: the Ray namespace of the warm processor actors ``raydas up`` leaves running
 NAMESPACE = "raydas"
+#: setups up to this size (pickled bytes) travel inside the prepare call; Ray inlines arguments under 100 KiB
+INLINE_SETUP_BYTES = 64 * 1024
 
 
 # --- what a processor actor is told -------------------------------------------------------------
@@ -60,18 +64,32 @@ class ProcessorSetup:
         The results root (path or URL) every output lies under.
     device
         ``"cpu"`` or ``"gpu"``: the array backend the actor computes with.
+    key
+        A digest of all the above, made once on the driver: actors keep one
+        compiled pipeline per key.
     """
 
     processing: dict
     source: str | None
     output_root: str
     device: str = "cpu"
+    key: str = field(init=False, default="")
 
-    @property
-    def key(self) -> str:
-        """A digest naming this setup (actors keep one compiled pipeline per key)."""
+    def __post_init__(self):
         text = json.dumps([self.processing, self.source, self.output_root, self.device], sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        object.__setattr__(self, "key", hashlib.sha256(text.encode()).hexdigest()[:16])
+
+
+class SetupMissing(RaydasError):
+    """A processor actor was asked for a setup it does not hold (it restarted, or
+    dropped it for newer ones, since it was prepared)."""
+
+    def __init__(self, key: str):
+        self.key = key
+        super().__init__(f"the processor actor holds no setup {key} (it restarted since it was prepared)")
+
+    def __reduce__(self):
+        return type(self), (self.key,)
 
 
 @dataclass
@@ -120,7 +138,7 @@ class Processor:
         self._uploads: dict[str, Any] = {}  # device -> HostToDevice (one staging buffer per device)
         self._lock = threading.Lock()  # GPU actors run two calls at once
 
-    def _ready(self, setup: ProcessorSetup) -> _Compiled:
+    def _compile(self, setup: ProcessorSetup) -> None:
         from ..backend import HostToDevice, array_namespace
 
         with self._lock:
@@ -136,11 +154,18 @@ class Processor:
                 while len(self._compiled) > self.KEEP_SETUPS:
                     self._compiled.popitem(last=False)
             self._compiled.move_to_end(setup.key)
+
+    def _compiled_for(self, key: str) -> _Compiled:
+        with self._lock:
+            compiled = self._compiled.get(key)
+            if compiled is None:
+                raise SetupMissing(key)
+            self._compiled.move_to_end(key)
             return compiled
 
     def prepare(self, setup: ProcessorSetup) -> dict:
         """Compile ``setup`` (raises when it cannot be: no cupy, bad config) and say who answers."""
-        self._ready(setup)
+        self._compile(setup)
         return self.ping()
 
     def ping(self) -> dict:
@@ -154,14 +179,19 @@ class Processor:
             "version": __version__,
         }
 
-    def process(self, setup: ProcessorSetup, chunk, skip_existing: bool = False) -> ProcessedChunk:
-        """Run the pipeline of ``setup`` on one chunk.
+    def process(self, key: str, chunk, skip_existing: bool = False) -> ProcessedChunk:
+        """Run the pipeline of the setup ``key`` (prepared before) on one chunk.
 
         ``skip_existing``: a chunk re-sent after its actor died skips outputs the
         dead attempt completed, and clears what it left half-written.
+
+        Raises
+        ------
+        SetupMissing
+            When this actor does not hold that setup (it restarted since).
         """
         t0 = time.time()
-        work = self._ready(setup)
+        work = self._compiled_for(key)
         expected = work.pipeline.output_files(chunk.stem) if skip_existing else []
         if expected and all(exists(work.sink.url(f)) for f in expected):
             # an earlier attempt (on an actor that died afterwards) wrote them all
@@ -189,10 +219,11 @@ class Processor:
             write_seconds=sum(s for name, s in result.seconds.items() if name in work.writers),
         )
 
-    def read_and_process(self, setup: ProcessorSetup, plan: ChunkPlan, skip_existing: bool = False) -> ProcessedChunk:
+    def read_and_process(self, key: str, plan: ChunkPlan, skip_existing: bool = False) -> ProcessedChunk:
         """Read the chunk here (memory-mapped when local) and process it: no ingest
         task and no object-store round trip (CPU actors, when nothing is stored on the way)."""
-        return self.process(setup, read_chunk(plan), skip_existing)
+        self._compiled_for(key)  # before reading: an actor without the setup says so at once
+        return self.process(key, read_chunk(plan), skip_existing)
 
 
 # --- Ray's wrappers (defined on use: importing raydas must not need Ray) -----------------------------
@@ -303,7 +334,8 @@ class ActorPool:
         self.load = [0] * len(self.actors)  # calls in flight per actor
         self.info: dict[int, dict] = {}  # actor index -> its last answer to prepare (pid, GPU ids, node)
         self._pings: dict[Any, int] = {}  # prepare ref -> actor index, for actors not known to be ready
-        self._setup_ref = None
+        self._setup_arg = None  # the setup (or its ObjectRef when large), for prepare
+        self._key = ""  # what every process call names
         self._unready_since: float | None = None  # since when no actor has been ready (monotonic s)
 
     @classmethod
@@ -326,14 +358,18 @@ class ActorPool:
         """Hand every actor the run's setup (compiled on arrival); each is ready once it answers."""
         import ray
 
-        self._setup_ref = ray.put(dataclasses.replace(setup, device=self.device))
+        setup = dataclasses.replace(setup, device=self.device)
+        # a small setup travels inside each call (Ray inlines small arguments: no extra round trip);
+        # a large one is put in the object store once and each call fetches it
+        self._setup_arg = setup if len(pickle.dumps(setup)) <= INLINE_SETUP_BYTES else ray.put(setup)
+        self._key = setup.key
         self.ready = [False] * len(self.actors)
         self._pings = {}
         for a in range(len(self.actors)):
             self._ping(a)
 
     def _ping(self, a: int) -> None:
-        self._pings[self.actors[a].prepare.remote(self._setup_ref)] = a
+        self._pings[self.actors[a].prepare.remote(self._setup_arg)] = a
 
     @property
     def pings(self) -> list:
@@ -388,7 +424,7 @@ class ActorPool:
             )
 
     def lost(self, a: int) -> None:
-        """Actor ``a`` died under a call: out of service until it answers again."""
+        """Actor ``a`` died under a call (or lost its setup): out of service until it is prepared again."""
         if self.ready[a]:
             self.ready[a] = False
             self._ping(a)
@@ -402,12 +438,12 @@ class ActorPool:
     def process(self, a: int, chunk_ref, skip_existing: bool):
         """Send a chunk (an ObjectRef from an ingest task) to actor ``a``; returns the result's ref."""
         self.load[a] += 1
-        return self.actors[a].process.remote(self._setup_ref, chunk_ref, skip_existing)
+        return self.actors[a].process.remote(self._key, chunk_ref, skip_existing)
 
     def read_and_process(self, a: int, plan: ChunkPlan, skip_existing: bool):
         """Have actor ``a`` read and process a chunk itself; returns the result's ref."""
         self.load[a] += 1
-        return self.actors[a].read_and_process.remote(self._setup_ref, plan, skip_existing)
+        return self.actors[a].read_and_process.remote(self._key, plan, skip_existing)
 
     def returned(self, a: int) -> None:
         """A call on actor ``a`` came back (with a result or an error)."""

@@ -173,7 +173,14 @@ def attach(address: str) -> None:
             maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
         finally:
             quiet.setLevel(level)
-    ray.init(address=address, log_to_driver=False, configure_logging=False)
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError) as exc:
+        raise RaydasError(
+            f"could not attach to the Ray running on this machine at {address} ({exc}); its token must be this "
+            "user's (~/.ray/auth_token, RAY_AUTH_TOKEN_PATH, RAY_AUTH_TOKEN); or run with --address local "
+            "for a private Ray"
+        ) from exc
 
 
 def choose_device(requested: str) -> str:

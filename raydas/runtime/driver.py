@@ -34,7 +34,7 @@ from typing import Any
 from ..errors import FormatError, RaydasError
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..recording import ChunkPlan
-from .actors import ActorPool, ProcessorSetup, remote_ingest
+from .actors import ActorPool, ProcessorSetup, SetupMissing, remote_ingest
 from .progress import MemorySampler, Progress
 from .report import Failure, ProcessedChunk, RunReport
 
@@ -207,19 +207,15 @@ class Driver:
         while self.busy:
             self.step()
 
-    def _actor_died(self, ticket: _Ticket, exc) -> bool:
-        """Re-queue a chunk whose actor died; False when it has failed too often."""
+    def _resend(self, ticket: _Ticket, why: str) -> bool:
+        """Re-queue a chunk whose actor died (or restarted without the run's setup);
+        False when it has been re-sent too often."""
         a = ticket.actor
         self.pool.lost(a)
         ticket.actor_failures += 1
         if ticket.actor_failures > ACTOR_FAILURES_PER_CHUNK:
             return False
-        log.warning(
-            "processor actor %d died while processing chunk %s; sending it to another actor (%s)",
-            a,
-            ticket.plan.stem,
-            type(exc).__name__,
-        )
+        log.warning("processor actor %d %s chunk %s; sending it to another actor", a, why, ticket.plan.stem)
         self.report.chunks_resent += 1
         self.queue.appendleft(ticket)
         return True
@@ -232,12 +228,14 @@ class Driver:
         try:
             out = ray.get(ref)
         except ray.exceptions.RayActorError as exc:
-            if self._actor_died(ticket, exc):
+            if self._resend(ticket, f"died ({type(exc).__name__}) while processing"):
                 return
             self._finish(ticket, Failure.of_chunk("process", exc, ticket.plan))
             return
         except Exception as exc:  # noqa: BLE001  (the chunk failed: record it, the others go on)
             cause = getattr(exc, "cause", None)
+            if isinstance(cause, SetupMissing) and self._resend(ticket, "restarted and lost the run's setup before"):
+                return
             stage = "process" if isinstance(cause, RaydasError) and not isinstance(cause, FormatError) else "ingest"
             self._finish(ticket, Failure.of_chunk(stage, exc, ticket.plan))
             return

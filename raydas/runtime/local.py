@@ -145,9 +145,11 @@ def up(num_cpus: int | None = None, num_actors: int | None = None, device: str =
         chosen = cluster.choose_device(device)
         layout = cluster.actor_layout(RayOptions(num_actors=num_actors), chosen)
         actors = start_warm_actors(layout, chosen)
-    except BaseException:
+    except BaseException as exc:
         down()
-        raise
+        if isinstance(exc, RaydasError) or not isinstance(exc, Exception):
+            raise
+        raise RaydasError(f"Ray started, but its warm processor actors did not ({type(exc).__name__}: {exc})") from exc
     finally:
         ray.shutdown()
     started = LocalRay(pid=proc.pid, address=address, log=log_path, device=chosen, actors=len(actors))

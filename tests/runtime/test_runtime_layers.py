@@ -95,6 +95,35 @@ def test_a_driver_built_without_a_run_processes_chunks(ray_session, demo_files, 
     assert values.shape[0] == 40 and np.isfinite(values).all()
 
 
+def test_an_actor_that_lost_the_runs_setup_is_prepared_again(ray_session, demo_files, tmp_path):
+    """Warm actors keep the last few setups; when other runs' setups have pushed this
+    run's out (or the actor restarted), it says so and the driver prepares it again."""
+    import ray
+
+    from raydas.runtime.actors import Processor, remote_processor
+
+    records, _ = formats.scan(demo_files[:1])
+    plans = plan_chunks(assemble(records)[0], chunk_seconds=1.0, halo_for=lambda rate: 0)
+    actor = remote_processor().options(num_cpus=0.5).remote()
+    try:
+        pool = ActorPool("cpu", ActorLayout(1, {"num_cpus": 0.5}, 0.0), borrowed=[actor])
+        report = RunReport(output=str(tmp_path))
+        driver = Driver(report, pool, ProcessorSetup(_noiselog(), None, str(tmp_path / "mine")), sample_memory=False)
+        while not any(pool.ready):
+            driver.step(timeout=0.5)
+        others = [ProcessorSetup(_noiselog(), None, str(tmp_path / f"other{i}")) for i in range(Processor.KEEP_SETUPS)]
+        ray.get([actor.prepare.remote(s) for s in others])
+        for plan in plans:
+            driver.submit(plan)
+        driver.drain()
+        driver.close()
+        assert pool.actors == [actor]  # borrowed: the driver leaves it running
+        assert report.ok and report.chunks_done == 4 and report.chunks_resent >= 1
+        assert len(os.listdir(tmp_path / "mine" / "NoiseLog")) == 4
+    finally:
+        ray.kill(actor)
+
+
 def _noiselog() -> dict:
     with open(NOISELOG) as fh:
         return json.load(fh)
