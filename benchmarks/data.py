@@ -59,11 +59,11 @@ def positions(w: Workload) -> np.ndarray:
 
 def write_chunk_store(w: Workload, folder: str) -> str:
     """Write the workload as a raydas chunk store (float32 npy + manifest) with
-    raydas's own :class:`~raydas.formats.chunkstore.ChunkStoreWriter`."""
+    raydas's own :class:`~raydas.formats.chunkstore.ChunkStore`."""
     from raydas.chunk import Chunk
-    from raydas.formats.chunkstore import ChunkStoreWriter
+    from raydas.formats.chunkstore import ChunkStore
 
-    writer = ChunkStoreWriter(folder)
+    writer = ChunkStore(folder)
     rows = []
     for s in range(w.seconds):
         chunk = Chunk(

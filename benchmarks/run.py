@@ -14,7 +14,11 @@ Cases (sizes for the full run; ``--quick`` shrinks them to finish in about a min
    (h5py) of 320 MB each into the chunk store with ``raydas ingest``, against
    reading the same bytes raw (``cat`` to /dev/null; one h5py read).
 3. **Scaling.** 1 and 2 processor actors; chunks of 1, 5 and 30 s.
-4. **GPU.** Skipped here (no GPU): GPU run pending.
+4. **Start-up.** Time to first output of a one-file ``raydas run`` (the CLI, a
+   small SEG-Y file) with a private Ray against one attached to a Ray kept
+   running by ``raydas up`` (``benchmarks/startup.py``; Ray's start *is* on this
+   clock, it is what is measured). ``--quick`` times one pass per side, with no warm-up.
+5. **GPU.** Skipped here (no GPU): GPU run pending.
 
 How it is timed (honestly, the same way for every side):
 
@@ -30,7 +34,7 @@ How it is timed (honestly, the same way for every side):
   clock, like a warm pool); the row "actors started in the run" includes it.
 * Throughput ratios are ratios of median wall times on the same work.
 
-The last line printed is ``fbe_vs_limit=<r> fbe_vs_distpy=<r> ingest_vs_read=<r>``
+The last line printed is ``fbe_vs_limit=<r> fbe_vs_distpy=<r> ingest_vs_read=<r> attach_vs_private=<r>``
 (``nan`` where a side could not run; a message says why). Full runs are appended
 to ``benchmarks/RESULTS.md`` with the date, machine and versions.
 """
@@ -61,6 +65,7 @@ import data  # noqa: E402
 import external  # noqa: E402
 import limit  # noqa: E402
 import numpy as np  # noqa: E402
+import startup  # noqa: E402
 
 BANDS = [(1, 100), (100, 500), (500, 1000), (1000, 2000), (2000, 3000), (3000, 4000), (4000, 5000)]
 NOISELOG = HERE / "fbe-noiselog.json"
@@ -109,9 +114,9 @@ class Side:
         return statistics.median(self.times) if self.times else math.nan
 
 
-def measure(sides: list[Side], runs: int, log) -> None:
-    """Warm up every side once, then time ``runs`` passes round-robin."""
-    for side in sides:
+def measure(sides: list[Side], runs: int, log, warm_up: bool = True) -> None:
+    """Warm up every side once (unless not ``warm_up``), then time ``runs`` passes round-robin."""
+    for side in sides if warm_up else []:
         if side.run is None:
             continue
         try:
@@ -147,39 +152,26 @@ class WarmActors:
 
     They are started with ``num_cpus=0`` so that several warm pools and the
     "actors started in the run" row can coexist on 2 CPUs without waiting for
-    each other; they are the same actor class, pipeline and process as in any run.
+    each other; they are the same actor class and process as in any run. Each
+    pass borrows them through an :class:`~raydas.runtime.ActorPool`, which the
+    run then does not stop.
     """
 
     def __init__(self):
-        self.pools: dict[tuple, list] = {}
+        self.actors: dict[int, list] = {}
 
-    def run_class(self):
-        from raydas.runtime import Run
+    def pool(self, n: int):
+        """A pool of ``n`` warm CPU actors (started on first use)."""
+        import ray
 
-        pools = self.pools
+        from raydas.runtime import ActorLayout, ActorPool
+        from raydas.runtime.actors import remote_processor
 
-        class WarmRun(Run):
-            def _start_actors(self, actor_class):
-                opts = self.config.ray
-                n = opts.num_actors or 2
-                key = (n, self.config.output, json.dumps(self.processing, sort_keys=True))
-                if key not in pools:
-                    pools[key] = [
-                        actor_class.options(num_cpus=0).remote(
-                            self.processing, self.processing_source, "cpu", self.config.output
-                        )
-                        for _ in range(n)
-                    ]
-                    import ray
-
-                    ray.get([a.ping.remote() for a in pools[key]])
-                self.report.device, self.report.actors = "cpu", n
-                return pools[key], 0.0, {"num_cpus": 0}
-
-            def _stop_actors(self, actors):
-                pass  # kept warm for the next pass
-
-        return WarmRun
+        if n not in self.actors:
+            actor_class = remote_processor()
+            self.actors[n] = [actor_class.options(num_cpus=0).remote() for _ in range(n)]
+            ray.get([a.ping.remote() for a in self.actors[n]])
+        return ActorPool("cpu", ActorLayout(n, {"num_cpus": 0}, 0.0), borrowed=self.actors[n])
 
 
 def raydas_process_side(
@@ -194,10 +186,9 @@ def raydas_process_side(
     num_actors: int | None = None,
 ) -> Side:
     from raydas.config import RunConfig
-    from raydas.runtime import Run
+    from raydas.runtime import Mode, Run
 
     processing = json.loads(NOISELOG.read_text())
-    run_class = warm.run_class() if warm else Run
     expected = math.ceil(w.seconds / chunk_seconds)
 
     def one_pass() -> float:
@@ -210,8 +201,9 @@ def raydas_process_side(
             quicklook=False,
             ray={"device": "cpu", "num_actors": num_actors},
         )
+        actors = warm.pool(num_actors or 2) if warm else None
         t0 = time.perf_counter()
-        report = run_class(cfg, mode="process", progress=False, resume=False).execute()
+        report = Run(cfg, mode=Mode.PROCESS, progress=False, resume=False, actors=actors).execute()
         seconds = time.perf_counter() - t0
         written = len(os.listdir(os.path.join(out, "NoiseLog")))
         if report.chunks_done != written or written < expected:
@@ -578,14 +570,32 @@ def main(argv: list[str] | None = None) -> int:
             wait_until_idle(idle_wait, log)
         measure(scaling, runs, log)
 
-        # 4. GPU ------------------------------------------------------------------------------------------
-        gpu_note = "GPU: skipped - no GPU in this task (cupy cannot run here); GPU run pending"
-        log(f"\n{gpu_note}")
-        notes.append(gpu_note)
-
         if args.timeline:
             profile_timeline(args.timeline, fbe_store, str(work / "out-timeline"), warm)
             log(f"ray.timeline of one raydas FBE pass: {args.timeline}")
+        ray.shutdown()  # the start-up case runs raydas as users do, in processes of its own
+        ray_started = False
+
+        # 4. start-up -------------------------------------------------------------------------------------
+        log("\nStart-up: a one-file raydas run, private Ray vs attached to raydas up's")
+        start_line = ""
+        try:
+            with startup.StartupBench(work, log) as bench:
+                starts = startup.sides(bench, Side)
+                if idle_wait:
+                    wait_until_idle(idle_wait, log)
+                measure(starts, 1 if args.quick else runs, log, warm_up=not args.quick)
+            if starts[0].times and starts[1].times:
+                start_line = startup.summary(bench, starts[0], starts[1], ratio(starts[0], starts[1]))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # raydas up could not start
+            starts = startup.sides(None, Side, why_not=f"{type(exc).__name__}: {exc}")
+            log(f"  start-up: not run: {starts[0].why_not}")
+        start_ratio = ratio(starts[0], starts[1])
+
+        # 5. GPU ------------------------------------------------------------------------------------------
+        gpu_note = "GPU: skipped - no GPU in this task (cupy cannot run here); GPU run pending"
+        log(f"\n{gpu_note}")
+        notes.append(gpu_note)
     finally:
         if pool is not None:
             pool.terminate()
@@ -597,15 +607,19 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     # report ---------------------------------------------------------------------------------------------
-    by_name = {(s.case, s.name): s for s in fbe + ingest + scaling}
-    refs = {"fbe": by_name[("fbe", "limit")], "scaling": by_name[("scaling", "2 actors, 1-s chunks")]}
+    by_name = {(s.case, s.name): s for s in fbe + ingest + scaling + starts}
+    refs = {
+        "fbe": by_name[("fbe", "limit")],
+        "scaling": by_name[("scaling", "2 actors, 1-s chunks")],
+        "startup": starts[0],
+    }
 
     def ref_of(side: Side) -> Side | None:
         if side.case == "ingest":  # each format against the raw read of the same file
             return by_name[("ingest", side.name.replace(" ingest", " raw read"))]
         return refs.get(side.case)
 
-    sides = fbe + ingest + scaling
+    sides = fbe + ingest + scaling + starts
     raydas_fbe = by_name[("fbe", "raydas")]
     fbe_vs_limit = ratio(by_name[("fbe", "limit")], raydas_fbe)
     fbe_vs_distpy = ratio(by_name[("fbe", "distpy")], raydas_fbe)
@@ -624,10 +638,13 @@ def main(argv: list[str] | None = None) -> int:
         f"raydas FBE vs limit: {fmt_ratio(fbe_vs_limit)} (target >= 0.8); vs distpy: {fmt_ratio(fbe_vs_distpy)}x "
         f"(target >= 6); vs DASCore: {fmt_ratio(fbe_vs_dascore)}x",
         f"ingest vs raw read: {fmt_ratio(ingest_vs_read)} (target >= 0.5; per format: {per_format})",
-        f"Ray start {ray_seconds:.2f} s, excluded from every timing",
+        f"Ray start {ray_seconds:.2f} s, excluded from every timing but the start-up case's",
         "x ref = reference median / row median (throughput ratio): the limit for fbe, the raw read of the same "
-        "file for ingest, 2 actors with 1-s chunks for scaling",
+        "file for ingest, 2 actors with 1-s chunks for scaling, the private Ray for start-up (how many times "
+        "sooner the first output comes)",
     ]
+    if start_line:
+        summary.insert(2, start_line)
     for s in sides:
         if s.run is None and not s.times:
             summary.append(f"{s.case} / {s.name}: nan because it did not run: {s.why_not}")
@@ -639,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"appended to {results_md}")
     print(
         f"fbe_vs_limit={fmt_ratio(fbe_vs_limit)} fbe_vs_distpy={fmt_ratio(fbe_vs_distpy)} "
-        f"ingest_vs_read={fmt_ratio(ingest_vs_read)}"
+        f"ingest_vs_read={fmt_ratio(ingest_vs_read)} attach_vs_private={fmt_ratio(start_ratio)}"
     )
     return 0
 
@@ -667,14 +684,18 @@ def profile_timeline(path: str, store: str, out: str, warm: WarmActors) -> None:
     cfg = RunConfig(
         input=store, output=out, processing=json.loads(NOISELOG.read_text()), quicklook=False, ray={"device": "cpu"}
     )
-    warm.run_class()(cfg, mode="process", progress=False, resume=False).execute()
+    from raydas.runtime import Mode, Run
+
+    Run(cfg, mode=Mode.PROCESS, progress=False, resume=False, actors=warm.pool(2)).execute()
     ray.timeline(filename=path)  # the whole session's events; this pass is the last
 
 
-def append_results(path, started, args, runs, mach, vers, load_before, load_after, text, lines) -> None:
-    kind = "quick" if args.quick else "full"
+def append_results(
+    path, started, args, runs, mach, vers, load_before, load_after, text, lines, title: str | None = None
+) -> None:
+    kind = title or ("quick run" if args.quick else "full run")
     block = [
-        f"\n## {started:%Y-%m-%d %H:%M} UTC - {kind} run ({runs} timed passes per side, medians)\n",
+        f"\n## {started:%Y-%m-%d %H:%M} UTC - {kind} ({runs} timed passes per side, medians)\n",
         f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['ram']} RAM, {mach['os']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
         f"- load average (1/5/15 min) before: {', '.join(f'{x:.1f}' for x in load_before)}; "

@@ -197,6 +197,7 @@ def _apply_overrides(cfg, args):
             ("num_cpus", args.num_cpus),
             ("timeline", args.timeline),
             ("in_flight", args.in_flight),
+            ("address", args.address),
         )
         if v is not None
     }
@@ -220,8 +221,7 @@ def _execute(cfg, mode: str, args) -> int:
             f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr
         )
         for f in exc.failures:
-            chunk = f" chunk {f['chunk']}" if f.get("chunk") else ""
-            print(f"  [{f['stage']}] {f.get('file', '')}{chunk}: {f['error']}", file=sys.stderr)
+            print(f"  {f.line()}", file=sys.stderr)
         return 1
     print(report.summary())
     return 0
@@ -258,7 +258,7 @@ def cmd_demo(args) -> int:
 def cmd_watch(args) -> int:
     from .config import load_config
     from .pipeline import load_json
-    from .watch import watch
+    from .runtime import watch
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "input" not in doc and "command_list" not in doc:
@@ -274,12 +274,33 @@ def cmd_watch(args) -> int:
     return 0
 
 
+def cmd_up(args) -> int:
+    from .runtime import up
+
+    print("raydas: starting Ray (a few seconds)...", file=sys.stderr, flush=True)
+    local = up(num_cpus=args.num_cpus, num_actors=args.num_actors, device=args.device, port=args.port)
+    print(f"raydas: {local.describe()}")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from .runtime import down
+
+    print(f"raydas: {down()}")
+    return 0
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", help="results root (overrides the config)")
     p.add_argument("--in-flight", type=int, help="chunks in flight at once (bounds the object store's use)")
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], help="where processor actors compute")
     p.add_argument("--num-actors", type=int, help="number of processor actors")
-    p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray")
+    p.add_argument(
+        "--address",
+        help="Ray to use: a cluster's address, 'auto' (the Ray running on this machine) or 'local' (a private one); "
+        "default: RAY_ADDRESS, else the Ray running on this machine (raydas up, ray start), else a private one",
+    )
+    p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray (starts one even when a Ray is running)")
     p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
@@ -322,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a new file")
     _add_run_options(p)
     p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("up", help="start a Ray that raydas runs attach to (fast start), with warm processor actors")
+    p.add_argument("--num-cpus", type=int, help="CPUs it offers (default: all)")
+    p.add_argument("--num-actors", type=int, help="warm processor actors (default: one per CPU, or per GPU)")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="the warm actors' device")
+    p.add_argument("--port", type=int, default=0, help="its GCS port (default: any free one)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", help="stop the Ray that raydas up started")
+    p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("scan", help="list the records found in files, folders or globs")
     p.add_argument("paths", nargs="+", help="paths, globs, folders or URLs")

@@ -138,12 +138,18 @@ class RayOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: str | None = Field(None, description="Ray address; default: RAY_ADDRESS if set, else a private local Ray")
+    address: str | None = Field(
+        None,
+        description="Ray address, 'auto' (the Ray running on this machine) or 'local' (a private one); default: "
+        "RAY_ADDRESS if set, else the Ray running on this machine (raydas up, ray start --head), else a private one",
+    )
     device: Literal["auto", "cpu", "gpu"] = Field("auto", description="where processor actors compute")
     num_actors: int | None = Field(None, ge=1, description="processor actors (default: one per GPU, or per CPU)")
     actor_cpus: float = Field(1.0, gt=0, description="CPUs reserved by each processor actor")
     in_flight: int | None = Field(None, ge=1, description="chunks in flight (default: 2 per actor)")
-    num_cpus: int | None = Field(None, ge=1, description="CPUs of a private local Ray (default: all)")
+    num_cpus: int | None = Field(
+        None, ge=1, description="CPUs of a private local Ray (default: all); given, a private Ray is started"
+    )
     timeline: str | None = Field(
         None, description="file under the results root for ray.timeline()'s Chrome trace JSON (e.g. timeline.json)"
     )

@@ -25,14 +25,11 @@ import numpy as np
 
 from .chunk import Chunk
 from .formats.segy import write_segy
-from .timeutil import NS_PER_S
+from .formats.synthetic import FIRST_DEPTH, NOISE_RMS, START, start_ns  # noqa: F401  (start_ns: the demo data start too)
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-START = _dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=_dt.UTC)
-NOISE_RMS = 0.1
 EVENT_VELOCITY = 1500.0  # m/s
 EVENT_TIME = 25.0  # s after the start
-FIRST_DEPTH = 500.0  # m
 SPACING = 2.0  # m
 
 
@@ -83,10 +80,6 @@ def generate(
         write_block(path, synthetic_block(t, depth, seed=k), depth, start, sample_rate)
         paths.append(path)
     return paths
-
-
-def start_ns() -> int:
-    return int(START.timestamp()) * NS_PER_S
 
 
 def packaged_config(name: str) -> dict:

@@ -67,9 +67,12 @@ class PipelineError(RaydasError):
 
 
 class RunFailed(RaydasError):
-    """A run finished, but some files or chunks failed (see the failure report)."""
+    """A run finished, but some files or chunks failed (see the failure report).
 
-    def __init__(self, failures: list[dict], report_path: str | None = None):
+    ``failures`` holds the run's :class:`raydas.runtime.Failure` entries.
+    """
+
+    def __init__(self, failures: list, report_path: str | None = None):
         self.failures = failures
         self.report_path = report_path
         where = f"; report: {report_path}" if report_path else ""

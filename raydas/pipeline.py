@@ -274,6 +274,30 @@ class Pipeline:
             out.extend(node.command.output_files(stem))
         return out
 
+    def after_run(self, sink: OutputSink, stems: list[str]) -> list[str]:
+        """Run the post-run steps the writers declare (:meth:`Command.after_run`,
+        e.g. ``write_witsml``'s quick-look) once the chunks ``stems`` are done;
+        returns the URLs they wrote, in graph order.
+
+        Commands of one kind draw the same file, so only the first of each kind
+        that draws anything runs its step.
+
+        Raises
+        ------
+        RaydasError
+            When a step cannot be drawn (e.g. no file of its folder exists).
+        """
+        drawn: list[str] = []
+        kinds_done: set[type] = set()
+        for node in self.order:
+            if type(node.command) in kinds_done:
+                continue
+            url = node.command.after_run(sink, stems)
+            if url:
+                drawn.append(url)
+                kinds_done.add(type(node.command))
+        return drawn
+
     # --- running ------------------------------------------------------------
     def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None) -> ChunkResult:
         """Run the graph on one chunk (its halo included) with array namespace ``xp``."""

@@ -19,6 +19,7 @@ from ray.cluster_utils import Cluster
 from raydas import runtime
 from raydas.config import RayOptions, RunConfig
 from raydas.errors import RaydasError
+from raydas.runtime import cluster as raydas_cluster
 
 
 def layout(args: dict) -> dict:
@@ -33,7 +34,7 @@ def layout(args: dict) -> dict:
         out["cpu_device"] = runtime.choose_device("auto")
         out["cpu_layout"] = runtime.actor_layout(opts, out["cpu_device"])
         # a GPU asked for explicitly where none exists: a clear error, not an actor pending for ever
-        runtime.ACTOR_START_TIMEOUT_S = 3.0
+        raydas_cluster.ACTOR_START_TIMEOUT_S = 3.0
         cfg = RunConfig(
             input=args["files"],
             output=args["out"] + "/gpu-none",
@@ -109,12 +110,12 @@ def node_lost(args: dict) -> dict:
         def on_result(plan, result, failure):
             if out["removed"]:
                 return
-            if len(run.driver.actor_info) < len(run.driver.actors):
+            if len(run.driver.pool.info) < len(run.driver.pool.actors):
                 # remove the node once both actors are working (without a ping that would wait for them);
                 # chunks are fast, so give the second actor time to start before the first has done them all
                 time.sleep(0.3)
                 return
-            out["actor_nodes"] = sorted({info["node"] for info in run.driver.actor_info.values()})
+            out["actor_nodes"] = sorted({info["node"] for info in run.driver.pool.info.values()})
             out["resent_before"] = run.report.chunks_resent
             cluster.remove_node(worker)
             out["removed"] = True
@@ -127,7 +128,7 @@ def node_lost(args: dict) -> dict:
             chunks_done=report.chunks_done,
             chunks_resent=report.chunks_resent,
             delivered=run.driver.delivered,
-            failures=report.failures,
+            failures=[f.to_dict() for f in report.failures],
             worker_node=worker.node_id,
         )
     finally:

@@ -10,10 +10,13 @@ Ray's object store are read-only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from ..outputs import OutputSink
 
 
 class Params(BaseModel):
@@ -175,6 +178,12 @@ class Command:
     def output_files(self, stem: str) -> list[str]:
         """Paths (relative to the results root) this command writes for a chunk."""
         return []
+
+    def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
+        """The post-run step a writer declares (e.g. a quick-look of what it wrote),
+        run once after the chunks ``stems`` are done; returns the URL it wrote, or
+        None (the default: no step). Raises RaydasError when it cannot be drawn."""
+        return None
 
     # --- work ---------------------------------------------------------------
     def apply(self, xp, x, ctx: Context):

@@ -15,7 +15,7 @@ from ..backend import to_host
 from ..errors import FormatError
 from ..formats.npyfolder import npy_folder_files
 from ..formats.witsml import band_curve_names, fbe_document
-from ..outputs import safe_relative
+from ..outputs import OutputSink, safe_relative
 from . import register
 from .base import Command, Params
 
@@ -119,6 +119,14 @@ class WriteWitsml(Writer):
         payload = fbe_document(depth, table, names, ctx.start_ns, data_style=p.data_style, descriptions=descriptions)
         ctx.sink.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
         return x
+
+    def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
+        """The noise-log quick-look (``quicklook.png``) of the band energies written."""
+        if self.params.directory_out == "NONE":
+            return None
+        from .quicklook import noise_log_quicklook
+
+        return noise_log_quicklook(sink, self.params.directory_out, stems)
 
 
 @register

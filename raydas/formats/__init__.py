@@ -4,10 +4,17 @@ Each format is a small class in its own module (``segy``, ``prodml``,
 ``chunkstore``, ...) registered here with :func:`register`. Third-party
 packages add formats through the ``raydas.formats`` entry-point group, each
 entry point naming a :class:`Format` subclass.
+
+A *source* is a format whose records are not files but a URL scheme, such as
+``synthetic://?seconds=60`` (:mod:`raydas.formats.synthetic`); it registers
+with :func:`register_source` and :func:`scan` hands it the URLs of its scheme.
+What a scan may override (the format, the sample rate) is a
+:class:`ScanOptions`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,7 +46,10 @@ _BUILTIN_MODULES = (
     "bandtable",
     "las",
     "csvtable",
+    "synthetic",
 )
+#: URL scheme -> name of the registered source that serves it (``"synthetic"`` -> ``"synthetic"``)
+_SOURCES: dict[str, str] = {}
 _loaded = False
 
 
@@ -49,6 +59,69 @@ def register(cls: type[Format]) -> type[Format]:
         raise ValueError(f"{cls.__name__} has no name")
     _FORMATS[cls.name] = cls()
     return cls
+
+
+def register_source(scheme: str):
+    """Class decorator registering a source: a format whose records come from URLs
+    ``<scheme>://...`` rather than from files (e.g. ``synthetic``).
+
+    The class implements ``scan_url(url) -> list[RecordInfo]`` (metadata of the
+    records the URL stands for) and ``read_samples`` like any format;
+    :func:`scan` hands it every URL of its scheme.
+    """
+
+    def add(cls: type[Format]) -> type[Format]:
+        register(cls)
+        _SOURCES[scheme] = cls.name
+        return cls
+
+    return add
+
+
+def source_for(url) -> Format | None:
+    """The registered source serving ``url``'s scheme, or None when ``url`` names files."""
+    if not isinstance(url, str) or "://" not in url:
+        return None
+    _load()
+    name = _SOURCES.get(url.split("://", 1)[0])
+    return _FORMATS[name] if name else None
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What a scan may override in the metadata the files give.
+
+    Attributes
+    ----------
+    format
+        Read every file as this format instead of detecting it by content.
+    sample_rate
+        Sample rate of every record (Hz), replacing what the files say.
+    assumed_sample_rate
+        Sample rate (Hz) of the records whose format does not state one
+        (:attr:`Format.states_sample_rate` False, e.g. distpy's npy folders);
+        distpy's ``prf``.
+    """
+
+    format: str | None = None
+    sample_rate: float | None = None
+    assumed_sample_rate: float | None = None
+
+    @classmethod
+    def of(cls, options: ScanOptions | str | None = None, format: str | None = None) -> ScanOptions:
+        """``options`` as ScanOptions: a string (or ``format``) is a format name, None the defaults."""
+        if isinstance(options, ScanOptions):
+            return options if format is None else dataclasses.replace(options, format=format)
+        return cls(format=format or options)
+
+    def apply(self, record: RecordInfo) -> RecordInfo:
+        """``record`` with its sample interval overridden as these options say (in place)."""
+        rate = self.sample_rate
+        if rate is None and self.assumed_sample_rate and not get_format(record.format).states_sample_rate:
+            rate = self.assumed_sample_rate
+        if rate is not None:
+            record.dt = 1.0 / rate
+        return record
 
 
 def _load() -> None:
@@ -175,19 +248,35 @@ def _safe_detect(reader: Format, probe: Probe) -> bool:
         return False
 
 
-def scan_file(url: str, format: str | None = None) -> list[RecordInfo]:
-    """Records in one file, with any reader failure turned into a FormatError
-    that names the file.
+def scan_file(url: str, options: ScanOptions | str | None = None, *, format: str | None = None) -> list[RecordInfo]:
+    """Records in one file (or one source URL), with any reader failure turned
+    into a FormatError that names the file.
 
     One :class:`Probe` serves detection and scan: the file's first bytes are
     read once, and an HDF5 file is opened once. Local HDF5 files are scanned
     in a helper process (:mod:`raydas.formats.isolation`, the probe and its
     first bytes handed over), so a damaged one cannot hang the scan.
+
+    Parameters
+    ----------
+    url
+        The file (or source URL, e.g. ``synthetic://?seconds=10``).
+    options
+        :class:`ScanOptions`, or a format name (short for ``ScanOptions(format=...)``).
+    format
+        Format name, as a keyword (short for ``ScanOptions(format=...)``).
     """
-    probe = Probe(url)
-    if _is_local_hdf5(probe):
-        return isolation.run_guarded(url, _scan_probe, probe, format)
-    return _scan_probe(probe, format)
+    options = ScanOptions.of(options, format)
+    source = source_for(url)
+    if source is not None:
+        records = source.scan_url(url)
+    else:
+        probe = Probe(url)
+        if _is_local_hdf5(probe):
+            records = isolation.run_guarded(url, _scan_probe, probe, options.format)
+        else:
+            records = _scan_probe(probe, options.format)
+    return [options.apply(r) for r in records]
 
 
 def _is_local_hdf5(probe: Probe) -> bool:
@@ -232,17 +321,23 @@ class Catalogue:
     not_data: list[NotDataError] = field(default_factory=list)
 
 
-def catalogue(spec: str | Iterable[str], format: str | None = None) -> Catalogue:
-    """Scan a path, glob, folder or list of them into a :class:`Catalogue`
-    (the others are still scanned when one file fails)."""
+def catalogue(
+    spec: str | Iterable[str], options: ScanOptions | str | None = None, *, format: str | None = None
+) -> Catalogue:
+    """Scan a path, glob, folder, source URL or list of them into a
+    :class:`Catalogue` (the others are still scanned when one file fails);
+    ``options`` as in :func:`scan_file`."""
+    options = ScanOptions.of(options, format)
     found = Catalogue()
     specs = [spec] if isinstance(spec, str) else [str(s) for s in spec]
-    urls = expand(specs)
+    sources = [s for s in specs if source_for(s) is not None]
+    files = [s for s in specs if s not in sources]
+    urls = sources + (expand(files) if files else [])
     if not urls:
         raise RaydasError(f"no files match {spec!r}")
     for url in urls:
         try:
-            found.records.extend(scan_file(url, format))
+            found.records.extend(scan_file(url, options))
         except NotDataError as exc:  # a document met while walking a folder is skipped; one asked for is a failure
             (found.failures if url in specs else found.not_data).append(exc)
         except FormatError as exc:
@@ -251,8 +346,19 @@ def catalogue(spec: str | Iterable[str], format: str | None = None) -> Catalogue
     return found
 
 
-def scan(spec: str | Iterable[str], format: str | None = None) -> tuple[list[RecordInfo], list[FormatError]]:
-    """Scan a path, glob, folder or list of them.
+def scan(
+    spec: str | Iterable[str], options: ScanOptions | str | None = None, *, format: str | None = None
+) -> tuple[list[RecordInfo], list[FormatError]]:
+    """Scan a path, glob, folder, source URL (``synthetic://...``) or list of them.
+
+    Parameters
+    ----------
+    spec
+        What to scan.
+    options
+        :class:`ScanOptions` (format, sample-rate overrides), or a format name.
+    format
+        Format name, as a keyword (short for ``ScanOptions(format=...)``).
 
     Returns
     -------
@@ -261,7 +367,7 @@ def scan(spec: str | Iterable[str], format: str | None = None) -> tuple[list[Rec
         could not be scanned (the others are still scanned). Documents that
         are not data (README, licences) are in neither; see :func:`catalogue`.
     """
-    found = catalogue(spec, format)
+    found = catalogue(spec, options, format=format)
     return found.records, found.failures
 
 
@@ -319,6 +425,7 @@ __all__ = [
     "Format",
     "Probe",
     "RecordInfo",
+    "ScanOptions",
     "all_formats",
     "catalogue",
     "detect",
@@ -329,8 +436,10 @@ __all__ = [
     "read",
     "read_samples",
     "register",
+    "register_source",
     "scan",
     "scan_file",
+    "source_for",
     "write",
     "writers",
 ]

@@ -205,6 +205,9 @@ class Format:
     #: Name endings of the files (or folders) this format writes, e.g. ``(".sgy", ".segy")``;
     #: empty when it has no writer. :func:`raydas.formats.write` picks a writer by them.
     extensions: ClassVar[tuple[str, ...]] = ()
+    #: False when the files do not state their sample rate (distpy's npy folders): a scan's
+    #: ``ScanOptions.assumed_sample_rate`` then replaces the one the reader guessed.
+    states_sample_rate: ClassVar[bool] = True
 
     def detect(self, probe: Probe) -> bool:
         """True when ``probe`` holds data in this format (judged by content)."""

@@ -179,6 +179,7 @@ class DistpyChunksFormat(Format):
     description = "distpy's folder: <unixtime>.npy (n_channels, time) chunks + measured_depth.npy (+ time.npy)"
     container = True
     extensions = (".npy",)
+    states_sample_rate = False  # the chunk width is taken for one second unless time.npy says otherwise
 
     def write(self, chunk, url: str, **options) -> list[str]:
         """Write a Chunk as ``<stem>.npy`` + axes; see :func:`write_npy_folder`."""
@@ -238,8 +239,14 @@ class StoredChunk:
     checksum: str
 
 
-class ChunkStoreWriter:
-    """Writes chunks (halo trimmed) into a chunk store, then its manifest.
+class ChunkStore:
+    """A chunk store being written: chunks (halo trimmed), then its manifest.
+
+    What the runtime needs of a store, and all it knows of one: :meth:`write`
+    a chunk (returns its manifest row), the :meth:`files` a stored chunk
+    occupies (to skip chunks already stored), :meth:`describe_existing` (the
+    row of a chunk stored by an earlier run) and :meth:`finish` (the manifest).
+    Picklable (only its URL), so ingest tasks get it as an argument.
 
     ``write`` may run in many processes at once (each chunk its own file,
     written atomically); ``finish`` runs once, in the driver, with every row.
@@ -291,3 +298,7 @@ class ChunkStoreWriter:
         pq.write_table(table, buf)
         write_bytes_atomic(join(self.url, MANIFEST), buf.getvalue())
         return join(self.url, MANIFEST)
+
+    def files(self, stem: str) -> list[str]:
+        """The files (relative to the store's root) that the chunk ``stem`` occupies once stored."""
+        return [posixpath.basename(self.chunk_url(stem))]

@@ -149,3 +149,29 @@ def test_run_with_a_bad_file_exits_1(tmp_path, demo_files):
     assert result.returncode == 1
     assert "b.sgy" in result.stderr and "1 failure" in result.stderr
     assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 4
+
+
+def test_down_and_attach_when_no_ray_runs(tmp_path, demo_files):
+    """With no Ray running (a Ray temp folder of the test's own): `raydas down` has
+    nothing to stop, and `--address auto` says how to start one instead of waiting."""
+    env = dict(os.environ, RAY_TMPDIR=str(tmp_path))
+    env.pop("RAY_ADDRESS", None)
+    down = subprocess.run(
+        [sys.executable, "-m", "raydas", "down"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert down.returncode == 0 and "no Ray started by `raydas up` is running" in down.stdout
+    cfg = tmp_path / "run.json"
+    cfg.write_text(
+        json.dumps(
+            {"input": demo_files[0], "output": "res", "processing": os.path.join(REPO, "configs/demo-noiselog.json")}
+        )
+    )
+    attach = subprocess.run(
+        [sys.executable, "-m", "raydas", "run", str(cfg), "--address", "auto", "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert attach.returncode == 2
+    assert "no Ray is running on this machine" in attach.stderr and "raydas up" in attach.stderr

@@ -12,7 +12,7 @@ import pytest
 from raydas import formats
 from raydas.chunk import Chunk
 from raydas.errors import FormatError
-from raydas.formats.chunkstore import ChunkStoreWriter
+from raydas.formats.chunkstore import ChunkStore
 from raydas.fsutil import url_to_fs
 from raydas.recording import assemble, plan_chunks
 from raydas.timeutil import NS_PER_S
@@ -54,7 +54,7 @@ def _store_url(kind, tmp_path, request):
 def test_round_trip(kind, tmp_path, request):
     url = _store_url(kind, tmp_path, request)
     full, chunks = _chunks()
-    writer = ChunkStoreWriter(url)
+    writer = ChunkStore(url)
     rows = [writer.write(c) for c in chunks]
     manifest = writer.finish(rows, chunks[0].positions, units="strain/s")
     fs, path = url_to_fs(manifest)
@@ -97,7 +97,7 @@ def test_distpy_folder(tmp_path):
 def test_corrupt_manifest_and_chunk(tmp_path):
     url = str(tmp_path / "store")
     _, chunks = _chunks(n=1)
-    writer = ChunkStoreWriter(url)
+    writer = ChunkStore(url)
     writer.finish([writer.write(chunks[0])], chunks[0].positions)
     (tmp_path / "store" / f"{1_700_000_000}.npy").write_bytes(b"\x93NUMPY garbage")
     (record,) = formats.scan(url)[0]

@@ -63,10 +63,10 @@ def written_by_itself(name: str, folder: Path) -> str:
 
 def chunk_store(folder: Path) -> str:
     """Three consecutive 1-s chunks in a raydas chunk store, through its writer."""
-    from raydas.formats.chunkstore import ChunkStoreWriter
+    from raydas.formats.chunkstore import ChunkStore
 
     url = str(folder / "store")
-    writer = ChunkStoreWriter(url)
+    writer = ChunkStore(url)
     data = np.random.default_rng(2).standard_normal((4, 300)).astype(np.float32)
     rows = [
         writer.write(Chunk(data[:, 100 * k : 100 * (k + 1)], START + k * NS_PER_S, 0.01, 10.0 + np.arange(4)))

@@ -16,7 +16,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import limit  # noqa: E402
 
-LAST_LINE = re.compile(r"^fbe_vs_limit=(nan|\d+\.\d+) fbe_vs_distpy=(nan|\d+\.\d+) ingest_vs_read=(nan|\d+\.\d+)$")
+LAST_LINE = re.compile(
+    r"^fbe_vs_limit=(nan|\d+\.\d+) fbe_vs_distpy=(nan|\d+\.\d+) ingest_vs_read=(nan|\d+\.\d+) "
+    r"attach_vs_private=(nan|\d+\.\d+)$"
+)
 
 
 def _reference_band_rms(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
@@ -74,5 +77,6 @@ def test_quick_benchmark_ends_with_the_ratio_line(tmp_path):
     lines = done.stdout.strip().splitlines()
     assert LAST_LINE.match(lines[-1]), lines[-5:]
     assert "| fbe | raydas |" in done.stdout and "| ingest | SEG-Y ingest |" in done.stdout
+    assert "| startup | attached (raydas up) |" in done.stdout
     assert "GPU run pending" in done.stdout
     assert not any(tmp_path.iterdir())  # the data folder is cleaned up

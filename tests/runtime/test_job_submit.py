@@ -15,145 +15,14 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
 import segyio
 from helpers import REPO
+from ray_head import BIN, HeadNode, pids_using
 
 from raydas.formats.witsml import parse_fbe
-
-BIN = os.path.dirname(sys.executable)
-RAY = os.path.join(BIN, "ray")
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _pids_using(marker: str) -> list[int]:
-    """Processes whose command line names ``marker`` (this test's own temp dir)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                if marker.encode() in fh.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
-class HeadNode:
-    """A `ray start --head --block` cluster of this test's own, with the dashboard on loopback."""
-
-    def __init__(self, env: dict):
-        self.env = env
-        self.temp_dir = tempfile.mkdtemp(prefix="rjs")  # short: Ray's socket paths must stay under 107 bytes
-        (
-            self.gcs,
-            self.dashboard,
-            self.client,
-            self.agent_http,
-            self.agent_grpc,
-            self.metrics,
-            self.runtime_env,
-            self.node_manager,
-            self.object_manager,
-        ) = _free_ports(9)
-        self.address = f"http://127.0.0.1:{self.dashboard}"
-        self.log = open(os.path.join(self.temp_dir, "ray-start.log"), "w")
-        self.proc = subprocess.Popen(
-            [
-                RAY,
-                "start",
-                "--head",
-                "--block",
-                "--node-ip-address=127.0.0.1",
-                f"--port={self.gcs}",
-                "--num-cpus=2",
-                "--num-gpus=0",
-                "--object-store-memory=300000000",
-                f"--temp-dir={self.temp_dir}",
-                "--include-dashboard=true",
-                "--dashboard-host=127.0.0.1",
-                f"--dashboard-port={self.dashboard}",
-                f"--ray-client-server-port={self.client}",
-                f"--dashboard-agent-listen-port={self.agent_http}",
-                f"--dashboard-agent-grpc-port={self.agent_grpc}",
-                f"--metrics-export-port={self.metrics}",
-                f"--runtime-env-agent-port={self.runtime_env}",
-                f"--node-manager-port={self.node_manager}",
-                f"--object-manager-port={self.object_manager}",
-                "--disable-usage-stats",
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 180.0) -> None:
-        """Until the job server answers on the dashboard port (any HTTP status will do)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ray start exited with {self.proc.returncode}: {self.startup_log()}")
-            try:
-                urllib.request.urlopen(f"{self.address}/api/version", timeout=2)
-                return
-            except urllib.error.HTTPError:
-                return  # answered, e.g. 401 without a token
-            except OSError:
-                time.sleep(1.0)
-        raise RuntimeError(f"the dashboard did not come up in {timeout:.0f} s: {self.startup_log()}")
-
-    def startup_log(self) -> str:
-        self.log.flush()
-        with open(self.log.name) as fh:
-            return fh.read()[-3000:]
-
-    def cli(self, *args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([RAY, *args], env=env or self.env, capture_output=True, text=True, timeout=timeout)
-
-    def stop(self) -> None:
-        """Terminate the `ray start --block` process (its reaper stops the rest), then
-        kill whatever of this cluster is left, found by its temp dir, by pid."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        deadline = time.monotonic() + 20
-        while _pids_using(self.temp_dir) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        for pid in _pids_using(self.temp_dir):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.log.close()
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -218,7 +87,7 @@ def test_ray_job_submit_runs_raydas_on_a_token_protected_cluster(demo_files, tmp
         assert "4 processed" in logs
     finally:
         head.stop()
-    assert not _pids_using(head.temp_dir)
+    assert not pids_using(head.temp_dir)
 
     files = sorted((results / "NoiseLog").glob("*.fbe"))
     assert len(files) == 4  # 4 s of data, 1-s chunks

@@ -73,8 +73,8 @@ def test_bad_file_fails_alone(ray_session, demo_files, tmp_path):
     with pytest.raises(RunFailed) as err:
         run(_cfg(str(data), tmp_path / "res", quicklook=False), progress=False)
     failures = err.value.failures
-    assert len(failures) == 1 and failures[0]["file"].endswith("broken.sgy")
-    assert "truncated" in failures[0]["error"]
+    assert len(failures) == 1 and failures[0].file.endswith("broken.sgy")
+    assert "truncated" in failures[0].error
     assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 8  # the two good files still ran
     report = json.loads((tmp_path / "res" / FAILURE_REPORT).read_text())
     assert report["failures"][0]["file"].endswith("broken.sgy")
@@ -89,11 +89,11 @@ def test_failure_while_reading_a_chunk(ray_session, demo_files, tmp_path):
     records = r.scan()
     plans = r.plan(records)
     os.remove(paths[2])
-    rows = r._drive(plans)
+    rows = r.drive(plans)
     assert rows == []
-    stages = {f["stage"] for f in r.report.failures}
+    stages = {f.stage for f in r.report.failures}
     assert stages == {"ingest"}
-    assert {f["chunk"] for f in r.report.failures} == {
+    assert {f.chunk for f in r.report.failures} == {
         p.stem for p in plans if any(rec.path == paths[2] for rec, _, _ in p.pieces)
     }
     assert r.report.chunks_done == 8

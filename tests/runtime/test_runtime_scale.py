@@ -23,8 +23,8 @@ from raydas.cli import main as cli_main
 from raydas.config import RayOptions, RunConfig
 from raydas.errors import RunFailed
 from raydas.formats.witsml import parse_fbe
-from raydas.progress import Progress
 from raydas.runtime import FAILURE_REPORT, STAGES, Run, run
+from raydas.runtime.progress import Progress
 
 NOISELOG = os.path.join(REPO, "configs/demo-noiselog.json")
 SCENARIOS = os.path.join(REPO, "tests", "ray_scenarios.py")
@@ -127,8 +127,9 @@ def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
 
     def on_result(plan, result, failure):
         if len(r.driver.delivered) == 2 and not killed:
-            busiest = max(range(len(r.driver.actors)), key=r.driver.load.__getitem__)  # it has chunks in flight
-            pid = r.driver.actor_info[busiest]["pid"]  # (a ping now would wait for its chunks)
+            pool = r.driver.pool
+            busiest = max(range(len(pool.actors)), key=pool.load.__getitem__)  # it has chunks in flight
+            pid = pool.info[busiest]["pid"]  # (a ping now would wait for its chunks)
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
@@ -233,10 +234,10 @@ def test_corrupt_file_fails_in_ingest_others_complete(ray_session, demo_files, t
     with pytest.raises(RunFailed) as err:
         r.execute()
     failures = err.value.failures
-    assert failures and {f["stage"] for f in failures} == {"ingest"}
-    assert all(f["file"] == paths[1] for f in failures)
-    failed = {f["chunk"] for f in failures}
-    assert len(failed) == 4 and all(f["error"] and f["chunk_start"].startswith("2025-06-01T12:00:0") for f in failures)
+    assert failures and {f.stage for f in failures} == {"ingest"}
+    assert all(f.file == paths[1] for f in failures)
+    failed = {f.chunk for f in failures}
+    assert len(failed) == 4 and all(f.error and f.chunk_start.startswith("2025-06-01T12:00:0") for f in failures)
     assert len(os.listdir(out / "NoiseLog")) == 8  # the two good files
     report = json.loads((out / FAILURE_REPORT).read_text())
     assert report["chunks"] == {"total": 12, "processed": 8, "already_done": 0, "failed": 4}
@@ -310,8 +311,8 @@ def test_synthetic_source_keeps_object_store_and_driver_memory_flat(tmp_path):
 
 
 def test_synthetic_windows_agree_whatever_the_chunking():
-    from raydas import synthetic
     from raydas.errors import ConfigError
+    from raydas.formats import synthetic
 
     rec = synthetic.records("synthetic://?seconds=5&rate=200&channels=7")[0]
     assert (rec.n_channels, rec.n_samples, rec.dt) == (7, 1000, 0.005)
@@ -345,7 +346,7 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
     processes them as they come, taking each chunk's halo from the next and
     previous files: the low-passed samples equal a batch run's."""
     from raydas import demo
-    from raydas.watch import Watcher
+    from raydas.runtime.watch import Watcher
 
     source = demo.generate(str(tmp_path / "src"), files=3, seconds=2.0, channels=12, sample_rate=500.0)
     inbox = tmp_path / "inbox"
@@ -411,7 +412,7 @@ def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
     import fsspec
 
     from raydas import demo
-    from raydas.watch import Watcher
+    from raydas.runtime.watch import Watcher
 
     source = demo.generate(str(tmp_path / "src"), files=2, seconds=2.0, channels=6, sample_rate=500.0)
     fs = fsspec.filesystem("s3")

@@ -26,12 +26,14 @@ import logging
 import threading
 import time
 
-from . import formats
-from .config import RunConfig
-from .errors import FormatError, RaydasError
-from .fsutil import url_to_fs
-from .recording import ChunkPlan, assemble, plan_chunks
-from .runtime import Run, RunReport, _failure, connect_ray
+from .. import formats
+from ..config import RunConfig
+from ..errors import RaydasError
+from ..fsutil import url_to_fs
+from ..recording import ChunkPlan, assemble, plan_chunks
+from .driver import Driver
+from .report import RunReport
+from .run import Mode, Run
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class Watcher:
         self.config = config.model_copy(update={"input": url})
         self.interval = interval
         self.idle_exit = idle_exit
-        self.run = Run(self.config, mode="run", progress=progress)
+        self.run = Run(self.config, mode=Mode.RUN, progress=progress)
         self.stop_event = threading.Event()
         self._sizes: dict[str, int] = {}  # path -> size at the last listing (not yet taken)
         self._first_seen: dict[str, float] = {}  # path -> wall time first listed
@@ -95,14 +97,7 @@ class Watcher:
             self._sizes.pop(url)
             self._taken[url] = self._first_seen.pop(url, time.time())
             taken += 1
-            try:
-                records = formats.scan_file(url, self.config.format)
-            except FormatError as exc:
-                self.run.report.failures.append(_failure("scan", exc, file=url))
-                continue
-            self.run.report.files += 1
-            self.run.report.records += len(records)
-            self._records.extend(self.run._override_rate(r) for r in records)
+            self._records.extend(self.run.scan_file(url))
         if taken:
             self._last_new = time.monotonic()
         return taken
@@ -131,17 +126,16 @@ class Watcher:
                 out.append((plan, arrival))
         return out
 
-    def _submit_ready(self, final: bool = False) -> None:
+    def _submit_ready(self, driver: Driver, final: bool = False) -> None:
         ready = self.ready_plans(final)
         if not ready:
             return
-        todo, done = self.run._todo([p for p, _ in ready])
+        todo, done = self.run.split_done([p for p, _ in ready])
         todo_stems = {p.stem for p in todo}
         for plan, _ in ready:
             self._submitted.add(plan.stem)
         self.run.report.chunks_total += len(ready)
         self.run.report.chunks_skipped += len(done)
-        driver = self.run.driver
         driver.progress.add_total(len(todo))
         for plan, arrival in ready:
             if plan.stem in todo_stems:
@@ -155,15 +149,11 @@ class Watcher:
 
     def watch(self) -> RunReport:
         """Watch until stopped or idle; returns the report (raises RunFailed if anything failed)."""
-        import ray
-
         t_start = time.perf_counter()
-        started = connect_ray(self.config.ray)
-        driver = self.run.start_driver(0)
-        try:
+        with self.run.session() as driver:
             while True:
                 self.poll()
-                self._submit_ready()
+                self._submit_ready(driver)
                 deadline = time.monotonic() + self.interval
                 while time.monotonic() < deadline:
                     driver.step(timeout=max(0.01, min(0.5, deadline - time.monotonic())))
@@ -178,14 +168,8 @@ class Watcher:
             while self._sizes:  # files already there when stopped: take them once they have settled
                 time.sleep(self.interval)
                 self.poll()
-            self._submit_ready(final=True)
+            self._submit_ready(driver, final=True)
             driver.drain()
-            self.run._save_timeline()
-        finally:
-            driver.progress.close()
-            driver.close()
-            if started:
-                ray.shutdown()
         self.run.report.seconds = time.perf_counter() - t_start
         return self.run.finish()
 

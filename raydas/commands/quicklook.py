@@ -1,5 +1,7 @@
 """A quick-look PNG of a run's band energies (the noise log), drawn from the
-WITSML files the run wrote: one panel per curve, depth down, time across."""
+WITSML files the run wrote: one panel per curve, depth down, time across.
+
+The post-run step that ``write_witsml`` declares (:meth:`Command.after_run`)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,11 @@ import io
 
 import numpy as np
 
-from .errors import RaydasError
-from .formats.witsml import parse_fbe
-from .fsutil import url_to_fs
-from .outputs import OutputSink
-from .timeutil import NS_PER_S
+from ..errors import RaydasError
+from ..formats.witsml import parse_fbe
+from ..fsutil import url_to_fs
+from ..outputs import OutputSink
+from ..timeutil import NS_PER_S
 
 QUICKLOOK = "quicklook.png"
 
@@ -46,20 +48,18 @@ def collect_fbe(
     return np.array(times, dtype=np.int64), curves, depth, values
 
 
-def noise_log_quicklook(pipeline, output_root: str, stems: list[str]) -> str | None:
-    """Draw ``quicklook.png`` under ``output_root`` from the first ``write_witsml``
-    folder of ``pipeline``; returns its URL, or None if the pipeline writes none."""
+def noise_log_quicklook(sink: OutputSink, folder: str, stems: list[str]) -> str:
+    """Draw ``quicklook.png`` under the results root from the ``.fbe`` files of
+    ``stems`` in ``folder``; returns its URL.
+
+    Raises
+    ------
+    RaydasError
+        When the folder holds none of them, or their curves or depths differ.
+    """
     from matplotlib.figure import Figure
 
-    folders = [
-        n.command.params.directory_out
-        for n in pipeline.order
-        if n.command.name == "write_witsml" and n.command.params.directory_out != "NONE"
-    ]
-    if not folders:
-        return None
-    sink = OutputSink(output_root)
-    times, curves, depth, values = collect_fbe(sink, folders[0], stems)
+    times, curves, depth, values = collect_fbe(sink, folder, stems)
     seconds = (times - times[0]) / NS_PER_S
     span = float(seconds[-1] + (seconds[1] - seconds[0] if len(seconds) > 1 else 1.0))
     fig = Figure(figsize=(3.2 * len(curves), 5.5), dpi=100, layout="constrained")
@@ -83,7 +83,7 @@ def noise_log_quicklook(pipeline, output_root: str, stems: list[str]) -> str | N
         ax.set_xlabel("time (s)")
         fig.colorbar(image, ax=ax, label="log10", location="bottom", shrink=0.9)
     axes[0].set_ylabel("depth (m)")
-    fig.suptitle(f"{folders[0]}: band energies from {len(times)} chunks")
+    fig.suptitle(f"{folder}: band energies from {len(times)} chunks")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return sink.write(QUICKLOOK, buf.getvalue())

@@ -1,7 +1,8 @@
 """A synthetic DAS source generated on the fly (no files): for load tests,
 memory checks and benchmarks of the runtime at any length.
 
-Give it as the run's input::
+Give it as the run's input (a registered source: :func:`raydas.formats.scan`
+hands it every ``synthetic://`` URL)::
 
     synthetic://?seconds=1800&rate=1000&channels=500
 
@@ -13,26 +14,37 @@ RMS ``NOISE_RMS``, a 50 Hz sinusoid of amplitude 1 on every channel, and a
 700 Hz sinusoid whose amplitude rises linearly along the fibre from 0 to 1.
 The noise is generated in 1-s blocks seeded by the block's number, so any
 sample window is the same whichever chunk (or halo) asks for it.
+
+The recording starts at :data:`START` (UTC) with its first channel at
+:data:`FIRST_DEPTH` m, as the demo's SEG-Y files (:mod:`raydas.demo`) do.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from .demo import FIRST_DEPTH, NOISE_RMS, start_ns
-from .errors import ConfigError
-from .formats import register
-from .formats.base import Format, Probe, RecordInfo
+from ..errors import ConfigError
+from ..timeutil import NS_PER_S
+from . import register_source
+from .base import Format, Probe, RecordInfo
 
-SCHEME = "synthetic://"
+#: start of the synthetic recordings (and of the demo's), UTC
+START = _dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=_dt.UTC)
+#: RMS of the white noise in the synthetic signal (strain/s)
+NOISE_RMS = 0.1
+#: position of the first channel along the fibre (m)
+FIRST_DEPTH = 500.0
+
+SCHEME = "synthetic"
 _DEFAULTS = {"seconds": 60.0, "rate": 1000.0, "channels": 500, "spacing": 2.0, "seed": 0}
 
 
-def is_synthetic(spec) -> bool:
-    """True when a run's input names the synthetic source."""
-    return isinstance(spec, str) and spec.startswith(SCHEME)
+def start_ns() -> int:
+    """:data:`START` in ns since the epoch (UTC)."""
+    return int(START.timestamp()) * NS_PER_S
 
 
 def parse(url: str) -> dict:
@@ -77,7 +89,7 @@ def records(url: str) -> list[RecordInfo]:
     ]
 
 
-@register
+@register_source(SCHEME)
 class SyntheticSource(Format):
     """Reader of the synthetic source (never detected from a file)."""
 
@@ -86,6 +98,9 @@ class SyntheticSource(Format):
 
     def detect(self, probe: Probe) -> bool:
         return False
+
+    def scan_url(self, url: str) -> list[RecordInfo]:
+        return records(url)
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         return records(probe.url)

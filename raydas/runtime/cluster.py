@@ -1,0 +1,235 @@
+"""Which Ray a run uses, and how its actors are laid out on it.
+
+A run connects, in this order of preference, to:
+
+1. the cluster at ``ray.address`` (``--address``) or ``RAY_ADDRESS`` (``ray job
+   submit`` sets it);
+2. the Ray already running on this machine, started by ``ray start --head`` or
+   ``raydas up`` (found by the address file ``ray start`` leaves in Ray's temp
+   folder, and checked to answer): attaching costs a fraction of a second where
+   starting and stopping a private Ray costs seconds;
+3. a private local Ray of its own (``address="local"``), stopped at the end.
+   ``ray.address: "local"`` or ``ray.num_cpus`` (``--num-cpus``, the size of a
+   private Ray) ask for this one even when a Ray is running.
+
+Devices: one GPU actor per GPU of the cluster (``num_gpus=1`` and an explicit
+``num_cpus``), CPU actors where there is none ("auto" looks at
+``ray.cluster_resources()``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..config import RayOptions
+from ..errors import RaydasError
+
+log = logging.getLogger(__name__)
+
+#: How often the raylets delete objects nobody references any more (ms). Ray's default (1000)
+#: keeps every chunk finished in the last second in the object store on top of those in flight;
+#: at 100 ms the store holds little more than the in-flight window. Set for the private local
+#: Ray and for ``raydas up``'s; on a cluster start the nodes with RAY_free_objects_period_milliseconds=100.
+FREE_OBJECTS_PERIOD_MS = 100
+#: seconds to wait for processor actors to start (GPU nodes of an autoscaling cluster take minutes)
+ACTOR_START_TIMEOUT_S = 900.0
+#: the file in Ray's temp folder where ``ray start --head`` writes the address of the Ray it started
+RAY_ADDRESS_FILE = "ray_current_cluster"
+
+
+def ray_temp_dir() -> str:
+    """Ray's temp folder on this machine, as Ray itself finds it: ``$RAY_TMPDIR/ray``,
+    else ``$TMPDIR/ray`` on Linux, else ``/tmp/ray``."""
+    if "RAY_TMPDIR" in os.environ:
+        root = os.environ["RAY_TMPDIR"]
+    elif sys.platform.startswith("linux") and "TMPDIR" in os.environ:
+        root = os.environ["TMPDIR"]
+    else:
+        root = "/tmp"
+    return os.path.join(root, "ray")
+
+
+def running_ray_address(timeout: float = 1.0) -> str | None:
+    """The address (``host:port``) of the Ray that ``ray start --head`` (or ``raydas up``)
+    started on this machine, when it still answers; None when none runs.
+
+    A private Ray (another process's ``ray.init()``) is never returned: it leaves
+    no address file.
+    """
+    try:
+        with open(os.path.join(ray_temp_dir(), RAY_ADDRESS_FILE)) as fh:
+            address = fh.read().strip()
+    except OSError:
+        return None
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return address
+    except OSError:  # the file outlived its Ray (stopped without `ray stop`)
+        return None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How this process is connected to Ray.
+
+    Attributes
+    ----------
+    how
+        ``"private"`` (a local Ray of its own), ``"attached"`` (the Ray running on
+        this machine), ``"address"`` (the cluster at an address) or
+        ``"existing"`` (this process was already connected).
+    address
+        The GCS address (``host:port``) or the address given.
+    owned
+        True when :func:`connect` initialised Ray here, so :meth:`close` disconnects
+        (and, for a private Ray, stops it).
+    """
+
+    how: str
+    address: str
+    owned: bool
+
+    def describe(self) -> str:
+        """One line saying which Ray the run uses."""
+        return {
+            "private": "a private local Ray",
+            "attached": f"attached to the Ray already running on this machine at {self.address}",
+            "address": f"the Ray cluster at {self.address}",
+            "existing": "the Ray this process was already connected to",
+        }[self.how]
+
+    def close(self) -> None:
+        """Disconnect when :func:`connect` connected (a private Ray stops with it)."""
+        import ray
+
+        if self.owned:
+            ray.shutdown()
+
+
+def connect(options: RayOptions) -> Connection:
+    """Connect this process to Ray as the module docstring says.
+
+    Raises
+    ------
+    RaydasError
+        When ``options.address`` is ``"auto"`` and no Ray runs on this machine.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return Connection("existing", ray.get_runtime_context().gcs_address, owned=False)
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    if address and address not in ("auto", "local"):
+        ray.init(address=address, log_to_driver=True)
+        return Connection("address", address, owned=True)
+    running = None if address == "local" or options.num_cpus is not None else running_ray_address()
+    if address == "auto" and running is None:
+        raise RaydasError(
+            "no Ray is running on this machine to attach to (--address auto): start one with `raydas up` "
+            "(or `ray start --head`), or leave --address out for a private Ray"
+        )
+    if running:
+        attach(running)
+        return Connection("attached", running, owned=True)
+    ray.init(
+        address="local",
+        num_cpus=options.num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS},
+    )
+    return Connection("private", ray.get_runtime_context().gcs_address, owned=True)
+
+
+def attach(address: str) -> None:
+    """Connect this process to the Ray running on this machine at ``address``.
+
+    Token authentication as Ray does for a local cluster it finds itself (and not
+    for an explicit address): on when a token exists here (``~/.ray/auth_token``,
+    ``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``), unless ``RAY_AUTH_MODE`` says otherwise.
+    """
+    import ray
+
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # another Ray version: RAY_AUTH_MODE decides
+        pass
+    else:
+        quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # not Ray's "token authentication is enabled" warning on every run
+        try:
+            maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        finally:
+            quiet.setLevel(level)
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError) as exc:
+        raise RaydasError(
+            f"could not attach to the Ray running on this machine at {address} ({exc}); its token must be this "
+            "user's (~/.ray/auth_token, RAY_AUTH_TOKEN_PATH, RAY_AUTH_TOKEN); or run with --address local "
+            "for a private Ray"
+        ) from exc
+
+
+def choose_device(requested: str) -> str:
+    """'gpu' when asked, or when 'auto' and the cluster has a GPU now; else 'cpu'."""
+    import ray
+
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if requested == "gpu" and gpus < 1:
+        log.warning(
+            "device 'gpu' asked for but the cluster has no GPU now; waiting up to %.0f s for GPU nodes (autoscaler)",
+            ACTOR_START_TIMEOUT_S,
+        )
+    if requested != "auto":
+        return requested
+    return "gpu" if gpus >= 1 else "cpu"
+
+
+class ActorLayout(NamedTuple):
+    """How a run's processor actors sit on the cluster.
+
+    Attributes
+    ----------
+    count
+        Processor actors.
+    actor_options
+        Their Ray options (``num_cpus``, and ``num_gpus`` on GPUs).
+    ingest_cpus
+        CPUs each ingest task asks for.
+    """
+
+    count: int
+    actor_options: dict
+    ingest_cpus: float
+
+
+def actor_layout(options: RayOptions, device: str) -> ActorLayout:
+    """The actor layout for ``device`` from the cluster's resources and ``options``."""
+    import ray
+
+    resources = ray.cluster_resources()
+    cpus = float(resources.get("CPU", 0))
+    if device == "gpu":
+        n = options.num_actors or max(1, int(resources.get("GPU", 1)))
+        actor_opts = {"num_gpus": 1, "num_cpus": options.actor_cpus}
+    else:
+        n = options.num_actors or max(1, int(cpus // options.actor_cpus))
+        actor_opts = {"num_cpus": options.actor_cpus}
+    spare = cpus - n * options.actor_cpus
+    # never wait for CPUs the actors hold; but on a cluster with no CPU yet (an autoscaling head with CPU: 0)
+    # ask for some, so ingest stays off the head and its demand makes the autoscaler add CPU nodes
+    ingest_cpus = 0.5 if spare >= 0.5 or cpus == 0 else 0.0
+    return ActorLayout(n, actor_opts, ingest_cpus)

@@ -1,0 +1,372 @@
+"""One run of raydas: scan, plan, skip what is done, drive the rest, report.
+
+::
+
+    scan (formats, with the config's ScanOptions) -> plan chunks -> skip chunks
+        whose outputs exist -> Driver (ingest tasks, processor actors)
+        -> chunk store manifest (ingest) -> the post-run steps the writers
+        declare -> report (and failure report)
+
+The run knows no format: records come from :func:`raydas.formats.scan`
+(sources by URL scheme included), the chunk store is a
+:class:`~raydas.formats.chunkstore.ChunkStore`, and the post-run steps are
+what the pipeline's writers declare (:meth:`Pipeline.after_run`).
+
+Its lifecycle is public, so that ``raydas watch`` drives a run the same way
+:meth:`Run.execute` does::
+
+    with run.session(total) as driver:   # connect to Ray, start the actors
+        driver.submit(plan) ...; driver.drain()
+    report = run.finish()                # failure report; raises RunFailed
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+from .. import formats
+from ..config import RunConfig
+from ..errors import ConfigError, FormatError, RaydasError, RunFailed
+from ..formats.base import RecordInfo
+from ..formats.chunkstore import ChunkStore, StoredChunk
+from ..fsutil import url_to_fs
+from ..outputs import OutputSink
+from ..pipeline import Pipeline, load_json
+from ..recording import ChunkPlan, assemble, plan_chunks
+from . import cluster
+from .actors import ActorPool, ProcessorSetup
+from .driver import Driver
+from .progress import Progress
+from .report import FAILURE_REPORT, Failure, ProcessedChunk, RunReport
+
+#: longest wait for workers to report their last task events to ray.timeline() (s)
+TASK_EVENTS_FLUSH_S = 6.0
+
+
+class Mode(enum.StrEnum):
+    """What a run does with its chunks."""
+
+    #: ingest and process (and fill the chunk store on the way when the config names one)
+    RUN = "run"
+    #: fill the chunk store from the input files; no processing
+    INGEST = "ingest"
+    #: process the chunk store (or the input) with the pipeline
+    PROCESS = "process"
+
+    @property
+    def processes(self) -> bool:
+        """True when chunks go through the pipeline."""
+        return self is not Mode.INGEST
+
+    def writes_store(self, store: str | None) -> bool:
+        """True when chunks are written to the chunk store ``store`` on their way."""
+        return self is Mode.INGEST or (self is Mode.RUN and bool(store))
+
+    def reads_store(self, store: str | None) -> bool:
+        """True when the chunks come from the chunk store ``store`` rather than the input."""
+        return self is Mode.PROCESS and bool(store)
+
+
+OnResult = Callable[[ChunkPlan, ProcessedChunk | StoredChunk | None, Failure | None], None]
+
+
+class Run:
+    """One run of raydas on a config.
+
+    Parameters
+    ----------
+    config
+        The run config.
+    mode
+        :class:`Mode` (or its value: ``"run"``, ``"ingest"``, ``"process"``).
+    progress
+        Show progress on stderr.
+    resume
+        Skip chunks whose outputs exist.
+    on_result
+        ``on_result(plan, outcome, failure)``, called on the driver for every
+        chunk, in chunk order, as soon as it and all chunks before it are done.
+    sample_memory
+        Sample object-store and driver memory (peaks in the report).
+    actors
+        Processor actors to use instead of the cluster's (a warm pool kept by
+        the caller across runs; the run stops only actors the pool started).
+
+    Raises
+    ------
+    ConfigError
+        When the processing config is missing or invalid (before any work).
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        mode: Mode | str = Mode.RUN,
+        progress: bool = True,
+        resume: bool = True,
+        on_result: OnResult | None = None,
+        sample_memory: bool = True,
+        actors: ActorPool | None = None,
+    ):
+        try:
+            self.mode = Mode(mode)
+        except ValueError:
+            raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(m.value for m in Mode)}") from None
+        if self.mode is Mode.INGEST and not config.store:  # ingest fills 'store', else 'output' (distpy's layout)
+            config = config.model_copy(update={"store": config.output})
+        self.config = _with_absolute_local_paths(config)
+        self.progress = progress
+        self.resume = resume
+        self.on_result = on_result
+        self.sample_memory = sample_memory
+        self.actors = actors
+        self.driver: Driver | None = None
+        self.report = RunReport(output=self.config.output)
+        self.processing: dict | None = None
+        self.processing_source: str | None = None
+        self.pipeline: Pipeline | None = None
+        self.scan_options = formats.ScanOptions(
+            format=self.config.format,
+            sample_rate=self.config.sample_rate,
+            assumed_sample_rate=self.config.assumed_sample_rate,
+        )
+        if self.mode.processes:
+            self._load_processing()
+
+    def _load_processing(self) -> None:
+        proc = self.config.processing
+        if proc is None:
+            raise ConfigError("$.processing", "no processing config given (distpy system configs name it in 'config')")
+        if isinstance(proc, str):
+            self.processing_source = proc
+            proc = load_json(proc)
+        self.processing = proc
+        self.pipeline = Pipeline.from_config(proc, source=self.processing_source)
+        self.report.warnings.extend(self.pipeline.warnings)
+
+    @property
+    def store(self) -> ChunkStore | None:
+        """The chunk store this run writes chunks to, or None."""
+        return ChunkStore(self.config.store) if self.mode.writes_store(self.config.store) else None
+
+    # scanning and planning ---------------------------------------------------------------
+    def input_spec(self) -> str | list[str]:
+        """What the run reads: the chunk store (``process`` with a store) or the input."""
+        return self.config.store if self.mode.reads_store(self.config.store) else self.config.input
+
+    def scan(self, spec: str | list[str] | None = None) -> list[RecordInfo]:
+        """Scan ``spec`` (default: :meth:`input_spec`); files that fail are recorded in the report."""
+        records, failures = formats.scan(self.input_spec() if spec is None else spec, self.scan_options)
+        for exc in failures:
+            self.report.failures.append(Failure.from_error("scan", exc, file=exc.path))
+        self.report.files += len({r.path for r in records}) + len(failures)
+        self.report.records += len(records)
+        return records
+
+    def scan_file(self, url: str) -> list[RecordInfo]:
+        """Scan one file (``raydas watch``: a file that arrived); a failure is recorded
+        in the report and gives no records."""
+        try:
+            records = formats.scan_file(url, self.scan_options)
+        except FormatError as exc:
+            self.report.failures.append(Failure.from_error("scan", exc, file=url))
+            return []
+        self.report.files += 1
+        self.report.records += len(records)
+        return records
+
+    def halo_for(self, sample_rate: float) -> int:
+        """Halo samples each chunk needs on each side at ``sample_rate`` (Hz)."""
+        return self.pipeline.halo_samples(sample_rate) if self.pipeline is not None else 0
+
+    def plan(self, records: list[RecordInfo]) -> list[ChunkPlan]:
+        """Chunks of the recordings ``records`` make up (breaks noted in the report)."""
+        recordings, breaks = assemble(records)
+        self.report.discontinuities = [d.to_dict() for d in breaks]
+        return plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
+
+    def expected_outputs(self, plan: ChunkPlan) -> list[str]:
+        """Files (relative to :meth:`outputs_root`) the chunk ``plan`` leaves when done."""
+        if not self.mode.processes:
+            return self.store.files(plan.stem)
+        return self.pipeline.output_files(plan.stem)
+
+    def outputs_root(self) -> str:
+        """Where :meth:`expected_outputs` lie: the chunk store (ingest) or the results root."""
+        return self.config.store if not self.mode.processes else self.config.output
+
+    def split_done(self, plans: list[ChunkPlan]) -> tuple[list[ChunkPlan], list[ChunkPlan]]:
+        """Split plans into (to do, already done) by the outputs that exist (all to do without resume)."""
+        if not self.resume:
+            return plans, []
+        expected = {p.index: self.expected_outputs(p) for p in plans}
+        existing = OutputSink(self.outputs_root()).existing([f for fs in expected.values() for f in fs])
+        todo, done = [], []
+        for p in plans:
+            files = expected[p.index]
+            (done if files and all(f in existing for f in files) else todo).append(p)
+        return todo, done
+
+    # the lifecycle ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self, total: int = 0) -> Iterator[Driver]:
+        """Connect to Ray, start (or borrow) the processor actors and a :class:`Driver`
+        for ``total`` chunks (more may be added to its progress later).
+
+        On leaving without an error, Ray's timeline is saved when asked (before
+        the actors stop: their last task events are still to come); then the
+        actors stop and the Ray this session started stops.
+        """
+        started_at = time.time()
+        connection = cluster.connect(self.config.ray)
+        if connection.how == "attached":
+            self.report.ray = connection.describe()
+            print(f"raydas: {connection.describe()}", file=sys.stderr, flush=True)
+        bar = None
+        try:
+            pool = None
+            if self.mode.processes:
+                pool = self.actors or ActorPool.for_cluster(self.config.ray)
+                if pool.borrowed and connection.how == "attached":
+                    self.report.ray += f", {pool.borrowed} warm processor actor(s)"
+            bar = Progress(total, enabled=self.progress)
+            self.driver = Driver(
+                self.report,
+                pool,
+                self._setup() if pool is not None else None,
+                store=self.store,
+                resume=self.resume,
+                in_flight=self.config.ray.in_flight,
+                progress=bar,
+                on_result=self.on_result,
+                sample_memory=self.sample_memory,
+            )
+            try:
+                yield self.driver
+                # on a Ray shared with other runs (attached), the timeline keeps this run's events only
+                self._save_timeline(since=started_at if connection.how == "attached" else None)
+            finally:
+                self.driver.close()
+        finally:
+            if bar is not None:
+                bar.close()
+            connection.close()
+
+    def _setup(self) -> ProcessorSetup:
+        return ProcessorSetup(self.processing, self.processing_source, self.config.output)
+
+    def drive(self, plans: list[ChunkPlan]) -> list[StoredChunk]:
+        """Send ``plans`` through ingest and the actors (a :meth:`session`); returns
+        the chunk-store rows written (ingest, or a run that stores its chunks)."""
+        with self.session(len(plans)) as driver:
+            for plan in plans:
+                driver.submit(plan)
+            driver.drain()
+        return driver.rows
+
+    def execute(self) -> RunReport:
+        """Scan, plan and process; returns the report (raises RunFailed if anything failed)."""
+        t_start = time.perf_counter()
+        records = self.scan()
+        plans = self.plan(records) if records else []
+        todo, done = self.split_done(plans)
+        self.report.chunks_total = len(plans)
+        self.report.chunks_skipped = len(done)
+        rows = self.drive(todo) if todo else []
+        store = self.store
+        if store is not None:
+            rows += [store.describe_existing(p.stem, p.start_ns, p.dt, ";".join(p.sources)) for p in done]
+            if rows and plans:
+                self.report.manifest = store.finish(
+                    rows, plans[0].positions, units=plans[0].units, gauge_length=plans[0].gauge_length
+                )
+        if self.pipeline is not None and self.config.quicklook and plans:
+            self._after_run(plans)
+        self.report.seconds = time.perf_counter() - t_start
+        return self.finish()
+
+    def _after_run(self, plans: list[ChunkPlan]) -> None:
+        """The post-run steps the pipeline's writers declare (the noise log's quick-look)."""
+        try:
+            drawn = self.pipeline.after_run(OutputSink(self.config.output), [p.stem for p in plans])
+        except RaydasError as exc:
+            self.report.warnings.append(f"quicklook not drawn: {exc}")
+            return
+        self.report.quicklook = drawn[0] if drawn else None
+
+    def finish(self) -> RunReport:
+        """Write (or clear) the failure report beside the outputs; raise RunFailed if anything failed."""
+        sink = OutputSink(self.config.output)
+        if self.report.failures:
+            document = self.report.failure_document(self.config.model_dump(mode="json"))
+            path = sink.write(FAILURE_REPORT, json.dumps(document, indent=2).encode())
+            raise RunFailed(self.report.failures, path)
+        stale = sink.url(FAILURE_REPORT)
+        try:  # a clean rerun removes the report of an earlier failed run
+            fs, p = url_to_fs(stale)
+            if fs.exists(p):
+                fs.rm(p)
+        except OSError:
+            pass
+        return self.report
+
+    def _save_timeline(self, since: float | None = None) -> None:
+        """Write Ray's Chrome-trace timeline of this run, when asked (``ray.timeline`` / ``--timeline``),
+        as that file under the results root; only events from ``since`` on (wall clock, s) when given."""
+        import ray
+
+        target = self.config.ray.timeline
+        if not target or not ray.is_initialized():
+            return
+        events = ray.timeline()
+        deadline = time.monotonic() + TASK_EVENTS_FLUSH_S
+        while time.monotonic() < deadline:  # workers report their task events about once a second
+            time.sleep(1.0)
+            later = ray.timeline()
+            if len(later) == len(events):
+                break
+            events = later
+        if since is not None:
+            events = [e for e in events if e.get("ts", 0) >= since * 1e6]
+        self.report.timeline = OutputSink(self.config.output).write(target, json.dumps(events).encode())
+
+
+def _with_absolute_local_paths(config: RunConfig) -> RunConfig:
+    """``config`` with its local relative paths made absolute against this process's folder.
+
+    The processor actors of a Ray already running on this machine (``raydas up``)
+    work in another folder. Not when the run goes to a cluster by address
+    (``RAY_ADDRESS``, ``ray job submit``): there every node resolves relative
+    paths in the job's working dir.
+    """
+    address = config.ray.address or os.environ.get("RAY_ADDRESS")
+    if address not in (None, "", "auto", "local"):
+        return config
+
+    def absolute(path):
+        if isinstance(path, list):
+            return [absolute(p) for p in path]
+        if not isinstance(path, str) or "://" in path or os.path.isabs(path):
+            return path
+        return os.path.abspath(path)
+
+    return config.model_copy(
+        update={"input": absolute(config.input), "output": absolute(config.output), "store": absolute(config.store)}
+    )
+
+
+def run(
+    config: RunConfig,
+    mode: Mode | str = Mode.RUN,
+    progress: bool = True,
+    resume: bool = True,
+    on_result: OnResult | None = None,
+) -> RunReport:
+    """Run raydas on a config (see :class:`Run`)."""
+    return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()
