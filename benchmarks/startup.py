@@ -51,7 +51,7 @@ class StartupBench:
         self.nbytes = 0
 
     def __enter__(self) -> StartupBench:
-        from raydas import demo
+        from raydas.apps import demo
 
         self.config = demo.prepare(str(self.work / "startup"), files=1, seconds=4.0, channels=40, sample_rate=1000.0)
         self.nbytes = sum(f.stat().st_size for f in (self.work / "startup" / "data").iterdir())

@@ -123,7 +123,7 @@ def s3_bucket(s3_server):
 @pytest.fixture(scope="session")
 def demo_files(tmp_path_factory) -> list[str]:
     """Three consecutive synthetic SEG-Y files (segyio): 4 s each, 40 channels, 1 kHz."""
-    from raydas import demo
+    from raydas.apps import demo
 
     folder = tmp_path_factory.mktemp("demo-segy")
     return demo.generate(str(folder), files=3, seconds=4.0, channels=40, sample_rate=1000.0)

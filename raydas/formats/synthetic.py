@@ -16,7 +16,7 @@ The noise is generated in 1-s blocks seeded by the block's number, so any
 sample window is the same whichever chunk (or halo) asks for it.
 
 The recording starts at :data:`START` (UTC) with its first channel at
-:data:`FIRST_DEPTH` m, as the demo's SEG-Y files (:mod:`raydas.demo`) do.
+:data:`FIRST_DEPTH` m, as the demo's SEG-Y files (:mod:`raydas.apps.demo`) do.
 """
 
 from __future__ import annotations

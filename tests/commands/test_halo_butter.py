@@ -9,7 +9,8 @@ import pytest
 from helpers import Keep  # noqa: F401  (registers the test sink)
 from scipy import signal
 
-from raydas import demo, formats
+from raydas import formats
+from raydas.apps import demo
 from raydas.pipeline import Pipeline
 from raydas.recording import assemble, plan_chunks
 

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from helpers import REPO, make_chunk, run_chunked, run_graph
 
-from raydas import commands, demo, formats
+from raydas import commands, formats
+from raydas.apps import demo
 from raydas.pipeline import Pipeline
 from raydas.recording import assemble, plan_chunks
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from raydas import formats
+from raydas.apps.cli import main
 from raydas.chunk import Chunk
-from raydas.cli import main
 from raydas.recording import assemble, plan_chunks
 from raydas.timeutil import NS_PER_S
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from raydas import formats
-from raydas.cli import main
+from raydas.apps.cli import main
 from raydas.errors import FormatError
 from raydas.recording import assemble
 from raydas.timeutil import NS_PER_S, parse_iso

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import segyio
 
-from raydas import demo, formats
+from raydas import formats
+from raydas.apps import demo
 from raydas.recording import assemble, plan_chunks
 from raydas.timeutil import NS_PER_S
 

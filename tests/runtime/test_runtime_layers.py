@@ -153,7 +153,7 @@ class PublicOnly:
 
 
 def test_watch_drives_its_run_through_public_methods_only(ray_session, tmp_path):
-    from raydas import demo
+    from raydas.apps import demo
 
     inbox = tmp_path / "inbox"
     demo.generate(str(inbox), files=2, seconds=1.0, channels=8, sample_rate=500.0)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from helpers import REPO
 
+from raydas.apps.cli import main as cli_main
 from raydas.backend import HostToDevice
-from raydas.cli import main as cli_main
 from raydas.config import RayOptions, RunConfig
 from raydas.errors import RunFailed
 from raydas.formats.witsml import parse_fbe
@@ -345,7 +345,7 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
     """A writer drops SEG-Y files into a folder one after another; the watcher
     processes them as they come, taking each chunk's halo from the next and
     previous files: the low-passed samples equal a batch run's."""
-    from raydas import demo
+    from raydas.apps import demo
     from raydas.runtime.watch import Watcher
 
     source = demo.generate(str(tmp_path / "src"), files=3, seconds=2.0, channels=12, sample_rate=500.0)
@@ -389,7 +389,7 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
 
 
 def test_watch_cli_reports_latency(ray_session, tmp_path, capsys):
-    from raydas import demo
+    from raydas.apps import demo
 
     inbox = tmp_path / "inbox"
     demo.generate(str(inbox), files=2, seconds=1.0, channels=8, sample_rate=500.0)
@@ -411,7 +411,7 @@ def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
     after them has arrived (no Ray needed for the watcher's side)."""
     import fsspec
 
-    from raydas import demo
+    from raydas.apps import demo
     from raydas.runtime.watch import Watcher
 
     source = demo.generate(str(tmp_path / "src"), files=2, seconds=2.0, channels=6, sample_rate=500.0)

@@ -76,7 +76,7 @@ def test_timeline_file_stays_under_the_results_root(bad, tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config({"input": "x", "ray": {"timeline": bad}})
     assert err.value.json_path == "$.ray.timeline"
-    from raydas.cli import main
+    from raydas.apps.cli import main
 
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"input": str(tmp_path / "none.sgy"), "processing": NOISELOG}))

@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 
-from . import __version__
-from .errors import RaydasError, RunFailed
+from .. import __version__
+from ..errors import RaydasError, RunFailed
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -30,8 +30,8 @@ def _cell(v) -> str:
 
 # --- sub-commands -----------------------------------------------------------------
 def cmd_scan(args) -> int:
-    from . import formats
-    from .recording import assemble
+    from .. import formats
+    from ..recording import assemble
 
     found = formats.catalogue(args.paths, args.format)
     records, failures = found.records, found.failures
@@ -95,7 +95,7 @@ def _short(path: str) -> str:
 
 
 def cmd_formats(args) -> int:
-    from . import formats
+    from .. import formats
 
     rows = [{"name": r.name, "description": r.description} for r in formats.all_formats().values()]
     print(json.dumps(rows, indent=2) if args.json else _table(rows, [("name", "format"), ("description", "reads")]))
@@ -103,8 +103,8 @@ def cmd_formats(args) -> int:
 
 
 def cmd_commands(args) -> int:
-    from . import commands
-    from .apps.plot import PANEL_PLOTS
+    from .. import commands
+    from .plot import PANEL_PLOTS
 
     described = [cls.describe() for cls in commands.all_commands().values()]
     panels = [panel.describe() for panel in PANEL_PLOTS.values()]
@@ -156,9 +156,9 @@ def cmd_commands(args) -> int:
 
 
 def cmd_graph(args) -> int:
-    from .config import load_config
-    from .configfile import load_json
-    from .pipeline import Pipeline
+    from ..config import load_config
+    from ..configfile import load_json
+    from ..pipeline import Pipeline
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "command_list" in doc:
@@ -177,7 +177,7 @@ def cmd_graph(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .apps.plot import run_plots
+    from .plot import run_plots
 
     for url in run_plots(args.config):
         print(f"wrote {url}")
@@ -186,7 +186,7 @@ def cmd_plot(args) -> int:
 
 def _apply_overrides(cfg, args):
     if args.timeline is not None:
-        from .outputs import check_output_path
+        from ..outputs import check_output_path
 
         check_output_path(args.timeline, "--timeline")
     ray_updates = {
@@ -212,7 +212,7 @@ def _apply_overrides(cfg, args):
 
 
 def _execute(cfg, mode: str, args) -> int:
-    from .runtime import run
+    from ..runtime import run
 
     try:
         report = run(cfg, mode=mode, progress=not args.no_progress, resume=not args.no_resume)
@@ -228,15 +228,15 @@ def _execute(cfg, mode: str, args) -> int:
 
 
 def cmd_run(args, mode: str = "run") -> int:
-    from .config import load_config
+    from ..config import load_config
 
     cfg = _apply_overrides(load_config(args.config), args)
     return _execute(cfg, mode, args)
 
 
 def cmd_demo(args) -> int:
+    from ..config import load_config
     from . import demo
-    from .config import load_config
 
     out = os.path.abspath(args.out)
     print(
@@ -256,9 +256,9 @@ def cmd_demo(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    from .config import load_config
-    from .pipeline import load_json
-    from .runtime import watch
+    from ..config import load_config
+    from ..pipeline import load_json
+    from ..runtime import watch
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "input" not in doc and "command_list" not in doc:
@@ -275,7 +275,7 @@ def cmd_watch(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from .runtime import up
+    from ..runtime import up
 
     print("raydas: starting Ray (a few seconds)...", file=sys.stderr, flush=True)
     local = up(num_cpus=args.num_cpus, num_actors=args.num_actors, device=args.device, port=args.port)
@@ -284,7 +284,7 @@ def cmd_up(args) -> int:
 
 
 def cmd_down(args) -> int:
-    from .runtime import down
+    from ..runtime import down
 
     print(f"raydas: {down()}")
     return 0

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from helpers import date_num, png_size_and_dpi
 
+from raydas.apps.cli import main as cli_main
 from raydas.apps.plot import PANEL_PLOTS, load_plots_config, panel_inputs, read_zones, run_plots
-from raydas.cli import main as cli_main
 from raydas.errors import ConfigError, FormatError
 
 # --- panel plots ----------------------------------------------------------------------

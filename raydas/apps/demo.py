@@ -23,9 +23,9 @@ import os
 
 import numpy as np
 
-from .chunk import Chunk
-from .formats.segy import write_segy
-from .formats.synthetic import FIRST_DEPTH, NOISE_RMS, START, start_ns  # noqa: F401  (start_ns: the demo data start too)
+from ..chunk import Chunk
+from ..formats.segy import write_segy
+from ..formats.synthetic import FIRST_DEPTH, NOISE_RMS, START, start_ns  # noqa: F401  (start_ns: the demo data start too)
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 EVENT_VELOCITY = 1500.0  # m/s
