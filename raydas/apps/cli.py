@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 
-from .. import __version__
 from ..errors import RaydasError, RunFailed
+from ..version import __version__
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
