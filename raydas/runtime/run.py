@@ -32,12 +32,13 @@ from collections.abc import Callable, Iterator
 
 from .. import formats
 from ..config import RunConfig
+from ..configfile import load_json
 from ..errors import ConfigError, FormatError, RaydasError, RunFailed
 from ..formats.base import RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
 from ..outputs import OutputSink
-from ..pipeline import Pipeline, load_json
+from ..pipeline import Pipeline
 from ..recording import ChunkPlan, assemble, plan_chunks
 from . import cluster
 from .actors import ActorPool, ProcessorSetup
