@@ -369,5 +369,56 @@ def run(
     resume: bool = True,
     on_result: OnResult | None = None,
 ) -> RunReport:
-    """Run raydas on a config (see :class:`Run`)."""
+    """Run raydas on a config: scan the input, cut it into chunks, process them on Ray, write the results.
+
+    Ray is the one at ``config.ray.address`` or ``RAY_ADDRESS``, else the one
+    running on this machine (``raydas up``), else a private one started and
+    stopped here (:mod:`raydas.runtime.cluster`); in a process already
+    connected to Ray, that one.
+
+    Parameters
+    ----------
+    config
+        The run config (:func:`raydas.load_config`).
+    mode, progress, resume, on_result
+        As for :class:`Run`.
+
+    Returns
+    -------
+    RunReport
+        What was done, how long each stage took, and what failed.
+
+    Raises
+    ------
+    RunFailed
+        When a file or chunk failed (the others still ran), with the failures and
+        the path of the failure report written beside the outputs.
+
+    Examples
+    --------
+    Two seconds of the synthetic source in one-second chunks, each chunk's
+    absolute values written as ``.npy``, on a private Ray of one CPU:
+
+    >>> import raydas
+    >>> config = raydas.load_config(
+    ...     {
+    ...         "input": "synthetic://?seconds=2&rate=500&channels=8",
+    ...         "output": "results",
+    ...         "chunk_seconds": 1.0,
+    ...         "processing": {
+    ...             "command_list": [
+    ...                 {"name": "abs", "uid": 1, "in_uid": 0},
+    ...                 {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "abs"},
+    ...             ]
+    ...         },
+    ...         "ray": {"num_cpus": 1},
+    ...     }
+    ... )
+    >>> report = raydas.run(config, progress=False)
+    >>> report.chunks_done, report.outputs_written, report.failures
+    (2, 2, [])
+    >>> import os
+    >>> sorted(os.listdir("results/abs"))
+    ['1748779200.npy', '1748779201.npy', 'measured_depth.npy', 'time.npy']
+    """
     return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()
