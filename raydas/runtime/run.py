@@ -396,13 +396,19 @@ def run(
 
     Examples
     --------
-    Two seconds of the synthetic source in one-second chunks, each chunk's
-    absolute values written as ``.npy``, on a private Ray of one CPU:
+    Two seconds of eight channels written as SEG-Y, run in one-second chunks
+    through a graph that writes each chunk's absolute values as ``.npy``, on a
+    private Ray of one CPU:
 
+    >>> import numpy as np
     >>> import raydas
+    >>> data = np.full((8, 1000), -2.0, dtype=np.float32)  # 8 channels, 2 s at 500 Hz
+    >>> chunk = raydas.Chunk(data, data_start_ns=1_700_000_000 * 10**9, dt=0.002, positions=2.0 * np.arange(8))
+    >>> raydas.formats.write(chunk, "example.sgy")
+    ['example.sgy']
     >>> config = raydas.load_config(
     ...     {
-    ...         "input": "synthetic://?seconds=2&rate=500&channels=8",
+    ...         "input": "example.sgy",
     ...         "output": "results",
     ...         "chunk_seconds": 1.0,
     ...         "processing": {
@@ -415,10 +421,13 @@ def run(
     ...     }
     ... )
     >>> report = raydas.run(config, progress=False)
-    >>> report.chunks_done, report.outputs_written, report.failures
-    (2, 2, [])
-    >>> import os
-    >>> sorted(os.listdir("results/abs"))
-    ['1748779200.npy', '1748779201.npy', 'measured_depth.npy', 'time.npy']
+    >>> report.files, report.chunks_done, report.outputs_written, report.failures
+    (1, 2, 2, [])
+
+    A re-run skips the chunks whose outputs exist:
+
+    >>> again = raydas.run(config, progress=False)
+    >>> again.chunks_done, again.chunks_skipped
+    (0, 2)
     """
     return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()

@@ -32,8 +32,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("formats", ("raydas.formats",)),
     ("model", ("raydas.chunk",)),
     # leaves that know no DAS: errors, time and file-system helpers, the plug-in loader, the array backend, the
-    # JSON-config file helpers (the pipeline loads command lists with them, below the config models) and the
-    # results root's safe paths and sink (commands write into it), and the version
+    # version; configfile (the one JSON loader: the pipeline, below the config models, reads command lists with
+    # it) and outputs (the results root's safe paths and sink, which commands write into)
     (
         "utilities",
         (
