@@ -131,10 +131,41 @@ class Pipeline:
     def from_config(cls, config: dict | str, source: str | None = None) -> Pipeline:
         """Compile a processing config (distpy's format).
 
+        Parameters
+        ----------
+        config
+            The config as a dict, or the path or URL of its JSON file.
+        source
+            The file it came from, named in errors (set for you when ``config`` is a path).
+
         Raises
         ------
         ConfigError
             With the JSON path of the first problem found.
+
+        Examples
+        --------
+        A high-pass filter feeding a spectrum; the halo a chunk needs on each
+        side (samples, at 500 Hz) follows from the commands:
+
+        >>> import raydas
+        >>> pipeline = raydas.Pipeline.from_config(
+        ...     {
+        ...         "command_list": [
+        ...             {"name": "butter", "uid": 1, "in_uid": 0, "order": 4, "freq": 10, "type": "highpass"},
+        ...             {"name": "fft", "uid": 2, "in_uid": 1},
+        ...         ]
+        ...     }
+        ... )
+        >>> [node.command.name for node in pipeline.order], pipeline.halo_samples(500.0)
+        (['butter', 'fft'], 322)
+
+        Mistakes are errors that name the culprit's JSON path:
+
+        >>> raydas.Pipeline.from_config({"command_list": [{"name": "ftt", "uid": 1, "in_uid": 0}]})
+        Traceback (most recent call last):
+        ...
+        raydas.errors.ConfigError: $.command_list[0].name: unknown command 'ftt'; did you mean fft?
         """
         if isinstance(config, str):
             source = config
@@ -300,7 +331,52 @@ class Pipeline:
 
     # --- running ------------------------------------------------------------
     def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None) -> ChunkResult:
-        """Run the graph on one chunk (its halo included) with array namespace ``xp``."""
+        """Run the graph on one chunk (its halo included).
+
+        Parameters
+        ----------
+        chunk
+            The samples and their coordinates; never written into.
+        xp
+            The array namespace to compute with: ``numpy``, or ``cupy`` on a GPU.
+        sink
+            Where the writers of the graph write (the results root); needed
+            only when the graph writes.
+
+        Returns
+        -------
+        ChunkResult
+            The files written (relative to the results root) and the seconds
+            each command took.
+
+        Raises
+        ------
+        PipelineError
+            Naming the command, its JSON path and the chunk, when one fails.
+
+        Examples
+        --------
+        The absolute value of each sample, written as distpy's ``.npy`` folder:
+
+        >>> import numpy as np
+        >>> import raydas
+        >>> from raydas.outputs import OutputSink
+        >>> data = np.array([[-2.0, -1.0, 0.0], [1.0, 2.0, 3.0]], dtype=np.float32)  # 2 channels, 3 samples
+        >>> chunk = raydas.Chunk(data, data_start_ns=1_700_000_000 * 10**9, dt=0.001, positions=[0.0, 1.0])
+        >>> pipeline = raydas.Pipeline.from_config(
+        ...     {
+        ...         "command_list": [
+        ...             {"name": "abs", "uid": 1, "in_uid": 0},
+        ...             {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "abs"},
+        ...         ]
+        ...     }
+        ... )
+        >>> result = pipeline.run(chunk, np, OutputSink("results"))
+        >>> result.written
+        ['abs/1700000000.npy']
+        >>> np.load("results/abs/1700000000.npy").tolist()
+        [[2.0, 1.0, 0.0], [1.0, 2.0, 3.0]]
+        """
         result = ChunkResult(stem=chunk.stem, index=chunk.index)
         if sink is None and self.output_files(chunk.stem):
             raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")

@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 
-from .. import __version__
 from ..errors import RaydasError, RunFailed
+from ..version import __version__
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -257,14 +257,13 @@ def cmd_demo(args) -> int:
 
 def cmd_watch(args) -> int:
     from ..config import load_config
-    from ..pipeline import load_json
+    from ..configfile import config_folder, load_json
     from ..runtime import watch
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "input" not in doc and "command_list" not in doc:
         doc = dict(doc, input=args.url)  # a watch config needs no input: the watched folder is it
-    base = os.path.dirname(os.path.abspath(args.config)) if "://" not in args.config else args.config.rsplit("/", 1)[0]
-    cfg = _apply_overrides(load_config(doc, base=base), args)
+    cfg = _apply_overrides(load_config(doc, base=config_folder(args.config)), args)
     try:
         report = watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress)
     except RunFailed as exc:

@@ -40,8 +40,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..commands import PLOTS_CONFIG_PANELS
 from ..commands.base import describe_parameters
-from ..commands.plots import PLOTS_CONFIG_PANELS
 from ..commands.plotting import UTC, colour_map, date_num, figure_bytes, use_date_axis
 from ..config import DISTPY_SYSTEM_KEYS, from_distpy_system
 from ..configfile import config_folder, load_json, resolve_path, validation_error

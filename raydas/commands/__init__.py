@@ -30,6 +30,9 @@ _BUILTIN_MODULES = (
 )
 _loaded = False
 
+#: distpy's plots that are panels of a plots config (drawn by ``raydas plot``), not graph commands.
+PLOTS_CONFIG_PANELS = ("well_log", "stack", "rgb")
+
 
 def register(cls: type[Command]) -> type[Command]:
     """Class decorator adding a command to the registry (a later registration
@@ -80,8 +83,6 @@ def get(name: str) -> type[Command]:
     try:
         return _COMMANDS[name]
     except KeyError:
-        from .plots import PLOTS_CONFIG_PANELS
-
         if name in PLOTS_CONFIG_PANELS:
             raise RaydasError(
                 f"{name} is a panel of a plots config, not a processing command: list it under 'plots' "
@@ -92,4 +93,14 @@ def get(name: str) -> type[Command]:
         raise RaydasError(f"unknown command {name!r}{hint}") from None
 
 
-__all__ = ["ArrayMeta", "Command", "Context", "Params", "Spectrum", "all_commands", "get", "register"]
+__all__ = [
+    "PLOTS_CONFIG_PANELS",
+    "ArrayMeta",
+    "Command",
+    "Context",
+    "Params",
+    "Spectrum",
+    "all_commands",
+    "get",
+    "register",
+]

@@ -20,9 +20,6 @@ from . import register
 from .io import Writer, WriterParams
 from .plotting import UTC, clip_limits, colour_map, date_num, figure_bytes, use_date_axis
 
-#: distpy's plots that are panels of a plots config (drawn by ``raydas plot``), not graph commands.
-PLOTS_CONFIG_PANELS = ("well_log", "stack", "rgb")
-
 
 def thumbnail_figure(
     values: np.ndarray,

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__
 from ..config import RayOptions
 from ..errors import RaydasError
 from ..formats.chunkstore import ChunkStore
@@ -37,6 +36,7 @@ from ..fsutil import exists, remove_stale_temporaries
 from ..outputs import OutputSink
 from ..pipeline import ChunkResult, Pipeline
 from ..recording import ChunkPlan
+from ..version import __version__
 from . import cluster
 from .cluster import ActorLayout
 from .report import ProcessedChunk

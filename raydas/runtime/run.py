@@ -32,12 +32,13 @@ from collections.abc import Callable, Iterator
 
 from .. import formats
 from ..config import RunConfig
+from ..configfile import load_json
 from ..errors import ConfigError, FormatError, RaydasError, RunFailed
 from ..formats.base import RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
 from ..outputs import OutputSink
-from ..pipeline import Pipeline, load_json
+from ..pipeline import Pipeline
 from ..recording import ChunkPlan, assemble, plan_chunks
 from . import cluster
 from .actors import ActorPool, ProcessorSetup
@@ -368,5 +369,65 @@ def run(
     resume: bool = True,
     on_result: OnResult | None = None,
 ) -> RunReport:
-    """Run raydas on a config (see :class:`Run`)."""
+    """Run raydas on a config: scan the input, cut it into chunks, process them on Ray, write the results.
+
+    Ray is the one at ``config.ray.address`` or ``RAY_ADDRESS``, else the one
+    running on this machine (``raydas up``), else a private one started and
+    stopped here (:mod:`raydas.runtime.cluster`); in a process already
+    connected to Ray, that one.
+
+    Parameters
+    ----------
+    config
+        The run config (:func:`raydas.load_config`).
+    mode, progress, resume, on_result
+        As for :class:`Run`.
+
+    Returns
+    -------
+    RunReport
+        What was done, how long each stage took, and what failed.
+
+    Raises
+    ------
+    RunFailed
+        When a file or chunk failed (the others still ran), with the failures and
+        the path of the failure report written beside the outputs.
+
+    Examples
+    --------
+    Two seconds of eight channels written as SEG-Y, run in one-second chunks
+    through a graph that writes each chunk's absolute values as ``.npy``, on a
+    private Ray of one CPU:
+
+    >>> import numpy as np
+    >>> import raydas
+    >>> data = np.full((8, 1000), -2.0, dtype=np.float32)  # 8 channels, 2 s at 500 Hz
+    >>> chunk = raydas.Chunk(data, data_start_ns=1_700_000_000 * 10**9, dt=0.002, positions=2.0 * np.arange(8))
+    >>> raydas.formats.write(chunk, "example.sgy")
+    ['example.sgy']
+    >>> config = raydas.load_config(
+    ...     {
+    ...         "input": "example.sgy",
+    ...         "output": "results",
+    ...         "chunk_seconds": 1.0,
+    ...         "processing": {
+    ...             "command_list": [
+    ...                 {"name": "abs", "uid": 1, "in_uid": 0},
+    ...                 {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "abs"},
+    ...             ]
+    ...         },
+    ...         "ray": {"num_cpus": 1},
+    ...     }
+    ... )
+    >>> report = raydas.run(config, progress=False)
+    >>> report.files, report.chunks_done, report.outputs_written, report.failures
+    (1, 2, 2, [])
+
+    A re-run skips the chunks whose outputs exist:
+
+    >>> again = raydas.run(config, progress=False)
+    >>> again.chunks_done, again.chunks_skipped
+    (0, 2)
+    """
     return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()
