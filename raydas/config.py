@@ -212,6 +212,48 @@ def _validation_error(exc: ValidationError, source: str | None) -> ConfigError:
     return validation_error(exc, source)
 
 
+def apply_overrides(model: BaseModel, overrides: dict[str, Any], names: dict[str, str] | None = None) -> BaseModel:
+    """``model`` (a :class:`RunConfig` or :class:`RayOptions`) with ``overrides`` applied,
+    validated exactly as the same keys in a config file are.
+
+    Parameters
+    ----------
+    model
+        The config as loaded.
+    overrides
+        Dotted keys (``"output"``, ``"ray.num_actors"``) and their new values.
+    names
+        What to call a dotted key in an error, e.g. the command-line flag
+        (``{"ray.num_actors": "--num-actors"}``); default: its JSON path.
+
+    Returns
+    -------
+    BaseModel
+        A new, validated model of the same type.
+
+    Raises
+    ------
+    ConfigError
+        At the flag (or JSON path) of the first value refused; the value itself is
+        not repeated (it may be a URL with credentials).
+    """
+    if not overrides:
+        return model
+    doc = model.model_dump()
+    for dotted, value in overrides.items():
+        *parents, last = dotted.split(".")
+        target = doc
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    try:
+        return type(model).model_validate(doc)
+    except ValidationError as exc:
+        err = _validation_error(exc, None)
+        dotted = err.json_path.removeprefix("$.")
+        raise ConfigError((names or {}).get(dotted, err.json_path), err.problem) from None
+
+
 def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
     """Map a distpy system config onto a :class:`RunConfig`."""
 

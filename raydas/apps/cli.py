@@ -184,31 +184,31 @@ def cmd_plot(args) -> int:
     return 0
 
 
-def _apply_overrides(cfg, args):
-    if args.timeline is not None:
-        from ..outputs import check_output_path
+#: the run options of the command line: the config key each overrides, and its flag
+RUN_OPTIONS = {
+    "output": "--output",
+    "input": "--input",
+    "ray.device": "--device",
+    "ray.num_actors": "--num-actors",
+    "ray.num_cpus": "--num-cpus",
+    "ray.timeline": "--timeline",
+    "ray.in_flight": "--in-flight",
+    "ray.address": "--address",
+}
 
-        check_output_path(args.timeline, "--timeline")
-    ray_updates = {
-        k: v
-        for k, v in (
-            ("device", args.device),
-            ("num_actors", args.num_actors),
-            ("num_cpus", args.num_cpus),
-            ("timeline", args.timeline),
-            ("in_flight", args.in_flight),
-            ("address", args.address),
-        )
-        if v is not None
+
+def _apply_overrides(cfg, args):
+    """``cfg`` with the run options given on the command line, validated as config keys are
+    (a :class:`~raydas.errors.ConfigError` names the flag)."""
+    from ..config import apply_overrides
+
+    given = {key: getattr(args, flag[2:].replace("-", "_"), None) for key, flag in RUN_OPTIONS.items()}
+    overrides = {
+        key: value
+        for key, value in given.items()
+        if value is not None and not (key in ("output", "input") and value == "")
     }
-    updates = {}
-    if ray_updates:
-        updates["ray"] = cfg.ray.model_copy(update=ray_updates)
-    if args.output:
-        updates["output"] = args.output
-    if getattr(args, "input", None):
-        updates["input"] = args.input
-    return cfg.model_copy(update=updates) if updates else cfg
+    return apply_overrides(cfg, overrides, names=RUN_OPTIONS)
 
 
 def _execute(cfg, mode: str, args) -> int:
@@ -275,10 +275,15 @@ def cmd_watch(args) -> int:
 
 
 def cmd_up(args) -> int:
+    from ..config import RayOptions, apply_overrides
     from ..runtime import up
 
+    flags = {"num_cpus": "--num-cpus", "num_actors": "--num-actors", "device": "--device"}
+    options = apply_overrides(
+        RayOptions(), {k: getattr(args, k) for k in flags if getattr(args, k) is not None}, names=flags
+    )
     print("raydas: starting Ray (a few seconds)...", file=sys.stderr, flush=True)
-    local = up(num_cpus=args.num_cpus, num_actors=args.num_actors, device=args.device, port=args.port)
+    local = up(num_cpus=options.num_cpus, num_actors=options.num_actors, device=options.device, port=args.port)
     print(f"raydas: {local.describe()}")
     return 0
 
