@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .configfile import config_folder, json_path, load_json, resolve_path, validation_error
 from .errors import ConfigError
 from .fsutil import join
-from .outputs import check_output_path, safe_relative
+from .outputs import check_not_reserved, check_output_path
 
 DISTPY_SYSTEM_KEYS = {
     "in_drive",
@@ -157,7 +157,7 @@ class RayOptions(BaseModel):
     @field_validator("timeline")
     @classmethod
     def _under_results_root(cls, value):
-        return value if value is None else safe_relative(value)
+        return value if value is None else check_not_reserved(value)
 
 
 class RunConfig(BaseModel):

@@ -14,7 +14,7 @@ import pytest
 from helpers import REPO
 
 from raydas.config import load_config, redact
-from raydas.errors import ConfigError
+from raydas.errors import ConfigError, OutputPathError
 from raydas.outputs import OutputSink, check_output_path, safe_relative
 from raydas.pipeline import Pipeline
 
@@ -228,3 +228,169 @@ def test_s3_credentials_never_reach_outputs_logs_or_reports(s3_bucket, s3_server
                 assert secret.encode() not in fh.read(), path
     finally:
         subprocess.run(["rm", "-rf", ray_tmp], check=False)
+
+
+# --- symbolic links inside the results root ---------------------------------------------------
+def test_the_sink_does_not_write_through_a_linked_folder(tmp_path):
+    root, outside = tmp_path / "res", tmp_path / "outside"
+    (root / "a").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(outside, root / "NoiseLog")
+    os.symlink(outside, root / "a" / "deep")
+    sink = OutputSink(str(root))
+    for relative in ("NoiseLog/1.fbe", "a/deep/b/1.fbe"):
+        with pytest.raises(OutputPathError, match="symbolic link"):
+            sink.write(relative, b"result")
+    assert os.listdir(outside) == []
+    assert sink.write("a/b/1.fbe", b"result") == f"{root}/a/b/1.fbe"  # real folders are made and written
+
+
+def test_the_sink_replaces_a_linked_file_instead_of_writing_where_it_points(tmp_path):
+    root, victim = tmp_path / "res", tmp_path / "victim.txt"
+    (root / "NoiseLog").mkdir(parents=True)
+    victim.write_text("precious")
+    os.symlink(victim, root / "NoiseLog" / "1.fbe")
+    sink = OutputSink(str(root))
+    assert sink.existing(["NoiseLog/1.fbe"]) == set()  # a link is not an output: resume redoes it
+    sink.write("NoiseLog/1.fbe", b"result")
+    assert victim.read_text() == "precious"
+    assert not os.path.islink(root / "NoiseLog" / "1.fbe") and (root / "NoiseLog" / "1.fbe").read_bytes() == b"result"
+
+
+@pytest.mark.slow
+def test_a_run_never_writes_through_links_in_the_results_root(ray_session, demo_files, tmp_path):
+    """A linked writer folder fails its chunks, named in the failure report; a linked output
+    file is replaced by the real output (its target untouched); nothing lands outside."""
+    from raydas.config import RunConfig
+    from raydas.errors import RunFailed
+    from raydas.runtime import FAILURE_REPORT, run
+
+    root, outside = tmp_path / "res", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    os.symlink(outside, root / "NoiseLog")
+    cfg = RunConfig(input=demo_files, output=str(root), processing=NOISELOG, quicklook=False)
+    with pytest.raises(RunFailed) as err:
+        run(cfg, progress=False)
+    assert len(err.value.failures) == 12 and all("symbolic link" in f.error for f in err.value.failures)
+    assert os.listdir(outside) == []
+    assert json.loads((root / FAILURE_REPORT).read_text())["chunks"]["failed"] == 12
+
+    os.remove(root / "NoiseLog")
+    (root / "NoiseLog").mkdir()
+    victim = outside / "victim.fbe"
+    victim.write_bytes(b"precious")
+    first = "1748779200.fbe"  # the first chunk's output (2025-06-01T12:00:00Z)
+    os.symlink(victim, root / "NoiseLog" / first)
+    report = run(cfg, progress=False)
+    assert report.chunks_done == 12 and report.chunks_skipped == 0  # the link was not taken for an output
+    assert victim.read_bytes() == b"precious" and os.listdir(outside) == ["victim.fbe"]
+    assert not os.path.islink(root / "NoiseLog" / first)
+
+
+# --- every path from a config goes through the one check ---------------------------------------
+@pytest.mark.parametrize("bad", ESCAPES)
+def test_keras_model_file_stays_under_the_results_root(bad):
+    """The keras command reads its model there and, with train, saves it back there
+    (it overwrote a file outside the root when training)."""
+    graph = {
+        "command_list": [
+            {"name": "mean", "uid": 1, "in_uid": 0},
+            {"name": "keras", "uid": 2, "in_uid": 0, "gather_uids": [1], "filename": bad, "train": {"epochs": 1}},
+        ]
+    }
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_config(graph, source="flow.json")
+    assert err.value.json_path == "$.command_list[1].filename"
+    assert "output paths" in str(err.value)
+
+
+def _plots_config(folder, directory_out):
+    import numpy as np
+
+    np.save(folder / "time.npy", 1_583_020_800 + 60.0 * np.arange(4))
+    np.save(folder / "measured_depth.npy", np.arange(3.0).reshape(-1, 1))
+    np.save(folder / "band.npy", np.ones((3, 4)))
+    doc = {
+        "directory_out": directory_out,
+        "dpi": 20,
+        "figure_size": [2, 2],
+        "plots": [{"plot_type": "well_log", "out_plot": "log", "plot_list": [{"data": "band.npy"}]}],
+    }
+    path = folder / "plotsConfig.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("bad", ESCAPES)
+def test_plots_directory_out_stays_under_the_config_folder(bad, tmp_path):
+    from raydas.apps.cli import main
+    from raydas.apps.plot import load_plots_config
+
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    path = _plots_config(folder, bad)
+    with pytest.raises(ConfigError) as err:
+        load_plots_config(str(path))
+    assert err.value.json_path == "$.directory_out" and "output paths" in str(err.value)
+    assert main(["plot", str(path)]) == 2
+    found = [os.path.join(d, f) for d, _, files in os.walk(tmp_path) for f in files if f.endswith(".png")]
+    assert found == []
+
+
+def test_plots_directory_out_under_the_config_folder_is_drawn(tmp_path):
+    from raydas.apps.plot import run_plots
+
+    path = _plots_config(tmp_path, "plots/well")
+    assert run_plots(str(path)) == [f"{tmp_path}/plots/well/log.png"]
+
+
+def test_two_writers_may_not_share_a_folder():
+    graph = {
+        "command_list": [
+            {"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "out"},
+            {"name": "rms_from_fft", "uid": 2, "in_uid": 0},
+            {"name": "write_npy", "uid": 3, "in_uid": 2, "directory_out": "./out/"},  # the same folder
+        ]
+    }
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_config(graph, source="flow.json")
+    assert err.value.json_path == "$.command_list[2].directory_out"
+    assert "$.command_list[0]" in str(err.value)
+    graph["command_list"][2]["directory_out"] = "out/rms"  # a folder of its own, even inside the other's
+    assert len(Pipeline.from_config(graph).nodes) == 3
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        {"name": "write_npy"},
+        {"name": "write_witsml"},
+        {"name": "thumbnail"},
+        {"name": "clip", "tmin": 0.0, "tmax": 0.5},
+    ],
+)
+@pytest.mark.parametrize(
+    "folder", ["raydas-failures.json", "RAYDAS-FAILURES.JSON", "raydas-manifest", "quicklook.png", "manifest.parquet"]
+)
+def test_a_writer_folder_may_not_take_the_name_of_raydas_files(command, folder):
+    graph = {"command_list": [dict(command, uid=1, in_uid=0, directory_out=folder)]}
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_config(graph, source="flow.json")
+    assert err.value.json_path == "$.command_list[0].directory_out"
+    assert "raydas keeps for its own files" in str(err.value)
+
+
+def test_the_reserved_names_cover_the_files_raydas_writes_at_the_root():
+    from raydas.commands.quicklook import QUICKLOOK
+    from raydas.formats.chunkstore import MANIFEST
+    from raydas.outputs import check_not_reserved
+    from raydas.runtime import FAILURE_REPORT
+
+    for name in (FAILURE_REPORT, QUICKLOOK, MANIFEST):
+        with pytest.raises(ValueError):
+            check_not_reserved(name)
+    with pytest.raises(ConfigError) as err:  # the Chrome trace may not replace the failure report either
+        load_config({"input": "x", "ray": {"timeline": FAILURE_REPORT}})
+    assert err.value.json_path == "$.ray.timeline"
+    assert check_not_reserved("NoiseLog/raydas-failures.json") == "NoiseLog/raydas-failures.json"  # not at the top
