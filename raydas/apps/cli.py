@@ -31,23 +31,20 @@ def _cell(v) -> str:
 # --- sub-commands -----------------------------------------------------------------
 def cmd_scan(args) -> int:
     from .. import formats
+    from ..config import redact
     from ..recording import assemble
 
     found = formats.catalogue(args.paths, args.format)
     records, failures = found.records, found.failures
     _, breaks = assemble(records)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "records": [r.to_dict() for r in records],
-                    "discontinuities": [b.to_dict() for b in breaks],
-                    "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
-                    "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
-                },
-                indent=2,
-            )
-        )
+        listing = {
+            "records": [r.to_dict() for r in records],
+            "discontinuities": [b.to_dict() for b in breaks],
+            "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
+            "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
+        }
+        print(json.dumps(redact(listing, keys=False), indent=2))  # paths are input: a URL may be signed
     else:
         cols = [
             ("path", "path"),
@@ -60,16 +57,18 @@ def cmd_scan(args) -> int:
             ("end", "end (UTC)"),
             ("units", "unit"),
         ]
-        rows = [dict(r.to_dict(), path=_record_label(r)) for r in records]
+        rows = redact([dict(r.to_dict(), path=_record_label(r)) for r in records], keys=False)
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
-            print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
+            print(redact(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}"))
         for f in failures:
-            print(f"unreadable: {f}", file=sys.stderr)
+            print(redact(f"unreadable: {f}"), file=sys.stderr)
         if found.not_data:
             print(
-                f"skipped {len(found.not_data)} file(s) that are not data: "
-                + ", ".join(_short(f.path) for f in found.not_data),
+                redact(
+                    f"skipped {len(found.not_data)} file(s) that are not data: "
+                    + ", ".join(_short(f.path) for f in found.not_data)
+                ),
                 file=sys.stderr,
             )
     return 0 if records else 1
@@ -177,10 +176,11 @@ def cmd_graph(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    from ..config import redact
     from .plot import run_plots
 
     for url in run_plots(args.config):
-        print(f"wrote {url}")
+        print(redact(f"wrote {url}"))
     return 0
 
 
@@ -385,12 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..config import RedactFilter, redact
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.captureWarnings(True)  # warnings name files: through the log handlers, so through the filter
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactFilter) for f in handler.filters):
+            handler.addFilter(RedactFilter())
     try:
         return args.func(args)
     except RaydasError as exc:
-        print(f"raydas: error: {exc}", file=sys.stderr)
+        print(f"raydas: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("raydas: interrupted; run the same command again to resume", file=sys.stderr)

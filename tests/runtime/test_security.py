@@ -150,10 +150,11 @@ def test_redact_hides_secret_keys_urls_and_env_values(monkeypatch):
     }
     out = redact(doc)
     text = json.dumps(out)
-    for secret in ("AKIA1", "s1", "t1", "p1", "p2", 's3"', "env-secret-value-123"):
+    for secret in ("AKIA1", "s1", "t1", "p1", "p2", "env-secret-value-123"):
         assert secret not in text
     assert out["sample_rate"] == 1000.0 and out["api_key"] is None
-    assert "name=keep" in out["input"][1] and out["input"][0] == "s3://***@b/x"
+    assert out["input"] == ["s3://***@b/x", "https://h/x?sig=***&name=keep"]  # the query's secret, only it
+    assert out["error"] == "denied with ***"
     assert doc["key"] == "AKIA1"  # the input is left alone
 
 
@@ -394,3 +395,225 @@ def test_the_reserved_names_cover_the_files_raydas_writes_at_the_root():
         load_config({"input": "x", "ray": {"timeline": FAILURE_REPORT}})
     assert err.value.json_path == "$.ray.timeline"
     assert check_not_reserved("NoiseLog/raydas-failures.json") == "NoiseLog/raydas-failures.json"  # not at the top
+
+
+# --- credentials never echoed, whatever their case or style -----------------------------------
+#: names whose values are secrets, in the cases and styles configs, URLs and headers use
+SECRET_KEYS = [
+    "apiKey",
+    "api_key",
+    "API-KEY",
+    "x-api-key",
+    "Authorization",
+    "authorization",
+    "passphrase",
+    "Passphrase",
+    "password",
+    "PASSWORD",
+    "passwd",
+    "pwd",
+    "secret",
+    "client_secret",
+    "clientSecret",
+    "token",
+    "accessToken",
+    "access_token",
+    "refresh_token",
+    "sessionToken",
+    "aws_secret_access_key",
+    "AWS_SESSION_TOKEN",
+    "X-Amz-Signature",
+    "x-amz-security-token",
+    "X-Amz-Credential",
+    "X-Goog-Signature",
+    "X-Goog-Credential",
+    "sig",
+    "Signature",
+    "sas_token",
+    "SASToken",
+    "SharedAccessSignature",
+    "connection_string",
+    "AccountKey",
+    "private_key",
+    "privateKey",
+    "credentials",
+    "cookie",
+    "jwt",
+]
+assert len(SECRET_KEYS) >= 30
+
+
+def _secret(i: int) -> str:
+    return f"Zq{i:02d}x7SecretValue{i:02d}k"  # unique, and not a word raydas could print by itself
+
+
+def _url_forms(host: str) -> list[tuple[str, str]]:
+    """(URL, its secret): each secret-shaped name as a query parameter, plus the other ways
+    URLs carry credentials (user:password@, a fragment, a bare API key, several at once)."""
+    forms = [(f"http://{host}/d.sgy?name=keep&{k}={_secret(i)}", _secret(i)) for i, k in enumerate(SECRET_KEYS)]
+    n = len(SECRET_KEYS)
+    forms += [
+        (f"http://user:{_secret(n)}@{host}/d.sgy", _secret(n)),
+        (f"http://{host}/d.sgy#access_token={_secret(n + 1)}", _secret(n + 1)),
+        (f"http://{host}/d.sgy?key={_secret(n + 2)}", _secret(n + 2)),  # Google-style API key
+        (f"http://{host}/d.sgy?sv=2024-01-01&sp=r&sig={_secret(n + 3)}&se=2030", _secret(n + 3)),  # Azure SAS
+        (f"http://{host}/d.sgy?Expires=1&Signature={_secret(n + 4)}&Key-Pair-Id=K2", _secret(n + 4)),  # CloudFront
+    ]
+    return forms
+
+
+def _text_forms() -> list[tuple[str, str]]:
+    """(text, its secret): the secret-shaped names in the forms messages carry them."""
+    forms = []
+    for i, k in enumerate(SECRET_KEYS):
+        s = _secret(i)
+        forms += [(f"failed with {k}={s} set", s), (f"{{'{k}': '{s}'}}", s), (f'{{"{k}": "{s}"}}', s)]
+    forms += [
+        (f"Authorization: Bearer {_secret(90)}", _secret(90)),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        ("curl -H 'Authorization: Basic dXNlcjpwYXNz' x", "dXNlcjpwYXNz"),
+        (f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={_secret(91)};EndpointSuffix=x", _secret(91)),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl seen", "eyJzdWIiOiIxMjM0NTY3ODkwIn0"),
+    ]
+    return forms
+
+
+def test_redact_scrubs_every_secret_shaped_key_url_and_text():
+    doc = {k: _secret(i) for i, k in enumerate(SECRET_KEYS)}
+    out = redact({"nested": [doc], "sample_rate": 1000.0, "record": "/Acquisition/Raw[0]"})
+    assert out["nested"][0] == {k: "***" for k in SECRET_KEYS}
+    assert out["sample_rate"] == 1000.0 and out["record"] == "/Acquisition/Raw[0]"
+    for url, secret in _url_forms("h"):
+        assert secret not in redact(url), url
+        assert "name=keep" in redact(url) or "name=keep" not in url  # what is not secret stays
+    for text, secret in _text_forms():
+        assert secret not in redact(text), text
+    # what is not a secret is left alone
+    for text in (
+        "record key: /Acquisition/Raw[0]",
+        "abfs://data@account.dfs.core.windows.net/x.h5",
+        "signal 12:00:00 basic checks; token expired; author=Smith; keyboard=us",
+        "s3://bucket/path/to/das.sgy?versionId=3",
+    ):
+        assert redact(text) == text
+    assert redact({"key": "/Acquisition/Raw[0]"}, keys=False) == {"key": "/Acquisition/Raw[0]"}
+
+
+@pytest.fixture
+def http_host(tmp_path):
+    """A loopback HTTP server (query strings and fragments ignored) serving a small file
+    d.sgy that is not SEG-Y, so that scanning any URL to it fails fast, naming the URL."""
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "d.sgy").write_bytes(b"not seg-y" * 100)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _raydas(*args, env=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "raydas", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.mark.slow
+def test_scan_never_echoes_a_secret(http_host, demo_files, tmp_path):
+    """`raydas scan` over every URL form (served, so each is read, fails and is named in the
+    errors) and a local file whose name carries a secret pair (a record): table, JSON, errors."""
+    import shutil
+
+    forms = _url_forms(http_host)
+    local = tmp_path / "local"
+    local.mkdir()
+    shutil.copy(demo_files[1], local / f"das_apiKey={_secret(99)}.sgy")
+    urls = [u for u, _ in forms] + [str(local)]
+    secrets = [s for _, s in forms] + [_secret(99)]
+    for extra in ([], ["--json"]):
+        done = _raydas("scan", *urls, *extra)
+        echoed = done.stdout + done.stderr
+        assert "d.sgy" in echoed and "das_apiKey=***" in echoed  # the inputs were named...
+        for secret in secrets:
+            assert secret not in echoed, (secret, extra)  # ...without their secrets
+        assert "Traceback" not in echoed
+
+
+@pytest.mark.parametrize("flag", ["--input", "--output"])
+def test_the_input_and_output_flags_never_echo_a_secret(flag, tmp_path, capsys):
+    from raydas.apps.cli import main
+
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"input": str(tmp_path / "none.sgy"), "processing": NOISELOG}))
+    for url, secret in _url_forms("host.invalid"):
+        assert main(["run", str(config), flag, url, "--no-progress"]) == 2, url
+        echoed = capsys.readouterr()
+        assert flag in echoed.err and secret not in echoed.out + echoed.err, url
+
+
+def test_config_errors_never_echo_a_secret(tmp_path, capsys):
+    """A processing graph's bad values are echoed in its errors: never their secrets."""
+    from raydas.apps.cli import main
+
+    config = tmp_path / "run.json"
+    for url, secret in _url_forms("host.invalid"):
+        graph = {"command_list": [{"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": url}]}
+        config.write_text(json.dumps({"input": str(tmp_path / "none.sgy"), "processing": graph}))
+        assert main(["run", str(config), "--no-progress"]) == 2
+        echoed = capsys.readouterr()
+        assert "directory_out" in echoed.err and secret not in echoed.out + echoed.err, url
+
+
+@pytest.mark.slow
+def test_a_run_never_echoes_a_secret(demo_files, tmp_path):
+    """A verbose CLI run whose inline processing config carries every secret-shaped key (at
+    its top and as a command's unknown parameters), over a folder holding a good file and a
+    broken one whose name carries a secret pair, with a secret in the environment: the
+    secrets reach neither the console (summary, failure lines, logs), nor the failure report
+    (its copy of the config included), nor the outputs, nor the Ray session's logs."""
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(demo_files[0], data)
+    broken = data / f"broken_password={_secret(98)}.sgy"
+    broken.write_bytes(open(demo_files[1], "rb").read()[:5000])
+    graph = json.load(open(NOISELOG))
+    keyed = {k: _secret(i) for i, k in enumerate(SECRET_KEYS)}
+    graph.update(keyed)
+    graph["command_list"][0] = dict(graph["command_list"][0], **keyed)  # unknown parameters: ignored, logged
+    out = tmp_path / "res"
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"input": str(data), "output": str(out), "processing": graph, "quicklook": False}))
+    ray_tmp = tempfile.mkdtemp(prefix="rdsec")  # short: Ray's socket paths must stay under 107 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    env.update({"RAY_TMPDIR": ray_tmp, "AWS_SECRET_ACCESS_KEY": _secret(97)})
+    secrets = [*keyed.values(), _secret(98), _secret(97)]
+    try:
+        done = _raydas("-v", "run", str(config), "--no-progress", "--num-cpus", "2", env=env)
+        assert done.returncode == 1, done.stderr  # the broken file fails alone
+        assert "broken_password=***" in done.stderr and "has no parameter" in done.stderr
+        report = json.loads((out / "raydas-failures.json").read_text())
+        assert report["config"]["processing"]["apiKey"] == "***"
+        assert report["config"]["processing"]["command_list"][0]["Authorization"] == "***"
+        written = [os.path.join(d, f) for d, _, files in os.walk(out) for f in files]
+        logs = list(_all_files(ray_tmp))
+        assert any(p.endswith("raylet.out") for p in logs) and len(written) > 4
+        for secret in secrets:
+            assert secret not in done.stdout + done.stderr, secret
+            for path in written + logs:
+                with open(path, "rb") as fh:
+                    assert secret.encode() not in fh.read(), (secret, path)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
