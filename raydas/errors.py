@@ -62,6 +62,12 @@ class ConfigError(RaydasError):
         return type(self), (self.json_path, self.problem, self.source)
 
 
+class OutputPathError(RaydasError):
+    """A result file cannot be written where it belongs: a folder or file on its
+    path inside the results root is a symbolic link (raydas never writes through
+    one), or is not a folder."""
+
+
 class PipelineError(RaydasError):
     """A command failed while a pipeline ran on a chunk."""
 

@@ -26,7 +26,7 @@ from .chunk import Chunk
 from .commands.base import ArrayMeta, Command, Context
 from .configfile import load_json, validation_error
 from .errors import ConfigError, PipelineError, RaydasError
-from .outputs import OutputSink
+from .outputs import OutputSink, check_not_reserved
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,35 @@ class ChunkResult:
 
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_writer_folders(nodes: list[Node], source: str | None) -> None:
+    """Each command that writes has a ``directory_out`` of its own, and none takes the
+    name of a file raydas keeps at the top of the results root (the failure report...).
+
+    Raises
+    ------
+    ConfigError
+        At the ``directory_out`` of the first writer at fault.
+    """
+    taken: dict[str, str] = {}
+    for node in nodes:
+        folder = getattr(node.command.params, "directory_out", "NONE")
+        if not node.command.writes or folder == "NONE":
+            continue
+        where = f"{node.json_path}.directory_out"
+        try:
+            folder = check_not_reserved(folder)
+        except ValueError as exc:
+            raise ConfigError(where, str(exc), source) from None
+        if folder in taken:
+            raise ConfigError(
+                where,
+                f"{folder!r} is already the directory_out of {taken[folder]}: give each writer a folder of its own "
+                "(their files would overwrite or mix with each other's)",
+                source,
+            )
+        taken[folder] = node.json_path
 
 
 class Pipeline:
@@ -195,6 +224,7 @@ class Pipeline:
                     raise ConfigError(
                         f"{node.json_path}.{key}", f"uid {uid} is not defined by any command (0 is the data)", source
                     )
+        _check_writer_folders(nodes, source)
         pipeline = cls(
             nodes,
             name=str(config.get("name", "")),

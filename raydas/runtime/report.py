@@ -211,7 +211,7 @@ class RunReport:
             lines.append(f"warning:   {w}")
         for f in self.failures:
             lines.append(f"FAILED:    {f.line()}")
-        return "\n".join(lines)
+        return redact("\n".join(lines))  # paths, warnings and errors are input
 
     def failure_document(self, config: dict) -> dict:
         """The JSON failure report (:data:`FAILURE_REPORT`): what failed, the chunk
@@ -219,7 +219,7 @@ class RunReport:
         failed = {f.chunk for f in self.failures if f.chunk}
         return {
             "failures": [f.to_dict() for f in self.failures],
-            "discontinuities": self.discontinuities,
+            "discontinuities": redact(self.discontinuities, keys=False),
             "chunks": {
                 "total": self.chunks_total,
                 "processed": self.chunks_done,
