@@ -125,6 +125,8 @@ class Pipeline:
         for node in self.order:
             for uid in node.inputs:
                 self.consumers[uid].append(node)
+        for node in self.nodes:
+            node.command.choose_spectrum_layout(self._positive_frequencies_only(node.uid))
 
     # --- building -----------------------------------------------------------
     @classmethod
@@ -239,6 +241,25 @@ class Pipeline:
                 first.json_path, f"commands {stuck} form a cycle (each waits for another's output)", self.source
             )
         return order
+
+    def _positive_frequencies_only(self, uid: int) -> bool:
+        """True when every use of the value ``uid`` reads only non-negative
+        frequencies of a spectrum along time (:attr:`Command.spectrum_use`),
+        following commands that hand it on unchanged; False when it has no use
+        or any use needs the full spectrum (a gathered input always does)."""
+        users = self.consumers.get(uid, [])
+        if not users:
+            return False
+        for user in users:
+            if uid in user.gather_uids:
+                return False
+            use = user.command.spectrum_use
+            if use == "through":
+                if not self._positive_frequencies_only(user.uid):
+                    return False
+            elif use != "positive":
+                return False
+        return True
 
     # --- declarations -------------------------------------------------------
     def halo_samples(self, sample_rate: float) -> int:

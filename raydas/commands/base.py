@@ -152,6 +152,13 @@ class Command:
         True when :meth:`apply` runs on cupy; False moves this step to the host.
     writes
         True for commands that write files (they run on the host).
+    spectrum_use
+        How the command reads a spectrum along time given as its primary input:
+        ``"full"`` (the default) needs every bin, as distpy's full FFT has them;
+        ``"positive"`` reads only the non-negative frequencies, so the one-sided
+        spectrum of real data gives it the same numbers; ``"through"`` hands its
+        input on unchanged (its own consumers decide). The pipeline lets ``fft``
+        compute the cheaper one-sided spectrum only where every use is positive.
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -164,6 +171,7 @@ class Command:
     time_local: ClassVar[bool] = True
     gpu: ClassVar[bool] = True
     writes: ClassVar[bool] = False
+    spectrum_use: ClassVar[str] = "full"
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):
@@ -174,6 +182,11 @@ class Command:
     def halo_samples(self, sample_rate: float) -> int:
         """Samples of context needed on each side along time (time-local commands)."""
         return 0
+
+    def choose_spectrum_layout(self, positive_only: bool) -> None:
+        """Told once, when the pipeline is compiled, whether every reader of this
+        command's result uses only its non-negative frequencies (``spectrum_use``);
+        ``fft`` then computes the one-sided spectrum. The default ignores it."""
 
     def output_files(self, stem: str) -> list[str]:
         """Paths (relative to the results root) this command writes for a chunk."""

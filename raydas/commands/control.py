@@ -26,6 +26,7 @@ class _PassOn(Command):
     """A command that returns its input unchanged."""
 
     family = "control"
+    spectrum_use = "through"
 
     def apply(self, xp, x, ctx):
         return x
@@ -70,6 +71,7 @@ class Copy(Command):
     name = "copy"
     family = "control"
     description = "An independent copy of its input (raydas commands never write into their inputs anyway)."
+    spectrum_use = "through"
 
     def apply(self, xp, x, ctx):
         return x.copy()

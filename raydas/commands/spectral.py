@@ -2,8 +2,15 @@
 
 Conventions (fixing distpy where it was wrong):
 
-* ``fft`` of real data along time keeps the one-sided spectrum (bins
-  0..n//2, complex64); ``ifft`` knows to invert it to real samples.
+* ``fft`` has distpy's meaning: the full (two-sided) complex spectrum of
+  every chunk, in complex64, so a graph that uses the whole spectrum (an
+  ``abs`` written out beside the time series, a time-frequency summary) sees
+  distpy's shapes and numbers. Where every use of the spectrum reads only its
+  non-negative frequencies (the band energies of the noise log,
+  :attr:`~raydas.commands.base.Command.spectrum_use` ``"positive"``), the
+  pipeline has ``fft`` of real data along time keep the one-sided spectrum
+  (bins 0..n//2: half the work and memory, the same numbers); ``ifft`` knows
+  to invert it to real samples.
 * A band ``[low_freq, high_freq)`` in Hz covers FFT bins
   ``[int(low*n/fs), int(high*n/fs))``; ``high_freq = -1`` (or a band that rounds
   to nothing, or one reaching Nyquist) runs up to and including the Nyquist bin.
@@ -14,8 +21,7 @@ Conventions (fixing distpy where it was wrong):
   0-Nyquist band equals the time-domain RMS (Parseval). distpy divided by
   ``2(rows-1)`` of its memory block, which made values depend on ``BOXSIZE``.
 * Two-dimensional (f-k) spectra are made as in distpy's configs: ``fft`` along
-  time (axis 1), then ``fft`` along channels (axis 0). The first transform of
-  real data is one-sided; later ones are full. Every spectral axis is recorded
+  time (axis 1), then ``fft`` along channels (axis 0). Every spectral axis is recorded
   in the array's metadata (:class:`~raydas.commands.base.Spectrum`), so
   ``ifft`` in either order, ``velocity_map`` and ``up_wave``/``down_wave``
   know the exact frequency (Hz) and wavenumber (cycles/m) of every bin: numpy's
@@ -193,22 +199,42 @@ def band_energy(xp, X, ctx, low: float, high: float):
 
 @register
 class FFT(AxisCommand):
+    """Fourier transform along an axis: distpy's full complex spectrum (complex64).
+
+    When the pipeline finds that every use of the result reads only
+    non-negative frequencies (band energies), the transform of real data along
+    time keeps bins ``0..n//2`` only (numpy's ``rfft`` layout, recorded in the
+    array's metadata): the same numbers for those uses at half the cost.
+    """
+
     name = "fft"
     family = "spectral"
-    description = "Fourier transform along an axis (one-sided complex64 spectrum for real data)."
+    description = (
+        "Fourier transform along an axis: the full complex64 spectrum (one-sided where only band energies read it)."
+    )
     time_local = False  # along time (the default axis) it is per chunk; across channels it is local
     changed_from_distpy = (
-        "Real input gives the one-sided spectrum (rfft) in complex64 instead of a full complex128 FFT."
+        "complex64 instead of complex128; where every use reads only non-negative frequencies (band energies) "
+        "the spectrum of real data along time is one-sided (bins 0..n/2), with the same band values."
     )
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = along channels")
 
+    def __init__(self, params, uid=0):
+        super().__init__(params, uid)
+        self.onesided = False  # set by the pipeline (choose_spectrum_layout)
+
+    def choose_spectrum_layout(self, positive_only: bool) -> None:
+        self.onesided = positive_only and self.axis == 1
+
     def apply(self, xp, x, ctx):
         fft = fft_module(xp)
         if xp.iscomplexobj(x):
             return fft.fft(x.astype(xp.complex64, copy=False), axis=self.axis)
-        return fft.rfft(x.astype(xp.float32, copy=False), axis=self.axis)
+        if self.onesided:
+            return fft.rfft(x.astype(xp.float32, copy=False), axis=self.axis)
+        return fft.fft(x.astype(xp.float32, copy=False), axis=self.axis).astype(xp.complex64, copy=False)
 
     def out_meta(self, x, out, ctx):
         meta = ctx.meta
@@ -217,7 +243,7 @@ class FFT(AxisCommand):
             axis=self.axis,
             n=int(x.shape[self.axis]),
             d=d,
-            onesided=not _is_complex(x),
+            onesided=self.onesided and not _is_complex(x),
             coords=meta.positions if self.axis == 0 else None,
         )
         others = tuple(s for s in meta.spectra if s.axis != self.axis)
@@ -280,6 +306,7 @@ class RmsFromFFT(Command):
     family = "spectral"
     description = "RMS amplitude in one frequency band, from an FFT along time."
     time_local = False
+    spectrum_use = "positive"
     changed_from_distpy = (
         "RMS = sqrt(TE)/n_time_samples (distpy divided by 2(rows-1) of its BOXSIZE block); "
         "band end bins weighted correctly; 0..-1 includes the Nyquist bin, so it equals the time-domain RMS."
@@ -316,6 +343,7 @@ class MultipleCalcs(Command):
         super().__init__(params, uid)
         if len(params.low_freq) != len(params.high_freq):
             raise ValueError(f"low_freq has {len(params.low_freq)} bands but high_freq has {len(params.high_freq)}")
+        self.spectrum_use = "through" if params.func == "NONE" else "positive"
 
     def apply(self, xp, x, ctx):
         p = self.params
@@ -368,6 +396,11 @@ class AnalyticSignal(AxisCommand):
             64, ge=3, description="Hann window length (samples); pass band about 2 fs / window_length wide"
         )
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
+
+    def __init__(self, params, uid=0):
+        super().__init__(params, uid)
+        # along time it rebuilds the full spectrum from a one-sided one (Hermitian symmetry): the same result
+        self.spectrum_use = "positive" if self.axis == 1 else "full"
 
     def kernel_spectrum(self, xp, spec: Spectrum):
         """FFT (length ``spec.n``) of the scaled, windowed complex exponential."""
