@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import ValidationError
@@ -23,10 +24,13 @@ from pydantic import ValidationError
 from . import commands
 from .backend import to_device, to_host
 from .chunk import Chunk
-from .commands.base import ArrayMeta, Command, Context
+from .commands.base import ArrayMeta, Command, Context, Layout
 from .configfile import load_json, validation_error
-from .errors import ConfigError, PipelineError, RaydasError
+from .errors import ConfigError, PipelineError, PlanError, RaydasError
 from .outputs import OutputSink
+
+if TYPE_CHECKING:
+    from .formats.base import RecordInfo
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +291,48 @@ class Pipeline:
                     raise ConfigError(consumer.json_path, f"{consumer.command.name}: {exc}", self.source) from None
                 best = max(best, own + need.get(consumer.uid, 0))
         return best
+
+    def check_record(self, record: RecordInfo, chunk_samples: int | None = None) -> None:
+        """Refuse, before any work, a record this graph cannot serve (its parameters
+        that depend on the record: the Nyquist frequency, the channel count, the
+        length of a chunk), so that it fails alone and the others run.
+
+        Each command checks the layout of the array it will be handed
+        (:meth:`Command.check_layout`), followed through the graph as far as the
+        commands say what they return (:meth:`Command.layout_after`). A command
+        that sees whole-record context (time-local, after time-local commands
+        only) sees at least the record's samples; the others see one chunk.
+
+        Parameters
+        ----------
+        record
+            The record: sample rate (Hz), channels, samples.
+        chunk_samples
+            Own samples of the shortest chunk planned from it (the last, short
+            one); default: the whole record is one chunk.
+
+        Raises
+        ------
+        PlanError
+            Naming the record's file, the command's JSON path and the reason.
+        """
+        rate = record.sample_rate
+        chunk = Layout(rate, record.n_channels, chunk_samples or record.n_samples)
+        layouts: dict[int, tuple[Layout, bool]] = {0: (chunk, True)}  # uid -> (layout, still carries the halo)
+        for node in self.order:
+            given, with_halo = layouts[node.in_uid]
+            cmd = node.command
+            seen = given
+            if cmd.time_local and with_halo and given.samples is not None:
+                seen = replace(given, samples=record.n_samples)
+            try:
+                cmd.check_layout(seen, tuple(layouts[g][0] for g in node.gather_uids))
+                if cmd.time_local:
+                    cmd.halo_samples(rate)
+            except (ValueError, TypeError) as exc:
+                where = f" (record {record.key})" if record.key else ""
+                raise PlanError(record.path, f"{node.json_path} ({cmd.name}){where}: {exc}") from None
+            layouts[node.uid] = (cmd.layout_after(given), with_halo and cmd.time_local)
 
     def output_files(self, stem: str) -> list[str]:
         """Files (relative to the results root) the pipeline writes for a chunk."""

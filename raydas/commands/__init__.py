@@ -13,7 +13,7 @@ import inspect
 
 from ..errors import RaydasError
 from ..plugins import load_modules_and_plugins
-from .base import ArrayMeta, Command, Context, Params, Spectrum
+from .base import ArrayMeta, Command, Context, Layout, Params, Spectrum
 
 _COMMANDS: dict[str, type[Command]] = {}
 _BUILTIN_MODULES = (
@@ -92,4 +92,4 @@ def get(name: str) -> type[Command]:
         raise RaydasError(f"unknown command {name!r}{hint}") from None
 
 
-__all__ = ["ArrayMeta", "Command", "Context", "Params", "Spectrum", "all_commands", "get", "register"]
+__all__ = ["ArrayMeta", "Command", "Context", "Layout", "Params", "Spectrum", "all_commands", "get", "register"]

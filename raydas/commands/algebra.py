@@ -21,8 +21,8 @@ from ..backend import to_host
 from ..errors import FormatError, RaydasError
 from ..fsutil import url_to_fs, write_bytes_atomic
 from . import register
-from .base import Command, Params
-from .common import time_or_channel_axis
+from .base import Command, Layout, Params
+from .common import need_at_least, time_or_channel_axis
 
 
 def same_precision(xp, out):
@@ -63,6 +63,7 @@ class Add(Command):
     family = "algebra"
     description = "Sample-by-sample sum x + gather_uids[0]."
     inputs = "gather"
+    keeps_layout = True
 
     def apply(self, xp, x, ctx):
         return same_precision(xp, x + gathered_operand(xp, x, ctx.gathered[0], None, "add"))
@@ -77,6 +78,7 @@ class Multiply(Command):
     family = "algebra"
     description = "Sample-by-sample product x * gather_uids[0]; axis=0/1 scales rows/columns by a vector."
     inputs = "gather"
+    keeps_layout = True
     changed_from_distpy = "axis=0 scales each channel (distpy's axis=0 returned the input unchanged)."
 
     class Params(Params):
@@ -99,6 +101,9 @@ class Gather(Command):
     description = "Concatenate the input and every gather_uids result as columns (one row per channel); per chunk."
     inputs = "gather"
     time_local = False
+
+    def layout_after(self, layout):
+        return Layout(layout.sample_rate, channels=layout.channels)
 
     def apply(self, xp, x, ctx):
         parts = []
@@ -142,6 +147,15 @@ class KMeans(Command):
 
     class Params(Params):
         n_clusters: int = Field(10, ge=1, description="number of clusters")
+
+    def check_layout(self, layout, gathered=()):
+        k = self.params.n_clusters
+        if not gathered:
+            need_at_least(layout.channels, k, "channels", f"{k} clusters")
+            return
+        sizes = [g.channels * g.samples for g in (layout, *gathered) if g.channels and g.samples]
+        if len(sizes) == 1 + len(gathered):  # every input's size is known: the smallest makes the samples
+            need_at_least(min(sizes), k, "values in the smallest input", f"{k} clusters")
 
     def apply(self, xp, x, ctx):
         cluster = _require("sklearn.cluster", "ml", "kmeans")
@@ -210,6 +224,17 @@ class Keras(Command):
             self.location = os.path.abspath(os.path.expanduser(self.location))
         self._model = None
         self._lock = threading.Lock()
+
+    def check_layout(self, layout, gathered=()):
+        """The model takes one chunk's samples per channel as its features: a chunk of another length
+        (the last, short one of a record) cannot be fed to it."""
+        if self.location == "NONE" or layout.samples is None:
+            return
+        features = (getattr(self.model(), "input_shape", None) or (None,))[-1]
+        if features is not None and layout.samples != features:
+            raise ValueError(
+                f"the model {self.location} takes {features} values per channel; a chunk has {layout.samples} samples"
+            )
 
     def model(self):
         """The keras model (loaded on first use)."""

@@ -36,6 +36,7 @@ class Writer(Command):
     writes = True
     gpu = False
     time_local = False
+    keeps_layout = True  # writers pass their input on
     suffix = ""
 
     def output_files(self, stem: str) -> list[str]:
@@ -69,6 +70,26 @@ class WriteNpy(Writer):
         return x
 
 
+def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:
+    """Whether ``write_witsml`` writes a ``(1, n)`` input as a column of n rows.
+
+    distpy wrote every one-row input as a column (a time series or a spectrum
+    after a mean over depth: one row per sample); that also turned the band
+    table of a one-channel record into a column, which cannot be written beside
+    its band-0 value. So a one-row input becomes a column only when its curves,
+    with the gathered band 0 (``band00_size`` values, None without), then have
+    the number of columns the curve names (``n_names``) describe and as a row
+    they do not.
+    """
+    if len(shape) != 2 or shape[0] != 1 or shape[1] <= 1:
+        return False
+    n = shape[1]
+    extra = 0 if band00_size is None else band00_size
+    as_row = n + extra == n_names
+    as_column = extra % n == 0 and 1 + extra // n == n_names
+    return as_column and not as_row
+
+
 @register
 class WriteWitsml(Writer):
     name = "write_witsml"
@@ -77,7 +98,10 @@ class WriteWitsml(Writer):
     )
     inputs = "optional"
     suffix = "fbe"
-    changed_from_distpy = "Passes its input on (distpy returned a stale value)."
+    changed_from_distpy = (
+        "Passes its input on (distpy returned a stale value); a one-row input is written as a column only when "
+        "the curve names describe that (distpy also turned a one-channel record's band table into a column)."
+    )
 
     class Params(WriterParams):
         low_freq: list[float] = Field([0], description="lower band edges (Hz), one per column")
@@ -93,16 +117,20 @@ class WriteWitsml(Writer):
         depth = ctx.positions
         if values.ndim == 1:
             values = values.reshape(-1, 1)
-        if values.shape[0] == 1 and values.shape[1] > 1:  # a (1, n) row is written as a column (distpy)
-            values = values.T
+        band00 = np.asarray(to_host(ctx.gathered[0]), dtype=np.float64) if ctx.gathered else None
+        names = band_curve_names(p.low_freq, p.high_freq, band00 is not None, p.labels)
+        if row_as_column(values.shape, None if band00 is None else band00.size, len(names)):
+            values = values.T  # a (1, n) row (a time series, a spectrum) is written as a column, as distpy
             depth = None
         columns = [values]
-        band00 = None
-        if ctx.gathered:
-            band00 = np.asarray(to_host(ctx.gathered[0]), dtype=np.float64).reshape(values.shape[0], -1)
-            columns.insert(0, band00)
+        if band00 is not None:
+            if band00.size % values.shape[0]:
+                raise ValueError(
+                    f"write_witsml: gather_uids[0] has {band00.size} values, not a whole number per each of "
+                    f"the {values.shape[0]} rows to write"
+                )
+            columns.insert(0, band00.reshape(values.shape[0], -1))
         table = np.concatenate(columns, axis=1)
-        names = band_curve_names(p.low_freq, p.high_freq, band00 is not None, p.labels)
         if len(names) != table.shape[1]:
             raise ValueError(
                 f"write_witsml: {table.shape[1]} columns to write but low_freq/high_freq/labels name "

@@ -40,8 +40,8 @@ from pydantic import Field
 from ..backend import fft_module, is_numpy, signal_module
 from . import register
 from .algebra import gathered_operand, same_precision
-from .base import ArrayMeta, Command, Params, Spectrum
-from .common import AxisCommand
+from .base import ArrayMeta, Command, Layout, Params, Spectrum
+from .common import AxisCommand, need_at_least
 from .filters import butter_sos, filtfilt_padlen
 
 
@@ -140,6 +140,23 @@ def band_bins(spec: Spectrum, low: float, high: float) -> tuple[int, int]:
     return i1, max(i1, i2)
 
 
+def check_band(low: float, high: float, nyquist: float) -> None:
+    """Refuse a band ``[low, high)`` Hz that reaches beyond the Nyquist frequency
+    (Hz) of the record: its bins do not exist, and would read as zeros that look
+    like data. ``high = -1`` (any negative value) means up to Nyquist.
+
+    Raises
+    ------
+    ValueError
+        Naming the band and the Nyquist frequency.
+    """
+    if low > nyquist or high > nyquist:
+        raise ValueError(
+            f"band {low:g} to {high:g} Hz lies beyond the Nyquist frequency {nyquist:g} Hz of this record "
+            "(use high_freq -1 for 'up to Nyquist')"
+        )
+
+
 def _bin_squares(xp, X, ctx):
     """Squared parts of the spectrum, laid out so that a run of bins is one contiguous slice.
 
@@ -213,6 +230,7 @@ class FFT(AxisCommand):
         "Fourier transform along an axis: the full complex64 spectrum (one-sided where only band energies read it)."
     )
     time_local = False  # along time (the default axis) it is per chunk; across channels it is local
+    keeps_layout = True  # the transform of the same rows and columns
     changed_from_distpy = (
         "complex64 instead of complex128; where every use reads only non-negative frequencies (band energies) "
         "the spectrum of real data along time is one-sided (bins 0..n/2), with the same band values."
@@ -263,6 +281,7 @@ class IFFT(AxisCommand):
     family = "spectral"
     description = "Inverse Fourier transform along an axis (real samples back from a one-sided spectrum)."
     time_local = False
+    keeps_layout = True
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = along channels")
@@ -316,6 +335,12 @@ class RmsFromFFT(Command):
         low_freq: float = Field(0, description="lower band edge (Hz)")
         high_freq: float = Field(-1, description="upper band edge (Hz), exclusive; -1 = Nyquist")
 
+    def check_layout(self, layout, gathered=()):
+        check_band(self.params.low_freq, self.params.high_freq, layout.nyquist)
+
+    def layout_after(self, layout):
+        return Layout(layout.sample_rate, layout.channels, 1)
+
     def apply(self, xp, x, ctx):
         n = _spectrum_of(ctx, x).n
         te = band_energy(xp, x, ctx, self.params.low_freq, self.params.high_freq)
@@ -344,6 +369,16 @@ class MultipleCalcs(Command):
         if len(params.low_freq) != len(params.high_freq):
             raise ValueError(f"low_freq has {len(params.low_freq)} bands but high_freq has {len(params.high_freq)}")
         self.spectrum_use = "through" if params.func == "NONE" else "positive"
+
+    def check_layout(self, layout, gathered=()):
+        if self.params.func != "NONE":
+            for low, high in zip(self.params.low_freq, self.params.high_freq):
+                check_band(low, high, layout.nyquist)
+
+    def layout_after(self, layout):
+        if self.params.func == "NONE":
+            return layout
+        return Layout(layout.sample_rate, layout.channels, len(self.params.low_freq))
 
     def apply(self, xp, x, ctx):
         p = self.params
@@ -402,6 +437,18 @@ class AnalyticSignal(AxisCommand):
         # along time it rebuilds the full spectrum from a one-sided one (Hermitian symmetry): the same result
         self.spectrum_use = "positive" if self.axis == 1 else "full"
 
+    keeps_layout = True
+
+    def check_layout(self, layout, gathered=()):
+        w = self.params.window_length
+        if self.axis == 1:
+            if abs(self.params.freq) > layout.nyquist:
+                nyquist = layout.nyquist
+                raise ValueError(f"freq {self.params.freq:g} Hz lies beyond the Nyquist frequency {nyquist:g} Hz")
+            need_at_least(layout.samples, w, "samples in a chunk", f"a Hann window of {w} samples")
+        else:
+            need_at_least(layout.channels, w, "channels", f"a Hann window of {w} channels")
+
     def kernel_spectrum(self, xp, spec: Spectrum):
         """FFT (length ``spec.n``) of the scaled, windowed complex exponential."""
         n, w = spec.n, self.params.window_length
@@ -435,6 +482,7 @@ class Deconvolve(Command):
     name = "deconvolve"
     family = "spectral"
     description = "Spectral division X conj(D)/(|D|^2 + tolerance), D from gather_uids[0]; per chunk."
+    keeps_layout = True
     inputs = "gather"
     time_local = False
 
@@ -456,6 +504,7 @@ class VirtualCMP(AxisCommand):
     name = "virtual_cmp"
     family = "spectral"
     description = "Virtual common-midpoint gather X conj(flip(X, axis)) of a spectrum; per chunk."
+    keeps_layout = True
     time_local = False
 
     class Params(Params):
@@ -483,6 +532,7 @@ class _Wavefield(Command):
 
     family = "spectral"
     time_local = False
+    keeps_layout = True
     keep_sign = 0  # +1: k f > 0 kept, -1: k f < 0 kept
 
     def apply(self, xp, x, ctx):
@@ -567,6 +617,7 @@ class VelocityMap(Command):
     name = "velocity_map"
     family = "spectral"
     description = "Apparent velocity |f|/|k| (m/s) on the bins of an f-k spectrum (exact FFT bins); per chunk."
+    keeps_layout = True
     time_local = False
     changed_from_distpy = (
         "Exact FFT bin frequencies and wavenumbers (distpy used linspace(0, Nyquist, n/2): its bins are "
@@ -593,6 +644,7 @@ class VelocityMask(Command):
     name = "velocity_mask"
     family = "spectral"
     description = "Velocity pass mask (min_velocity, max_velocity] from velocity_map, optionally smoothed; per chunk."
+    keeps_layout = True
     time_local = False
 
     class Params(Params):

@@ -28,7 +28,8 @@ class Failure:
     Attributes
     ----------
     stage
-        ``"scan"``, ``"ingest"`` or ``"process"``.
+        ``"scan"``, ``"plan"`` (a record or chunk the processing graph cannot
+        serve, found before any work), ``"ingest"`` or ``"process"``.
     file
         The file at fault (``;``-separated when a chunk spans several and the
         error does not say which one); ``""`` when no file is to blame.
