@@ -205,8 +205,6 @@ class Pipeline:
             gather = []
         if not isinstance(gather, list) or not all(_is_int(g) and g >= 0 for g in gather):
             raise ConfigError(f"{path}.gather_uids", f"must be a list of uids, got {gather!r}", source)
-        if cls.inputs == "gather" and not gather:
-            raise ConfigError(f"{path}.gather_uids", f"{name} needs gather_uids (its second input)", source)
         if cls.inputs == "one" and gather:
             warnings.append(f"{path}.gather_uids: {name} takes one input; gather_uids {gather} are ignored")
             gather = []
@@ -220,6 +218,10 @@ class Pipeline:
             raise validation_error(exc, source, root=path, with_input=True) from None
         except (ValueError, TypeError) as exc:
             raise ConfigError(path, f"{name}: {exc}", source) from None
+        needed = command.gathers_needed()
+        if len(gather) < needed:
+            what = "its second input" if cls.inputs == "gather" else "with these parameters"
+            raise ConfigError(f"{path}.gather_uids", f"{name} needs {needed} gather_uids ({what})", source)
         return Node(uid=uid, command=command, in_uid=in_uid, gather_uids=[int(g) for g in gather], json_path=path)
 
     def _topological_order(self) -> list[Node]:

@@ -15,7 +15,7 @@ import threading
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..backend import to_host
 from ..errors import FormatError, RaydasError
@@ -186,6 +186,15 @@ def keras_module():
     return _require("keras", "keras", "the keras command")
 
 
+class KerasTraining(BaseModel):
+    """distpy's ``train`` dictionary of the ``keras`` command."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(150, ge=1, description="passes over the chunk")
+    batch_size: int = Field(10, ge=1, description="rows (channels) per gradient step")
+
+
 @register
 class Keras(Command):
     """Predict with a saved keras model; optionally train it first.
@@ -212,7 +221,7 @@ class Keras(Command):
         filename: str | None = Field(
             "NONE", description="saved keras model (.keras), path or URL; NONE (or null) passes the input on"
         )
-        train: dict | None = Field(
+        train: KerasTraining | None = Field(
             None, description="train before predicting: {'epochs': 150, 'batch_size': 10}; targets from gather_uids[0]"
         )
 
@@ -224,6 +233,10 @@ class Keras(Command):
             self.location = os.path.abspath(os.path.expanduser(self.location))
         self._model = None
         self._lock = threading.Lock()
+
+    def gathers_needed(self) -> int:
+        """Training needs its targets in gather_uids[0]."""
+        return 1 if self.params.train is not None else 0
 
     def check_layout(self, layout, gathered=()):
         """The model takes one chunk's samples per channel as its features: a chunk of another length
@@ -267,11 +280,7 @@ class Keras(Command):
                     raise ValueError("keras with train needs the targets in gather_uids[0]")
                 target = np.asarray(to_host(ctx.gathered[0]), dtype=np.float32)
                 model.fit(
-                    data,
-                    target,
-                    epochs=int(self.params.train.get("epochs", 150)),
-                    batch_size=int(self.params.train.get("batch_size", 10)),
-                    verbose=0,
+                    data, target, epochs=self.params.train.epochs, batch_size=self.params.train.batch_size, verbose=0
                 )
                 self._save(model)
             out = model.predict(data, verbose=0)

@@ -221,6 +221,11 @@ class Command:
         """Samples of context needed on each side along time (time-local commands)."""
         return 0
 
+    def gathers_needed(self) -> int:
+        """How many ``gather_uids`` the command needs with its parameters (checked
+        when the graph is compiled): 1 for ``inputs = "gather"``, else 0."""
+        return 1 if self.inputs == "gather" else 0
+
     def check_layout(self, layout: Layout, gathered: tuple[Layout, ...] = ()) -> None:
         """Refuse, before any data are read, what this command cannot compute on
         input of this layout (a cut-off or band beyond the Nyquist frequency, too

@@ -72,3 +72,18 @@ def need_at_least(have: int | None, needed: int, what: str, why: str) -> None:
     """
     if have is not None and have < needed:
         raise ValueError(f"{why} needs at least {needed} {what}; it would get {have}")
+
+
+def one_per(values: list, others: list, name: str, other_name: str, what: str) -> None:
+    """A rule between two list parameters (in a pydantic validator): ``values``
+    (the parameter ``name``) has one entry per entry of ``others`` (``other_name``).
+
+    Raises
+    ------
+    ValueError
+        Saying how many of each there are.
+    """
+    if len(values) != len(others):
+        raise ValueError(
+            f"{name} has {len(values)} value(s) but {other_name} has {len(others)}: give one of each per {what}"
+        )

@@ -6,7 +6,7 @@ import functools
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..backend import ndimage_module, signal_module, to_host
 from . import register
@@ -88,14 +88,23 @@ class Butter(AxisCommand):
         padtype: Literal["even", "odd", "constant"] | None = Field("even", description="edge extension")
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
 
+        @field_validator("freq")
+        @classmethod
+        def _cut_offs(cls, freq, info: ValidationInfo):
+            freqs = freq if isinstance(freq, list) else [freq]
+            kind = info.data.get("type", "lowpass")
+            want = 2 if kind in ("bandpass", "bandstop") else 1
+            if len(freqs) != want:
+                raise ValueError(f"a {kind} filter needs {want} cut-off frequenc{'ies' if want > 1 else 'y'} in freq")
+            if not all(f > 0 for f in freqs):
+                raise ValueError(f"cut-off frequencies are positive, got {freqs}")
+            if want == 2 and not freqs[0] < freqs[1]:
+                raise ValueError(f"a {kind} filter's band is [low, high] with low < high, got {freqs}")
+            return freq
+
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
         freqs = params.freq if isinstance(params.freq, list) else [params.freq]
-        want = 2 if params.type in ("bandpass", "bandstop") else 1
-        if len(freqs) != want:
-            raise ValueError(
-                f"a {params.type} filter needs {want} cut-off frequenc{'ies' if want > 1 else 'y'} in freq"
-            )
         self.freqs = tuple(float(f) for f in freqs)
 
     def sos(self, nyquist: float) -> np.ndarray:

@@ -6,7 +6,7 @@ import logging
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
 from ..formats.npyfolder import npy_folder_files
@@ -87,6 +87,14 @@ class Clip(Command):
         tmin: float | None = Field(None, description="first time kept (s from the chunk start); null = chunk start")
         tmax: float | None = Field(None, description="last time kept (s from the chunk start); null = chunk end")
         double_ended: Literal[-1, 0, 1] = Field(-1, description="-1 all channels, 0 first half, 1 second half reversed")
+
+        @field_validator("tmax")
+        @classmethod
+        def _after_tmin(cls, tmax, info: ValidationInfo):
+            tmin = info.data.get("tmin")
+            if tmax is not None and tmin is not None and tmax < tmin:
+                raise ValueError(f"tmax {tmax} s is before tmin {tmin} s")
+            return tmax
 
     def __init__(self, params, uid=0):
         super().__init__(params, uid)

@@ -35,13 +35,13 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..backend import fft_module, is_numpy, signal_module
 from . import register
 from .algebra import gathered_operand, same_precision
 from .base import ArrayMeta, Command, Layout, Params, Spectrum
-from .common import AxisCommand, need_at_least
+from .common import AxisCommand, need_at_least, one_per
 from .filters import butter_sos, filtfilt_padlen
 
 
@@ -138,6 +138,20 @@ def band_bins(spec: Spectrum, low: float, high: float) -> tuple[int, int]:
         i2 = int(high * scale)
     i1 = max(0, min(i1, nyquist_bin + 1))
     return i1, max(i1, i2)
+
+
+def band_edges_error(low: float, high: float) -> str | None:
+    """Why ``[low, high)`` Hz is no band, or None. distpy's conventions hold:
+    ``high = -1`` means up to Nyquist, and so does a ``high`` equal to ``low``
+    (a band "too narrow"); any other ``high`` below ``low`` would be empty, and
+    read as zeros that look like data."""
+    if low < 0:
+        return f"the band {low:g} to {high:g} Hz starts below 0 Hz"
+    if high < 0 and high != -1:
+        return f"high_freq {high:g} Hz: -1 means up to Nyquist; no other negative value means anything"
+    if 0 <= high < low:
+        return f"the band {low:g} to {high:g} Hz ends below where it starts (it would be empty)"
+    return None
 
 
 def check_band(low: float, high: float, nyquist: float) -> None:
@@ -335,6 +349,14 @@ class RmsFromFFT(Command):
         low_freq: float = Field(0, description="lower band edge (Hz)")
         high_freq: float = Field(-1, description="upper band edge (Hz), exclusive; -1 = Nyquist")
 
+        @field_validator("high_freq")
+        @classmethod
+        def _a_band(cls, high: float, info: ValidationInfo) -> float:
+            problem = band_edges_error(info.data["low_freq"], high) if "low_freq" in info.data else None
+            if problem:
+                raise ValueError(problem)
+            return high
+
     def check_layout(self, layout, gathered=()):
         check_band(self.params.low_freq, self.params.high_freq, layout.nyquist)
 
@@ -356,18 +378,39 @@ class MultipleCalcs(Command):
     changed_from_distpy = RmsFromFFT.changed_from_distpy
 
     class Params(Params):
-        func: Literal["te_from_fft", "rms_from_fft", "NONE"] = Field(
-            "NONE",
+        func: Literal["te_from_fft", "rms_from_fft", "NONE"] | None = Field(
+            None,
+            validate_default=True,
             description="te_from_fft: band total energy TE (= n x sum of squares of the band-passed chunk); "
-            "rms_from_fft: band RMS; NONE passes the input through (as distpy)",
+            "rms_from_fft: band RMS; NONE passes the input through (as distpy). Required.",
         )
         low_freq: list[float] = Field([0], description="lower band edges (Hz)")
         high_freq: list[float] = Field([0], description="upper band edges (Hz), exclusive; -1 = Nyquist")
 
+        @field_validator("func")
+        @classmethod
+        def _given(cls, func):
+            if func is None:
+                raise ValueError(
+                    "multiple_calcs needs func: te_from_fft (band total energies) or rms_from_fft (band RMS)"
+                )
+            return func
+
+        @field_validator("high_freq")
+        @classmethod
+        def _bands(cls, high: list[float], info: ValidationInfo) -> list[float]:
+            low = info.data.get("low_freq")
+            if low is None:
+                return high
+            one_per(high, low, "high_freq", "low_freq", "band")
+            for lo, hi in zip(low, high):
+                problem = band_edges_error(lo, hi)
+                if problem:
+                    raise ValueError(problem)
+            return high
+
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        if len(params.low_freq) != len(params.high_freq):
-            raise ValueError(f"low_freq has {len(params.low_freq)} bands but high_freq has {len(params.high_freq)}")
         self.spectrum_use = "through" if params.func == "NONE" else "positive"
 
     def check_layout(self, layout, gathered=()):
@@ -650,6 +693,15 @@ class VelocityMask(Command):
     class Params(Params):
         min_velocity: float = Field(1400.0, description="lower velocity bound (m/s), exclusive")
         max_velocity: float = Field(1600.0, description="upper velocity bound (m/s), inclusive")
+
+        @field_validator("max_velocity")
+        @classmethod
+        def _above_min(cls, vmax: float, info: ValidationInfo) -> float:
+            vmin = info.data.get("min_velocity")
+            if vmin is not None and not vmax > vmin:
+                raise ValueError(f"max_velocity {vmax:g} m/s must exceed min_velocity {vmin:g} m/s (the mask is empty)")
+            return vmax
+
         smooth: float = Field(0, ge=0, description="> 1 smooths the mask edges: low-pass at 1/smooth (0 = off)")
 
     def apply(self, xp, x, ctx):

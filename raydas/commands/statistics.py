@@ -13,7 +13,7 @@ import warnings
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..backend import ndimage_module, to_host
 from . import register
@@ -220,10 +220,13 @@ class CountPeaks(Command):
         sta: int = Field(50, ge=1, description="smallest wavelet width (samples)")
         lta: int = Field(200, ge=2, description="wavelet widths stay below this (samples)")
 
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        if params.lta <= params.sta:
-            raise ValueError(f"lta ({params.lta}) must exceed sta ({params.sta})")
+        @field_validator("lta")
+        @classmethod
+        def _above_sta(cls, lta: int, info: ValidationInfo) -> int:
+            sta = info.data.get("sta")
+            if sta is not None and lta <= sta:
+                raise ValueError(f"lta ({lta}) must exceed sta ({sta})")
+            return lta
 
     def layout_after(self, layout):
         return reduced_layout(layout, 1)
