@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 from pydantic import ValidationError
@@ -89,14 +89,68 @@ class Value:
         return self._core
 
 
+#: what a run does with NaN and infinite samples (``nan_policy``): leave them (results there are NaN),
+#: set them to 0 before processing, or fail the chunk
+NanPolicy = Literal["propagate", "zero", "fail"]
+NAN_POLICIES: tuple[str, ...] = get_args(NanPolicy)
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """The NaN and infinite samples of one chunk, found before its pipeline ran.
+
+    Attributes
+    ----------
+    samples
+        How many of the chunk's own samples (halo excluded) are NaN or infinite.
+    channels
+        Indices of the channels (rows of the chunk) holding them, ascending.
+    in_halo
+        How many more lie in its halo (samples of the neighbouring chunks, which
+        count them as theirs).
+    """
+
+    samples: int
+    channels: tuple[int, ...]
+    in_halo: int = 0
+
+    def describe(self) -> str:
+        """E.g. ``12 NaN/Inf sample(s) on 2 channel(s) (0, 5)``."""
+        shown = ", ".join(str(c) for c in self.channels[:8]) + (", ..." if len(self.channels) > 8 else "")
+        halo = f", {self.in_halo} more in its halo" if self.in_halo else ""
+        return f"{self.samples} NaN/Inf sample(s) on {len(self.channels)} channel(s) ({shown}){halo}"
+
+
+def find_nonfinite(xp, data, halo: tuple[int, int]) -> NonFinite | None:
+    """The NaN and infinite samples of ``data`` (a chunk with ``halo`` samples of its
+    neighbours at each end), or None when every sample is finite.
+
+    One pass over the chunk when all is well (``isfinite(...).all()``, on the
+    device with cupy); the counts are made only when something is not finite.
+    Integer data are always finite.
+    """
+    if data.dtype.kind not in "fc" or bool(xp.isfinite(data).all()):
+        return None
+    bad = ~xp.isfinite(data)
+    before, after = halo
+    own = bad[:, before : bad.shape[1] - after]
+    samples = int(own.sum())
+    channels = tuple(int(c) for c in to_host(xp.nonzero(own.any(axis=1))[0]))
+    return NonFinite(samples=samples, channels=channels, in_halo=int(bad.sum()) - samples)
+
+
 @dataclass
 class ChunkResult:
-    """What running a pipeline on one chunk produced (small: goes back to the driver)."""
+    """What running a pipeline on one chunk produced (small: goes back to the driver).
+
+    ``nonfinite`` describes the NaN and infinite samples the chunk carried (None: none).
+    """
 
     stem: str
     index: int
     written: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    nonfinite: NonFinite | None = None
 
 
 def _is_int(value) -> bool:
@@ -368,14 +422,32 @@ class Pipeline:
         return drawn
 
     # --- running ------------------------------------------------------------
-    def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None) -> ChunkResult:
-        """Run the graph on one chunk (its halo included) with array namespace ``xp``."""
+    def run(
+        self, chunk: Chunk, xp=np, sink: OutputSink | None = None, nan_policy: NanPolicy = "propagate"
+    ) -> ChunkResult:
+        """Run the graph on one chunk (its halo included) with array namespace ``xp``.
+
+        NaN and infinite samples are found first (:func:`find_nonfinite`) and
+        reported in the result; ``nan_policy`` (:data:`NAN_POLICIES`) says what
+        then happens: ``propagate`` computes with them (results they reach are
+        NaN), ``zero`` sets them to 0 first, ``fail`` raises PipelineError.
+        """
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy {nan_policy!r} is not one of {', '.join(NAN_POLICIES)}")
         result = ChunkResult(stem=chunk.stem, index=chunk.index)
         if sink is None and self.output_files(chunk.stem):
             raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")
-        values: dict[int, Value] = {
-            0: Value(to_device(xp, chunk.data), ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))
-        }
+        data = to_device(xp, chunk.data)
+        result.nonfinite = find_nonfinite(xp, data, chunk.halo)
+        if result.nonfinite is not None:
+            if nan_policy == "fail":
+                raise PipelineError(
+                    f"chunk {chunk.stem} from {chunk.source or 'memory'} carries {result.nonfinite.describe()} "
+                    "(nan_policy fail)"
+                )
+            if nan_policy == "zero":
+                data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))
+        values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
         remaining = {uid: len(nodes) for uid, nodes in self.consumers.items()}
         for node in self.order:
             cmd = node.command

@@ -208,6 +208,8 @@ def _apply_overrides(cfg, args):
         updates["output"] = args.output
     if getattr(args, "input", None):
         updates["input"] = args.input
+    if getattr(args, "nan_policy", None):
+        updates["nan_policy"] = args.nan_policy
     return cfg.model_copy(update=updates) if updates else cfg
 
 
@@ -304,6 +306,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
+    from ..pipeline import NAN_POLICIES
+
+    p.add_argument(
+        "--nan-policy",
+        choices=NAN_POLICIES,
+        help="NaN/Inf samples (counted and reported per chunk): compute with them (propagate, the default), "
+        "set them to 0 first (zero), or fail the chunk (fail)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -128,7 +128,7 @@ class Run:
         self.sample_memory = sample_memory
         self.actors = actors
         self.driver: Driver | None = None
-        self.report = RunReport(output=self.config.output)
+        self.report = RunReport(output=self.config.output, nan_policy=self.config.nan_policy)
         self.processing: dict | None = None
         self.processing_source: str | None = None
         self.pipeline: Pipeline | None = None
@@ -300,7 +300,9 @@ class Run:
             connection.close()
 
     def _setup(self) -> ProcessorSetup:
-        return ProcessorSetup(self.processing, self.processing_source, self.config.output)
+        return ProcessorSetup(
+            self.processing, self.processing_source, self.config.output, nan_policy=self.config.nan_policy
+        )
 
     def drive(self, plans: list[ChunkPlan]) -> list[StoredChunk]:
         """Send ``plans`` through ingest and the actors (a :meth:`session`); returns
