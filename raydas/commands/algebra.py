@@ -215,7 +215,11 @@ class Keras(Command):
     inputs = "optional"
     time_local = False
     gpu = False
-    changed_from_distpy = "A missing keras or model file is an error (distpy passed the data through silently)."
+    changed_from_distpy = (
+        "A missing keras or model file is an error (distpy passed the data through silently); train takes "
+        "epochs and batch_size only and needs gather_uids (checked with the config); a chunk whose length the "
+        "model does not take (the last, short one) is refused at planning."
+    )
 
     class Params(Params):
         filename: str | None = Field(

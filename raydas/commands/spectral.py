@@ -342,7 +342,9 @@ class RmsFromFFT(Command):
     spectrum_use = "positive"
     changed_from_distpy = (
         "RMS = sqrt(TE)/n_time_samples (distpy divided by 2(rows-1) of its BOXSIZE block); "
-        "band end bins weighted correctly; 0..-1 includes the Nyquist bin, so it equals the time-domain RMS."
+        "band end bins weighted correctly; 0..-1 includes the Nyquist bin, so it equals the time-domain RMS. "
+        "A band beyond a record's Nyquist frequency refuses that record at planning, and one ending below its "
+        "start is a config error (distpy gave zeros for both)."
     )
 
     class Params(Params):
@@ -375,7 +377,9 @@ class MultipleCalcs(Command):
     family = "spectral"
     description = "Several band energies at once (the FBE / noise log): one column per band."
     time_local = False
-    changed_from_distpy = RmsFromFFT.changed_from_distpy
+    changed_from_distpy = (
+        RmsFromFFT.changed_from_distpy + " func is required (without it distpy passed on a stale input)."
+    )
 
     class Params(Params):
         func: Literal["te_from_fft", "rms_from_fft", "NONE"] | None = Field(
@@ -620,15 +624,16 @@ class UpWave(_Wavefield):
     numpy's ``exp(-i 2 pi (k x + f t))`` convention a wave ``cos(2 pi (f t + k x))``
     moves towards smaller ``x``); bins on the ``k = 0`` and ``f = 0`` (and
     Nyquist) lines are shared half and half with ``down_wave``, so that
-    ``up_wave + down_wave`` gives back the input exactly. Real output when the
-    first FFT was of real data. Per chunk.
+    ``up_wave + down_wave`` gives back the input exactly. Complex output (real
+    up to rounding for real data), as distpy's; real when the graph made the
+    time spectrum one-sided. Per chunk.
     """
 
     name = "up_wave"
     description = "Up-going waves (towards smaller positions) from an f-k spectrum, back in time-space; per chunk."
     keep_sign = 1
     changed_from_distpy = (
-        "Works on raydas's one-sided f-k spectra with exact bins; removed quadrants are zeroed (distpy scaled them "
+        "Exact f-k bins; removed quadrants are zeroed (distpy scaled them "
         "by 1e-6) and the k=0/f=0 lines are split evenly with down_wave so up + down = input."
     )
 
@@ -689,6 +694,8 @@ class VelocityMask(Command):
     description = "Velocity pass mask (min_velocity, max_velocity] from velocity_map, optionally smoothed; per chunk."
     keeps_layout = True
     time_local = False
+
+    changed_from_distpy = "max_velocity must exceed min_velocity (otherwise distpy's mask was empty)."
 
     class Params(Params):
         min_velocity: float = Field(1400.0, description="lower velocity bound (m/s), exclusive")
