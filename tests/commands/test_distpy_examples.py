@@ -132,10 +132,10 @@ def test_standard_noise_log(ray_session, tmp_path):
 
 def test_standard_thumbnails(ray_session, tmp_path):
     fs = 1000.0  # a 200 Hz low-pass needs more than 400 Hz sampling
-    x = record(6, fs, seconds=2, seed=3)
+    x = record(6, fs, seconds=1, seed=3)  # one chunk: the example draws at 300 dpi
     chunks, out = run_example("strainrate2thumbnail.json", x, fs, tmp_path)
     assert sorted(os.listdir(out / "png")) == [f"{T0 + i}.png" for i in range(len(chunks))]
-    assert all((out / "png" / f"{T0 + i}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for i in range(2))
+    assert (out / "png" / f"{T0}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # --- one-sided only where every use reads non-negative frequencies --------------------------------------------
