@@ -11,6 +11,7 @@ raydas's own config (every key but ``input`` optional)::
       "format": null,                   # force a format instead of detecting it
       "sample_rate": null,              # override the files' sample rate (Hz)
       "quicklook": true,                # render quicklook.png of the band energies at the end
+      "nan_policy": "propagate",        # NaN/Inf samples: propagate, zero (set to 0 first) or fail the chunk
       "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
     }
 
@@ -40,6 +41,7 @@ from .configfile import config_folder, json_path, load_json, resolve_path, valid
 from .errors import ConfigError
 from .fsutil import join
 from .outputs import check_not_reserved, check_output_path
+from .pipeline import NanPolicy
 
 DISTPY_SYSTEM_KEYS = {
     "in_drive",
@@ -275,6 +277,11 @@ class RunConfig(BaseModel):
         None, gt=0, description="sample rate for records that do not state one (distpy's prf)"
     )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
+    nan_policy: NanPolicy = Field(
+        "propagate",
+        description="NaN and infinite samples, counted per chunk and reported: 'propagate' computes with them "
+        "(results they reach are NaN), 'zero' sets them to 0 first, 'fail' fails the chunk",
+    )
     ray: RayOptions = Field(default_factory=RayOptions)
 
     @field_validator("input")

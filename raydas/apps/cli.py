@@ -194,6 +194,7 @@ RUN_OPTIONS = {
     "ray.timeline": "--timeline",
     "ray.in_flight": "--in-flight",
     "ray.address": "--address",
+    "nan_policy": "--nan-policy",
 }
 
 
@@ -308,6 +309,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
+    from ..pipeline import NAN_POLICIES
+
+    p.add_argument(
+        "--nan-policy",
+        choices=NAN_POLICIES,
+        help="NaN/Inf samples (counted and reported per chunk): compute with them (propagate, the default), "
+        "set them to 0 first (zero), or fail the chunk (fail)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,14 +15,14 @@ import threading
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backend import to_host
 from ..errors import FormatError, RaydasError
 from ..outputs import OutputSink, safe_relative
 from . import register
-from .base import Command, Params
-from .common import time_or_channel_axis
+from .base import Command, Layout, Params
+from .common import need_at_least, time_or_channel_axis
 
 
 def same_precision(xp, out):
@@ -63,6 +63,7 @@ class Add(Command):
     family = "algebra"
     description = "Sample-by-sample sum x + gather_uids[0]."
     inputs = "gather"
+    keeps_layout = True
 
     def apply(self, xp, x, ctx):
         return same_precision(xp, x + gathered_operand(xp, x, ctx.gathered[0], None, "add"))
@@ -77,6 +78,7 @@ class Multiply(Command):
     family = "algebra"
     description = "Sample-by-sample product x * gather_uids[0]; axis=0/1 scales rows/columns by a vector."
     inputs = "gather"
+    keeps_layout = True
     changed_from_distpy = "axis=0 scales each channel (distpy's axis=0 returned the input unchanged)."
 
     class Params(Params):
@@ -99,6 +101,9 @@ class Gather(Command):
     description = "Concatenate the input and every gather_uids result as columns (one row per channel); per chunk."
     inputs = "gather"
     time_local = False
+
+    def layout_after(self, layout):
+        return Layout(layout.sample_rate, channels=layout.channels)
 
     def apply(self, xp, x, ctx):
         parts = []
@@ -143,6 +148,15 @@ class KMeans(Command):
     class Params(Params):
         n_clusters: int = Field(10, ge=1, description="number of clusters")
 
+    def check_layout(self, layout, gathered=()):
+        k = self.params.n_clusters
+        if not gathered:
+            need_at_least(layout.channels, k, "channels", f"{k} clusters")
+            return
+        sizes = [g.channels * g.samples for g in (layout, *gathered) if g.channels and g.samples]
+        if len(sizes) == 1 + len(gathered):  # every input's size is known: the smallest makes the samples
+            need_at_least(min(sizes), k, "values in the smallest input", f"{k} clusters")
+
     def apply(self, xp, x, ctx):
         cluster = _require("sklearn.cluster", "ml", "kmeans")
         inputs = [np.asarray(to_host(a)) for a in [*ctx.gathered, x]]
@@ -170,6 +184,15 @@ def keras_module():
         except ImportError:
             os.environ["KERAS_BACKEND"] = "jax"
     return _require("keras", "keras", "the keras command")
+
+
+class KerasTraining(BaseModel):
+    """distpy's ``train`` dictionary of the ``keras`` command."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(150, ge=1, description="passes over the chunk")
+    batch_size: int = Field(10, ge=1, description="rows (channels) per gradient step")
 
 
 @register
@@ -200,7 +223,9 @@ class Keras(Command):
     gpu = False
     changed_from_distpy = (
         "A missing keras or model file is an error (distpy passed the data through silently); the model file "
-        "lies under the results root (distpy took any path, and training overwrote it wherever it was)."
+        "lies under the results root (distpy took any path, and training overwrote it wherever it was); train "
+        "takes epochs and batch_size only and needs gather_uids (checked with the config); a chunk whose length "
+        "a loaded model does not take (the last, short one) is refused."
     )
 
     class Params(Params):
@@ -208,7 +233,7 @@ class Keras(Command):
             "NONE",
             description="saved keras model (.keras), a path under the results root; NONE (or null) passes the input on",
         )
-        train: dict | None = Field(
+        train: KerasTraining | None = Field(
             None, description="train before predicting: {'epochs': 150, 'batch_size': 10}; targets from gather_uids[0]"
         )
 
@@ -226,6 +251,29 @@ class Keras(Command):
         super().__init__(params, uid)
         self._model = None
         self._lock = threading.Lock()
+
+    def gathers_needed(self) -> int:
+        """Training needs its targets in gather_uids[0]."""
+        return 1 if self.params.train is not None else 0
+
+    def check_layout(self, layout, gathered=()):
+        """The model takes one chunk's samples per channel as its features: a chunk of another length
+        (the last, short one of a record) cannot be fed to it. Checked once the model is loaded (it lies
+        under the results root, which planning does not open)."""
+        if self.params.filename == "NONE" or layout.samples is None or self._model is None:
+            return
+        features = (getattr(self._model, "input_shape", None) or (None,))[-1]
+        if features is not None and layout.samples != features:
+            raise ValueError(
+                f"the model {self.params.filename} takes {features} values per channel; "
+                f"a chunk has {layout.samples} samples"
+            )
+
+    def load_inputs(self, sink) -> None:
+        """Load the saved model from under the results root (planning checks chunks against it)."""
+        if self.params.filename != "NONE":
+            with self._lock:
+                self.model(sink)
 
     def model(self, sink: OutputSink | None):
         """The keras model, read from under the results root ``sink`` on first use."""
@@ -259,11 +307,7 @@ class Keras(Command):
                     raise ValueError("keras with train needs the targets in gather_uids[0]")
                 target = np.asarray(to_host(ctx.gathered[0]), dtype=np.float32)
                 model.fit(
-                    data,
-                    target,
-                    epochs=int(self.params.train.get("epochs", 150)),
-                    batch_size=int(self.params.train.get("batch_size", 10)),
-                    verbose=0,
+                    data, target, epochs=self.params.train.epochs, batch_size=self.params.train.batch_size, verbose=0
                 )
                 self._save(model, ctx.sink)
             out = model.predict(data, verbose=0)

@@ -190,8 +190,14 @@ SAMPLES: dict[str, list[Case]] = {
     "down_wave": [Case(setup=FK)],
     "velocity_map": [Case(setup=FK)],
     "velocity_mask": [
-        Case(setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}], params={"max_velocity": 500.0}),
-        Case(setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}], params={"max_velocity": 500.0, "smooth": 4}),
+        Case(
+            setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}],
+            params={"min_velocity": 100.0, "max_velocity": 500.0},
+        ),
+        Case(
+            setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}],
+            params={"min_velocity": 100.0, "max_velocity": 500.0, "smooth": 4},
+        ),
     ],
     # detection
     "sta_lta": [Case(setup=ABS, params={"sta": 5, "lta": 20})],

@@ -541,7 +541,7 @@ def test_cli_timeline_flag_and_synthetic_input(ray_session, tmp_path, capsys):
             "run",
             str(cfg),
             "--input",
-            "synthetic://?seconds=3&rate=500&channels=16",
+            "synthetic://?seconds=3&rate=1000&channels=16",  # the noise log's bands reach 500 Hz
             "--timeline",
             "trace.json",
             "--in-flight",
