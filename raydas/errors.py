@@ -62,6 +62,11 @@ class ConfigError(RaydasError):
         return type(self), (self.json_path, self.problem, self.source)
 
 
+class PlanError(RaydasError):
+    """A run cannot be planned as asked (e.g. two planned outputs would share a
+    path); raised before any work starts, naming the records at fault."""
+
+
 class PipelineError(RaydasError):
     """A command failed while a pipeline ran on a chunk."""
 

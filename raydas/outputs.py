@@ -107,16 +107,23 @@ class OutputSink:
 
     def existing(self, relatives: list[str]) -> set[str]:
         """The subset of ``relatives`` already written (one listing per folder)."""
+        return set(self.sizes(relatives))
+
+    def sizes(self, relatives: list[str]) -> dict[str, int]:
+        """Bytes of each of ``relatives`` already written (one listing per folder; absent: not there)."""
         fs, root = url_to_fs(self.root)
-        found: set[str] = set()
+        found: dict[str, int] = {}
         by_folder: dict[str, list[str]] = {}
         for rel in relatives:
             by_folder.setdefault(posixpath.dirname(rel), []).append(rel)
         for folder, rels in by_folder.items():
             path = posixpath.join(root, folder) if folder else root
             try:
-                names = {posixpath.basename(p) for p in fs.ls(path, detail=False)}
+                listing = {posixpath.basename(e["name"].rstrip("/")): e for e in fs.ls(path, detail=True)}
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            found.update(r for r in rels if posixpath.basename(r) in names)
+            for rel in rels:
+                entry = listing.get(posixpath.basename(rel))
+                if entry is not None and entry.get("type", "file") != "directory":
+                    found[rel] = int(entry.get("size") or 0)
         return found

@@ -168,7 +168,11 @@ def _assemble_stream(records: list[RecordInfo]) -> tuple[list[Recording], list[D
 
 @dataclass
 class ChunkPlan:
-    """Everything an ingest task needs to build one chunk (small, picklable)."""
+    """Everything an ingest task needs to build one chunk (small, picklable).
+
+    ``output_id`` (what its outputs are named by) and ``writes_shared`` (it writes
+    its output folder's shared files) are given by :func:`raydas.identity.name_outputs`.
+    """
 
     index: int
     recording_index: int  # which of the planned recordings
@@ -181,6 +185,8 @@ class ChunkPlan:
     positions: np.ndarray
     units: str = ""
     gauge_length: float = float("nan")
+    output_id: str = ""
+    writes_shared: bool = False
 
     @property
     def stem(self) -> str:
@@ -205,6 +211,8 @@ class ChunkPlan:
             gauge_length=self.gauge_length,
             source=";".join(self.sources),
             index=self.index,
+            output_id=self.output_id,
+            writes_shared=self.writes_shared or not self.output_id,
         )
 
 

@@ -208,14 +208,22 @@ def _apply_overrides(cfg, args):
         updates["output"] = args.output
     if getattr(args, "input", None):
         updates["input"] = args.input
+    if _resume(args):
+        updates["resume"] = _resume(args)
     return cfg.model_copy(update=updates) if updates else cfg
+
+
+def _resume(args) -> str | None:
+    """The resume mode the command line asks for (``--resume``, or ``--no-resume`` for
+    "never"); None leaves it to the config."""
+    return "never" if getattr(args, "no_resume", False) else getattr(args, "resume", None)
 
 
 def _execute(cfg, mode: str, args) -> int:
     from ..runtime import run
 
     try:
-        report = run(cfg, mode=mode, progress=not args.no_progress, resume=not args.no_resume)
+        report = run(cfg, mode=mode, progress=not args.no_progress)
     except RunFailed as exc:
         print(
             f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr
@@ -303,7 +311,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray (starts one even when a Ray is running)")
     p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
+    p.add_argument(
+        "--resume",
+        choices=["auto", "never"],
+        help="auto: skip chunks whose outputs the results manifest vouches for (same inputs, graph and settings); "
+        "never: recompute everything (default: the config's 'resume', else auto)",
+    )
+    p.add_argument("--no-resume", action="store_true", help="the same as --resume never")
 
 
 def build_parser() -> argparse.ArgumentParser:

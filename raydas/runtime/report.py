@@ -33,7 +33,8 @@ class Failure:
         The file at fault (``;``-separated when a chunk spans several and the
         error does not say which one); ``""`` when no file is to blame.
     chunk
-        The chunk's stem (its unix time), ``""`` for a scan failure.
+        The chunk's output identity (``<recording>/<unixtime>``, or the unix time
+        alone in distpy's layout), ``""`` for a scan failure.
     error
         The last line of the error message, credentials redacted.
     chunk_start
@@ -72,7 +73,7 @@ class Failure:
     @classmethod
     def of_chunk(cls, stage: str, error: BaseException, plan: ChunkPlan) -> Failure:
         """The failure of one chunk: its files, stem and span."""
-        return cls.from_error(stage, error, file=";".join(plan.sources), chunk=plan.stem, plan=plan)
+        return cls.from_error(stage, error, file=";".join(plan.sources), chunk=plan.output_id or plan.stem, plan=plan)
 
     def to_dict(self) -> dict:
         """The entry of the JSON failure report (the chunk's span only for chunk failures)."""
@@ -95,9 +96,6 @@ class ProcessedChunk:
     ----------
     result
         The pipeline's result (outputs written, seconds per command).
-    skipped
-        True when an earlier attempt (on an actor that died afterwards) had
-        written every output, so nothing ran.
     ingest_wall
         Wall-clock start and end of reading the chunk (s since the epoch), None if unknown.
     start, end
@@ -107,7 +105,6 @@ class ProcessedChunk:
     """
 
     result: ChunkResult
-    skipped: bool
     ingest_wall: tuple[float, float] | None
     start: float
     end: float
@@ -161,6 +158,9 @@ class RunReport:
     latencies: list[float] = field(default_factory=list)
     timeline: str | None = None
     ray: str = ""
+    resume: str = "auto"
+    redone: dict[str, int] = field(default_factory=dict)
+    results_manifest: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -191,6 +191,11 @@ class RunReport:
                 f"memory:    object store peak {store} with {self.in_flight} chunks in flight, "
                 f"driver RSS peak {(self.peak_driver_rss_bytes or 0) / 2**20:.0f} MiB"
             )
+        if self.resume == "never":
+            lines.append("resume:    never (every chunk recomputed)")
+        if self.redone:
+            why = ", ".join(f"{reason} {n}" for reason, n in self.redone.items())
+            lines.append(f"redone:    {sum(self.redone.values())} chunk(s) whose outputs were not current ({why})")
         if self.chunks_resent:
             lines.append(f"recovered: {self.chunks_resent} chunk(s) re-sent after their actor died")
         if self.latencies:
@@ -201,6 +206,8 @@ class RunReport:
             )
         if self.manifest:
             lines.append(f"store:     {self.manifest}")
+        if self.results_manifest:
+            lines.append(f"manifest:  {self.results_manifest}")
         if self.quicklook:
             lines.append(f"quicklook: {self.quicklook}")
         if self.timeline:
@@ -226,7 +233,8 @@ class RunReport:
                 "already_done": self.chunks_skipped,
                 "failed": len(failed),
             },
+            "redone": dict(self.redone),
             "rerun": "fix or remove the files named here, then run the same command again: "
-            "chunks whose outputs exist are skipped",
+            "chunks whose outputs are current (see the results manifest) are skipped",
             "config": redact(config),
         }

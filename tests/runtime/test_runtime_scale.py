@@ -27,6 +27,8 @@ from raydas.runtime import FAILURE_REPORT, STAGES, Run, run
 from raydas.runtime.progress import Progress
 
 NOISELOG = os.path.join(REPO, "configs/demo-noiselog.json")
+#: the folder of the demo recording's outputs under a writer's directory_out: its first file's name
+LABEL = "das_20250601T120000.sgy"
 SCENARIOS = os.path.join(REPO, "tests", "ray_scenarios.py")
 
 
@@ -139,12 +141,11 @@ def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
     assert report.ok and report.chunks_done == 24
     assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 24  # once, in order
     assert report.outputs_written == 24
-    names = sorted(os.listdir(tmp_path / "res" / "NoiseLog"), key=lambda n: float(n.removesuffix(".fbe")))
+    folder = tmp_path / "res" / "NoiseLog" / LABEL
+    names = sorted(os.listdir(folder), key=lambda n: float(n.removesuffix(".fbe")))
     assert len(names) == 24 and not any(n.startswith(".") for n in names)
     for name, expected in zip(names, _rms_by_chunk(demo_files, 0.5)):
-        np.testing.assert_allclose(
-            parse_fbe((tmp_path / "res" / "NoiseLog" / name).read_bytes())[3][:, 0], expected, rtol=1e-5
-        )
+        np.testing.assert_allclose(parse_fbe((folder / name).read_bytes())[3][:, 0], expected, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -156,7 +157,7 @@ def test_worker_node_lost_mid_run(demo_files, tmp_path):
     assert len(r["actor_nodes"]) == 2  # one actor was on the node that went away
     assert r["failures"] == [] and r["chunks_done"] == r["chunks_total"] == 24
     assert r["delivered"] == sorted(r["delivered"]) and len(set(r["delivered"])) == 24
-    assert len([n for n in os.listdir(tmp_path / "res" / "NoiseLog") if n.endswith(".fbe")]) == 24
+    assert len([n for n in os.listdir(tmp_path / "res" / "NoiseLog" / LABEL) if n.endswith(".fbe")]) == 24
 
 
 @pytest.mark.slow
@@ -181,7 +182,7 @@ def test_driver_killed_then_rerun_writes_only_what_is_missing(ray_session, demo_
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    folder = out / "NoiseLog"
+    folder = out / "NoiseLog" / LABEL
     deadline = time.monotonic() + 180
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -238,7 +239,7 @@ def test_corrupt_file_fails_in_ingest_others_complete(ray_session, demo_files, t
     assert all(f.file == paths[1] for f in failures)
     failed = {f.chunk for f in failures}
     assert len(failed) == 4 and all(f.error and f.chunk_start.startswith("2025-06-01T12:00:0") for f in failures)
-    assert len(os.listdir(out / "NoiseLog")) == 8  # the two good files
+    assert len(os.listdir(out / "NoiseLog" / LABEL)) == 8  # the two good files
     report = json.loads((out / FAILURE_REPORT).read_text())
     assert report["chunks"] == {"total": 12, "processed": 8, "already_done": 0, "failed": 4}
     assert {f["chunk"] for f in report["failures"]} == failed
@@ -261,7 +262,7 @@ def test_cli_exits_non_zero_when_a_file_is_corrupt(ray_session, demo_files, tmp_
     assert cli_main(["run", str(cfg), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "bad.sgy" in err and FAILURE_REPORT in err
-    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 8
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog" / LABEL)) == 8
 
 
 # --- 3. flat memory ---------------------------------------------------------------------------
@@ -304,8 +305,9 @@ def test_synthetic_source_keeps_object_store_and_driver_memory_flat(tmp_path):
     )
     # RMS over 0-Nyquist of chunk 30: noise of RMS 0.1, a 50 Hz tone of amplitude 1 and a 700 Hz tone
     # rising from 0 to 1 along the fibre: sqrt(0.01 + 0.5 + ramp**2 / 2)
-    stem = sorted(os.listdir(tmp_path / "res" / "NoiseLog"))[30]
-    values = parse_fbe((tmp_path / "res" / "NoiseLog" / stem).read_bytes())[3]
+    folder = tmp_path / "res" / "NoiseLog" / "synthetic" / f"seconds_{seconds}_rate_{rate:g}_channels_{channels}"
+    stem = sorted(os.listdir(folder))[30]
+    values = parse_fbe((folder / stem).read_bytes())[3]
     ramp = np.linspace(0, 1, channels)
     np.testing.assert_allclose(values[:, 0], np.sqrt(0.01 + 0.5 + ramp**2 / 2), rtol=0.02)
 
@@ -380,11 +382,12 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
         progress=False,
     )
     assert batch.chunks_done == 12 and watcher.run.pipeline.halo_samples(500.0) > 0  # the chunks had halos to carry
-    names = sorted(n for n in os.listdir(tmp_path / "batch" / "lowpass") if n[0].isdigit())
+    names = sorted(n for n in os.listdir(tmp_path / "batch" / "lowpass" / LABEL) if n[0].isdigit())
     assert len(names) == 12
     for name in names:
         np.testing.assert_array_equal(
-            np.load(tmp_path / "live" / "lowpass" / name), np.load(tmp_path / "batch" / "lowpass" / name)
+            np.load(tmp_path / "live" / "lowpass" / LABEL / name),
+            np.load(tmp_path / "batch" / "lowpass" / LABEL / name),
         )
 
 
@@ -402,7 +405,7 @@ def test_watch_cli_reports_latency(ray_session, tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "2 processed" in text and "latency:   arrival to outputs median" in text
-    assert len(os.listdir(tmp_path / "out" / "lowpass")) == 2 + 2  # + measured_depth.npy, time.npy
+    assert len(os.listdir(tmp_path / "out" / "lowpass" / LABEL)) == 2 + 2  # + measured_depth.npy, time.npy
 
 
 def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
@@ -496,4 +499,4 @@ def test_cli_timeline_flag_and_synthetic_input(ray_session, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 processed" in out and f"timeline:  {trace}" in out and "with 2 chunks in flight" in out
     assert json.loads(trace.read_text())  # a non-empty Chrome trace
-    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 3
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog" / "synthetic" / "seconds_3_rate_500_channels_16")) == 3
