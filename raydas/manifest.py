@@ -288,7 +288,6 @@ class RunProvenance:
             self.files.update(stat_files(missing))
         inputs = tuple(InputFile(url, key, *self.files[url]) for url, key in pairs)
         first = plan.pieces[0][0] if plan.pieces else None
-        assumed = sorted({a for record, _, _ in plan.pieces for a in getattr(record, "assumed", ())})
         return Provenance(
             output_id=plan.output_id,
             stream=first.stream if first is not None else "",
@@ -302,7 +301,7 @@ class RunProvenance:
             graph_digest=self.graph_digest,
             settings=self.settings,
             settings_digest=self.settings_digest,
-            assumed=tuple(assumed),
+            assumed=plan.assumed,
         )
 
 

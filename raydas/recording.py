@@ -19,7 +19,7 @@ import numpy as np
 
 from . import formats
 from .chunk import Chunk
-from .formats.base import RecordInfo
+from .formats.base import RecordInfo, assumed_names
 from .timeutil import NS_PER_S, to_iso, unix_stem
 
 #: records closer than this many samples are contiguous
@@ -196,6 +196,11 @@ class ChunkPlan:
     def sources(self) -> list[str]:
         return sorted({r.path for r, _, _ in self.pieces})
 
+    @property
+    def assumed(self) -> tuple[str, ...]:
+        """The coordinates assumed rather than read for any record the chunk reads (:attr:`RecordInfo.assumed`)."""
+        return assumed_names({a for r, _, _ in self.pieces for a in r.assumed})
+
     def read(self) -> Chunk:
         """Read the samples (halo included) and return the Chunk (float32)."""
         blocks = [formats.read_samples(record, lo, hi) for record, lo, hi in self.pieces]
@@ -213,6 +218,7 @@ class ChunkPlan:
             index=self.index,
             output_id=self.output_id,
             writes_shared=self.writes_shared or not self.output_id,
+            attrs={"assumed": self.assumed} if self.assumed else {},
         )
 
 

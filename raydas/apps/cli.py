@@ -59,8 +59,9 @@ def cmd_scan(args) -> int:
             ("start", "start (UTC)"),
             ("end", "end (UTC)"),
             ("units", "unit"),
+            ("assumed", "assumed (not in the file)"),
         ]
-        rows = [dict(r.to_dict(), path=_record_label(r)) for r in records]
+        rows = [dict(r.to_dict(), path=_record_label(r), assumed=",".join(r.assumed) or None) for r in records]
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
             print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")

@@ -86,15 +86,17 @@ def npy_header(url: str) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def _positions(folder: str, n_channels: int) -> np.ndarray:
+def _positions(folder: str, n_channels: int) -> tuple[np.ndarray, bool]:
+    """Channel positions (m) from ``folder``'s ``measured_depth.npy``, and True when
+    there is none (channel indices are then assumed)."""
     fs, path = url_to_fs(folder)
     depth_path = posixpath.join(path, DEPTH_FILE)
     if fs.exists(depth_path):
         depth = np.asarray(load_npy(join(folder, DEPTH_FILE), mmap=False), dtype=np.float64).reshape(-1)
         if depth.shape[0] == n_channels:
-            return depth
+            return depth, False
         raise FormatError(join(folder, DEPTH_FILE), f"has {depth.shape[0]} depths for {n_channels} channels")
-    return np.arange(n_channels, dtype=np.float64)
+    return np.arange(n_channels, dtype=np.float64), True
 
 
 @register
@@ -117,12 +119,16 @@ class ChunkStoreFormat(Format):
             raise FormatError(manifest_url, f"is not a readable Parquet manifest ({exc})") from exc
         meta = json.loads((table.schema.metadata or {}).get(b"raydas", b"{}"))
         rows = table.to_pylist()
-        positions: dict[str, np.ndarray] = {}  # recording label (folder) -> channel positions (m)
+        positions: dict[str, tuple[np.ndarray, bool]] = {}  # recording label (folder) -> positions (m), assumed
         records = []
         for row in rows:
             label = posixpath.dirname(row["file"])
             if label not in positions:
                 positions[label] = _positions(join(probe.url, label), int(row["n_channels"]))
+            depth, depth_assumed = positions[label]
+            assumed = {a for a in (row.get("assumed") or "").split(",") if a}
+            if depth_assumed:
+                assumed.add("positions")
             records.append(
                 RecordInfo(
                     path=probe.url,
@@ -131,12 +137,13 @@ class ChunkStoreFormat(Format):
                     n_samples=int(row["n_samples"]),
                     dt=float(row["dt"]),
                     start_ns=int(row["start_ns"]),
-                    positions=positions[label],
+                    positions=depth,
                     units=meta.get("units", ""),
                     gauge_length=float(meta.get("gauge_length", float("nan"))),
                     key=row["file"],
                     attrs={"source": row.get("source", ""), "checksum": row.get("checksum", ""), "label": label},
                     stream=label,
+                    assumed=tuple(assumed),
                 )
             )
         return records
@@ -216,7 +223,7 @@ class DistpyChunksFormat(Format):
             if len(shape) != 2:
                 raise FormatError(join(probe.url, name), f"is {len(shape)}-D; distpy chunks are (depth, time)")
             if positions is None:
-                positions = _positions(probe.url, shape[0])
+                positions, depth_assumed = _positions(probe.url, shape[0])
                 dt = _time_axis_dt(probe.url, shape[1])
             records.append(
                 RecordInfo(
@@ -228,6 +235,7 @@ class DistpyChunksFormat(Format):
                     start_ns=stem_to_ns(m.group(1)),
                     positions=positions,
                     key=name,
+                    assumed=("positions",) * depth_assumed + ("sample_rate",) * (dt is None),
                 )
             )
         return records
@@ -248,6 +256,7 @@ class StoredChunk:
     source: str
     checksum: str
     size: int = 0
+    assumed: str = ""  # the chunk's assumed coordinates, comma-separated (RecordInfo.assumed)
 
 
 class ChunkStore:
@@ -284,6 +293,7 @@ class ChunkStore:
             source=chunk.source,
             checksum=checksum(payload),
             size=sum(memoryview(part).nbytes for part in payload),
+            assumed=",".join(chunk.attrs.get("assumed", ())),
         )
 
     def describe_existing(self, output_id: str, chunk_start_ns: int, dt: float, source: str) -> StoredChunk:

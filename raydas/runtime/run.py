@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from .. import formats
 from ..config import RunConfig, numeric_settings
 from ..errors import ConfigError, FormatError, RaydasError, RunFailed
-from ..formats.base import RecordInfo
+from ..formats.base import AXES, RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
 from ..identity import OutputLayout, check_unique, name_outputs
@@ -58,6 +58,8 @@ from .driver import Driver
 from .progress import Progress
 from .report import FAILURE_REPORT, Failure, ProcessedChunk, RunReport
 
+#: how the warning about assumed coordinates starts (RecordInfo.assumed)
+ASSUMED_WARNING = "assumed, not read from the file:"
 #: longest wait for workers to report their last task events to ray.timeline() (s)
 TASK_EVENTS_FLUSH_S = 6.0
 
@@ -146,6 +148,7 @@ class Run:
         self.manifest: ManifestWriter | None = None  # the results manifest's writer, during a session
         self._provenance: RunProvenance | None = None
         self._layout: OutputLayout | None = None
+        self._assumed: dict[tuple[str, ...], list[str]] = {}  # assumed coordinates -> the records that assumed them
         self.processing: dict | None = None
         self.processing_source: str | None = None
         self.pipeline: Pipeline | None = None
@@ -185,6 +188,7 @@ class Run:
             self.report.failures.append(Failure.from_error("scan", exc, file=exc.path))
         self.report.files += len({r.path for r in records}) + len(failures)
         self.report.records += len(records)
+        self.note_assumed(records)
         return records
 
     def scan_file(self, url: str) -> list[RecordInfo]:
@@ -197,7 +201,25 @@ class Run:
             return []
         self.report.files += 1
         self.report.records += len(records)
+        self.note_assumed(records)
         return records
+
+    def note_assumed(self, records: list[RecordInfo]) -> None:
+        """Warn, once per record, of the axes (start time, positions, sample rate) it
+        assumed rather than read (:attr:`RecordInfo.assumed`; units and gauge length
+        show in ``raydas scan`` and the results manifest): one warning per set of
+        axes, naming its records."""
+        for record in records:
+            axes = tuple(a for a in record.assumed if a in AXES)
+            if axes:
+                named = self._assumed.setdefault(axes, [])
+                name = posixpath.basename(record.path.rstrip("/")) + (f" [{record.stream}]" if record.stream else "")
+                if name not in named:
+                    named.append(name)
+        self.report.warnings = [w for w in self.report.warnings if not w.startswith(ASSUMED_WARNING)]
+        for assumed, names in self._assumed.items():
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            self.report.warnings.append(f"{ASSUMED_WARNING} {', '.join(assumed)} for {len(names)} record(s): {shown}")
 
     def halo_for(self, sample_rate: float) -> int:
         """Halo samples each chunk needs on each side at ``sample_rate`` (Hz)."""
