@@ -430,7 +430,10 @@ def read_manifest(root: str):
 
 class ManifestWriter:
     """Collects a run's rows and writes them as fragments while the run goes
-    (every :data:`FLUSH_ROWS` rows or :data:`FLUSH_SECONDS` s), then merges.
+    (every :data:`FLUSH_ROWS` rows or :data:`FLUSH_SECONDS` s, merging every
+    :data:`MERGE_EVERY` fragments), then merges. A driver killed loses the rows
+    of at most the last second: those outputs are recomputed (to the same bytes)
+    by the next run.
 
     Parameters
     ----------
@@ -440,8 +443,9 @@ class ManifestWriter:
         The run's id (fragment names start with it).
     """
 
-    FLUSH_ROWS = 2000
-    FLUSH_SECONDS = 10.0
+    FLUSH_ROWS = 500
+    FLUSH_SECONDS = 1.0
+    MERGE_EVERY = 64
 
     def __init__(self, root: str, run_id: str | None = None):
         self.manifest = ResultsManifest(root)
@@ -463,6 +467,8 @@ class ManifestWriter:
             self.manifest.append(self._rows, f"{self.run_id}-{self._count:05d}")
             self._count += 1
             self._rows = []
+            if self._count % self.MERGE_EVERY == 0:
+                self.manifest.compact(f"{self.run_id}-{self._count:05d}-merged")
         self._flushed_at = time.monotonic()
 
     def close(self) -> str | None:

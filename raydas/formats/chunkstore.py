@@ -296,14 +296,25 @@ class ChunkStore:
             assumed=",".join(chunk.attrs.get("assumed", ())),
         )
 
-    def describe_existing(self, output_id: str, chunk_start_ns: int, dt: float, source: str) -> StoredChunk:
-        """Manifest row for the chunk ``output_id`` already in the store (a resumed run)."""
+    def describe_existing(
+        self, output_id: str, chunk_start_ns: int, dt: float, source: str, assumed: tuple[str, ...] = ()
+    ) -> StoredChunk:
+        """Manifest row for the chunk ``output_id`` already in the store (a resumed run),
+        as :meth:`write` made it (``assumed``: the chunk's assumed coordinates)."""
         url = self.chunk_url(output_id)
         fs, path = url_to_fs(url)
         payload = fs.cat_file(path)
         shape, _ = npy_header(url)
         return StoredChunk(
-            f"{output_id}.npy", chunk_start_ns, shape[1], shape[0], dt, source, checksum(payload), len(payload)
+            f"{output_id}.npy",
+            chunk_start_ns,
+            shape[1],
+            shape[0],
+            dt,
+            source,
+            checksum(payload),
+            len(payload),
+            ",".join(assumed),
         )
 
     def finish(

@@ -371,7 +371,9 @@ class Run:
         rows = self.drive(todo) if todo else []
         store = self.store
         if store is not None:
-            rows += [store.describe_existing(p.output_id, p.start_ns, p.dt, ";".join(p.sources)) for p in done]
+            rows += [
+                store.describe_existing(p.output_id, p.start_ns, p.dt, ";".join(p.sources), p.assumed) for p in done
+            ]
             if rows and plans:
                 depths = {posixpath.dirname(p.output_id): p.positions for p in plans}
                 self.report.manifest = store.finish(

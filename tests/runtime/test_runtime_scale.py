@@ -23,6 +23,7 @@ from raydas.backend import HostToDevice
 from raydas.config import RayOptions, RunConfig
 from raydas.errors import RunFailed
 from raydas.formats.witsml import parse_fbe
+from raydas.manifest import ResultsManifest
 from raydas.runtime import FAILURE_REPORT, STAGES, Run, run
 from raydas.runtime.progress import Progress
 
@@ -34,7 +35,8 @@ SCENARIOS = os.path.join(REPO, "tests", "ray_scenarios.py")
 
 def _cfg(inputs, out, **kw):
     kw.setdefault("quicklook", False)
-    return RunConfig(input=inputs, output=str(out), processing=NOISELOG, **kw)
+    kw.setdefault("processing", NOISELOG)
+    return RunConfig(input=inputs, output=str(out), **kw)
 
 
 def _fbe_values(folder) -> dict[str, np.ndarray]:
@@ -108,6 +110,43 @@ def test_actor_layout_gpu_or_cpu_from_cluster_resources(demo_files, tmp_path):
 
 
 # --- 2. faults ------------------------------------------------------------------------------
+#: a graph with every writer: npy folder, clip's npy folder, WITSML, PNG and SVG thumbnails
+ALL_WRITERS = {
+    "command_list": [
+        {"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "npy"},
+        {"name": "clip", "uid": 2, "in_uid": 0, "directory_out": "clip", "xmax": 530.0},
+        {"name": "fft", "uid": 3, "in_uid": 0},
+        {"name": "rms_from_fft", "uid": 4, "in_uid": 3, "low_freq": 0, "high_freq": -1},
+        {"name": "multiple_calcs", "uid": 5, "in_uid": 3, "func": "rms_from_fft", "low_freq": [1, 100],
+         "high_freq": [100, -1]},
+        {"name": "write_witsml", "uid": 6, "in_uid": 5, "gather_uids": [4], "directory_out": "NoiseLog",
+         "low_freq": [1, 100], "high_freq": [100, -1]},
+        {"name": "thumbnail", "uid": 7, "in_uid": 0, "directory_out": "png", "dpi": 20, "figure_size": [2, 2]},
+        {"name": "thumbnail", "uid": 8, "in_uid": 0, "directory_out": "svg", "format": "svg", "dpi": 20,
+         "figure_size": [2, 2]},
+    ]
+}  # fmt: skip
+
+
+def _snapshot(root) -> dict[str, bytes]:
+    """Every result file under ``root`` (the chunk store under it included), by relative path:
+    all but the results manifest (provenance: when, which run) and temporary files."""
+    out = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "raydas-manifest"]
+        for name in names:
+            if not name.startswith("."):
+                path = os.path.join(folder, name)
+                out[os.path.relpath(path, root)] = open(path, "rb").read()
+    return out
+
+
+def _assert_same_files(got: dict[str, bytes], clean: dict[str, bytes]) -> None:
+    assert sorted(got) == sorted(clean)
+    differ = [name for name in clean if got[name] != clean[name]]
+    assert not differ, f"{len(differ)} file(s) differ from a clean run's, e.g. {differ[:5]}"
+
+
 def _rms_by_chunk(files, seconds: float, rate: float = 1000.0) -> list[np.ndarray]:
     """Independent reference: RMS over 0-Nyquist of each chunk, from segyio's samples."""
     x = np.concatenate([_segy(p) for p in files], axis=1)
@@ -124,7 +163,10 @@ def _segy(path):
 
 @pytest.mark.slow
 def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
-    r = Run(_cfg(demo_files, tmp_path / "res", chunk_seconds=0.5), progress=False)
+    """An actor killed with chunks in flight: they go to another actor; every writer's files
+    (and the chunk store's) are byte for byte a clean run's, and every file is counted once."""
+    res = tmp_path / "res"
+    r = Run(_cfg(demo_files, res, chunk_seconds=0.5, processing=ALL_WRITERS, store=str(res / "store")), progress=False)
     killed = []
 
     def on_result(plan, result, failure):
@@ -140,7 +182,14 @@ def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
     assert killed and report.chunks_resent >= 1  # the kill hit chunks in flight, which were re-sent
     assert report.ok and report.chunks_done == 24
     assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 24  # once, in order
-    assert report.outputs_written == 24
+    files = _snapshot(res)
+    results = [f for f in files if not f.startswith("store/")]
+    assert report.outputs_written == len(results) == 24 * 5 + 4  # 5 writers' files per chunk, + 2 npy folders' axes
+    clean_cfg = _cfg(demo_files, tmp_path / "clean", chunk_seconds=0.5, processing=ALL_WRITERS,
+                     store=str(tmp_path / "clean" / "store"))  # fmt: skip
+    clean = run(clean_cfg, progress=False)
+    assert clean.outputs_written == report.outputs_written
+    _assert_same_files(files, _snapshot(tmp_path / "clean"))
     folder = tmp_path / "res" / "NoiseLog" / LABEL
     names = sorted(os.listdir(folder), key=lambda n: float(n.removesuffix(".fbe")))
     assert len(names) == 24 and not any(n.startswith(".") for n in names)
@@ -203,12 +252,71 @@ def test_driver_killed_then_rerun_writes_only_what_is_missing(ray_session, demo_
     assert 20 <= len(before) < 240
     for name in before:  # a file under a final name is complete
         parse_fbe((folder / name).read_bytes())
+    # resume trusts what the results manifest vouches for: the rows the killed driver flushed (those of
+    # its last second, and of chunks its actors finished after it died, are lost: they are redone)
+    rows = ResultsManifest(str(out)).rows()
+    vouched = {n for n in before if f"NoiseLog/{LABEL}/{n}" in rows}
+    assert vouched
     report = run(RunConfig.model_validate_json(cfg.read_text()), progress=False)
-    assert report.chunks_total == 240 and report.chunks_skipped == len(before)
-    assert report.chunks_done == 240 - len(before)
+    assert report.chunks_total == 240 and report.chunks_skipped == len(vouched)
+    assert report.chunks_done == 240 - len(vouched)
     after = {n: os.stat(folder / n).st_mtime_ns for n in os.listdir(folder) if not n.startswith(".")}
     assert len(after) == 240
-    assert all(after[n] == t for n, t in before.items())  # nothing rewritten
+    assert all(after[n] == t for n, t in before.items() if n in vouched)  # nothing vouched for rewritten
+
+
+@pytest.mark.slow
+def test_driver_killed_then_rerun_leaves_every_writers_files_as_a_clean_run(ray_session, demo_files, tmp_path):
+    """The driver killed mid-run (kill -9), then the same run again: every writer's files,
+    the chunk store and the quick-look are byte for byte those of a clean run. Before,
+    write_npy's time.npy was rewritten by every chunk, so a resumed run could leave the
+    short last chunk's axis (or a full one) where a clean run left the other."""
+    out = tmp_path / "res"
+    doc = {
+        "input": demo_files,
+        "output": str(out),
+        "store": str(out / "store"),
+        "processing": ALL_WRITERS,
+        "chunk_seconds": 0.13,  # 93 chunks, the last one short (40 samples)
+        "ray": {"num_actors": 1},
+    }
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps(doc))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "raydas", "run", str(cfg), "--no-progress", "--num-cpus", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    folder = out / "NoiseLog" / LABEL
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if folder.exists() and len(os.listdir(folder)) >= 15 and (out / "raydas-manifest").exists():
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read().decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)  # the driver
+        proc.wait(timeout=30)
+    finally:
+        time.sleep(1.0)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # then its private Ray, before looking at the files
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+    done_before = len(os.listdir(folder))
+    assert 15 <= done_before < 93
+    report = run(RunConfig.model_validate_json(cfg.read_text()), progress=False)
+    assert report.chunks_total == 93 and 0 < report.chunks_skipped <= done_before and report.quicklook
+    clean = run(
+        RunConfig.model_validate(dict(doc, output=str(tmp_path / "clean"), store=str(tmp_path / "clean" / "store"))),
+        progress=False,
+    )
+    assert clean.chunks_done == 93
+    _assert_same_files(_snapshot(out), _snapshot(tmp_path / "clean"))
+    seconds = np.load(out / "npy" / LABEL / "time.npy")
+    np.testing.assert_allclose(seconds, np.arange(130) / 1000.0)  # the first (full) chunk's axis
 
 
 def test_corrupt_file_fails_in_ingest_others_complete(ray_session, demo_files, tmp_path, capsys):
