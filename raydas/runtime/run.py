@@ -346,7 +346,15 @@ class Run:
             if bar is not None:
                 bar.close()
             connection.close()
+            self._close_manifest()
+
+    def _close_manifest(self) -> None:
+        """Flush and merge the results manifest; a failure to do so is a warning (the
+        outputs stand; the next run recomputes those it cannot vouch for)."""
+        try:
             self.report.results_manifest = self.manifest.close()
+        except (OSError, RaydasError) as exc:
+            self.warn(f"results manifest not completed under {self.outputs_root()}: {exc}")
 
     def _setup(self) -> ProcessorSetup:
         return ProcessorSetup(self.processing, self.processing_source, self.config.output)

@@ -145,7 +145,7 @@ def test_the_manifest_says_where_every_output_came_from(ray_session, demo_files,
     assert (row["halo_before"], row["halo_after"]) == (0, 0) and row["bytes"] == os.path.getsize(out / row["path"])
     settings = json.loads(row["settings"])
     assert settings["chunk_seconds"] == 1.0 and settings["raydas_version"] == row["raydas_version"]
-    assert len(row["graph_digest"]) == 64 and list(row["assumed"]) == []
+    assert len(row["graph_digest"]) == 64 and list(row["assumed"]) == ["gauge_length"]  # SEG-Y has none
     assert str(pq.read_schema(report.results_manifest).field("written_at").type) == "timestamp[us, tz=UTC]"
 
 
@@ -305,3 +305,20 @@ def test_a_resent_chunk_whose_outputs_exist_counts_them_as_written(ray_session, 
     again = processor.process(setup.key, plan.read(), True)  # re-sent after its actor died
     assert again.result.written == [done] and again.result.sizes[done] == os.path.getsize(tmp_path / done)
     assert not leftover.exists()
+
+
+def test_watch_names_and_checks_outputs_like_a_run(ray_session, real_data, tmp_path):
+    """Two SEG-Y files without times arrive in a watched folder: both start at 1970, and
+    both are processed into their own folders (before, both went to npy/0.004.npy, one
+    over the other, while the report said 2 processed)."""
+    from raydas.runtime.watch import Watcher
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("f3.sgy", "Format5msb.sgy"):
+        shutil.copy(real_data / "segy" / name, inbox / name)
+    cfg = RunConfig(input="unused", output=str(tmp_path / "out"), processing=NPY, quicklook=False)
+    report = Watcher(str(inbox), cfg, interval=0.1, idle_exit=0.3, progress=False).watch()
+    assert report.ok and report.chunks_done == 2
+    for name in ("f3.sgy", "Format5msb.sgy"):
+        assert np.load(tmp_path / "out" / "npy" / name / "0.004.npy").shape == (414, 75)
