@@ -199,6 +199,7 @@ def raydas_process_side(
             processing=processing,
             chunk_seconds=chunk_seconds,
             quicklook=False,
+            output_layout="distpy",  # <out>/NoiseLog/<unixtime>.fbe, as distpy writes them
             ray={"device": "cpu", "num_actors": num_actors},
         )
         actors = warm.pool(num_actors or 2) if warm else None
@@ -682,7 +683,12 @@ def profile_timeline(path: str, store: str, out: str, warm: WarmActors) -> None:
 
     shutil.rmtree(out, ignore_errors=True)
     cfg = RunConfig(
-        input=store, output=out, processing=json.loads(NOISELOG.read_text()), quicklook=False, ray={"device": "cpu"}
+        input=store,
+        output=out,
+        processing=json.loads(NOISELOG.read_text()),
+        quicklook=False,
+        output_layout="distpy",
+        ray={"device": "cpu"},
     )
     from raydas.runtime import Mode, Run
 

@@ -115,7 +115,7 @@ class StartupBench:
 
 def _has_output(folder: Path) -> bool:
     try:
-        return any(e.name.endswith(".fbe") and not e.name.startswith(".") for e in os.scandir(folder))
+        return any(not p.name.startswith(".") for p in folder.rglob("*.fbe"))  # in the recording's folder
     except FileNotFoundError:
         return False
 

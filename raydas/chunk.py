@@ -46,6 +46,14 @@ class Chunk:
         Position of this chunk in its recording (0-based).
     attrs
         Free-form metadata (vendor headers worth keeping).
+    output_id
+        The chunk's output identity, what writers name its files by:
+        ``<recording label>/<stem>`` (or ``<stem>`` alone in distpy's layout),
+        set by the planner (:mod:`raydas.identity`); the stem alone when not given.
+    writes_shared
+        True when this chunk writes the files its output folder's chunks share
+        (distpy's ``measured_depth.npy`` and ``time.npy``): the planner gives
+        that to one chunk per folder; a chunk made by hand writes them.
     """
 
     data: Any
@@ -58,6 +66,8 @@ class Chunk:
     source: str = ""
     index: int = 0
     attrs: dict = field(default_factory=dict)
+    output_id: str = ""
+    writes_shared: bool = True
 
     def __post_init__(self):
         if getattr(self.data, "ndim", None) != 2:
@@ -71,6 +81,8 @@ class Chunk:
         self.halo = (before, after)
         self.data_start_ns = int(self.data_start_ns)
         self.dt = float(self.dt)
+        if not self.output_id:
+            self.output_id = self.stem
 
     # --- sampling -----------------------------------------------------------
     @property

@@ -12,13 +12,19 @@ raydas's own config (every key but ``input`` optional)::
       "sample_rate": null,              # override the files' sample rate (Hz)
       "quicklook": true,                # render quicklook.png of the band energies at the end
       "nan_policy": "propagate",        # NaN/Inf samples: propagate, zero (set to 0 first) or fail the chunk
+      "output_layout": "records",       # outputs in per-recording folders; "distpy": distpy's flat layout
+      "resume": "auto",                 # skip outputs the results manifest vouches for; "never": redo all
       "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
     }
 
 A distpy *system* config (``in_drive``/``out_drive``/``project``/``data``/
 ``results``, or ``in_directory``/``out_directory``, plus ``config``, ``prf``,
-``ncpu``, ...) is recognised by its keys and mapped onto the same model.
-Relative paths are taken relative to the config file's folder.
+``ncpu``, ...) is recognised by its keys and mapped onto the same model, with
+distpy's output layout. Relative paths are taken relative to the config file's folder.
+
+Keys whose value changes the numbers a run computes are marked
+``changes_numbers`` (:func:`numeric_settings` collects them): an output is
+trusted on resume only when they are as they were when it was written.
 
 Folders for outputs named inside configs (``directory_out``, distpy's
 ``project``/``results``, ``ray.timeline``) stay under their root
@@ -261,6 +267,10 @@ class RayOptions(BaseModel):
         return value if value is None else check_not_reserved(value)
 
 
+#: marks a RunConfig key whose value changes the numbers computed (see :func:`numeric_settings`)
+CHANGES_NUMBERS = {"changes_numbers": True}
+
+
 class RunConfig(BaseModel):
     """A raydas run: where data come from, how they are processed, where results go."""
 
@@ -269,18 +279,36 @@ class RunConfig(BaseModel):
     input: str | list[str] = Field(description="path, glob, folder or URL of the data (or a list)")
     output: str = Field("results", description="results root (path or URL)")
     processing: str | dict | None = Field(None, description="distpy processing config: file or inline object")
-    chunk_seconds: float = Field(1.0, gt=0, description="chunk duration (s)")
+    chunk_seconds: float = Field(1.0, gt=0, description="chunk duration (s)", json_schema_extra=CHANGES_NUMBERS)
     store: str | None = Field(None, description="chunk store URL (ingest writes it, process reads it)")
-    format: str | None = Field(None, description="force this format instead of detecting by content")
-    sample_rate: float | None = Field(None, gt=0, description="override the sample rate of every record (Hz)")
+    format: str | None = Field(
+        None, description="force this format instead of detecting by content", json_schema_extra=CHANGES_NUMBERS
+    )
+    sample_rate: float | None = Field(
+        None, gt=0, description="override the sample rate of every record (Hz)", json_schema_extra=CHANGES_NUMBERS
+    )
     assumed_sample_rate: float | None = Field(
-        None, gt=0, description="sample rate for records that do not state one (distpy's prf)"
+        None,
+        gt=0,
+        description="sample rate for records that do not state one (distpy's prf)",
+        json_schema_extra=CHANGES_NUMBERS,
     )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
     nan_policy: NanPolicy = Field(
         "propagate",
         description="NaN and infinite samples, counted per chunk and reported: 'propagate' computes with them "
         "(results they reach are NaN), 'zero' sets them to 0 first, 'fail' fails the chunk",
+    )
+    output_layout: Literal["records", "distpy"] = Field(
+        "records",
+        description="'records': <directory_out>/<recording>/<unixtime>.<ext>; 'distpy': <directory_out>/<unixtime>."
+        "<ext> where no two chunks start at the same time and all recordings share one channel layout (else "
+        "per-recording folders, with a warning). distpy system configs use 'distpy'",
+    )
+    resume: Literal["auto", "never"] = Field(
+        "auto",
+        description="'auto': skip a chunk whose outputs the results manifest vouches for (same inputs, graph and "
+        "settings); 'never': recompute everything",
     )
     ray: RayOptions = Field(default_factory=RayOptions)
 
@@ -295,6 +323,16 @@ class RunConfig(BaseModel):
     @classmethod
     def _no_credentials_in_urls(cls, value):
         return _no_credentials(value)
+
+
+def numeric_settings(config: RunConfig) -> dict[str, Any]:
+    """The settings of ``config`` that change the numbers a run computes (the keys
+    marked ``changes_numbers``), by key; the results manifest keeps their digest."""
+    return {
+        name: getattr(config, name)
+        for name, f in RunConfig.model_fields.items()
+        if (f.json_schema_extra or {}).get("changes_numbers")
+    }
 
 
 #: what a config error says when a key looks like a credential
@@ -397,7 +435,14 @@ def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
     if config is not None and not isinstance(config, str):
         raise ConfigError("$.config", f"must be the path of a processing config, got {config!r}", source)
     try:
-        return RunConfig(input=in_dir, output=out_dir, processing=config, assumed_sample_rate=prf, ray=ray)
+        return RunConfig(
+            input=in_dir,
+            output=out_dir,
+            processing=config,
+            assumed_sample_rate=prf,
+            output_layout="distpy",
+            ray=ray,
+        )
     except ValidationError as exc:
         raise _validation_error(exc, source) from None
 

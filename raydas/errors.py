@@ -69,22 +69,26 @@ class OutputPathError(RaydasError):
 
 
 class PlanError(RaydasError):
-    """A record (or one chunk of it) that the processing graph cannot serve,
-    found at planning, before any work: a cut-off or band beyond the record's
-    Nyquist frequency, too few channels, a chunk too short for a command.
+    """Found at planning, before any work: a record (or one chunk of it) that
+    the processing graph cannot serve (a cut-off or band beyond the record's
+    Nyquist frequency, too few channels, a chunk too short for a command), or a
+    run that cannot be planned as asked (two planned outputs sharing a path).
 
     Parameters
     ----------
     path
-        The record's file (URL).
+        The record's file (URL); for a problem of the whole run, its message
+        (``problem`` left out), and ``path`` is then ``""``.
     problem
-        What the graph cannot do with it, naming the command's JSON path.
+        What the graph cannot do with the record, naming the command's JSON path.
     """
 
-    def __init__(self, path: str, problem: str):
+    def __init__(self, path: str, problem: str | None = None):
+        if problem is None:  # a problem of the run as a whole, not of one record
+            path, problem = "", path
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
     def __reduce__(self):
         return type(self), (self.path, self.problem)

@@ -122,6 +122,21 @@ def atomic_writer(url: str) -> Iterator[io.BytesIO]:
     write_bytes_atomic(url, buf.getvalue())
 
 
+def input_root(item: str) -> str:
+    """The folder an input names its files under (a URL, or a local path): the
+    folder itself, the part of a glob before its first wildcard, or a file's folder."""
+    item = str(item)
+    fs, path = url_to_fs(item)
+    wild = [path.index(c) for c in GLOB_CHARS if c in path]
+    if wild:
+        root = posixpath.dirname(path[: min(wild)])
+    elif fs.isdir(path):
+        root = path.rstrip("/") or "/"
+    else:
+        root = posixpath.dirname(path.rstrip("/"))
+    return unstrip(fs, root)
+
+
 def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = None) -> list[str]:
     """Expand a path, glob, folder or list of them into URLs, sorted within each item.
 

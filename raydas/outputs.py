@@ -160,19 +160,27 @@ class OutputSink:
 
     def existing(self, relatives: list[str]) -> set[str]:
         """The subset of ``relatives`` already written (one listing per folder)."""
+        return set(self.sizes(relatives))
+
+    def sizes(self, relatives: list[str]) -> dict[str, int]:
+        """Bytes of each of ``relatives`` already written (one listing per folder; absent: not there)."""
         fs, root = url_to_fs(self.root)
-        found: set[str] = set()
+        found: dict[str, int] = {}
         by_folder: dict[str, list[str]] = {}
         for rel in relatives:
             by_folder.setdefault(posixpath.dirname(rel), []).append(rel)
         for folder, rels in by_folder.items():
             path = posixpath.join(root, folder) if folder else root
             try:
+                listing = {posixpath.basename(e["name"].rstrip("/")): e for e in fs.ls(path, detail=True)}
                 # a symbolic link is not an output (the sink never writes one): the chunk is redone
-                names = {posixpath.basename(e["name"]) for e in fs.ls(path, detail=True) if not e.get("islink")}
+                listing = {name: e for name, e in listing.items() if not e.get("islink")}
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            found.update(r for r in rels if posixpath.basename(r) in names)
+            for rel in rels:
+                entry = listing.get(posixpath.basename(rel))
+                if entry is not None and entry.get("type", "file") != "directory":
+                    found[rel] = int(entry.get("size") or 0)
         return found
 
 

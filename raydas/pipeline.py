@@ -143,14 +143,44 @@ def find_nonfinite(xp, data, halo: tuple[int, int]) -> NonFinite | None:
 class ChunkResult:
     """What running a pipeline on one chunk produced (small: goes back to the driver).
 
-    ``nonfinite`` describes the NaN and infinite samples the chunk carried (None: none).
+    Attributes
+    ----------
+    stem, index, output_id
+        The chunk's unix-time stem, index and output identity.
+    written
+        The files written (relative to the results root), as the writers declare them.
+    sizes
+        Bytes of each file written.
+    seconds
+        Seconds spent in each command.
+    nonfinite
+        The NaN and infinite samples the chunk carried (None: none).
     """
 
     stem: str
     index: int
+    output_id: str = ""
     written: list[str] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     nonfinite: NonFinite | None = None
+
+
+class _CountingSink:
+    """An :class:`OutputSink` seen by the writers of one chunk: notes the bytes of every file written."""
+
+    def __init__(self, sink: OutputSink):
+        self._sink = sink
+        self.sizes: dict[str, int] = {}
+
+    def write(self, relative: str, payload) -> str:
+        url = self._sink.write(relative, payload)
+        parts = payload if isinstance(payload, (list, tuple)) else [payload]
+        self.sizes[relative] = sum(memoryview(part).nbytes for part in parts)
+        return url
+
+    def __getattr__(self, name):
+        return getattr(self._sink, name)
 
 
 def _is_int(value) -> bool:
@@ -466,16 +496,17 @@ class Pipeline:
                 raise PlanError(record.path, f"{node.json_path} ({cmd.name}){where}: {exc}") from None
             layouts[node.uid] = (cmd.layout_after(given), with_halo and cmd.time_local)
 
-    def output_files(self, stem: str) -> list[str]:
-        """Files (relative to the results root) the pipeline writes for a chunk."""
+    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
+        """Files (relative to the results root) the pipeline writes for the chunk
+        ``output_id``; with ``shared``, also those it writes for its whole folder."""
         out: list[str] = []
         for node in self.order:
-            out.extend(node.command.output_files(stem))
+            out.extend(node.command.output_files(output_id, shared))
         return out
 
-    def after_run(self, sink: OutputSink, stems: list[str]) -> list[str]:
+    def after_run(self, sink: OutputSink, output_ids: list[str]) -> list[str]:
         """Run the post-run steps the writers declare (:meth:`Command.after_run`,
-        e.g. ``write_witsml``'s quick-look) once the chunks ``stems`` are done;
+        e.g. ``write_witsml``'s quick-look) once the chunks ``output_ids`` are done;
         returns the URLs they wrote, in graph order.
 
         Commands of one kind draw the same file, so only the first of each kind
@@ -491,7 +522,7 @@ class Pipeline:
         for node in self.order:
             if type(node.command) in kinds_done:
                 continue
-            url = node.command.after_run(sink, stems)
+            url = node.command.after_run(sink, output_ids)
             if url:
                 drawn.append(url)
                 kinds_done.add(type(node.command))
@@ -556,9 +587,10 @@ class Pipeline:
         """
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy {nan_policy!r} is not one of {', '.join(NAN_POLICIES)}")
-        result = ChunkResult(stem=chunk.stem, index=chunk.index)
-        if sink is None and self.output_files(chunk.stem):
+        result = ChunkResult(stem=chunk.stem, index=chunk.index, output_id=chunk.output_id)
+        if sink is None and self.output_files(chunk.output_id):
             raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")
+        counting = _CountingSink(sink) if sink is not None else None
         data = to_device(xp, chunk.data)
         result.nonfinite = find_nonfinite(xp, data, chunk.halo)
         if result.nonfinite is not None:
@@ -589,7 +621,9 @@ class Pipeline:
                 gathered_meta=[g.meta for g in gathered],
                 start_ns=chunk.start_ns,
                 stem=chunk.stem,
-                sink=sink,
+                output_id=chunk.output_id,
+                writes_shared=chunk.writes_shared,
+                sink=counting,
                 cache=primary.cache,
             )
             t0 = time.perf_counter()
@@ -603,14 +637,27 @@ class Pipeline:
                 ) from exc
             result.seconds[cmd.name] = result.seconds.get(cmd.name, 0.0) + time.perf_counter() - t0
             if cmd.writes:
-                result.written.extend(cmd.output_files(chunk.stem))
+                result.written.extend(self._written_by(node, chunk, counting))
             if remaining.get(node.uid):
                 values[node.uid] = Value(out if ns is xp else to_device(xp, out), meta)
             for uid in set(node.inputs):
                 remaining[uid] -= sum(1 for u in node.inputs if u == uid)
                 if remaining[uid] <= 0:
                     values.pop(uid, None)
+        result.sizes = {f: counting.sizes[f] for f in result.written}
         return result
+
+    @staticmethod
+    def _written_by(node: Node, chunk: Chunk, counting: _CountingSink) -> list[str]:
+        """The files ``node``'s writer declares for ``chunk``, each of which it must have written."""
+        declared = node.command.output_files(chunk.output_id, chunk.writes_shared)
+        missing = [f for f in declared if f not in counting.sizes]
+        if missing:
+            raise PipelineError(
+                f"{node.command.name} (uid {node.uid}, {node.json_path}) declares {missing} for chunk "
+                f"{chunk.output_id} but did not write them"
+            )
+        return declared
 
     # --- documentation ------------------------------------------------------
     def to_dot(self) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import formats
 from .chunk import Chunk
-from .formats.base import RecordInfo
+from .formats.base import RecordInfo, assumed_names
 from .timeutil import NS_PER_S, to_iso, unix_stem
 
 #: records closer than this many samples are contiguous
@@ -168,7 +168,11 @@ def _assemble_stream(records: list[RecordInfo]) -> tuple[list[Recording], list[D
 
 @dataclass
 class ChunkPlan:
-    """Everything an ingest task needs to build one chunk (small, picklable)."""
+    """Everything an ingest task needs to build one chunk (small, picklable).
+
+    ``output_id`` (what its outputs are named by) and ``writes_shared`` (it writes
+    its output folder's shared files) are given by :func:`raydas.identity.name_outputs`.
+    """
 
     index: int
     recording_index: int  # which of the planned recordings
@@ -181,6 +185,8 @@ class ChunkPlan:
     positions: np.ndarray
     units: str = ""
     gauge_length: float = float("nan")
+    output_id: str = ""
+    writes_shared: bool = False
 
     @property
     def stem(self) -> str:
@@ -189,6 +195,11 @@ class ChunkPlan:
     @property
     def sources(self) -> list[str]:
         return sorted({r.path for r, _, _ in self.pieces})
+
+    @property
+    def assumed(self) -> tuple[str, ...]:
+        """The coordinates assumed rather than read for any record the chunk reads (:attr:`RecordInfo.assumed`)."""
+        return assumed_names({a for r, _, _ in self.pieces for a in r.assumed})
 
     def read(self) -> Chunk:
         """Read the samples (halo included) and return the Chunk (float32)."""
@@ -205,6 +216,9 @@ class ChunkPlan:
             gauge_length=self.gauge_length,
             source=";".join(self.sources),
             index=self.index,
+            output_id=self.output_id,
+            writes_shared=self.writes_shared or not self.output_id,
+            attrs={"assumed": self.assumed} if self.assumed else {},
         )
 
 

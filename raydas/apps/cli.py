@@ -56,8 +56,12 @@ def cmd_scan(args) -> int:
             ("start", "start (UTC)"),
             ("end", "end (UTC)"),
             ("units", "unit"),
+            ("assumed", "assumed (not in the file)"),
         ]
-        rows = redact([dict(r.to_dict(), path=_record_label(r)) for r in records], keys=False)
+        rows = redact(
+            [dict(r.to_dict(), path=_record_label(r), assumed=",".join(r.assumed) or None) for r in records],
+            keys=False,
+        )
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
             print(redact(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}"))
@@ -209,14 +213,22 @@ def _apply_overrides(cfg, args):
         for key, value in given.items()
         if value is not None and not (key in ("output", "input") and value == "")
     }
-    return apply_overrides(cfg, overrides, names=RUN_OPTIONS)
+    if _resume(args):
+        overrides["resume"] = _resume(args)
+    return apply_overrides(cfg, overrides, names=dict(RUN_OPTIONS, resume="--resume"))
+
+
+def _resume(args) -> str | None:
+    """The resume mode the command line asks for (``--resume``, or ``--no-resume`` for
+    "never"); None leaves it to the config."""
+    return "never" if getattr(args, "no_resume", False) else getattr(args, "resume", None)
 
 
 def _execute(cfg, mode: str, args) -> int:
     from ..runtime import run
 
     try:
-        report = run(cfg, mode=mode, progress=not args.no_progress, resume=not args.no_resume)
+        report = run(cfg, mode=mode, progress=not args.no_progress)
     except RunFailed as exc:
         print(
             f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr
@@ -308,7 +320,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-cpus", type=int, help="CPUs of a private local Ray (starts one even when a Ray is running)")
     p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
+    p.add_argument(
+        "--resume",
+        choices=["auto", "never"],
+        help="auto: skip chunks whose outputs the results manifest vouches for (same inputs, graph and settings); "
+        "never: recompute everything (default: the config's 'resume', else auto)",
+    )
+    p.add_argument("--no-resume", action="store_true", help="the same as --resume never")
     from ..pipeline import NAN_POLICIES
 
     p.add_argument(

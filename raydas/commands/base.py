@@ -135,7 +135,14 @@ class Context:
     start_ns
         Start of the chunk's own samples (halo excluded), ns UTC.
     stem
-        The chunk's output file stem (unix time).
+        The unix time of the chunk's first own sample (for titles and labels).
+    output_id
+        The chunk's output identity: writers name its files
+        ``<directory_out>/<output_id>.<suffix>`` (see :meth:`Command.output_files`);
+        ``stem`` when not given.
+    writes_shared
+        True when this chunk writes the files its output folder's chunks share
+        (distpy's ``measured_depth.npy`` and ``time.npy``).
     sink
         Where writer commands put files (see :class:`raydas.outputs.OutputSink`).
     cache
@@ -149,8 +156,14 @@ class Context:
     gathered_meta: list = field(default_factory=list)
     start_ns: int = 0
     stem: str = ""
+    output_id: str = ""
+    writes_shared: bool = True
     sink: Any = None
     cache: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.output_id:
+            self.output_id = self.stem
 
     @property
     def positions(self) -> np.ndarray:
@@ -249,13 +262,15 @@ class Command:
         command's result uses only its non-negative frequencies (``spectrum_use``);
         ``fft`` then computes the one-sided spectrum. The default ignores it."""
 
-    def output_files(self, stem: str) -> list[str]:
-        """Paths (relative to the results root) this command writes for a chunk."""
+    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
+        """Paths (relative to the results root) this command writes for the chunk
+        ``output_id`` (see :attr:`Context.output_id`); with ``shared``, also the files
+        that chunk writes for its whole output folder (:attr:`Context.writes_shared`)."""
         return []
 
-    def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
+    def after_run(self, sink: OutputSink, output_ids: list[str]) -> str | None:
         """The post-run step a writer declares (e.g. a quick-look of what it wrote),
-        run once after the chunks ``stems`` are done; returns the URL it wrote, or
+        run once after the chunks ``output_ids`` are done; returns the URL it wrote, or
         None (the default: no step). Raises RaydasError when it cannot be drawn."""
         return None
 

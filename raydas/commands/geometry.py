@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
-from ..formats.npyfolder import npy_folder_files
+from ..formats.npyfolder import axis_files, npy_folder_files
 from . import register
 from .base import ArrayMeta, Command, Layout, Params
 from .common import AxisCommand, need_at_least, time_or_channel_axis
@@ -65,8 +66,8 @@ class Clip(Command):
     ``double_ended`` handles a fibre laid down and back: 0 keeps the first half
     of the channels, 1 the second half reversed (so both halves run the same
     way); -1 (default) keeps all. With ``directory_out`` the crop is written as
-    ``<directory_out>/<unixtime of the chunk>.npy`` plus ``measured_depth.npy``
-    and ``time.npy`` (s from the chunk start), and passed on.
+    ``<directory_out>/<output id of the chunk>.npy`` plus, once per folder,
+    ``measured_depth.npy`` and ``time.npy`` (s from the chunk start), and passed on.
     """
 
     name = "clip"
@@ -76,7 +77,7 @@ class Clip(Command):
     )
     time_local = False
     changed_from_distpy = (
-        "Files are named by the chunk's unix time (distpy used int(tmin), so every chunk overwrote one file); "
+        "Files are named by the chunk's output identity (distpy used int(tmin), so every chunk overwrote one file); "
         "works on numpy >= 1.24; xmax and tmax are inclusive (distpy's exclusive end dropped the last channel "
         "even with the defaults); double_ended=1 with default limits keeps the reversed half (distpy kept nothing)."
     )
@@ -103,10 +104,15 @@ class Clip(Command):
         # cropping channels only is per time sample; cropping time or writing files is per chunk
         self.time_local = params.tmin is None and params.tmax is None and not self.writes
 
-    def output_files(self, stem: str) -> list[str]:
+    def output_path(self, output_id: str) -> str:
+        """The chunk file of ``output_id`` (relative to the results root)."""
+        return f"{self.params.directory_out}/{output_id}.npy"
+
+    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
         if not self.writes:
             return []
-        return [f"{self.params.directory_out}/{stem}.npy"]
+        path = self.output_path(output_id)
+        return [path, *(axis_files(posixpath.dirname(path)) if shared else [])]
 
     def check_layout(self, layout, gathered=()):
         if self.params.double_ended == 0:
@@ -142,13 +148,22 @@ class Clip(Command):
         cols = self._samples(x.shape[1], ctx.meta.dt or ctx.dt) if not self.time_local else slice(None)
         out = x[xp.asarray(rows)][:, cols]
         if self.writes:
-            positions = ctx.meta.positions
-            depth = np.asarray(to_host(positions), dtype=np.float64)[rows] if positions is not None else None
-            seconds = np.arange(x.shape[1])[cols] * (ctx.meta.dt or ctx.dt)
-            files = npy_folder_files(self.params.directory_out, f"{ctx.stem}.npy", to_host(out), depth, seconds)
-            for path, payload in files.items():
-                ctx.sink.write(path, payload)
+            self._write(ctx, to_host(out), rows, np.arange(x.shape[1])[cols] * (ctx.meta.dt or ctx.dt))
         return out
+
+    def _write(self, ctx, values: np.ndarray, rows: np.ndarray, seconds: np.ndarray) -> None:
+        """Write the clipped chunk; the chunk that writes its folder's axes adds the kept
+        channels' positions (m; their indices when unknown) and ``seconds`` (s from the chunk start)."""
+        path = self.output_path(ctx.output_id)
+        depth = None
+        if ctx.writes_shared:
+            positions = ctx.meta.positions
+            depth = np.asarray(to_host(positions), dtype=np.float64)[rows] if positions is not None else rows * 1.0
+        files = npy_folder_files(
+            posixpath.dirname(path), posixpath.basename(path), values, depth, seconds if ctx.writes_shared else None
+        )
+        for name, payload in files.items():
+            ctx.sink.write(name, payload)
 
     def out_meta(self, x, out, ctx):
         meta = ctx.meta

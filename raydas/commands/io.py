@@ -1,5 +1,8 @@
 """Writers: each writes one file per chunk under the results root, atomically,
-named by the chunk's unix time (distpy's layout), and passes its input on.
+named by the chunk's output identity (``<directory_out>/<output_id>.<suffix>``:
+see :mod:`raydas.identity`), and passes its input on. A writer writes the very
+paths its :meth:`Writer.output_files` declares (both come from
+:meth:`Writer.output_path`), so what a run expects and what it finds agree.
 ``data_load`` reads a stored array (a filter or mask) from under the same root."""
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
 from ..errors import FormatError
-from ..formats.npyfolder import npy_folder_files
+from ..formats.npyfolder import axes_or_indices, axis_files, npy_folder_files
 from ..formats.witsml import band_curve_names, fbe_document
 from ..outputs import OutputSink, safe_relative
 from . import register
@@ -31,7 +34,7 @@ class WriterParams(Params):
 
 
 class Writer(Command):
-    """Base of the commands that write one file per chunk, ``<directory_out>/<stem>.<suffix>``, on the host."""
+    """Base of the commands that write one file per chunk, ``<directory_out>/<output_id>.<suffix>``, on the host."""
 
     family = "io"
     writes = True
@@ -40,34 +43,50 @@ class Writer(Command):
     keeps_layout = True  # writers pass their input on
     suffix = ""
 
-    def output_files(self, stem: str) -> list[str]:
+    def output_path(self, output_id: str) -> str:
+        """The chunk file of ``output_id`` (relative to the results root): the one name writers write."""
+        return f"{self.params.directory_out}/{output_id}.{self.suffix}"
+
+    def shared_files(self, output_id: str) -> list[str]:
+        """Files shared by every chunk of ``output_id``'s folder, written by one chunk of it (none by default)."""
+        return []
+
+    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
         if self.params.directory_out == "NONE":
             return []
-        return [f"{self.params.directory_out}/{stem}.{self.suffix}"]
+        return [self.output_path(output_id), *(self.shared_files(output_id) if shared else [])]
 
 
 @register
 class WriteNpy(Writer):
     name = "write_npy"
     description = (
-        "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy); pass it on."
+        "Write the chunk's array as <directory_out>/<output id>.npy (+ measured_depth.npy, time.npy); pass it on."
     )
     suffix = "npy"
-    changed_from_distpy = "time.npy holds seconds from the chunk start (distpy wrote sample indices)."
+    changed_from_distpy = (
+        "time.npy holds seconds from the chunk start (distpy wrote sample indices); the axis files are written "
+        "once per folder, by its first chunk (distpy rewrote them with every chunk)."
+    )
 
     class Params(WriterParams):
         pass
+
+    def shared_files(self, output_id: str) -> list[str]:
+        """``measured_depth.npy`` and ``time.npy`` beside the chunk files."""
+        return axis_files(posixpath.dirname(self.output_path(output_id)))
 
     def apply(self, xp, x, ctx):
         if self.params.directory_out == "NONE":
             return x
         host = to_host(x)
-        depth = ctx.positions if ctx.positions is not None and len(ctx.positions) == host.shape[0] else None
-        seconds = np.arange(host.shape[1]) * ctx.meta.dt if ctx.meta.dt is not None and host.ndim == 2 else None
-        for path, payload in npy_folder_files(
-            self.params.directory_out, f"{ctx.stem}.npy", host, depth, seconds
-        ).items():
-            ctx.sink.write(path, payload)
+        path = self.output_path(ctx.output_id)
+        depth = seconds = None
+        if ctx.writes_shared:  # one chunk per folder writes the axes (positions or row indices, s or columns)
+            depth, seconds = axes_or_indices(host.shape, ctx.positions, ctx.meta.dt if host.ndim == 2 else None)
+        files = npy_folder_files(posixpath.dirname(path), posixpath.basename(path), host, depth, seconds)
+        for name, payload in files.items():
+            ctx.sink.write(name, payload)
         return x
 
 
@@ -121,7 +140,7 @@ def witsml_table(shape: tuple[int, ...], band00_size: int | None, n_names: int) 
 class WriteWitsml(Writer):
     name = "write_witsml"
     description = (
-        "Write band energies as WITSML 1.3.1.1 <directory_out>/<unixtime>.fbe (gather_uids[0]: band 0-Nyquist)."
+        "Write band energies as WITSML 1.3.1.1 <directory_out>/<output id>.fbe (gather_uids[0]: band 0-Nyquist)."
     )
     inputs = "optional"
     suffix = "fbe"
@@ -168,7 +187,7 @@ class WriteWitsml(Writer):
             if j < len(descriptions) and not p.labels:
                 descriptions[j] = f"from {lo:g} Hz to {hi:g} Hz (prf={fs:g})"
         payload = fbe_document(depth, table, names, ctx.start_ns, data_style=p.data_style, descriptions=descriptions)
-        ctx.sink.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
+        ctx.sink.write(self.output_path(ctx.output_id), payload)
         return x
 
     def curve_names(self, with_band00: bool) -> list[str]:
@@ -188,13 +207,13 @@ class WriteWitsml(Writer):
             band00 = gathered[0].channels * gathered[0].samples
         witsml_table((layout.channels, layout.samples), band00, len(self.curve_names(bool(gathered))))
 
-    def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
+    def after_run(self, sink: OutputSink, output_ids: list[str]) -> str | None:
         """The noise-log quick-look (``quicklook.png``) of the band energies written."""
         if self.params.directory_out == "NONE":
             return None
         from .quicklook import noise_log_quicklook
 
-        return noise_log_quicklook(sink, self.params.directory_out, stems)
+        return noise_log_quicklook(sink, self.params.directory_out, output_ids)
 
 
 @register

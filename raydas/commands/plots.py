@@ -124,7 +124,7 @@ def thumbnail_figure(
 class Thumbnail(Writer):
     name = "thumbnail"
     family = "plots"
-    description = "Quick-look image of the chunk as <directory_out>/<unixtime>.<format>; passes its input on."
+    description = "Quick-look image of the chunk as <directory_out>/<output id>.<format>; passes its input on."
     inputs = "optional"
     changed_from_distpy = (
         "The restart check knows the file extension, so flows with thumbnails resume; times are UTC "
@@ -188,5 +188,5 @@ class Thumbnail(Writer):
             style=p.plot_style,
             gathered=gathered,
         )
-        ctx.sink.write(f"{p.directory_out}/{ctx.stem}.{p.format}", figure_bytes(fig, p.format))
+        ctx.sink.write(self.output_path(ctx.output_id), figure_bytes(fig, p.format))
         return x

@@ -70,10 +70,19 @@ def clip_limits(values: np.ndarray, clip_level: float) -> tuple[float, float]:
     return vmin, vmax
 
 
+#: what makes a figure's file depend on when it was drawn: none of it is written
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+
 def figure_bytes(fig, fmt: str = "png", dpi: int | None = None) -> bytes:
-    """Encode a figure (``figure_size x dpi`` pixels exactly: no tight cropping)."""
+    """Encode a figure (``figure_size x dpi`` pixels exactly: no tight cropping). The same
+    figure gives the same bytes whenever it is drawn (no creation date, fixed SVG ids), so
+    a chunk drawn again after an interruption leaves the file a clean run leaves."""
+    import matplotlib
+
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi or fig.dpi)
+    with matplotlib.rc_context({"svg.hashsalt": "raydas"}):
+        fig.savefig(buf, format=fmt, dpi=dpi or fig.dpi, metadata=_NO_DATE.get(fmt))
     return buf.getvalue()
 
 

@@ -1,11 +1,15 @@
 """A quick-look PNG of a run's band energies (the noise log), drawn from the
 WITSML files the run wrote: one panel per curve, depth down, time across.
 
-The post-run step that ``write_witsml`` declares (:meth:`Command.after_run`)."""
+The post-run step that ``write_witsml`` declares (:meth:`Command.after_run`).
+A run over several recordings writes each one's files in its own folder
+(``<folder>/<recording label>/<stem>.fbe``); the quick-look draws the
+recording with the most chunks (the first of them on a tie)."""
 
 from __future__ import annotations
 
 import io
+import posixpath
 
 import numpy as np
 
@@ -18,10 +22,21 @@ from ..timeutil import NS_PER_S
 QUICKLOOK = "quicklook.png"
 
 
+def largest_recording(output_ids: list[str]) -> tuple[str, list[str]]:
+    """The recording label (the folder part of an output id, ``""`` in distpy's
+    layout) with the most ``output_ids``, and its ids in order; the first on a tie."""
+    groups: dict[str, list[str]] = {}
+    for oid in output_ids:
+        groups.setdefault(posixpath.dirname(oid), []).append(oid)
+    if not groups:
+        return "", []
+    return max(groups.items(), key=lambda item: len(item[1]))
+
+
 def collect_fbe(
-    sink: OutputSink, folder: str, stems: list[str]
+    sink: OutputSink, folder: str, output_ids: list[str]
 ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
-    """Stack the ``.fbe`` files of ``stems`` in ``folder``.
+    """Stack the ``.fbe`` files of ``output_ids`` in ``folder``.
 
     Returns
     -------
@@ -30,8 +45,8 @@ def collect_fbe(
     """
     fs, _ = url_to_fs(sink.root)
     times, columns, curves, depth = [], [], None, None
-    for stem in stems:
-        url = sink.url(f"{folder}/{stem}.fbe")
+    for oid in output_ids:
+        url = sink.url(f"{folder}/{oid}.fbe")
         _, path = url_to_fs(url)
         if not fs.exists(path):
             continue
@@ -48,9 +63,9 @@ def collect_fbe(
     return np.array(times, dtype=np.int64), curves, depth, values
 
 
-def noise_log_quicklook(sink: OutputSink, folder: str, stems: list[str]) -> str:
+def noise_log_quicklook(sink: OutputSink, folder: str, output_ids: list[str]) -> str:
     """Draw ``quicklook.png`` under the results root from the ``.fbe`` files of
-    ``stems`` in ``folder``; returns its URL.
+    ``output_ids`` in ``folder`` (those of the recording with the most chunks); returns its URL.
 
     Raises
     ------
@@ -59,7 +74,8 @@ def noise_log_quicklook(sink: OutputSink, folder: str, stems: list[str]) -> str:
     """
     from matplotlib.figure import Figure
 
-    times, curves, depth, values = collect_fbe(sink, folder, stems)
+    label, ids = largest_recording(output_ids)
+    times, curves, depth, values = collect_fbe(sink, folder, ids)
     seconds = (times - times[0]) / NS_PER_S
     span = float(seconds[-1] + (seconds[1] - seconds[0] if len(seconds) > 1 else 1.0))
     fig = Figure(figsize=(3.2 * len(curves), 5.5), dpi=100, layout="constrained")
@@ -83,7 +99,7 @@ def noise_log_quicklook(sink: OutputSink, folder: str, stems: list[str]) -> str:
         ax.set_xlabel("time (s)")
         fig.colorbar(image, ax=ax, label="log10", location="bottom", shrink=0.9)
     axes[0].set_ylabel("depth (m)")
-    fig.suptitle(f"{folder}: band energies from {len(times)} chunks")
+    fig.suptitle(f"{posixpath.join(folder, label)}: band energies from {len(times)} chunks")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     return sink.write(QUICKLOOK, buf.getvalue())

@@ -115,12 +115,14 @@ class ScanOptions:
         return cls(format=format or options)
 
     def apply(self, record: RecordInfo) -> RecordInfo:
-        """``record`` with its sample interval overridden as these options say (in place)."""
+        """``record`` with its sample interval overridden as these options say (in place);
+        a rate the config states is not one raydas assumed (``record.assumed``)."""
         rate = self.sample_rate
         if rate is None and self.assumed_sample_rate and not get_format(record.format).states_sample_rate:
             rate = self.assumed_sample_rate
         if rate is not None:
             record.dt = 1.0 / rate
+            record.assumed = tuple(a for a in record.assumed if a != "sample_rate")
         return record
 
 

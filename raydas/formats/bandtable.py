@@ -122,6 +122,8 @@ class BandTableFormat(Format):
                         key=str(name),
                         stream=str(name),
                         attrs={"times_ns": t[lo:hi].tolist()},
+                        # one time and no stated interval: 1 s assumed
+                        assumed=("sample_rate",) if t.size < 2 and meta.get("dt_s") is None else (),
                     )
                 )
         return records

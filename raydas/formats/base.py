@@ -17,6 +17,10 @@ from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S, to_iso
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: what :attr:`RecordInfo.assumed` may name: coordinates a reader did not read from the file
+ASSUMABLE = ("start_time", "positions", "units", "sample_rate", "gauge_length")
+#: of those, the axes of the data (times, places, sampling): a run warns when one is assumed
+AXES = ("start_time", "positions", "sample_rate")
 
 
 @dataclass
@@ -50,6 +54,13 @@ class RecordInfo:
         for the data themselves.
     attrs
         Vendor metadata worth keeping (small values only).
+    assumed
+        The coordinates that were assumed rather than read from the file, from
+        :data:`ASSUMABLE`: ``"start_time"`` (e.g. a SEG-Y without times starts at
+        1970), ``"positions"`` (channel indices or a default spacing taken for
+        metres), ``"sample_rate"`` (guessed from a chunk's width), ``"units"`` and
+        ``"gauge_length"`` (the file does not say; added whenever ``units`` is
+        empty or ``gauge_length`` is nan). Readers set the others.
     """
 
     path: str
@@ -64,8 +75,10 @@ class RecordInfo:
     key: str = ""
     attrs: dict = field(default_factory=dict)
     stream: str = ""
+    assumed: tuple[str, ...] = ()
 
     def __post_init__(self):
+        self.assumed = assumed_names(self.assumed, units=self.units, gauge_length=self.gauge_length)
         self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1)
         if self.positions.shape[0] != self.n_channels:
             raise FormatError(self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels")
@@ -109,7 +122,28 @@ class RecordInfo:
             "units": self.units,
             "gauge_length_m": _finite_or_none(self.gauge_length),
             "stream": self.stream,
+            "assumed": list(self.assumed),
         }
+
+
+def assumed_names(names, units: str = "x", gauge_length: float = 0.0) -> tuple[str, ...]:
+    """``names`` (an iterable of :data:`ASSUMABLE` entries), plus ``"units"`` when ``units``
+    is empty and ``"gauge_length"`` when ``gauge_length`` (m) is nan, in :data:`ASSUMABLE`'s order.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in :data:`ASSUMABLE`.
+    """
+    wanted = set(names)
+    unknown = wanted - set(ASSUMABLE)
+    if unknown:
+        raise ValueError(f"unknown assumed coordinate(s) {sorted(unknown)}; use {', '.join(ASSUMABLE)}")
+    if not units:
+        wanted.add("units")
+    if gauge_length is None or not math.isfinite(gauge_length):
+        wanted.add("gauge_length")
+    return tuple(name for name in ASSUMABLE if name in wanted)
 
 
 def _finite_or_none(x: float):

@@ -6,6 +6,12 @@ A chunk store is a folder (on any fsspec file system)::
     <store>/measured_depth.npy    channel positions in metres, shape (n_channels, 1)
     <store>/<unixtime>.npy        float32 (n_channels, n_samples), one per chunk
 
+Chunks are stored under their output identity (:mod:`raydas.identity`):
+``<store>/<unixtime>.npy`` in distpy's layout, ``<store>/<recording label>/<unixtime>.npy``
+(with that folder's own ``measured_depth.npy``) when the store holds several
+recordings. The folder of a chunk's file is its recording's label, which a
+scan gives as the record's ``stream`` and ``attrs["label"]``.
+
 which is also what distpy's processing stage reads (a folder of
 ``<unixtime>.npy`` chunks plus ``measured_depth.npy``). distpy's own folders,
 with float64 1-second chunks and no manifest, are read as the ``distpy-npy``
@@ -80,15 +86,17 @@ def npy_header(url: str) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def _positions(folder: str, n_channels: int) -> np.ndarray:
+def _positions(folder: str, n_channels: int) -> tuple[np.ndarray, bool]:
+    """Channel positions (m) from ``folder``'s ``measured_depth.npy``, and True when
+    there is none (channel indices are then assumed)."""
     fs, path = url_to_fs(folder)
     depth_path = posixpath.join(path, DEPTH_FILE)
     if fs.exists(depth_path):
         depth = np.asarray(load_npy(join(folder, DEPTH_FILE), mmap=False), dtype=np.float64).reshape(-1)
         if depth.shape[0] == n_channels:
-            return depth
+            return depth, False
         raise FormatError(join(folder, DEPTH_FILE), f"has {depth.shape[0]} depths for {n_channels} channels")
-    return np.arange(n_channels, dtype=np.float64)
+    return np.arange(n_channels, dtype=np.float64), True
 
 
 @register
@@ -111,25 +119,34 @@ class ChunkStoreFormat(Format):
             raise FormatError(manifest_url, f"is not a readable Parquet manifest ({exc})") from exc
         meta = json.loads((table.schema.metadata or {}).get(b"raydas", b"{}"))
         rows = table.to_pylist()
-        if not rows:
-            return []
-        positions = _positions(probe.url, int(rows[0]["n_channels"]))
-        return [
-            RecordInfo(
-                path=probe.url,
-                format=self.name,
-                n_channels=int(row["n_channels"]),
-                n_samples=int(row["n_samples"]),
-                dt=float(row["dt"]),
-                start_ns=int(row["start_ns"]),
-                positions=positions,
-                units=meta.get("units", ""),
-                gauge_length=float(meta.get("gauge_length", float("nan"))),
-                key=row["file"],
-                attrs={"source": row.get("source", ""), "checksum": row.get("checksum", "")},
+        positions: dict[str, tuple[np.ndarray, bool]] = {}  # recording label (folder) -> positions (m), assumed
+        records = []
+        for row in rows:
+            label = posixpath.dirname(row["file"])
+            if label not in positions:
+                positions[label] = _positions(join(probe.url, label), int(row["n_channels"]))
+            depth, depth_assumed = positions[label]
+            assumed = {a for a in (row.get("assumed") or "").split(",") if a}
+            if depth_assumed:
+                assumed.add("positions")
+            records.append(
+                RecordInfo(
+                    path=probe.url,
+                    format=self.name,
+                    n_channels=int(row["n_channels"]),
+                    n_samples=int(row["n_samples"]),
+                    dt=float(row["dt"]),
+                    start_ns=int(row["start_ns"]),
+                    positions=depth,
+                    units=meta.get("units", ""),
+                    gauge_length=float(meta.get("gauge_length", float("nan"))),
+                    key=row["file"],
+                    attrs={"source": row.get("source", ""), "checksum": row.get("checksum", ""), "label": label},
+                    stream=label,
+                    assumed=tuple(assumed),
+                )
             )
-            for row in rows
-        ]
+        return records
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
         return as_float32(load_npy(join(record.path, record.key))[channels, start:stop])
@@ -206,7 +223,7 @@ class DistpyChunksFormat(Format):
             if len(shape) != 2:
                 raise FormatError(join(probe.url, name), f"is {len(shape)}-D; distpy chunks are (depth, time)")
             if positions is None:
-                positions = _positions(probe.url, shape[0])
+                positions, depth_assumed = _positions(probe.url, shape[0])
                 dt = _time_axis_dt(probe.url, shape[1])
             records.append(
                 RecordInfo(
@@ -218,6 +235,7 @@ class DistpyChunksFormat(Format):
                     start_ns=stem_to_ns(m.group(1)),
                     positions=positions,
                     key=name,
+                    assumed=("positions",) * depth_assumed + ("sample_rate",) * (dt is None),
                 )
             )
         return records
@@ -228,7 +246,7 @@ class DistpyChunksFormat(Format):
 
 @dataclass
 class StoredChunk:
-    """One manifest row."""
+    """One manifest row (``size``: bytes of the chunk's file)."""
 
     file: str
     start_ns: int
@@ -237,6 +255,8 @@ class StoredChunk:
     dt: float
     source: str
     checksum: str
+    size: int = 0
+    assumed: str = ""  # the chunk's assumed coordinates, comma-separated (RecordInfo.assumed)
 
 
 class ChunkStore:
@@ -255,42 +275,70 @@ class ChunkStore:
     def __init__(self, url: str):
         self.url = str(url).rstrip("/")
 
-    def chunk_url(self, stem: str) -> str:
-        return join(self.url, f"{stem}.npy")
+    def chunk_url(self, output_id: str) -> str:
+        """URL of the stored chunk ``output_id`` (its output identity)."""
+        return join(self.url, f"{output_id}.npy")
 
     def write(self, chunk: Chunk) -> StoredChunk:
+        """Store ``chunk`` (halo trimmed) under its output identity; returns its manifest row."""
         core = np.ascontiguousarray(chunk.core, dtype=np.float32)
         payload = npy_parts(core)  # header + the samples themselves: no copy of the chunk on the way to the file
-        write_bytes_atomic(self.chunk_url(chunk.stem), payload)
+        write_bytes_atomic(self.chunk_url(chunk.output_id), payload)
         return StoredChunk(
-            file=f"{chunk.stem}.npy",
+            file=f"{chunk.output_id}.npy",
             start_ns=chunk.start_ns,
             n_samples=core.shape[1],
             n_channels=core.shape[0],
             dt=chunk.dt,
             source=chunk.source,
             checksum=checksum(payload),
+            size=sum(memoryview(part).nbytes for part in payload),
+            assumed=",".join(chunk.attrs.get("assumed", ())),
         )
 
-    def describe_existing(self, stem: str, chunk_start_ns: int, dt: float, source: str) -> StoredChunk:
-        """Manifest row for a chunk already in the store (a resumed run)."""
-        url = self.chunk_url(stem)
+    def describe_existing(
+        self, output_id: str, chunk_start_ns: int, dt: float, source: str, assumed: tuple[str, ...] = ()
+    ) -> StoredChunk:
+        """Manifest row for the chunk ``output_id`` already in the store (a resumed run),
+        as :meth:`write` made it (``assumed``: the chunk's assumed coordinates)."""
+        url = self.chunk_url(output_id)
         fs, path = url_to_fs(url)
         payload = fs.cat_file(path)
         shape, _ = npy_header(url)
-        return StoredChunk(f"{stem}.npy", chunk_start_ns, shape[1], shape[0], dt, source, checksum(payload))
+        return StoredChunk(
+            f"{output_id}.npy",
+            chunk_start_ns,
+            shape[1],
+            shape[0],
+            dt,
+            source,
+            checksum(payload),
+            len(payload),
+            ",".join(assumed),
+        )
 
     def finish(
-        self, rows: list[StoredChunk], positions: np.ndarray, units: str = "", gauge_length: float = float("nan")
+        self,
+        rows: list[StoredChunk],
+        positions: np.ndarray | dict[str, np.ndarray],
+        units: str = "",
+        gauge_length: float = float("nan"),
     ) -> str:
-        """Write ``measured_depth.npy`` and the manifest; returns the manifest URL."""
+        """Write ``measured_depth.npy`` (one per folder of chunks) and the manifest; returns the manifest URL.
+
+        ``positions``: channel positions (m) of every folder, or a mapping of folder
+        (``""`` for the store itself, else a recording label) to its positions.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = sorted(rows, key=lambda r: r.start_ns)
-        write_bytes_atomic(
-            join(self.url, DEPTH_FILE), npy_bytes(np.asarray(positions, dtype=np.float64).reshape(-1, 1))
-        )
+        rows = sorted(rows, key=lambda r: (r.start_ns, r.file))
+        folders = sorted({posixpath.dirname(r.file) for r in rows} or {""})
+        for folder in folders:
+            depth = positions[folder] if isinstance(positions, dict) else positions
+            write_bytes_atomic(
+                join(self.url, folder, DEPTH_FILE), npy_bytes(np.asarray(depth, dtype=np.float64).reshape(-1, 1))
+            )
         table = pa.Table.from_pylist([r.__dict__ for r in rows])
         meta = {"units": units, "gauge_length": gauge_length, "layout": "(channel, time) float32"}
         table = table.replace_schema_metadata({"raydas": json.dumps(meta)})
@@ -299,6 +347,6 @@ class ChunkStore:
         write_bytes_atomic(join(self.url, MANIFEST), buf.getvalue())
         return join(self.url, MANIFEST)
 
-    def files(self, stem: str) -> list[str]:
-        """The files (relative to the store's root) that the chunk ``stem`` occupies once stored."""
-        return [posixpath.basename(self.chunk_url(stem))]
+    def files(self, output_id: str) -> list[str]:
+        """The files (relative to the store's root) that the chunk ``output_id`` occupies once stored."""
+        return [f"{output_id}.npy"]

@@ -169,6 +169,7 @@ class CsvTableFormat(Format):
                 key=name,
                 stream=name,
                 attrs={"layout": layout, "first_column": int(lo)},
+                assumed=("sample_rate",) if times.size < 2 else (),  # one time: 1 s between samples assumed
             )
             for name in values
             for lo, hi in runs

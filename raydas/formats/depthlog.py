@@ -122,6 +122,7 @@ class DepthLogStack(Format):
                         key=curve,
                         stream=curve,
                         attrs={"files": files, "column": column, "curves": list(curves)},
+                        assumed=("sample_rate",) if times.size < 2 else (),  # one file: 1 s between logs assumed
                     )
                 )
         return out

@@ -169,6 +169,8 @@ class MiniSeedFormat(Format):
                 positions=span["positions"],
                 units="counts",
                 attrs=attrs,
+                # channel numbers taken for metres; "counts" is what miniSEED usually holds, not what it says
+                assumed=("positions", "units"),
             )
         ]
 

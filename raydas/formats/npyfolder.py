@@ -9,7 +9,10 @@ stage reads)::
 
 The chunk store's ``distpy-npy`` writer and the ``write_npy`` and ``clip``
 commands all build their files with :func:`npy_folder_files`; each writes them
-its own way (atomically to a URL, or through the results sink).
+its own way (atomically to a URL, or through the results sink). The two axis
+files are shared by every chunk of the folder: in a run, one chunk per folder
+writes them (:func:`axis_files` names them), so that what a folder holds never
+depends on the order the chunks were written in.
 """
 
 from __future__ import annotations
@@ -22,6 +25,24 @@ from ..fsutil import join
 
 DEPTH_FILE = "measured_depth.npy"
 TIME_FILE = "time.npy"
+
+
+def axis_files(folder: str) -> list[str]:
+    """The files of ``folder`` shared by all its chunks: ``[measured_depth.npy, time.npy]``."""
+    return [join(folder, name) if folder else name for name in (DEPTH_FILE, TIME_FILE)]
+
+
+def axes_or_indices(
+    shape: tuple[int, ...], depth_m: np.ndarray | None, dt: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The axis files' values for an array of ``shape``: channel positions (m) when
+    ``depth_m`` has one per row, else row indices; seconds from the chunk start when
+    ``dt`` (s) is known, else column indices (what distpy wrote)."""
+    rows = shape[0] if shape else 1
+    cols = shape[1] if len(shape) > 1 else 1
+    depth = np.asarray(depth_m) if depth_m is not None and len(depth_m) == rows else np.arange(rows, dtype=np.float64)
+    seconds = np.arange(cols) * dt if dt is not None else np.arange(cols)
+    return depth, seconds
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

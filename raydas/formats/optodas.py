@@ -64,6 +64,7 @@ class OptoDASFormat(HDF5Format):
                 units=attr_text(dataset_value(h5, "header/unit", "")),
                 gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
                 key=data.name,
+                assumed=() if "header/channels" in h5 else ("positions",),  # else channels 0.. are assumed
                 attrs={
                     "time_first": time_first,
                     "data_scale": attr_number(scale),

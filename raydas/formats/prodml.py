@@ -155,6 +155,7 @@ class ProdmlFormat(HDF5Format):
             n_loci=attr_lookup(r, "NumberOfLoci", default=attr_lookup(a, "NumberOfLoci")),
             start_locus=number(attr_lookup(r, "StartLocusIndex", default=attr_lookup(a, "StartLocusIndex", default=0))),
             step=_metres(url, a, "SpatialSamplingInterval", default=1.0),
+            step_stated=attr_lookup(a, "SpatialSamplingInterval") is not None,
             units=text(attr_lookup(r, "RawDataUnit", default="")),
             attrs={
                 "schema_version": text(
@@ -187,6 +188,7 @@ class ProdmlFormat(HDF5Format):
                     n_loci=attr_lookup(f, "NumberOfLoci"),
                     start_locus=number(attr_lookup(f, "StartLocusIndex", default=0)),
                     step=step,
+                    step_stated=attr_lookup(spacing_attrs, "SpatialSamplingInterval") is not None,
                     units=text(attr_lookup(f, "FbeDataUnit", default="")),
                     stream=f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}",
                     attrs={
@@ -199,12 +201,13 @@ class ProdmlFormat(HDF5Format):
         return records
 
     def _record(
-        self, url, acq, group, data, times, *, n_loci, start_locus, step, units, attrs, stream=""
+        self, url, acq, group, data, times, *, n_loci, start_locus, step, step_stated, units, attrs, stream=""
     ) -> RecordInfo:
         """The record of one 2-D data set ``data`` of a Raw or Fbe ``group``:
         axis order from its ``Dimensions`` (else the locus count ``n_loci``),
         timing from ``times`` (µs since 1970) or the start-time attributes,
-        position of locus i ``(start_locus + i) * step`` (m)."""
+        position of locus i ``(start_locus + i) * step`` (m; assumed when the
+        file states no ``SpatialSamplingInterval``: ``step_stated`` False)."""
         n_loci = int(number(n_loci)) if n_loci is not None else None
         time_first = axis_order_from_names(data.attrs.get("Dimensions"), url, n_loci, data.shape)
         n_time, n_channels = data.shape if time_first else data.shape[::-1]
@@ -221,6 +224,7 @@ class ProdmlFormat(HDF5Format):
             gauge_length=_metres(url, acq.attrs, "GaugeLength"),
             key=data.name,
             stream=stream,
+            assumed=() if step_stated else ("positions",),
             attrs={
                 "dimensions": "time,locus" if time_first else "locus,time",
                 "vendor": text(attr_lookup(acq.attrs, "ServiceCompanyName", "VendorCode", default="")),

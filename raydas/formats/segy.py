@@ -361,11 +361,14 @@ def _positions(headers: np.ndarray, endian: str) -> tuple[np.ndarray, str]:
     return np.arange(n, dtype=np.float64), "channel index"
 
 
-def _start_time(th: bytes, endian: str) -> int:
+def _start_time(th: bytes, endian: str) -> tuple[int, bool]:
+    """Time of the first sample (ns, UTC) from the first trace header, and True when the
+    header holds no usable date (the time then counts from 1970-01-01: assumed)."""
     year, day, hour, minute, second = (_field(th, o, "i2", endian) for o in (156, 158, 160, 162, 164))
     delay_ms = _field(th, 108, "i2", endian)
+    assumed = False
     if year <= 0:
-        base = 0
+        base, assumed = 0, True
     else:
         if year < 100:
             year += 2000 if year < 50 else 1900
@@ -374,9 +377,9 @@ def _start_time(th: bytes, endian: str) -> int:
                 days=max(day, 1) - 1, hours=hour, minutes=minute, seconds=second
             )
         except (OverflowError, ValueError):
-            stamp = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+            stamp, assumed = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), True
         base = int(stamp.timestamp()) * NS_PER_S
-    return base + int(delay_ms) * 1_000_000
+    return base + int(delay_ms) * 1_000_000, assumed
 
 
 _UNIT_RE = re.compile(r"UNITS?\s*[:=]\s*([^\s,;]+)", re.IGNORECASE)
@@ -422,6 +425,8 @@ class SegyFormat(Format):
         disagree = np.unique(trace_counts[trace_counts != layout.n_samples])
         if disagree.size:
             attrs["trace_header_sample_counts"] = [int(v) for v in disagree[:5]]
+        start_ns, no_date = _start_time(headers[0].tobytes(), layout.endian)
+        assumed = ["start_time"] * no_date + ["positions"] * (source == "channel index")
         return [
             RecordInfo(
                 path=probe.url,
@@ -429,10 +434,11 @@ class SegyFormat(Format):
                 n_channels=layout.n_traces,
                 n_samples=layout.n_samples,
                 dt=layout.dt,
-                start_ns=_start_time(headers[0].tobytes(), layout.endian),
+                start_ns=start_ns,
                 positions=positions,
                 units=unit.group(1) if unit else "",
                 attrs=attrs,
+                assumed=tuple(assumed),
             )
         ]
 

@@ -60,6 +60,12 @@ def start_time_ns(url: str, attrs) -> int:
     raise FormatError(url, "Silixa file has no 'ISO8601 Timestamp' or 'GPSTimeStamp' attribute")
 
 
+def spacing_stated(attrs) -> bool:
+    """True when Silixa iDAS metadata ``attrs`` state the channel spacing (else
+    :func:`idas_positions` assumes its default)."""
+    return attr_lookup(attrs, *SPACING) is not None
+
+
 def idas_positions(url: str, attrs, n_channels: int, default_spacing: float | None = None) -> np.ndarray:
     """Channel positions (m along the fibre) from Silixa iDAS metadata, native
     HDF5 and TDMS alike: ``Start Distance (m)`` (else ``Zero Offset (m)``, else

@@ -29,7 +29,7 @@ from ..fsutil import url_to_fs
 from ..timeutil import parse_iso
 from . import register
 from .base import Format, Probe, RecordInfo, as_float32, time_major_to_float32
-from .silixa import idas_positions
+from .silixa import idas_positions, spacing_stated
 
 LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
 TOC_INTERLEAVED = 1 << 5
@@ -158,6 +158,7 @@ class TdmsFormat(Format):
                 units=str(props.get("Unit", "")),
                 gauge_length=float(gauge) if gauge is not None else float("nan"),
                 attrs=attrs,
+                assumed=() if spacing_stated(props) else ("positions",),
             )
         ]
 

@@ -32,9 +32,9 @@ from typing import Any
 from ..config import RayOptions
 from ..errors import RaydasError
 from ..formats.chunkstore import ChunkStore
-from ..fsutil import exists, remove_stale_temporaries
+from ..fsutil import remove_stale_temporaries
 from ..outputs import OutputSink
-from ..pipeline import ChunkResult, Pipeline
+from ..pipeline import Pipeline
 from ..recording import ChunkPlan
 from ..version import __version__
 from . import cluster
@@ -187,11 +187,13 @@ class Processor:
             "version": __version__,
         }
 
-    def process(self, key: str, chunk, skip_existing: bool = False) -> ProcessedChunk:
+    def process(self, key: str, chunk, resent: bool = False) -> ProcessedChunk:
         """Run the pipeline of the setup ``key`` (prepared before) on one chunk.
 
-        ``skip_existing``: a chunk re-sent after its actor died skips outputs the
-        dead attempt completed, and clears what it left half-written.
+        ``resent``: the chunk was re-sent after the actor processing it died. It is
+        computed again (whatever that attempt completed is written again, byte for
+        byte: an existing file cannot tell a killed attempt's output from a stale
+        one), and the temporary files the killed attempt left are cleared.
 
         Raises
         ------
@@ -200,38 +202,28 @@ class Processor:
         """
         t0 = time.time()
         work = self._compiled_for(key)
-        expected = work.pipeline.output_files(chunk.stem) if skip_existing else []
-        if expected and all(exists(work.sink.url(f)) for f in expected):
-            # an earlier attempt (on an actor that died afterwards) wrote them all
-            return ProcessedChunk(
-                ChunkResult(stem=chunk.stem, index=chunk.index),
-                skipped=True,
-                ingest_wall=chunk.attrs.get("ingest_wall"),
-                start=t0,
-                end=time.time(),
-            )
         t_up = time.perf_counter()
         staged = dataclasses.replace(chunk, data=work.upload(chunk.data))
         upload = time.perf_counter() - t_up
         with work.upload.computing():
             result = work.pipeline.run(staged, work.xp, work.sink, nan_policy=work.nan_policy)
-        for name in expected:  # a re-sent chunk: clear what the killed attempt left half-written
-            remove_stale_temporaries(work.sink.url(name))
+        if resent:
+            for name in result.written:
+                remove_stale_temporaries(work.sink.url(name))
         result.seconds["upload"] = upload
         return ProcessedChunk(
             result,
-            skipped=False,
             ingest_wall=chunk.attrs.get("ingest_wall"),
             start=t0,
             end=time.time(),
             write_seconds=sum(s for name, s in result.seconds.items() if name in work.writers),
         )
 
-    def read_and_process(self, key: str, plan: ChunkPlan, skip_existing: bool = False) -> ProcessedChunk:
+    def read_and_process(self, key: str, plan: ChunkPlan, resent: bool = False) -> ProcessedChunk:
         """Read the chunk here (memory-mapped when local) and process it: no ingest
         task and no object-store round trip (CPU actors, when nothing is stored on the way)."""
         self._compiled_for(key)  # before reading: an actor without the setup says so at once
-        return self.process(key, read_chunk(plan), skip_existing)
+        return self.process(key, read_chunk(plan), resent)
 
 
 # --- Ray's wrappers (defined on use: importing raydas must not need Ray) -----------------------------
@@ -443,15 +435,15 @@ class ActorPool:
         live = [a for a in range(len(self.actors)) if self.ready[a]]
         return min(live, key=self.load.__getitem__) if live else None
 
-    def process(self, a: int, chunk_ref, skip_existing: bool):
+    def process(self, a: int, chunk_ref, resent: bool):
         """Send a chunk (an ObjectRef from an ingest task) to actor ``a``; returns the result's ref."""
         self.load[a] += 1
-        return self.actors[a].process.remote(self._key, chunk_ref, skip_existing)
+        return self.actors[a].process.remote(self._key, chunk_ref, resent)
 
-    def read_and_process(self, a: int, plan: ChunkPlan, skip_existing: bool):
+    def read_and_process(self, a: int, plan: ChunkPlan, resent: bool):
         """Have actor ``a`` read and process a chunk itself; returns the result's ref."""
         self.load[a] += 1
-        return self.actors[a].read_and_process.remote(self._key, plan, skip_existing)
+        return self.actors[a].read_and_process.remote(self._key, plan, resent)
 
     def returned(self, a: int) -> None:
         """A call on actor ``a`` came back (with a result or an error)."""

@@ -12,11 +12,11 @@ store and no task per chunk.
 
 Faults: chunks are stateless calls; a chunk whose actor died (killed, out of
 memory, node lost) is sent to a live actor, its ingested data reconstructed
-by Ray from lineage if it was on the lost node. Writers are atomic and skip
-outputs an earlier attempt completed, so every output is written once, under
-its final name only when complete. Results reach the driver (progress,
-``on_result``) in chunk order. A killed driver loses nothing: the rerun
-skips chunks whose outputs exist.
+by Ray from lineage if it was on the lost node, and computed again. Writers
+are atomic, so an output appears under its final name only when complete, and
+deterministic, so writing it again gives the same bytes. Results reach the
+driver (progress, ``on_result``) in chunk order. A killed driver loses
+nothing: the rerun skips chunks whose outputs the results manifest vouches for.
 
 The driver knows nothing of the run that feeds it: it takes plans, an actor
 pool, a setup, a chunk store and a report to fill.
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import FormatError, RaydasError
+from ..errors import FormatError, PlanError, RaydasError
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..recording import ChunkPlan
 from .actors import ActorPool, ProcessorSetup, SetupMissing, remote_ingest
@@ -83,8 +83,6 @@ class Driver:
         What the actors run (required with a pool).
     store
         Chunk store each chunk is written to on the way, or None.
-    resume
-        A chunk re-sent after its actor died skips the outputs that actor completed.
     in_flight
         Chunks in flight at once (default: 2 per actor, at least 2).
     progress
@@ -104,7 +102,6 @@ class Driver:
         setup: ProcessorSetup | None = None,
         *,
         store: ChunkStore | None = None,
-        resume: bool = True,
         in_flight: int | None = None,
         progress: Progress | None = None,
         on_result: Callable[[ChunkPlan, ProcessedChunk | StoredChunk | None, Failure | None], None] | None = None,
@@ -118,7 +115,6 @@ class Driver:
         self.report = report
         self.pool = pool
         self.store = store
-        self.resume = resume
         self.progress = progress or Progress(0, enabled=False)
         self.on_result = on_result
         self._ingest = remote_ingest()
@@ -143,7 +139,15 @@ class Driver:
 
     # submission ----------------------------------------------------------------------------
     def submit(self, plan: ChunkPlan, arrival: float | None = None) -> None:
-        """Queue a chunk (``arrival``: wall-clock time its data arrived, for latency)."""
+        """Queue a chunk (``arrival``: wall-clock time its data arrived, for latency).
+
+        Raises
+        ------
+        PlanError
+            When the plan has no output identity (it did not go through the planner's checks).
+        """
+        if not plan.output_id:
+            raise PlanError(f"chunk {plan.index} ({plan.stem}) has no output identity: plan it with Run.plan")
         self.queue.append(_Ticket(self._seq, plan, arrival=arrival))
         self._seq += 1
 
@@ -161,12 +165,11 @@ class Driver:
                 if a is None:
                     return  # no actor ready yet: wait for an answer
             self.queue.popleft()
-            # a chunk re-sent after its actor died skips the outputs that actor completed
-            skip = self.resume and ticket.actor_failures > 0
+            resent = ticket.actor_failures > 0  # its actor died: clear what that attempt left half-written
             if self.read_in_actor:
                 ticket.submitted = time.time()
                 ticket.actor = a
-                self.in_flight[pool.read_and_process(a, ticket.plan, skip)] = ticket
+                self.in_flight[pool.read_and_process(a, ticket.plan, resent)] = ticket
                 continue
             if ticket.chunk_ref is None:
                 ticket.submitted = time.time()
@@ -175,7 +178,7 @@ class Driver:
                 ).remote(ticket.plan, self.store, pool is not None)
             if pool is not None:
                 ticket.actor = a
-                ref = pool.process(a, ticket.chunk_ref, skip)
+                ref = pool.process(a, ticket.chunk_ref, resent)
             else:
                 ref = ticket.row_ref
             self.in_flight[ref] = ticket
@@ -215,7 +218,7 @@ class Driver:
         ticket.actor_failures += 1
         if ticket.actor_failures > ACTOR_FAILURES_PER_CHUNK:
             return False
-        log.warning("processor actor %d %s chunk %s; sending it to another actor", a, why, ticket.plan.stem)
+        log.warning("processor actor %d %s chunk %s; sending it to another actor", a, why, ticket.plan.output_id)
         self.report.chunks_resent += 1
         self.queue.appendleft(ticket)
         return True

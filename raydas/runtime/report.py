@@ -34,7 +34,8 @@ class Failure:
         The file at fault (``;``-separated when a chunk spans several and the
         error does not say which one); ``""`` when no file is to blame.
     chunk
-        The chunk's stem (its unix time), ``""`` for a scan failure.
+        The chunk's output identity (``<recording>/<unixtime>``, or the unix time
+        alone in distpy's layout), ``""`` for a scan failure.
     error
         The last line of the error message, credentials redacted.
     chunk_start
@@ -73,7 +74,7 @@ class Failure:
     @classmethod
     def of_chunk(cls, stage: str, error: BaseException, plan: ChunkPlan) -> Failure:
         """The failure of one chunk: its files, stem and span."""
-        return cls.from_error(stage, error, file=";".join(plan.sources), chunk=plan.stem, plan=plan)
+        return cls.from_error(stage, error, file=";".join(plan.sources), chunk=plan.output_id or plan.stem, plan=plan)
 
     def to_dict(self) -> dict:
         """The entry of the JSON failure report (the chunk's span only for chunk failures)."""
@@ -96,9 +97,6 @@ class ProcessedChunk:
     ----------
     result
         The pipeline's result (outputs written, seconds per command).
-    skipped
-        True when an earlier attempt (on an actor that died afterwards) had
-        written every output, so nothing ran.
     ingest_wall
         Wall-clock start and end of reading the chunk (s since the epoch), None if unknown.
     start, end
@@ -108,7 +106,6 @@ class ProcessedChunk:
     """
 
     result: ChunkResult
-    skipped: bool
     ingest_wall: tuple[float, float] | None
     start: float
     end: float
@@ -164,6 +161,9 @@ class RunReport:
     ray: str = ""
     nan_policy: str = "propagate"
     nonfinite_chunks: list[dict] = field(default_factory=list)
+    resume: str = "auto"
+    redone: dict[str, int] = field(default_factory=dict)
+    results_manifest: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -221,6 +221,11 @@ class RunReport:
                 f"memory:    object store peak {store} with {self.in_flight} chunks in flight, "
                 f"driver RSS peak {(self.peak_driver_rss_bytes or 0) / 2**20:.0f} MiB"
             )
+        if self.resume == "never":
+            lines.append("resume:    never (every chunk recomputed)")
+        if self.redone:
+            why = ", ".join(f"{reason} {n}" for reason, n in self.redone.items())
+            lines.append(f"redone:    {sum(self.redone.values())} chunk(s) whose outputs were not current ({why})")
         if self.chunks_resent:
             lines.append(f"recovered: {self.chunks_resent} chunk(s) re-sent after their actor died")
         if nonfinite := self.nonfinite_line():
@@ -233,6 +238,8 @@ class RunReport:
             )
         if self.manifest:
             lines.append(f"store:     {self.manifest}")
+        if self.results_manifest:
+            lines.append(f"manifest:  {self.results_manifest}")
         if self.quicklook:
             lines.append(f"quicklook: {self.quicklook}")
         if self.timeline:
@@ -259,7 +266,8 @@ class RunReport:
                 "failed": len(failed),
             },
             "nonfinite": self.nonfinite_chunks,
+            "redone": dict(self.redone),
             "rerun": "fix or remove the files named here, then run the same command again: "
-            "chunks whose outputs exist are skipped",
+            "chunks whose outputs are current (see the results manifest) are skipped",
             "config": redact(config),
         }

@@ -2,10 +2,12 @@
 
 ::
 
-    scan (formats, with the config's ScanOptions) -> plan chunks -> skip chunks
-        whose outputs exist -> Driver (ingest tasks, processor actors)
-        -> chunk store manifest (ingest) -> the post-run steps the writers
-        declare -> report (and failure report)
+    scan (formats, with the config's ScanOptions) -> plan chunks, name their
+        outputs and check no two share a path -> skip chunks whose outputs the
+        results manifest vouches for -> Driver (ingest tasks, processor actors),
+        each output recorded in the results manifest -> chunk store manifest
+        (ingest) -> the post-run steps the writers declare -> report (and
+        failure report)
 
 The run knows no format: records come from :func:`raydas.formats.scan`
 (sources by URL scheme included), the chunk store is a
@@ -27,17 +29,28 @@ import dataclasses
 import enum
 import json
 import os
+import posixpath
 import sys
 import time
 from collections.abc import Callable, Iterator
 
 from .. import formats
-from ..config import RunConfig
+from ..config import RunConfig, numeric_settings
 from ..configfile import load_json
 from ..errors import ConfigError, FormatError, PlanError, RaydasError, RunFailed
-from ..formats.base import RecordInfo
+from ..formats.base import AXES, RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
+from ..identity import OutputLayout, check_unique, name_outputs
+from ..manifest import (
+    OUTPUT_MISSING,
+    ManifestWriter,
+    ResultsManifest,
+    RunProvenance,
+    graph_digest,
+    judge,
+    settings_json,
+)
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
 from ..recording import ChunkPlan, Recording, assemble, plan_chunks
@@ -47,6 +60,8 @@ from .driver import Driver
 from .progress import Progress
 from .report import FAILURE_REPORT, Failure, ProcessedChunk, RunReport
 
+#: how the warning about assumed coordinates starts (RecordInfo.assumed)
+ASSUMED_WARNING = "assumed, not read from the file:"
 #: longest wait for workers to report their last task events to ray.timeline() (s)
 TASK_EVENTS_FLUSH_S = 6.0
 
@@ -90,7 +105,9 @@ class Run:
     progress
         Show progress on stderr.
     resume
-        Skip chunks whose outputs exist.
+        ``"auto"`` (or True): skip chunks whose outputs the results manifest
+        vouches for (same inputs, graph and settings); ``"never"`` (or False):
+        recompute everything; None: as the config's ``resume`` says.
     on_result
         ``on_result(plan, outcome, failure)``, called on the driver for every
         chunk, in chunk order, as soon as it and all chunks before it are done.
@@ -111,7 +128,7 @@ class Run:
         config: RunConfig,
         mode: Mode | str = Mode.RUN,
         progress: bool = True,
-        resume: bool = True,
+        resume: bool | str | None = None,
         on_result: OnResult | None = None,
         sample_memory: bool = True,
         actors: ActorPool | None = None,
@@ -124,12 +141,16 @@ class Run:
             config = config.model_copy(update={"store": config.output})
         self.config = _with_absolute_local_paths(config)
         self.progress = progress
-        self.resume = resume
+        self.resume = resume_mode(resume, self.config.resume)
         self.on_result = on_result
         self.sample_memory = sample_memory
         self.actors = actors
         self.driver: Driver | None = None
-        self.report = RunReport(output=self.config.output, nan_policy=self.config.nan_policy)
+        self.report = RunReport(output=self.config.output, nan_policy=self.config.nan_policy, resume=self.resume)
+        self.manifest: ManifestWriter | None = None  # the results manifest's writer, during a session
+        self._provenance: RunProvenance | None = None
+        self._layout: OutputLayout | None = None
+        self._assumed: dict[tuple[str, ...], list[str]] = {}  # assumed coordinates -> the records that assumed them
         self.processing: dict | None = None
         self.processing_source: str | None = None
         self.pipeline: Pipeline | None = None
@@ -170,6 +191,7 @@ class Run:
             self.report.failures.append(Failure.from_error("scan", exc, file=exc.path))
         self.report.files += len({r.path for r in records}) + len(failures)
         self.report.records += len(records)
+        self.note_assumed(records)
         return records
 
     def scan_file(self, url: str) -> list[RecordInfo]:
@@ -182,6 +204,7 @@ class Run:
             return []
         self.report.files += 1
         self.report.records += len(records)
+        self.note_assumed(records)
         return self.servable(records)
 
     def servable(self, records: list[RecordInfo]) -> list[RecordInfo]:
@@ -226,38 +249,105 @@ class Run:
                 self.report.failures.append(Failure.of_chunk("plan", problems[key], plan))
         return kept
 
+    def note_assumed(self, records: list[RecordInfo]) -> None:
+        """Warn, once per record, of the axes (start time, positions, sample rate) it
+        assumed rather than read (:attr:`RecordInfo.assumed`; units and gauge length
+        show in ``raydas scan`` and the results manifest): one warning per set of
+        axes, naming its records."""
+        for record in records:
+            axes = tuple(a for a in record.assumed if a in AXES)
+            if axes:
+                named = self._assumed.setdefault(axes, [])
+                name = posixpath.basename(record.path.rstrip("/")) + (f" [{record.stream}]" if record.stream else "")
+                if name not in named:
+                    named.append(name)
+        self.report.warnings = [w for w in self.report.warnings if not w.startswith(ASSUMED_WARNING)]
+        for assumed, names in self._assumed.items():
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            self.report.warnings.append(f"{ASSUMED_WARNING} {', '.join(assumed)} for {len(names)} record(s): {shown}")
+
     def halo_for(self, sample_rate: float) -> int:
         """Halo samples each chunk needs on each side at ``sample_rate`` (Hz)."""
         return self.pipeline.halo_samples(sample_rate) if self.pipeline is not None else 0
 
     def plan(self, records: list[RecordInfo]) -> list[ChunkPlan]:
-        """Chunks of the recordings ``records`` make up (breaks noted in the report)."""
+        """Chunks of the recordings ``records`` make up (breaks noted in the report), each
+        with its output identity; every mode plans here, so every mode is checked. A record
+        or chunk the graph cannot serve is a failure (stage ``plan``) and the others go on.
+
+        Raises
+        ------
+        PlanError
+            When two planned outputs would share a path (before any work).
+        """
         recordings, breaks = assemble(self.servable(records))
         self.report.discontinuities = [d.to_dict() for d in breaks]
         plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
-        return self._servable_chunks(recordings, plans)
+        if self._layout is None:
+            self._layout = OutputLayout.for_inputs(self.config.output_layout, self.input_spec())
+        for warning in name_outputs(plans, recordings, self._layout):
+            self.warn(warning)
+        plans = self._servable_chunks(recordings, plans)
+        check_unique(plans, self.expected_outputs)
+        return plans
+
+    def warn(self, text: str) -> None:
+        """Note a warning in the report (once)."""
+        if text not in self.report.warnings:
+            self.report.warnings.append(text)
 
     def expected_outputs(self, plan: ChunkPlan) -> list[str]:
         """Files (relative to :meth:`outputs_root`) the chunk ``plan`` leaves when done."""
         if not self.mode.processes:
-            return self.store.files(plan.stem)
-        return self.pipeline.output_files(plan.stem)
+            return self.store.files(plan.output_id)
+        return self.pipeline.output_files(plan.output_id, plan.writes_shared)
 
     def outputs_root(self) -> str:
         """Where :meth:`expected_outputs` lie: the chunk store (ingest) or the results root."""
         return self.config.store if not self.mode.processes else self.config.output
 
+    @property
+    def provenance(self) -> RunProvenance:
+        """This run's graph and settings digests, and the states of its input files."""
+        if self._provenance is None:
+            self._provenance = RunProvenance(graph_digest(self.pipeline), settings_json(numeric_settings(self.config)))
+        return self._provenance
+
     def split_done(self, plans: list[ChunkPlan]) -> tuple[list[ChunkPlan], list[ChunkPlan]]:
-        """Split plans into (to do, already done) by the outputs that exist (all to do without resume)."""
-        if not self.resume:
+        """Split plans into (to do, already done): a chunk is done when every output it
+        leaves exists and the results manifest says it was made from the same inputs,
+        graph and settings. A chunk redone although it had outputs (on disk or in the
+        manifest) is counted in the report's ``redone``, by reason. With ``resume``
+        "never", all are to do."""
+        if self.resume == "never":
             return plans, []
-        expected = {p.index: self.expected_outputs(p) for p in plans}
-        existing = OutputSink(self.outputs_root()).existing([f for fs in expected.values() for f in fs])
+        expected = {id(p): self.expected_outputs(p) for p in plans}
+        sizes = OutputSink(self.outputs_root()).sizes([f for fs in expected.values() for f in fs])
+        rows = ResultsManifest(self.outputs_root()).rows()
         todo, done = [], []
         for p in plans:
-            files = expected[p.index]
-            (done if files and all(f in existing for f in files) else todo).append(p)
+            files = expected[id(p)]
+            reason = judge(self.provenance.of(p), files, rows, sizes)
+            if reason is None:
+                done.append(p)
+                continue
+            todo.append(p)
+            if reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files):  # not new: redone
+                self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
         return todo, done
+
+    def _record(self, plan: ChunkPlan, outcome: ProcessedChunk | StoredChunk | None, failure: Failure | None) -> None:
+        """The driver's ``on_result``: note the chunk's outputs in the results manifest, then
+        call the caller's ``on_result``."""
+        if failure is None and outcome is not None and self.manifest is not None:
+            if isinstance(outcome, ProcessedChunk):
+                files, sizes = outcome.result.written, outcome.result.sizes
+            else:  # ingest: the stored chunk
+                files = self.store.files(plan.output_id)
+                sizes = dict.fromkeys(files, outcome.size)
+            self.manifest.add(self.provenance.of(plan), files, sizes)
+        if self.on_result is not None:
+            self.on_result(plan, outcome, failure)
 
     # the lifecycle ---------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -270,6 +360,7 @@ class Run:
         actors stop and the Ray this session started stops.
         """
         started_at = time.time()
+        self.manifest = ManifestWriter(self.outputs_root())
         connection = cluster.connect(self.config.ray)
         if connection.how == "attached":
             self.report.ray = connection.describe()
@@ -287,10 +378,9 @@ class Run:
                 pool,
                 self._setup() if pool is not None else None,
                 store=self.store,
-                resume=self.resume,
                 in_flight=self.config.ray.in_flight,
                 progress=bar,
-                on_result=self.on_result,
+                on_result=self._record,
                 sample_memory=self.sample_memory,
             )
             try:
@@ -303,6 +393,15 @@ class Run:
             if bar is not None:
                 bar.close()
             connection.close()
+            self._close_manifest()
+
+    def _close_manifest(self) -> None:
+        """Flush and merge the results manifest; a failure to do so is a warning (the
+        outputs stand; the next run recomputes those it cannot vouch for)."""
+        try:
+            self.report.results_manifest = self.manifest.close()
+        except (OSError, RaydasError) as exc:
+            self.warn(f"results manifest not completed under {self.outputs_root()}: {exc}")
 
     def _setup(self) -> ProcessorSetup:
         return ProcessorSetup(
@@ -329,10 +428,13 @@ class Run:
         rows = self.drive(todo) if todo else []
         store = self.store
         if store is not None:
-            rows += [store.describe_existing(p.stem, p.start_ns, p.dt, ";".join(p.sources)) for p in done]
+            rows += [
+                store.describe_existing(p.output_id, p.start_ns, p.dt, ";".join(p.sources), p.assumed) for p in done
+            ]
             if rows and plans:
+                depths = {posixpath.dirname(p.output_id): p.positions for p in plans}
                 self.report.manifest = store.finish(
-                    rows, plans[0].positions, units=plans[0].units, gauge_length=plans[0].gauge_length
+                    rows, depths, units=plans[0].units, gauge_length=plans[0].gauge_length
                 )
         if self.pipeline is not None and self.config.quicklook and plans:
             self._after_run(plans)
@@ -342,7 +444,7 @@ class Run:
     def _after_run(self, plans: list[ChunkPlan]) -> None:
         """The post-run steps the pipeline's writers declare (the noise log's quick-look)."""
         try:
-            drawn = self.pipeline.after_run(OutputSink(self.config.output), [p.stem for p in plans])
+            drawn = self.pipeline.after_run(OutputSink(self.config.output), [p.output_id for p in plans])
         except RaydasError as exc:
             self.report.warnings.append(f"quicklook not drawn: {exc}")
             return
@@ -385,6 +487,18 @@ class Run:
         self.report.timeline = OutputSink(self.config.output).write(target, json.dumps(events).encode())
 
 
+def resume_mode(resume: bool | str | None, configured: str = "auto") -> str:
+    """``"auto"`` or ``"never"`` from a ``resume`` argument (True/False, the mode, or
+    None for the ``configured`` one)."""
+    if resume is None:
+        return configured
+    if isinstance(resume, bool):
+        return "auto" if resume else "never"
+    if resume not in ("auto", "never"):
+        raise ValueError(f"resume must be 'auto' or 'never', not {resume!r}")
+    return resume
+
+
 def _with_absolute_local_paths(config: RunConfig) -> RunConfig:
     """``config`` with its local relative paths made absolute against this process's folder.
 
@@ -413,7 +527,7 @@ def run(
     config: RunConfig,
     mode: Mode | str = Mode.RUN,
     progress: bool = True,
-    resume: bool = True,
+    resume: bool | str | None = None,
     on_result: OnResult | None = None,
 ) -> RunReport:
     """Run raydas on a config: scan the input, cut it into chunks, process them on Ray, write the results.

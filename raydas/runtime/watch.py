@@ -14,7 +14,9 @@ The tail of a recording (its last chunk, and chunks waiting for a halo that
 will never come) is processed when a gap or layout change closes the
 recording, when the watcher has seen nothing new for ``idle_exit`` seconds,
 or when it is stopped. Restarting the watcher resumes: chunks whose outputs
-exist are skipped.
+the results manifest vouches for are skipped. Chunks are planned (and their
+outputs named and checked) by the run's planner, :meth:`Run.plan`, over every
+file taken so far.
 
 Latency is measured per chunk from when the watcher first saw the last file
 the chunk needs to when its outputs were written.
@@ -30,7 +32,7 @@ from .. import formats
 from ..config import RunConfig
 from ..errors import RaydasError
 from ..fsutil import url_to_fs
-from ..recording import ChunkPlan, assemble, plan_chunks
+from ..recording import ChunkPlan, assemble
 from .driver import Driver
 from .report import RunReport
 from .run import Mode, Run
@@ -67,7 +69,7 @@ class Watcher:
         self._first_seen: dict[str, float] = {}  # path -> wall time first listed
         self._taken: dict[str, float] = {}  # path -> wall time first listed, for files taken
         self._records: list = []
-        self._submitted: set[str] = set()  # chunk stems handed to the driver (or already done)
+        self._submitted: set[str] = set()  # output ids of the chunks handed to the driver (or already done)
         self._last_new = time.monotonic()
 
     # listing --------------------------------------------------------------------------------
@@ -108,13 +110,12 @@ class Watcher:
         (all of them when ``final``), with the arrival time of their last file."""
         if not self._records:
             return []
-        recordings, breaks = assemble(self._records)
-        self.run.report.discontinuities = [d.to_dict() for d in breaks]
-        plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.run.halo_for)
+        plans = self.run.plan(self._records)
+        recordings, _ = assemble(self._records)
         latest_start = max(r.start_ns for r in recordings)
         out = []
         for plan in plans:
-            if plan.stem in self._submitted:
+            if plan.output_id in self._submitted:
                 continue
             rec = recordings[plan.recording_index]
             closed = final or rec.end_ns < latest_start  # a later recording exists: this one is complete
@@ -131,14 +132,14 @@ class Watcher:
         if not ready:
             return
         todo, done = self.run.split_done([p for p, _ in ready])
-        todo_stems = {p.stem for p in todo}
+        todo_ids = {p.output_id for p in todo}
         for plan, _ in ready:
-            self._submitted.add(plan.stem)
+            self._submitted.add(plan.output_id)
         self.run.report.chunks_total += len(ready)
         self.run.report.chunks_skipped += len(done)
         driver.progress.add_total(len(todo))
         for plan, arrival in ready:
-            if plan.stem in todo_stems:
+            if plan.output_id in todo_ids:
                 driver.submit(plan, arrival=arrival)
 
     # running ----------------------------------------------------------------------------------

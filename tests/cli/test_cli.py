@@ -36,7 +36,9 @@ def test_demo_end_to_end(tmp_path):
         "2",
     )
     assert result.returncode == 0, result.stderr
-    fbe = sorted(os.listdir(out / "results" / "NoiseLog"))
+    (label,) = os.listdir(out / "results" / "NoiseLog")  # one recording: one folder, named after its first file
+    assert label.startswith("das_") and label.endswith(".sgy")
+    fbe = sorted(os.listdir(out / "results" / "NoiseLog" / label))
     assert len(fbe) == 6
     assert (out / "results" / "quicklook.png").read_bytes()[:4] == b"\x89PNG"
     assert "6 processed" in result.stdout and str(out / "results") in result.stdout
@@ -148,7 +150,7 @@ def test_run_with_a_bad_file_exits_1(tmp_path, demo_files):
     result = raydas("run", str(cfg), "--no-progress", "--num-cpus", "2")
     assert result.returncode == 1
     assert "b.sgy" in result.stderr and "1 failure" in result.stderr
-    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 4
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog" / "a.sgy")) == 4
 
 
 def test_down_and_attach_when_no_ray_runs(tmp_path, demo_files):

@@ -32,8 +32,9 @@ def test_data_load_runs_on_processor_actors(ray_session, demo_files, tmp_path):
     )
     report = run(config, progress=False)
     assert report.ok and report.chunks_done == 4
-    stems = sorted(f for f in os.listdir(out / "scaled") if f[0].isdigit())
-    scaled = np.concatenate([np.load(out / "scaled" / f) for f in stems], axis=1)
+    folder = out / "scaled" / os.path.basename(demo_files[0])  # the recording's folder
+    stems = sorted(f for f in os.listdir(folder) if f[0].isdigit())
+    scaled = np.concatenate([np.load(folder / f) for f in stems], axis=1)
     with segyio.open(demo_files[0], ignore_geometry=True) as f:
         data = np.asarray(f.trace.raw[:], dtype=np.float32)
     np.testing.assert_array_equal(scaled, data * gain)

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("applications", ("raydas.apps",)),
     ("runtime", ("raydas.runtime",)),
     ("config", ("raydas.config",)),
-    ("pipeline", ("raydas.pipeline", "raydas.recording")),
+    ("pipeline", ("raydas.pipeline", "raydas.recording", "raydas.identity", "raydas.manifest")),
     ("commands", ("raydas.commands",)),
     ("formats", ("raydas.formats",)),
     ("model", ("raydas.chunk",)),

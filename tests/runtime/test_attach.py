@@ -75,8 +75,9 @@ def _sessions(base: str) -> list[str]:
 
 
 def _check_noise_log(folder, demo_file) -> None:
-    """4 s of data in 1-s chunks: four .fbe files; the second's RMS over 0-Nyquist from segyio's samples."""
-    files = sorted(folder.glob("*.fbe"))
+    """4 s of data in 1-s chunks: four .fbe files in the recording's folder (named after its
+    file); the second's RMS over 0-Nyquist from segyio's samples."""
+    files = sorted((folder / os.path.basename(demo_file)).glob("*.fbe"))
     assert len(files) == 4
     _, curves, depth, values = parse_fbe(files[1].read_bytes())
     with segyio.open(demo_file, ignore_geometry=True) as f:

@@ -89,8 +89,8 @@ def test_ray_job_submit_runs_raydas_on_a_token_protected_cluster(demo_files, tmp
         head.stop()
     assert not pids_using(head.temp_dir)
 
-    files = sorted((results / "NoiseLog").glob("*.fbe"))
-    assert len(files) == 4  # 4 s of data, 1-s chunks
+    files = sorted((results / "NoiseLog" / os.path.basename(demo_files[0])).glob("*.fbe"))
+    assert len(files) == 4  # 4 s of data, 1-s chunks, in the recording's folder (named after its file)
     _, curves, depth, values = parse_fbe(files[1].read_bytes())
     with segyio.open(demo_files[0], ignore_geometry=True) as f:
         x = np.asarray(f.trace.raw[:], dtype=np.float64)[:, 1000:2000]  # second 1..2 at 1 kHz

@@ -25,6 +25,12 @@ def _cfg(inputs, out, **kw):
     return RunConfig(input=inputs, output=str(out), processing=NOISELOG, **kw)
 
 
+def _noiselog(out, first_file) -> str:
+    """The demo recording's noise-log folder: ``<out>/NoiseLog/<recording label>``, the
+    label being the recording's first file (raydas's per-recording output layout)."""
+    return os.path.join(out, "NoiseLog", os.path.basename(first_file))
+
+
 def _segy(path):
     with segyio.open(path, ignore_geometry=True) as f:
         return np.asarray(f.trace.raw[:], dtype=np.float64)
@@ -33,11 +39,12 @@ def _segy(path):
 def test_run_writes_one_fbe_per_chunk_with_right_numbers(ray_session, demo_files, tmp_path):
     report = run(_cfg(demo_files, tmp_path / "res"), progress=False)
     assert report.chunks_total == 12 and report.chunks_done == 12 and report.ok
-    files = sorted(os.listdir(tmp_path / "res" / "NoiseLog"))
+    folder = _noiselog(tmp_path / "res", demo_files[0])
+    files = sorted(os.listdir(folder))
     assert len(files) == 12 and not any(f.startswith(".") for f in files)  # no temp files left
     assert os.path.exists(tmp_path / "res" / "quicklook.png")
     # chunk 5 (seconds 5..6 of the recording, in the second file), checked with numpy on segyio's read
-    t_ns, curves, depth, values = parse_fbe((tmp_path / "res" / "NoiseLog" / files[5]).read_bytes())
+    t_ns, curves, depth, values = parse_fbe(open(os.path.join(folder, files[5]), "rb").read())
     x = _segy(demo_files[1])[:, 1000:2000]
     assert curves[0] == "band_0-nyquist"
     np.testing.assert_allclose(values[:, 0], np.sqrt(np.mean(x**2, axis=1)), rtol=1e-5)
@@ -53,15 +60,16 @@ def test_run_writes_one_fbe_per_chunk_with_right_numbers(ray_session, demo_files
 def test_rerun_skips_existing_outputs(ray_session, demo_files, tmp_path):
     out = tmp_path / "res"
     run(_cfg(demo_files, out, quicklook=False), progress=False)
-    stamp = {f: os.stat(out / "NoiseLog" / f).st_mtime_ns for f in os.listdir(out / "NoiseLog")}
+    folder = _noiselog(out, demo_files[0])
+    stamp = {f: os.stat(os.path.join(folder, f)).st_mtime_ns for f in os.listdir(folder)}
     victim = sorted(stamp)[3]
-    os.remove(out / "NoiseLog" / victim)
+    os.remove(os.path.join(folder, victim))
     again = run(_cfg(demo_files, out, quicklook=False), progress=False)
     assert again.chunks_skipped == 11 and again.chunks_done == 1
     for f, t in stamp.items():
         if f != victim:
-            assert os.stat(out / "NoiseLog" / f).st_mtime_ns == t  # untouched
-    assert os.path.exists(out / "NoiseLog" / victim)
+            assert os.stat(os.path.join(folder, f)).st_mtime_ns == t  # untouched
+    assert os.path.exists(os.path.join(folder, victim))
 
 
 def test_bad_file_fails_alone(ray_session, demo_files, tmp_path):
@@ -76,7 +84,7 @@ def test_bad_file_fails_alone(ray_session, demo_files, tmp_path):
     failures = err.value.failures
     assert len(failures) == 1 and failures[0].file.endswith("broken.sgy")
     assert "truncated" in failures[0].error
-    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 8  # the two good files still ran
+    assert len(os.listdir(_noiselog(tmp_path / "res", demo_files[0]))) == 8  # the two good files still ran
     report = json.loads((tmp_path / "res" / FAILURE_REPORT).read_text())
     assert report["failures"][0]["file"].endswith("broken.sgy")
 
@@ -93,7 +101,7 @@ def test_failure_while_reading_a_chunk(ray_session, demo_files, tmp_path):
     rows = r.drive(plans)
     stages = {f.stage for f in r.report.failures}
     assert stages == {"ingest"}
-    lost = {p.stem for p in plans if any(rec.path == paths[2] for rec, _, _ in p.pieces)}
+    lost = {p.output_id for p in plans if any(rec.path == paths[2] for rec, _, _ in p.pieces)}
     assert {f.chunk for f in r.report.failures} == lost and len(lost) == 4
     assert r.report.chunks_done == 8
     good = {p.stem for p in plans} - lost
@@ -114,9 +122,12 @@ def test_ingest_then_process_through_the_chunk_store(ray_session, demo_files, tm
     )
     direct = run(_cfg(demo_files, tmp_path / "b", quicklook=False), progress=False)
     assert processed.chunks_done == direct.chunks_done == 12
-    for name in os.listdir(tmp_path / "b" / "NoiseLog"):
-        a = parse_fbe((tmp_path / "a" / "NoiseLog" / name).read_bytes())
-        b = parse_fbe((tmp_path / "b" / "NoiseLog" / name).read_bytes())
+    label = os.path.basename(demo_files[0])  # the store keeps the recording's label: the same names
+    names = os.listdir(tmp_path / "b" / "NoiseLog" / label)
+    assert len(names) == 12 and sorted(os.listdir(tmp_path / "a" / "NoiseLog" / label)) == sorted(names)
+    for name in names:
+        a = parse_fbe((tmp_path / "a" / "NoiseLog" / label / name).read_bytes())
+        b = parse_fbe((tmp_path / "b" / "NoiseLog" / label / name).read_bytes())
         assert a[0] == b[0] and a[1] == b[1]
         np.testing.assert_allclose(a[3], b[3], rtol=1e-6)
 

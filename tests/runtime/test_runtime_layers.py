@@ -18,6 +18,7 @@ from raydas import formats
 from raydas.config import RunConfig
 from raydas.errors import RunFailed
 from raydas.formats.witsml import parse_fbe
+from raydas.identity import OutputLayout, name_outputs
 from raydas.recording import assemble, plan_chunks
 from raydas.runtime import ActorLayout, ActorPool, Driver, Mode, ProcessorSetup, Run, RunReport, cluster
 from raydas.runtime.watch import Watcher
@@ -68,6 +69,7 @@ def test_a_driver_built_without_a_run_processes_chunks(ray_session, demo_files, 
     records, failures = formats.scan(demo_files[:1])
     recordings, _ = assemble(records)
     plans = plan_chunks(recordings, chunk_seconds=1.0, halo_for=lambda rate: 0)
+    name_outputs(plans, recordings, OutputLayout("distpy"))  # the driver writes what the plans are named
     report = RunReport(output=str(tmp_path))
     pool = ActorPool("cpu", ActorLayout(1, {"num_cpus": 0.5}, 0.0))
     seen = []
@@ -103,7 +105,9 @@ def test_an_actor_that_lost_the_runs_setup_is_prepared_again(ray_session, demo_f
     from raydas.runtime.actors import Processor, remote_processor
 
     records, _ = formats.scan(demo_files[:1])
-    plans = plan_chunks(assemble(records)[0], chunk_seconds=1.0, halo_for=lambda rate: 0)
+    recordings, _ = assemble(records)
+    plans = plan_chunks(recordings, chunk_seconds=1.0, halo_for=lambda rate: 0)
+    name_outputs(plans, recordings, OutputLayout("distpy"))
     actor = remote_processor().options(num_cpus=0.5).remote()
     try:
         pool = ActorPool("cpu", ActorLayout(1, {"num_cpus": 0.5}, 0.0), borrowed=[actor])
@@ -132,6 +136,18 @@ def _noiselog() -> dict:
 def test_a_driver_with_actors_needs_their_setup():
     with pytest.raises(ValueError, match="needs the setup"):
         Driver(RunReport(output="x"), pool=object())
+
+
+def test_a_driver_refuses_a_chunk_the_planner_did_not_name(ray_session, demo_files):
+    """Outputs are checked for clashes where they are named (Run.plan): a plan that
+    skipped it cannot reach the actors."""
+    from raydas.errors import PlanError
+
+    records, _ = formats.scan(demo_files[:1])
+    plans = plan_chunks(assemble(records)[0], chunk_seconds=1.0, halo_for=lambda rate: 0)
+    driver = Driver(RunReport(output="x"), sample_memory=False)
+    with pytest.raises(PlanError, match="no output identity"):
+        driver.submit(plans[0])
 
 
 # --- watch uses the run's public methods only ------------------------------------------------------
@@ -167,7 +183,7 @@ def test_watch_drives_its_run_through_public_methods_only(ray_session, tmp_path)
     report = watcher.run.report
     assert report.chunks_done == 2 and report.files == 2
     assert [f.stage for f in report.failures] == ["scan"] and report.failures[0].file.endswith("broken.sgy")
-    assert len(os.listdir(tmp_path / "out" / "NoiseLog")) == 2
+    assert len(os.listdir(tmp_path / "out" / "NoiseLog" / "das_20250601T120000.sgy")) == 2
 
 
 # --- the runtime knows no format -----------------------------------------------------------------

@@ -23,16 +23,20 @@ from raydas.backend import HostToDevice
 from raydas.config import RayOptions, RunConfig
 from raydas.errors import RunFailed
 from raydas.formats.witsml import parse_fbe
+from raydas.manifest import ResultsManifest
 from raydas.runtime import FAILURE_REPORT, STAGES, Run, run
 from raydas.runtime.progress import Progress
 
 NOISELOG = os.path.join(REPO, "configs/demo-noiselog.json")
+#: the folder of the demo recording's outputs under a writer's directory_out: its first file's name
+LABEL = "das_20250601T120000.sgy"
 SCENARIOS = os.path.join(REPO, "tests", "ray_scenarios.py")
 
 
 def _cfg(inputs, out, **kw):
     kw.setdefault("quicklook", False)
-    return RunConfig(input=inputs, output=str(out), processing=NOISELOG, **kw)
+    kw.setdefault("processing", NOISELOG)
+    return RunConfig(input=inputs, output=str(out), **kw)
 
 
 def _fbe_values(folder) -> dict[str, np.ndarray]:
@@ -106,6 +110,43 @@ def test_actor_layout_gpu_or_cpu_from_cluster_resources(demo_files, tmp_path):
 
 
 # --- 2. faults ------------------------------------------------------------------------------
+#: a graph with every writer: npy folder, clip's npy folder, WITSML, PNG and SVG thumbnails
+ALL_WRITERS = {
+    "command_list": [
+        {"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "npy"},
+        {"name": "clip", "uid": 2, "in_uid": 0, "directory_out": "clip", "xmax": 530.0},
+        {"name": "fft", "uid": 3, "in_uid": 0},
+        {"name": "rms_from_fft", "uid": 4, "in_uid": 3, "low_freq": 0, "high_freq": -1},
+        {"name": "multiple_calcs", "uid": 5, "in_uid": 3, "func": "rms_from_fft", "low_freq": [1, 100],
+         "high_freq": [100, -1]},
+        {"name": "write_witsml", "uid": 6, "in_uid": 5, "gather_uids": [4], "directory_out": "NoiseLog",
+         "low_freq": [1, 100], "high_freq": [100, -1]},
+        {"name": "thumbnail", "uid": 7, "in_uid": 0, "directory_out": "png", "dpi": 20, "figure_size": [2, 2]},
+        {"name": "thumbnail", "uid": 8, "in_uid": 0, "directory_out": "svg", "format": "svg", "dpi": 20,
+         "figure_size": [2, 2]},
+    ]
+}  # fmt: skip
+
+
+def _snapshot(root) -> dict[str, bytes]:
+    """Every result file under ``root`` (the chunk store under it included), by relative path:
+    all but the results manifest (provenance: when, which run) and temporary files."""
+    out = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "raydas-manifest"]
+        for name in names:
+            if not name.startswith("."):
+                path = os.path.join(folder, name)
+                out[os.path.relpath(path, root)] = open(path, "rb").read()
+    return out
+
+
+def _assert_same_files(got: dict[str, bytes], clean: dict[str, bytes]) -> None:
+    assert sorted(got) == sorted(clean)
+    differ = [name for name in clean if got[name] != clean[name]]
+    assert not differ, f"{len(differ)} file(s) differ from a clean run's, e.g. {differ[:5]}"
+
+
 def _rms_by_chunk(files, seconds: float, rate: float = 1000.0) -> list[np.ndarray]:
     """Independent reference: RMS over 0-Nyquist of each chunk, from segyio's samples."""
     x = np.concatenate([_segy(p) for p in files], axis=1)
@@ -122,7 +163,10 @@ def _segy(path):
 
 @pytest.mark.slow
 def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
-    r = Run(_cfg(demo_files, tmp_path / "res", chunk_seconds=0.5), progress=False)
+    """An actor killed with chunks in flight: they go to another actor; every writer's files
+    (and the chunk store's) are byte for byte a clean run's, and every file is counted once."""
+    res = tmp_path / "res"
+    r = Run(_cfg(demo_files, res, chunk_seconds=0.5, processing=ALL_WRITERS, store=str(res / "store")), progress=False)
     killed = []
 
     def on_result(plan, result, failure):
@@ -138,13 +182,19 @@ def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
     assert killed and report.chunks_resent >= 1  # the kill hit chunks in flight, which were re-sent
     assert report.ok and report.chunks_done == 24
     assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 24  # once, in order
-    assert report.outputs_written == 24
-    names = sorted(os.listdir(tmp_path / "res" / "NoiseLog"), key=lambda n: float(n.removesuffix(".fbe")))
+    files = _snapshot(res)
+    results = [f for f in files if not f.startswith("store/")]
+    assert report.outputs_written == len(results) == 24 * 5 + 4  # 5 writers' files per chunk, + 2 npy folders' axes
+    clean_cfg = _cfg(demo_files, tmp_path / "clean", chunk_seconds=0.5, processing=ALL_WRITERS,
+                     store=str(tmp_path / "clean" / "store"))  # fmt: skip
+    clean = run(clean_cfg, progress=False)
+    assert clean.outputs_written == report.outputs_written
+    _assert_same_files(files, _snapshot(tmp_path / "clean"))
+    folder = tmp_path / "res" / "NoiseLog" / LABEL
+    names = sorted(os.listdir(folder), key=lambda n: float(n.removesuffix(".fbe")))
     assert len(names) == 24 and not any(n.startswith(".") for n in names)
     for name, expected in zip(names, _rms_by_chunk(demo_files, 0.5)):
-        np.testing.assert_allclose(
-            parse_fbe((tmp_path / "res" / "NoiseLog" / name).read_bytes())[3][:, 0], expected, rtol=1e-5
-        )
+        np.testing.assert_allclose(parse_fbe((folder / name).read_bytes())[3][:, 0], expected, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -156,7 +206,7 @@ def test_worker_node_lost_mid_run(demo_files, tmp_path):
     assert len(r["actor_nodes"]) == 2  # one actor was on the node that went away
     assert r["failures"] == [] and r["chunks_done"] == r["chunks_total"] == 24
     assert r["delivered"] == sorted(r["delivered"]) and len(set(r["delivered"])) == 24
-    assert len([n for n in os.listdir(tmp_path / "res" / "NoiseLog") if n.endswith(".fbe")]) == 24
+    assert len([n for n in os.listdir(tmp_path / "res" / "NoiseLog" / LABEL) if n.endswith(".fbe")]) == 24
 
 
 def _in_session(sid: int) -> dict[int, str]:
@@ -231,7 +281,7 @@ def test_driver_killed_then_rerun_writes_only_what_is_missing(ray_session, demo_
         stderr=subprocess.PIPE,
         start_new_session=True,  # a session of its own: every process of its private Ray is in it
     )
-    folder = out / "NoiseLog"
+    folder = out / "NoiseLog" / LABEL
     deadline = time.monotonic() + 180
     left: dict[int, str] = {}
     try:
@@ -259,12 +309,71 @@ def test_driver_killed_then_rerun_writes_only_what_is_missing(ray_session, demo_
     assert 20 <= len(before) < 240
     for name in before:  # a file under a final name is complete
         parse_fbe((folder / name).read_bytes())
+    # resume trusts what the results manifest vouches for: the rows the killed driver flushed (those of
+    # its last second, and of chunks its actors finished after it died, are lost: they are redone)
+    rows = ResultsManifest(str(out)).rows()
+    vouched = {n for n in before if f"NoiseLog/{LABEL}/{n}" in rows}
+    assert vouched
     report = run(RunConfig.model_validate_json(cfg.read_text()), progress=False)
-    assert report.chunks_total == 240 and report.chunks_skipped == len(before)
-    assert report.chunks_done == 240 - len(before)
+    assert report.chunks_total == 240 and report.chunks_skipped == len(vouched)
+    assert report.chunks_done == 240 - len(vouched)
     after = {n: os.stat(folder / n).st_mtime_ns for n in os.listdir(folder) if not n.startswith(".")}
     assert len(after) == 240
-    assert all(after[n] == t for n, t in before.items())  # nothing rewritten
+    assert all(after[n] == t for n, t in before.items() if n in vouched)  # nothing vouched for rewritten
+
+
+@pytest.mark.slow
+def test_driver_killed_then_rerun_leaves_every_writers_files_as_a_clean_run(ray_session, demo_files, tmp_path):
+    """The driver killed mid-run (kill -9), then the same run again: every writer's files,
+    the chunk store and the quick-look are byte for byte those of a clean run. Before,
+    write_npy's time.npy was rewritten by every chunk, so a resumed run could leave the
+    short last chunk's axis (or a full one) where a clean run left the other."""
+    out = tmp_path / "res"
+    doc = {
+        "input": demo_files,
+        "output": str(out),
+        "store": str(out / "store"),
+        "processing": ALL_WRITERS,
+        "chunk_seconds": 0.13,  # 93 chunks, the last one short (40 samples)
+        "ray": {"num_actors": 1},
+    }
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps(doc))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "raydas", "run", str(cfg), "--no-progress", "--num-cpus", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    folder = out / "NoiseLog" / LABEL
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if folder.exists() and len(os.listdir(folder)) >= 15 and (out / "raydas-manifest").exists():
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read().decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)  # the driver
+        proc.wait(timeout=30)
+    finally:
+        time.sleep(1.0)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # then its private Ray, before looking at the files
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+    done_before = len(os.listdir(folder))
+    assert 15 <= done_before < 93
+    report = run(RunConfig.model_validate_json(cfg.read_text()), progress=False)
+    assert report.chunks_total == 93 and 0 < report.chunks_skipped <= done_before and report.quicklook
+    clean = run(
+        RunConfig.model_validate(dict(doc, output=str(tmp_path / "clean"), store=str(tmp_path / "clean" / "store"))),
+        progress=False,
+    )
+    assert clean.chunks_done == 93
+    _assert_same_files(_snapshot(out), _snapshot(tmp_path / "clean"))
+    seconds = np.load(out / "npy" / LABEL / "time.npy")
+    np.testing.assert_allclose(seconds, np.arange(130) / 1000.0)  # the first (full) chunk's axis
 
 
 def test_corrupt_file_fails_in_ingest_others_complete(ray_session, demo_files, tmp_path, capsys):
@@ -295,7 +404,7 @@ def test_corrupt_file_fails_in_ingest_others_complete(ray_session, demo_files, t
     assert all(f.file == paths[1] for f in failures)
     failed = {f.chunk for f in failures}
     assert len(failed) == 4 and all(f.error and f.chunk_start.startswith("2025-06-01T12:00:0") for f in failures)
-    assert len(os.listdir(out / "NoiseLog")) == 8  # the two good files
+    assert len(os.listdir(out / "NoiseLog" / LABEL)) == 8  # the two good files
     report = json.loads((out / FAILURE_REPORT).read_text())
     assert report["chunks"] == {"total": 12, "processed": 8, "already_done": 0, "failed": 4}
     assert {f["chunk"] for f in report["failures"]} == failed
@@ -318,7 +427,7 @@ def test_cli_exits_non_zero_when_a_file_is_corrupt(ray_session, demo_files, tmp_
     assert cli_main(["run", str(cfg), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "bad.sgy" in err and FAILURE_REPORT in err
-    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 8
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog" / LABEL)) == 8
 
 
 # --- 3. flat memory ---------------------------------------------------------------------------
@@ -361,8 +470,9 @@ def test_synthetic_source_keeps_object_store_and_driver_memory_flat(tmp_path):
     )
     # RMS over 0-Nyquist of chunk 30: noise of RMS 0.1, a 50 Hz tone of amplitude 1 and a 700 Hz tone
     # rising from 0 to 1 along the fibre: sqrt(0.01 + 0.5 + ramp**2 / 2)
-    stem = sorted(os.listdir(tmp_path / "res" / "NoiseLog"))[30]
-    values = parse_fbe((tmp_path / "res" / "NoiseLog" / stem).read_bytes())[3]
+    folder = tmp_path / "res" / "NoiseLog" / "synthetic" / f"seconds_{seconds}_rate_{rate:g}_channels_{channels}"
+    stem = sorted(os.listdir(folder))[30]
+    values = parse_fbe((folder / stem).read_bytes())[3]
     ramp = np.linspace(0, 1, channels)
     np.testing.assert_allclose(values[:, 0], np.sqrt(0.01 + 0.5 + ramp**2 / 2), rtol=0.02)
 
@@ -437,11 +547,12 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
         progress=False,
     )
     assert batch.chunks_done == 12 and watcher.run.pipeline.halo_samples(500.0) > 0  # the chunks had halos to carry
-    names = sorted(n for n in os.listdir(tmp_path / "batch" / "lowpass") if n[0].isdigit())
+    names = sorted(n for n in os.listdir(tmp_path / "batch" / "lowpass" / LABEL) if n[0].isdigit())
     assert len(names) == 12
     for name in names:
         np.testing.assert_array_equal(
-            np.load(tmp_path / "live" / "lowpass" / name), np.load(tmp_path / "batch" / "lowpass" / name)
+            np.load(tmp_path / "live" / "lowpass" / LABEL / name),
+            np.load(tmp_path / "batch" / "lowpass" / LABEL / name),
         )
 
 
@@ -459,7 +570,7 @@ def test_watch_cli_reports_latency(ray_session, tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "2 processed" in text and "latency:   arrival to outputs median" in text
-    assert len(os.listdir(tmp_path / "out" / "lowpass")) == 2 + 2  # + measured_depth.npy, time.npy
+    assert len(os.listdir(tmp_path / "out" / "lowpass" / LABEL)) == 2 + 2  # + measured_depth.npy, time.npy
 
 
 def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
@@ -553,4 +664,4 @@ def test_cli_timeline_flag_and_synthetic_input(ray_session, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 processed" in out and f"timeline:  {trace}" in out and "with 2 chunks in flight" in out
     assert json.loads(trace.read_text())  # a non-empty Chrome trace
-    assert len(os.listdir(tmp_path / "res" / "NoiseLog")) == 3
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog" / "synthetic" / "seconds_3_rate_500_channels_16")) == 3
