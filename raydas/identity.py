@@ -215,13 +215,22 @@ def name_outputs(plans: Sequence[ChunkPlan], recordings: Sequence[Recording], la
             "distpy's layout <directory_out>/<unixtime> would be ambiguous here "
             f"({why}): outputs go to per-recording folders <directory_out>/<recording>/<unixtime> instead"
         )
-    folders: set[str] = set()
     for plan in plans:
         plan.output_id = plan.stem if flat else f"{labels[plan.recording_index]}/{plan.stem}"
+    pick_shared_writers(plans)
+    return warnings
+
+
+def pick_shared_writers(plans: Sequence[ChunkPlan]) -> None:
+    """Mark, per output folder, the first of ``plans`` (in order) as the one that writes
+    the folder's shared files (``writes_shared``) and the others not; in place. Called
+    again on the chunks a run keeps, so that a chunk dropped at planning (too short for
+    the graph, say) does not take its folder's axis files with it."""
+    folders: set[str] = set()
+    for plan in plans:
         folder = posixpath.dirname(plan.output_id)
         plan.writes_shared = folder not in folders
         folders.add(folder)
-    return warnings
 
 
 def check_unique(plans: Sequence[ChunkPlan], files_of: Callable[[ChunkPlan], list[str]]) -> None:

@@ -564,7 +564,9 @@ class Pipeline:
 
         Examples
         --------
-        The absolute value of each sample, written as distpy's ``.npy`` folder:
+        The absolute value of each sample, written as distpy's ``.npy`` folder (the
+        chunk's file, and the folder's axes ``measured_depth.npy`` and ``time.npy``,
+        which one chunk of a folder writes: :attr:`Chunk.writes_shared`):
 
         >>> import numpy as np
         >>> import raydas
@@ -581,7 +583,7 @@ class Pipeline:
         ... )
         >>> result = pipeline.run(chunk, np, OutputSink("results"))
         >>> result.written
-        ['abs/1700000000.npy']
+        ['abs/1700000000.npy', 'abs/measured_depth.npy', 'abs/time.npy']
         >>> np.load("results/abs/1700000000.npy").tolist()
         [[2.0, 1.0, 0.0], [1.0, 2.0, 3.0]]
         """
@@ -596,8 +598,8 @@ class Pipeline:
         if result.nonfinite is not None:
             if nan_policy == "fail":
                 raise PipelineError(
-                    f"chunk {chunk.stem} from {chunk.source or 'memory'} carries {result.nonfinite.describe()} "
-                    "(nan_policy fail)"
+                    f"chunk {chunk.output_id or chunk.stem} from {chunk.source or 'memory'} carries "
+                    f"{result.nonfinite.describe()} (nan_policy fail)"
                 )
             if nan_policy == "zero":
                 data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))

@@ -171,11 +171,11 @@ class RunReport:
 
     def add_nonfinite(self, plan: ChunkPlan, found: NonFinite) -> None:
         """Note a chunk that carried NaN or infinite samples of its own (``nonfinite_chunks``:
-        chunk stem, files, samples, channels)."""
+        the chunk's output id, files, samples, channels)."""
         if found.samples:
             self.nonfinite_chunks.append(
                 {
-                    "chunk": plan.stem,
+                    "chunk": plan.output_id or plan.stem,
                     "file": ";".join(plan.sources),
                     "samples": found.samples,
                     "channels": list(found.channels),

@@ -41,7 +41,7 @@ from ..errors import ConfigError, FormatError, PlanError, RaydasError, RunFailed
 from ..formats.base import AXES, RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
-from ..identity import OutputLayout, check_unique, name_outputs
+from ..identity import OutputLayout, check_unique, name_outputs, pick_shared_writers
 from ..manifest import (
     OUTPUT_MISSING,
     ManifestWriter,
@@ -288,6 +288,7 @@ class Run:
         for warning in name_outputs(plans, recordings, self._layout):
             self.warn(warning)
         plans = self._servable_chunks(recordings, plans)
+        pick_shared_writers(plans)  # among the chunks that run
         check_unique(plans, self.expected_outputs)
         return plans
 
@@ -581,9 +582,13 @@ def run(
     ...         "ray": {"num_cpus": 1},
     ...     }
     ... )
+
+    Every file written is counted: two chunk files and their folder's
+    ``measured_depth.npy`` and ``time.npy``:
+
     >>> report = raydas.run(config, progress=False)
     >>> report.files, report.chunks_done, report.outputs_written, report.failures
-    (1, 2, 2, [])
+    (1, 2, 4, [])
 
     A re-run skips the chunks whose outputs exist:
 

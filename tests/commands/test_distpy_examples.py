@@ -2,7 +2,8 @@
 from Schlumberger/distpy under its MIT licence), end to end on a real local Ray, on data
 that suits them: distpy's own chunk layout (``<unixtime>.npy`` float64 files and
 ``measured_depth.npy``) at the sample rate of their system configs (10 kHz for the noise
-log, 500 Hz for the UKGEOS graphs). Every number is checked against plain numpy written
+log, 500 Hz for the UKGEOS graphs), written in distpy's output layout
+(``output_layout: distpy``). Every number is checked against plain numpy written
 here. Side by side with distpy 1.32.3: tests/commands/test_distpy_parity.py.
 """
 
@@ -66,8 +67,10 @@ def run_example(name: str, x: np.ndarray, fs: float, tmp_path: Path):
         processing=str(EXAMPLES / name),
         assumed_sample_rate=fs,
         quicklook=False,
+        output_layout="distpy",  # distpy's own output names: <directory_out>/<unixtime>.<ext>
     )
     report = run(config, progress=False)
+    assert not report.warnings  # the layout is unambiguous here: no fallback to per-recording folders
     assert report.ok and report.chunks_done == len(chunks)
     return chunks, out
 

@@ -151,8 +151,9 @@ def test_one_channel_noise_log_end_to_end(ray_session, tmp_path):
     report = run(config, progress=False)
     assert report.ok and report.chunks_done == 2
     (rec,), _ = formats.scan(url)
-    for i, name in enumerate(sorted(os.listdir(tmp_path / "NoiseLog"))):
-        _, curves, depth, values = parse_fbe((tmp_path / "NoiseLog" / name).read_bytes())
+    folder = tmp_path / "NoiseLog" / "synthetic" / "seconds_2_rate_1000_channels_1"  # <recording label>
+    for i, name in enumerate(sorted(os.listdir(folder))):
+        _, curves, depth, values = parse_fbe((folder / name).read_bytes())
         x = formats.read_samples(rec, 1000 * i, 1000 * (i + 1)).astype(np.float64)
         assert values.shape == (1, 5) and curves[0] == "band_0-nyquist" and len(depth) == 1
         np.testing.assert_allclose(values[0, 0], np.sqrt(np.mean(x**2)), rtol=1e-5)

@@ -110,17 +110,23 @@ def test_segments_are_safe_path_parts():
 
 
 def test_two_outputs_on_one_path_are_refused_before_any_work(demo_files, tmp_path):
-    """Two writers naming the same folder and suffix would overwrite each other's files:
-    the planner refuses the run, naming the path, before any chunk is computed."""
+    """Two writers whose files land on one path would overwrite each other's: the planner
+    refuses the run, naming the path, before any chunk is computed. Writers sharing a
+    directory_out are refused at validation already; here the folders differ ("same" and
+    "same/sub") but the per-recording folders of f.sgy and sub/f.sgy meet: "same/sub/f.sgy"."""
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(demo_files[0], root / "f.sgy")
+    shutil.copy(demo_files[0], root / "sub" / "f.sgy")  # the same start time: the same <unixtime>
     doc = {
         "command_list": [
             {"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "same"},
             {"name": "abs", "uid": 2, "in_uid": 0},
-            {"name": "write_npy", "uid": 3, "in_uid": 2, "directory_out": "same"},
+            {"name": "write_npy", "uid": 3, "in_uid": 2, "directory_out": "same/sub"},
         ]
     }
-    r = Run(RunConfig(input=demo_files, output=str(tmp_path / "out"), processing=doc), progress=False)
-    with pytest.raises(PlanError, match=r"would be written twice, e.g. same/das_.*\.npy"):
+    r = Run(RunConfig(input=str(root), output=str(tmp_path / "out"), processing=doc), progress=False)
+    with pytest.raises(PlanError, match=r"would be written twice, e.g. same/sub/f\.sgy/\d+\.npy by chunk .*f\.sgy"):
         r.plan(r.scan())
     assert not (tmp_path / "out").exists()
 

@@ -141,12 +141,12 @@ def test_a_run_reports_the_chunks_and_channels_that_carried_them(ray_session, tm
     assert report.ok and report.chunks_done == 3
     stem = str(T0_NS // 10**9 + 1)
     (entry,) = report.nonfinite_chunks
-    assert entry["chunk"] == stem and entry["samples"] == 7 and entry["channels"] == [1, 4]
+    assert entry["chunk"] == f"data/{stem}" and entry["samples"] == 7 and entry["channels"] == [1, 4]
     assert entry["file"] == str(tmp_path / "data")  # a distpy chunk folder is one record
     done = "results they reach are NaN" if policy is None else "set to 0 before processing"
     said = f"1 chunk(s) carried 7 NaN/Inf sample(s) on 2 channel(s) (nan_policy {policy or 'propagate'}: {done})"
     assert f"non-finite: {said}" in report.summary()
-    rms = np.load(tmp_path / f"out-{policy}" / "rms" / f"{stem}.npy")[:, 0]
+    rms = np.load(tmp_path / f"out-{policy}" / "rms" / "data" / f"{stem}.npy")[:, 0]
     x = chunks[1].astype(np.float32).astype(np.float64)
     if policy is None:
         assert np.isnan(rms[[1, 4]]).all() and np.isfinite(np.delete(rms, [1, 4])).all()
@@ -163,12 +163,12 @@ def test_fail_from_the_command_line(ray_session, tmp_path, capsys):
     code = main(["run", str(cfg), "--nan-policy", "fail", "--no-progress", "--output", str(tmp_path / "res")])
     assert code == 1
     err = capsys.readouterr().err
-    stem = str(T0_NS // 10**9 + 1)
+    stem = f"data/{T0_NS // 10**9 + 1}"  # the chunk's output id: <recording>/<unixtime>
     assert f"chunk {stem}" in err and "7 NaN/Inf sample(s) on 2 channel(s) (1, 4)" in err and "nan_policy fail" in err
     report = json.loads((tmp_path / "res" / FAILURE_REPORT).read_text())
     (failure,) = report["failures"]
     assert failure["stage"] == "process" and failure["chunk"] == stem
-    assert sorted(p.name for p in (tmp_path / "res" / "rms").glob("1*.npy")) == [
+    assert sorted(p.name for p in (tmp_path / "res" / "rms" / "data").glob("1*.npy")) == [
         f"{T0_NS // 10**9}.npy",
         f"{T0_NS // 10**9 + 2}.npy",
     ]  # the other chunks ran

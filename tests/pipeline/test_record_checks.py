@@ -5,6 +5,7 @@ the others run, and the run ends non-zero."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -16,8 +17,9 @@ from raydas import formats
 from raydas.config import RunConfig
 from raydas.errors import PlanError, RunFailed
 from raydas.formats.base import RecordInfo
+from raydas.identity import pick_shared_writers
 from raydas.pipeline import Pipeline
-from raydas.runtime import FAILURE_REPORT, run
+from raydas.runtime import FAILURE_REPORT, Run, run
 
 
 def record(rate: float = 1000.0, channels: int = 8, samples: int = 1000, path: str = "memory://r.npy") -> RecordInfo:
@@ -135,6 +137,11 @@ def _graph(tmp_path, *commands: dict, writer: dict) -> str:
     return str(path)
 
 
+def _chunk_files(folder) -> list[str]:
+    """The chunk files below ``folder`` (``<recording>/<unixtime>.<suffix>``), relative to it."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name[0].isdigit())
+
+
 FAST = "synthetic://?seconds=2&rate=1000&channels=4"
 SLOW = "synthetic://?seconds=2&rate=400&channels=4&seed=1"  # Nyquist 200 Hz
 
@@ -162,8 +169,9 @@ def test_a_record_beyond_the_graph_fails_alone(ray_session, tmp_path, commands, 
     (failure,) = err.value.failures
     assert failure.stage == "plan" and failure.file == SLOW and failure.chunk == ""
     assert "$.command_list[" in failure.error and "Nyquist frequency 200" in failure.error
-    written = [f for f in os.listdir(out / folder) if f[0].isdigit()]  # chunk files, named by their unix time
+    written = _chunk_files(out / folder)
     assert len(written) == 2 and all(f.endswith(f".{suffix}") for f in written)  # the 1000 Hz record's two chunks
+    assert {os.path.dirname(f) for f in written} == {"synthetic/seconds_2_rate_1000_channels_4"}  # its own folder
     report = json.loads((out / FAILURE_REPORT).read_text())
     assert report["failures"][0]["stage"] == "plan" and report["failures"][0]["file"] == SLOW
 
@@ -178,5 +186,30 @@ def test_the_last_short_chunk_fails_alone_when_too_short(ray_session, tmp_path):
     (rec,), _ = formats.scan(url)
     assert failure.stage == "plan" and failure.file == url and failure.chunk_seconds == pytest.approx(0.02)
     assert "needs at least 64 samples in a chunk; it would get 20" in failure.error
-    assert len([f for f in os.listdir(tmp_path / "out" / "hash") if f[0].isdigit()]) == 2
+    assert len(_chunk_files(tmp_path / "out" / "hash")) == 2
     assert rec.n_samples == 2020
+
+
+def test_the_chunks_that_run_choose_who_writes_each_folders_axis_files(tmp_path):
+    # one chunk per output folder writes its shared files (distpy's measured_depth.npy and time.npy); it is chosen
+    # among the chunks left after the ones the graph cannot serve are dropped, so a dropped chunk takes no folder's
+    # axis files with it
+    short = record(samples=20, path="memory://short.npy")  # 0.02 s: too short for a hash of 64
+    long = dataclasses.replace(record(samples=3000, path="memory://long.npy"), start_ns=T0_NS + 10 * 10**9)
+    graph = {"command_list": [{"name": "hash", "uid": 1, "in_uid": 0}, {"name": "write_npy", "uid": 2, "in_uid": 1}]}
+    graph["command_list"][1]["directory_out"] = "hash"
+    r = Run(
+        RunConfig(input="memory://x", output=str(tmp_path / "out"), processing=graph, output_layout="distpy"),
+        progress=False,
+    )
+    plans = r.plan([short, long])
+    assert [p.output_id for p in plans] == [str(T0_NS // 10**9 + 10 + k) for k in range(3)]  # the long record's
+    assert [p.writes_shared for p in plans] == [True, False, False]
+    assert "hash/measured_depth.npy" in r.expected_outputs(plans[0])
+    (failure,) = r.report.failures
+    assert failure.stage == "plan" and failure.file == "memory://short.npy"
+    # the choice itself: the first chunk of each folder, among those given
+    for p in plans:
+        p.writes_shared = False
+    pick_shared_writers(plans[1:])
+    assert [p.writes_shared for p in plans] == [False, True, False]

@@ -105,15 +105,20 @@ def test_the_quicklook_finds_its_files_in_per_recording_folders(ray_session, rea
     assert not [w for w in report.warnings if "quicklook" in w]
 
 
-def test_distpy_system_config_falls_back_to_per_record_folders_and_says_so(ray_session, demo_files, tmp_path):
+def test_distpy_system_config_falls_back_to_per_record_folders_and_says_so(ray_session, tmp_path):
     """distpy's ingest config over two copies of one file (the same start times): the
     flat <store>/<unixtime>.npy would collide, so each file gets a folder (with its own
-    measured_depth.npy), the report says why, and the process stage reads them back."""
+    measured_depth.npy), the report says why, and the process stage reads them back.
+    The file is sampled at the config's 10 kHz: its noise-log bands start at 200, 600 and
+    1000 Hz (at 1 kHz the records are refused at planning, beyond Nyquist)."""
+    from raydas.apps import demo
+
     shutil.copytree(os.path.join(REPO, "configs/distpy"), tmp_path / "cfg")
     archive = tmp_path / "cfg" / "archive" / "2020prj0001" / "sgy"
+    (source,) = demo.generate(str(tmp_path / "gen"), files=1, seconds=4.0, channels=8, sample_rate=10_000.0)
     archive.mkdir(parents=True)
     for name in ("a.sgy", "b.sgy"):
-        shutil.copy(demo_files[0], archive / name)
+        shutil.copy(source, archive / name)
     ingest = Run(load_config(str(tmp_path / "cfg" / "sgyConfig.json")), mode="ingest", progress=False).execute()
     store = tmp_path / "cfg" / "scratch" / "2020prj0001" / "sgy_data"
     assert ingest.chunks_done == 8 and any("ambiguous" in w for w in ingest.warnings)

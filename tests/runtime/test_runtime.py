@@ -104,9 +104,10 @@ def test_failure_while_reading_a_chunk(ray_session, demo_files, tmp_path):
     lost = {p.output_id for p in plans if any(rec.path == paths[2] for rec, _, _ in p.pieces)}
     assert {f.chunk for f in r.report.failures} == lost and len(lost) == 4
     assert r.report.chunks_done == 8
-    good = {p.stem for p in plans} - lost
-    assert sorted(row.file for row in rows) == sorted(f"{stem}.npy" for stem in good)  # stored: the chunks read
-    assert {n.removesuffix(".fbe") for n in os.listdir(tmp_path / "res" / "NoiseLog")} == good  # processed
+    good = {p.output_id for p in plans} - lost  # <recording>/<unixtime>
+    assert sorted(row.file for row in rows) == sorted(f"{oid}.npy" for oid in good)  # stored: the chunks read
+    processed = {str(p.relative_to(tmp_path / "res" / "NoiseLog")) for p in (tmp_path / "res" / "NoiseLog").rglob("*")}
+    assert {n.removesuffix(".fbe") for n in processed if n.endswith(".fbe")} == good  # processed
 
 
 def test_ingest_then_process_through_the_chunk_store(ray_session, demo_files, tmp_path):

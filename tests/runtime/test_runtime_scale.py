@@ -664,4 +664,4 @@ def test_cli_timeline_flag_and_synthetic_input(ray_session, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 processed" in out and f"timeline:  {trace}" in out and "with 2 chunks in flight" in out
     assert json.loads(trace.read_text())  # a non-empty Chrome trace
-    assert len(os.listdir(tmp_path / "res" / "NoiseLog" / "synthetic" / "seconds_3_rate_500_channels_16")) == 3
+    assert len(os.listdir(tmp_path / "res" / "NoiseLog" / "synthetic" / "seconds_3_rate_1000_channels_16")) == 3
