@@ -13,7 +13,14 @@ from contextlib import contextmanager
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from .errors import NoMatch
+
 GLOB_CHARS = set("*?[")
+#: the failure report's file name, under the results root (:mod:`raydas.runtime.report`)
+FAILURE_REPORT = "raydas-failures.json"
+#: files raydas writes about a run beside its outputs: never input data, so folder walks
+#: and globs pass over them (a run reading a folder that an earlier run failed into)
+RUN_RECORDS = frozenset({FAILURE_REPORT})
 
 
 def url_to_fs(url: str):
@@ -137,8 +144,14 @@ def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = Non
     Returns
     -------
     list of str
-        File URLs (hidden files and folders excluded from walks), and the
+        File URLs (hidden files and folders, and raydas's own run records
+        such as the failure report, excluded from walks and globs), and the
         folders ``keep_whole`` kept.
+
+    Raises
+    ------
+    NoMatch
+        When a glob matches no file: an input named but not found is never dropped silently.
     """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     out: list[str] = []
@@ -146,8 +159,10 @@ def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = Non
         item = str(item)
         fs, path = url_to_fs(item)
         if GLOB_CHARS & set(path):
-            found = sorted(fs.glob(path))
-            out.extend(unstrip(fs, p) for p in found if not fs.isdir(p))
+            found = [unstrip(fs, p) for p in sorted(fs.glob(path)) if not fs.isdir(p) and not _run_record(p)]
+            if not found:
+                raise NoMatch(item)
+            out.extend(found)
         elif fs.isdir(path):
             out.extend(_walk_folder(fs, path, keep_whole))
         else:
@@ -164,5 +179,12 @@ def _walk_folder(fs, path: str, keep_whole: Callable[[str], bool] | None) -> lis
             dirs.clear()
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(unstrip(fs, posixpath.join(root, f)) for f in sorted(files) if not f.startswith("."))
+        found.extend(
+            unstrip(fs, posixpath.join(root, f)) for f in sorted(files) if not f.startswith(".") and not _run_record(f)
+        )
     return sorted(found)
+
+
+def _run_record(path: str) -> bool:
+    """True for a file raydas wrote about a run (:data:`RUN_RECORDS`), not data."""
+    return posixpath.basename(path) in RUN_RECORDS

@@ -30,6 +30,8 @@ def _cell(v) -> str:
 
 # --- sub-commands -----------------------------------------------------------------
 def cmd_scan(args) -> int:
+    """List the records of ``args.paths``; exit status 1 when any input could not be
+    read or none holds a record (documents that are not data do not count)."""
     from .. import formats
     from ..recording import assemble
 
@@ -72,7 +74,7 @@ def cmd_scan(args) -> int:
                 + ", ".join(_short(f.path) for f in found.not_data),
                 file=sys.stderr,
             )
-    return 0 if records else 1
+    return 0 if records and not failures else 1
 
 
 def _record_label(record) -> str:
@@ -214,9 +216,23 @@ def _apply_overrides(cfg, args):
 def _execute(cfg, mode: str, args) -> int:
     from ..runtime import run
 
+    return _conclude(mode, lambda: run(cfg, mode=mode, progress=not args.no_progress, resume=not args.no_resume))
+
+
+def _conclude(mode: str, work) -> int:
+    """Run ``work()`` (which returns a RunReport) and print its summary on stdout,
+    also when something failed; then the failures, each once, on stderr.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when any file or chunk failed.
+    """
     try:
-        report = run(cfg, mode=mode, progress=not args.no_progress, resume=not args.no_resume)
+        report = work()
     except RunFailed as exc:
+        if exc.report is not None:
+            print(exc.report.summary(failures=False), flush=True)
         print(
             f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr
         )
@@ -249,9 +265,8 @@ def cmd_demo(args) -> int:
     )
     cfg = _apply_overrides(load_config(config_path), args)
     code = _execute(cfg, "run", args)
-    if code == 0:
-        print(f"config:    {config_path}")
-        print(f"data:      {os.path.join(out, 'data')}")
+    print(f"config:    {config_path}")
+    print(f"data:      {os.path.join(out, 'data')}")
     return code
 
 
@@ -265,13 +280,10 @@ def cmd_watch(args) -> int:
         doc = dict(doc, input=args.url)  # a watch config needs no input: the watched folder is it
     base = os.path.dirname(os.path.abspath(args.config)) if "://" not in args.config else args.config.rsplit("/", 1)[0]
     cfg = _apply_overrides(load_config(doc, base=base), args)
-    try:
-        report = watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress)
-    except RunFailed as exc:
-        print(f"raydas: watch finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    return 0
+    return _conclude(
+        "watch",
+        lambda: watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress),
+    )
 
 
 def cmd_up(args) -> int:

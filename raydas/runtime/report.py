@@ -11,12 +11,11 @@ import numpy as np
 
 from ..config import redact
 from ..errors import FormatError, RaydasError
+from ..fsutil import FAILURE_REPORT  # noqa: F401  (re-exported as raydas.runtime.FAILURE_REPORT)
 from ..pipeline import ChunkResult
 from ..recording import ChunkPlan
 from ..timeutil import to_iso
 
-#: the failure report's file name, under the results root
-FAILURE_REPORT = "raydas-failures.json"
 #: the stages of a chunk's life, in the order they happen (RunReport.stage_seconds keys)
 STAGES = ("ingest", "queue", "compute", "write")
 
@@ -84,7 +83,8 @@ class Failure:
     def line(self) -> str:
         """One line for people: ``[stage] file chunk N: error``."""
         chunk = f" chunk {self.chunk}" if self.chunk else ""
-        return f"[{self.stage}] {self.file}{chunk}: {self.error}"
+        error = self.error.removeprefix(f"{self.file}: ") if self.file else self.error  # the file is named once
+        return f"[{self.stage}] {self.file}{chunk}: {error}"
 
 
 @dataclass
@@ -170,7 +170,9 @@ class RunReport:
         for name, value in seconds.items():
             self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + value
 
-    def summary(self) -> str:
+    def summary(self, failures: bool = True) -> str:
+        """The run in a few lines for people: results, counts, time, memory, breaks, warnings
+        and, unless ``failures`` is False (the CLI prints them on stderr), what failed."""
         rate = self.bytes_processed / self.seconds / 1e6 if self.seconds > 0 else 0.0
         lines = [
             f"results:   {self.output}",
@@ -209,8 +211,8 @@ class RunReport:
             lines.append(f"break:     {d['kind']} between {d['before']} and {d['after']}: {d['detail']}")
         for w in self.warnings:
             lines.append(f"warning:   {w}")
-        for f in self.failures:
-            lines.append(f"FAILED:    {f.line()}")
+        if failures:
+            lines.extend(f"FAILED:    {f.line()}" for f in self.failures)
         return "\n".join(lines)
 
     def failure_document(self, config: dict) -> dict:

@@ -306,7 +306,7 @@ class Run:
         if self.report.failures:
             document = self.report.failure_document(self.config.model_dump(mode="json"))
             path = sink.write(FAILURE_REPORT, json.dumps(document, indent=2).encode())
-            raise RunFailed(self.report.failures, path)
+            raise RunFailed(self.report.failures, path, report=self.report)
         stale = sink.url(FAILURE_REPORT)
         try:  # a clean rerun removes the report of an earlier failed run
             fs, p = url_to_fs(stale)
