@@ -128,8 +128,19 @@ class Pipeline:
 
     # --- building -----------------------------------------------------------
     @classmethod
-    def from_config(cls, config: dict | str, source: str | None = None) -> Pipeline:
+    def from_config(cls, config: dict | str, source: str | None = None, *, log_warnings: bool = True) -> Pipeline:
         """Compile a processing config (distpy's format).
+
+        Parameters
+        ----------
+        config
+            The processing config, or the path of its JSON file.
+        source
+            The file it came from (named in errors).
+        log_warnings
+            Log what the compiler noticed (ignored keys, ignored ``gather_uids``);
+            always kept in :attr:`warnings`. A run reports them in its summary
+            instead, so that each is printed once.
 
         Raises
         ------
@@ -171,8 +182,9 @@ class Pipeline:
             source=source,
             warnings=warnings,
         )
-        for w in warnings:
-            log.warning("%s", w)
+        if log_warnings:
+            for w in warnings:
+                log.warning("%s", w)
         return pipeline
 
     @staticmethod

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 
 from .. import __version__
 from ..errors import RaydasError, RunFailed
+from . import console
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -67,10 +67,10 @@ def cmd_scan(args) -> int:
         for b in breaks:
             print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
         for f in failures:
-            print(f"unreadable: {f}", file=sys.stderr)
+            print(f"raydas: unreadable: {f}", file=sys.stderr)
         if found.not_data:
             print(
-                f"skipped {len(found.not_data)} file(s) that are not data: "
+                f"raydas: skipped {len(found.not_data)} file(s) that are not data: "
                 + ", ".join(_short(f.path) for f in found.not_data),
                 file=sys.stderr,
             )
@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    console.configure(verbose=args.verbose)
     try:
         return args.func(args)
     except RaydasError as exc:

@@ -19,10 +19,12 @@ Devices: one GPU actor per GPU of the cluster (``num_gpus=1`` and an explicit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -139,15 +141,33 @@ def connect(options: RayOptions) -> Connection:
     if running:
         attach(running)
         return Connection("attached", running, owned=True)
-    ray.init(
-        address="local",
-        num_cpus=options.num_cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-        _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS},
-    )
+    with _quiet_token_notice():
+        ray.init(
+            address="local",
+            num_cpus=options.num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS},
+        )
     return Connection("private", ray.get_runtime_context().gcs_address, owned=True)
+
+
+#: the logger of Ray's notice "Token authentication is enabled for this Ray cluster" (Ray 2.60)
+_TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+@contextlib.contextmanager
+def _quiet_token_notice() -> Iterator[None]:
+    """Without Ray's "token authentication is enabled" notice, which Ray logs on every
+    start of, or attach to, a local Ray: raydas's runs would print it every time."""
+    quiet = logging.getLogger(_TOKEN_NOTICE_LOGGER)
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        quiet.setLevel(level)
 
 
 def attach(address: str) -> None:
@@ -166,13 +186,8 @@ def attach(address: str) -> None:
     except ImportError:  # another Ray version: RAY_AUTH_MODE decides
         pass
     else:
-        quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # not Ray's "token authentication is enabled" warning on every run
-        try:
+        with _quiet_token_notice():
             maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
-        finally:
-            quiet.setLevel(level)
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError) as exc:

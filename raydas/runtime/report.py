@@ -130,6 +130,9 @@ class ProcessedChunk:
 class RunReport:
     """What a run did (printed by the CLI, returned to Python callers).
 
+    ``seconds`` is the whole run (scan, Ray's start, post-run steps included);
+    ``processing_seconds`` the time from the start of processing to the last
+    chunk done, over which the progress bar and the summary give throughput.
     ``stage_seconds`` sums, over the chunks processed, the time each spent in
     ``ingest`` (reading, in an ingest task), ``queue`` (from submission to the
     start of processing, less ingest: scheduling, object transfer, waiting for
@@ -146,6 +149,7 @@ class RunReport:
     outputs_written: int = 0
     bytes_processed: int = 0
     seconds: float = 0.0
+    processing_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     discontinuities: list[dict] = field(default_factory=list)
@@ -173,14 +177,12 @@ class RunReport:
     def summary(self, failures: bool = True) -> str:
         """The run in a few lines for people: results, counts, time, memory, breaks, warnings
         and, unless ``failures`` is False (the CLI prints them on stderr), what failed."""
-        rate = self.bytes_processed / self.seconds / 1e6 if self.seconds > 0 else 0.0
         lines = [
             f"results:   {self.output}",
             f"chunks:    {self.chunks_done} processed, {self.chunks_skipped} already done, {self.chunks_total} in all",
             f"inputs:    {self.files} file(s), {self.records} record(s)",
             f"outputs:   {self.outputs_written} file(s) written",
-            f"time:      {self.seconds:.2f} s ({rate:.1f} MB/s of float32 samples) "
-            f"on {self.actors} {self.device} actor(s)",
+            f"time:      {self.seconds:.2f} s in all; {self._throughput()} on {self.actors} {self.device} actor(s)",
         ]
         if self.ray:
             lines.append(f"ray:       {self.ray}")
@@ -188,11 +190,7 @@ class RunReport:
             stages = ", ".join(f"{k} {self.stage_seconds.get(k, 0.0):.2f} s" for k in STAGES)
             lines.append(f"stages:    {stages} (summed over chunks)")
         if self.peak_object_store_bytes is not None or self.peak_driver_rss_bytes:
-            store = "?" if self.peak_object_store_bytes is None else f"{self.peak_object_store_bytes / 2**20:.0f} MiB"
-            lines.append(
-                f"memory:    object store peak {store} with {self.in_flight} chunks in flight, "
-                f"driver RSS peak {(self.peak_driver_rss_bytes or 0) / 2**20:.0f} MiB"
-            )
+            lines.append(f"memory:    {self._memory()}")
         if self.chunks_resent:
             lines.append(f"recovered: {self.chunks_resent} chunk(s) re-sent after their actor died")
         if self.latencies:
@@ -214,6 +212,25 @@ class RunReport:
         if failures:
             lines.extend(f"FAILED:    {f.line()}" for f in self.failures)
         return "\n".join(lines)
+
+    def _throughput(self) -> str:
+        """Processing time and MB/s of float32 samples, the figure the progress bar shows."""
+        if self.processing_seconds <= 0:
+            return "no chunk processed"
+        rate = self.bytes_processed / self.processing_seconds / 1e6
+        return f"processing {self.processing_seconds:.2f} s at {rate:.1f} MB/s of float32 samples"
+
+    def _memory(self) -> str:
+        """The memory peaks measured; the object store's only when it was measured."""
+        parts = []
+        if self.peak_object_store_bytes is not None:
+            parts.append(
+                f"object store peak {self.peak_object_store_bytes / 2**20:.0f} MiB "
+                f"with {self.in_flight} chunks in flight"
+            )
+        if self.peak_driver_rss_bytes:
+            parts.append(f"driver RSS peak {self.peak_driver_rss_bytes / 2**20:.0f} MiB")
+        return ", ".join(parts)
 
     def failure_document(self, config: dict) -> dict:
         """The JSON failure report (:data:`FAILURE_REPORT`): what failed, the chunk

@@ -147,7 +147,7 @@ class Run:
             self.processing_source = proc
             proc = load_json(proc)
         self.processing = proc
-        self.pipeline = Pipeline.from_config(proc, source=self.processing_source)
+        self.pipeline = Pipeline.from_config(proc, source=self.processing_source, log_warnings=False)  # in the summary
         self.report.warnings.extend(self.pipeline.warnings)
 
     @property
@@ -256,6 +256,7 @@ class Run:
         finally:
             if bar is not None:
                 bar.close()
+                self.report.processing_seconds += bar.seconds
             connection.close()
 
     def _setup(self) -> ProcessorSetup:
