@@ -11,6 +11,7 @@ raydas's own config (every key but ``input`` optional)::
       "format": null,                   # force a format instead of detecting it
       "sample_rate": null,              # override the files' sample rate (Hz)
       "quicklook": true,                # render quicklook.png of the band energies at the end
+      "settle_seconds": 5.0,            # raydas watch: take a file once unchanged this long (s)
       "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
     }
 
@@ -176,6 +177,12 @@ class RunConfig(BaseModel):
         None, gt=0, description="sample rate for records that do not state one (distpy's prf)"
     )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
+    settle_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="raydas watch: a file is taken once its size and modification time have not changed for this "
+        "long (s); 0 takes it once unchanged over two listings",
+    )
     ray: RayOptions = Field(default_factory=RayOptions)
 
     @field_validator("input")

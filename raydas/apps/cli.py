@@ -273,17 +273,23 @@ def cmd_demo(args) -> int:
 def cmd_watch(args) -> int:
     from ..config import load_config
     from ..pipeline import load_json
-    from ..runtime import watch
+    from ..runtime import Watcher
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "input" not in doc and "command_list" not in doc:
         doc = dict(doc, input=args.url)  # a watch config needs no input: the watched folder is it
     base = os.path.dirname(os.path.abspath(args.config)) if "://" not in args.config else args.config.rsplit("/", 1)[0]
     cfg = _apply_overrides(load_config(doc, base=base), args)
-    return _conclude(
-        "watch",
-        lambda: watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress),
+    watcher = Watcher(
+        args.url,
+        cfg,
+        interval=args.interval,
+        idle_exit=args.idle_exit,
+        progress=not args.no_progress,
+        settle=args.settle,
     )
+    print(f"raydas: {watcher.describe()}", file=sys.stderr, flush=True)
+    return _conclude("watch", watcher.watch)
 
 
 def cmd_up(args) -> int:
@@ -353,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="run config (JSON) giving processing, output, chunk_seconds")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between listings (default 2)")
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a new file")
+    p.add_argument(
+        "--settle",
+        type=float,
+        help="take a file once its size and modification time have not changed for this many seconds "
+        "(default: the config's settle_seconds, 5)",
+    )
     _add_run_options(p)
     p.set_defaults(func=cmd_watch)
 
