@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -286,10 +287,22 @@ class Pipeline:
             out.extend(node.command.output_files(stem))
         return out
 
-    def after_run(self, sink: OutputSink, stems: list[str]) -> list[str]:
+    def producer(self, uid: int) -> Command | None:
+        """The command whose values reach the consumers of ``uid``: ``uid``'s own, or
+        the one before a chain of steps that pass their input on (``to_gpu``,
+        ``from_gpu``, ``NONE``, writers); None for the data (uid 0)."""
+        by_uid = {n.uid: n for n in self.nodes}
+        while uid in by_uid and by_uid[uid].command.passes_input_on:
+            uid = by_uid[uid].in_uid
+        return by_uid[uid].command if uid in by_uid else None
+
+    def after_run(
+        self, sink: OutputSink, stems: list[str], spans: Sequence[tuple[int, int]] | None = None
+    ) -> list[str]:
         """Run the post-run steps the writers declare (:meth:`Command.after_run`,
-        e.g. ``write_witsml``'s quick-look) once the chunks ``stems`` are done;
-        returns the URLs they wrote, in graph order.
+        e.g. ``write_witsml``'s quick-look) once the chunks ``stems`` are done
+        (``spans``: their ``(start_ns, end_ns)``, when known); returns the URLs
+        they wrote, in graph order.
 
         Commands of one kind draw the same file, so only the first of each kind
         that draws anything runs its step.
@@ -304,7 +317,8 @@ class Pipeline:
         for node in self.order:
             if type(node.command) in kinds_done:
                 continue
-            url = node.command.after_run(sink, stems)
+            inputs = [self.producer(u) for u in node.inputs]
+            url = node.command.after_run(sink, stems, spans=spans, inputs=inputs)
             if url:
                 drawn.append(url)
                 kinds_done.add(type(node.command))

@@ -9,6 +9,7 @@ Ray's object store are read-only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -152,6 +153,9 @@ class Command:
         True when :meth:`apply` runs on cupy; False moves this step to the host.
     writes
         True for commands that write files (they run on the host).
+    passes_input_on
+        True for commands whose result is their input, unchanged (``to_gpu``,
+        ``NONE``, the writers): what their consumers get was made before them.
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -164,6 +168,7 @@ class Command:
     time_local: ClassVar[bool] = True
     gpu: ClassVar[bool] = True
     writes: ClassVar[bool] = False
+    passes_input_on: ClassVar[bool] = False
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):
@@ -179,10 +184,29 @@ class Command:
         """Paths (relative to the results root) this command writes for a chunk."""
         return []
 
-    def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
+    def after_run(
+        self,
+        sink: OutputSink,
+        stems: list[str],
+        spans: Sequence[tuple[int, int]] | None = None,
+        inputs: Sequence[Command | None] = (),
+    ) -> str | None:
         """The post-run step a writer declares (e.g. a quick-look of what it wrote),
         run once after the chunks ``stems`` are done; returns the URL it wrote, or
-        None (the default: no step). Raises RaydasError when it cannot be drawn."""
+        None (the default: no step). Raises RaydasError when it cannot be drawn.
+
+        Parameters
+        ----------
+        sink
+            The results root.
+        stems
+            The chunks of the run.
+        spans
+            ``(start_ns, end_ns)`` of each chunk of ``stems`` (ns, UTC), when known.
+        inputs
+            The commands that made this one's inputs (``in_uid``, then
+            ``gather_uids``; pass-through steps skipped; None for the data).
+        """
         return None
 
     # --- work ---------------------------------------------------------------

@@ -26,6 +26,7 @@ class _PassOn(Command):
     """A command that returns its input unchanged."""
 
     family = "control"
+    passes_input_on = True
 
     def apply(self, xp, x, ctx):
         return x

@@ -34,6 +34,7 @@ class Writer(Command):
 
     family = "io"
     writes = True
+    passes_input_on = True
     gpu = False
     time_local = False
     suffix = ""
@@ -120,13 +121,29 @@ class WriteWitsml(Writer):
         ctx.sink.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
         return x
 
-    def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
-        """The noise-log quick-look (``quicklook.png``) of the band energies written."""
-        if self.params.directory_out == "NONE":
+    def after_run(self, sink: OutputSink, stems: list[str], spans=None, inputs=()) -> str | None:
+        """The noise-log quick-look (``quicklook.png``) of the band values written,
+        each curve's quantity named after the command that made it (``inputs``)."""
+        p = self.params
+        if p.directory_out == "NONE":
             return None
         from .quicklook import noise_log_quicklook
 
-        return noise_log_quicklook(sink, self.params.directory_out, stems)
+        return noise_log_quicklook(sink, p.directory_out, stems, spans, self.curve_quantities(inputs))
+
+    def curve_quantities(self, inputs) -> list[str]:
+        """What the values of each curve written are (``"RMS"``...), from the commands
+        that made this command's inputs (``in_uid``, then ``gather_uids[0]``: band 0-Nyquist)."""
+        from .quicklook import quantity_of
+
+        p = self.params
+        gathered = len(inputs) > 1
+        quantities = [quantity_of(inputs[0] if inputs else None)] * len(
+            band_curve_names(p.low_freq, p.high_freq, gathered, p.labels)
+        )
+        if gathered:
+            quantities[0] = quantity_of(inputs[1])
+        return quantities
 
 
 @register

@@ -295,7 +295,9 @@ class Run:
     def _after_run(self, plans: list[ChunkPlan]) -> None:
         """The post-run steps the pipeline's writers declare (the noise log's quick-look)."""
         try:
-            drawn = self.pipeline.after_run(OutputSink(self.config.output), [p.stem for p in plans])
+            drawn = self.pipeline.after_run(
+                OutputSink(self.config.output), [p.stem for p in plans], spans=[(p.start_ns, p.end_ns) for p in plans]
+            )
         except RaydasError as exc:
             self.report.warnings.append(f"quicklook not drawn: {exc}")
             return
