@@ -10,6 +10,7 @@ Quick use::
     records, failures = raydas.scan("data/*.sgy")
     chunk = raydas.read("data/file.sgy")
     pipeline = raydas.Pipeline.from_config("noiselog.json")
+    outputs = raydas.process(chunk, pipeline)  # in memory, no Ray: {uid: Output}
     report = raydas.run(raydas.load_config("run.json"))
 """
 
@@ -19,6 +20,7 @@ from .chunk import Chunk
 from .config import RunConfig, load_config
 from .errors import ConfigError, FormatError, PipelineError, RaydasError, RunFailed
 from .formats import read, scan
+from .inmemory import Output, process
 from .pipeline import Pipeline
 from .runtime import RunReport, run
 
@@ -26,6 +28,7 @@ __all__ = [
     "Chunk",
     "ConfigError",
     "FormatError",
+    "Output",
     "Pipeline",
     "PipelineError",
     "RaydasError",
@@ -33,6 +36,7 @@ __all__ = [
     "RunFailed",
     "RunReport",
     "load_config",
+    "process",
     "read",
     "run",
     "scan",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,12 +88,26 @@ class Value:
 
 @dataclass
 class ChunkResult:
-    """What running a pipeline on one chunk produced (small: goes back to the driver)."""
+    """What running a pipeline on one chunk produced (small: goes back to the driver).
+
+    ``values`` holds the results of the nodes :meth:`Pipeline.run` was asked to
+    keep (uid -> host array and its metadata, halo trimmed); empty in runs.
+    """
 
     stem: str
     index: int
     written: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    values: dict[int, tuple[np.ndarray, ArrayMeta]] = field(default_factory=dict)
+
+
+def _brief(value) -> str:
+    """A parameter value as short as it reads in a config (``200``, not ``200.0``)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_brief(v) for v in value) + "]"
+    return repr(value)
 
 
 def _is_int(value) -> bool:
@@ -325,8 +339,13 @@ class Pipeline:
         return drawn
 
     # --- running ------------------------------------------------------------
-    def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None) -> ChunkResult:
-        """Run the graph on one chunk (its halo included) with array namespace ``xp``."""
+    def leaves(self) -> list[int]:
+        """The uids, in graph order, whose results no other command takes: the graph's outputs."""
+        return [node.uid for node in self.order if not self.consumers[node.uid]]
+
+    def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None, keep: Collection[int] = ()) -> ChunkResult:
+        """Run the graph on one chunk (its halo included) with array namespace ``xp``;
+        the results of the uids in ``keep`` come back in :attr:`ChunkResult.values`."""
         result = ChunkResult(stem=chunk.stem, index=chunk.index)
         if sink is None and self.output_files(chunk.stem):
             raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")
@@ -367,6 +386,9 @@ class Pipeline:
             result.seconds[cmd.name] = result.seconds.get(cmd.name, 0.0) + time.perf_counter() - t0
             if cmd.writes:
                 result.written.extend(cmd.output_files(chunk.stem))
+            if node.uid in keep:
+                core = Value(out, meta).core()
+                result.values[node.uid] = (to_host(core.array), core.meta)
             if remaining.get(node.uid):
                 values[node.uid] = Value(out if ns is xp else to_device(xp, out), meta)
             for uid in set(node.inputs):
@@ -376,6 +398,26 @@ class Pipeline:
         return result
 
     # --- documentation ------------------------------------------------------
+    def __repr__(self) -> str:
+        """The graph for people: its name and file, then each command in the order
+        it runs, with its uid, inputs and the parameters its config sets::
+
+            Pipeline('raydas demo noise log' from configs/demo-noiselog.json, 4 commands)
+              1 fft <- 0
+              2 rms_from_fft <- 1: low_freq=0, high_freq=-1
+              ...
+        """
+        n = len(self.order)
+        title = " ".join(([repr(self.name)] if self.name else []) + ([f"from {self.source}"] if self.source else []))
+        count = f"{n} command{'' if n == 1 else 's'}"
+        lines = [f"Pipeline({title}, {count})" if title else f"Pipeline({count})"]
+        for node in self.order:
+            inputs = f"<- {node.in_uid}" + "".join(f", gather {g}" for g in node.gather_uids)
+            params = node.command.params.model_dump(exclude_unset=True)
+            shown = ", ".join(f"{key}={_brief(value)}" for key, value in params.items())
+            lines.append(f"  {node.uid} {node.command.name} {inputs}" + (f": {shown}" if shown else ""))
+        return "\n".join(lines)
+
     def to_dot(self) -> str:
         """Graphviz dot of the graph: green steps run on GPU actors, grey on the host."""
         title = (self.name or "pipeline").replace('"', "'")
