@@ -182,7 +182,8 @@ class RunReport:
             f"chunks:    {self.chunks_done} processed, {self.chunks_skipped} already done, {self.chunks_total} in all",
             f"inputs:    {self.files} file(s), {self.records} record(s)",
             f"outputs:   {self.outputs_written} file(s) written",
-            f"time:      {self.seconds:.2f} s in all; {self._throughput()} on {self.actors} {self.device} actor(s)",
+            f"time:      {self.seconds:.2f} s in all; {self._throughput()}"
+            + (f" on {self.actors} {self.device} actor(s)" if self.actors else ""),
         ]
         if self.ray:
             lines.append(f"ray:       {self.ray}")
