@@ -62,6 +62,20 @@ class _ConsoleFormatter(logging.Formatter):
         return f"{PREFIX}{record.name.split('.')[0]}: {message}"
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """A stream handler printing to ``stream``, or to whatever ``sys.stderr`` is at
+    the time of printing (so that a replaced stderr is honoured)."""
+
+    def __init__(self, stream=None):
+        super().__init__(stream)
+        self._follow_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._follow_stderr:
+            self.stream = sys.stderr
+        super().emit(record)
+
+
 class _WarningsOnce:
     """``warnings.showwarning`` printing each distinct message once, in user form."""
 
@@ -88,13 +102,13 @@ def configure(verbose: bool = False, stream=None) -> None:
     stream
         Where to print (default: ``sys.stderr`` at the time of printing).
     """
-    handler = logging.StreamHandler(stream)
+    handler = _ConsoleHandler(stream)
     handler.setFormatter(_ConsoleFormatter())
     handler.addFilter(
         _ConsoleFilter(logging.INFO if verbose else logging.WARNING, logging.INFO if verbose else logging.ERROR)
     )
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if isinstance(h, _ConsoleHandler)]:  # configured before (in-process calls)
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)

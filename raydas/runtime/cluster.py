@@ -141,7 +141,7 @@ def connect(options: RayOptions) -> Connection:
     if running:
         attach(running)
         return Connection("attached", running, owned=True)
-    with _quiet_token_notice():
+    with quiet_ray_notice(TOKEN_NOTICE_LOGGER):
         ray.init(
             address="local",
             num_cpus=options.num_cpus,
@@ -154,14 +154,17 @@ def connect(options: RayOptions) -> Connection:
 
 
 #: the logger of Ray's notice "Token authentication is enabled for this Ray cluster" (Ray 2.60)
-_TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+#: the logger of Ray's notice "In the near future, ray.timeline() will read ... from the dashboard" (Ray 2.60)
+TIMELINE_NOTICE_LOGGER = "ray._private.state"
 
 
 @contextlib.contextmanager
-def _quiet_token_notice() -> Iterator[None]:
-    """Without Ray's "token authentication is enabled" notice, which Ray logs on every
-    start of, or attach to, a local Ray: raydas's runs would print it every time."""
-    quiet = logging.getLogger(_TOKEN_NOTICE_LOGGER)
+def quiet_ray_notice(logger: str) -> Iterator[None]:
+    """Without the warnings Ray logs through ``logger`` (below ERROR) meanwhile: notices
+    Ray gives on every call (token authentication on, timeline's future source) that
+    raydas's runs would print every time, and more than once."""
+    quiet = logging.getLogger(logger)
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
@@ -186,7 +189,7 @@ def attach(address: str) -> None:
     except ImportError:  # another Ray version: RAY_AUTH_MODE decides
         pass
     else:
-        with _quiet_token_notice():
+        with quiet_ray_notice(TOKEN_NOTICE_LOGGER):
             maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)

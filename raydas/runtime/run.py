@@ -327,14 +327,15 @@ class Run:
         target = self.config.ray.timeline
         if not target or not ray.is_initialized():
             return
-        events = ray.timeline()
-        deadline = time.monotonic() + TASK_EVENTS_FLUSH_S
-        while time.monotonic() < deadline:  # workers report their task events about once a second
-            time.sleep(1.0)
-            later = ray.timeline()
-            if len(later) == len(events):
-                break
-            events = later
+        with cluster.quiet_ray_notice(cluster.TIMELINE_NOTICE_LOGGER):
+            events = ray.timeline()
+            deadline = time.monotonic() + TASK_EVENTS_FLUSH_S
+            while time.monotonic() < deadline:  # workers report their task events about once a second
+                time.sleep(1.0)
+                later = ray.timeline()
+                if len(later) == len(events):
+                    break
+                events = later
         if since is not None:
             events = [e for e in events if e.get("ts", 0) >= since * 1e6]
         self.report.timeline = OutputSink(self.config.output).write(target, json.dumps(events).encode())

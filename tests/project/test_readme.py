@@ -114,6 +114,9 @@ def _check(line: str, result: subprocess.CompletedProcess, copy: Path) -> list[s
     if result.returncode != 0:
         return [said]
     problems = []
+    said_twice = {ln for ln in result.stderr.splitlines() if ln.strip() and result.stderr.count(ln + "\n") > 1}
+    if re.search(r"\S+\.py:\d+", result.stderr) or "Token authentication" in result.stderr or said_twice:
+        problems.append(f"a file-and-line warning, Ray's banner or a message twice on the console: {said}")
     summary = _summary(result.stdout)
     if "results" in summary:  # a run: its results lie under raydas-demo/, and it says what it wrote
         if not Path(summary["results"]).resolve().is_relative_to((copy / DEMO).resolve()):
