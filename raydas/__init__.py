@@ -10,6 +10,7 @@ Quick use::
     records, failures = raydas.scan("data/*.sgy")
     chunk = raydas.read("data/file.sgy")
     pipeline = raydas.Pipeline.from_config("noiselog.json")
+    outputs = raydas.process(chunk, pipeline)  # in memory, no Ray: {uid: Output}
     report = raydas.run(raydas.load_config("run.json"))
 """
 
@@ -17,6 +18,7 @@ from .chunk import Chunk
 from .config import RunConfig, load_config
 from .errors import ConfigError, FormatError, PipelineError, RaydasError, RunFailed
 from .formats import read, scan
+from .inmemory import Output, process
 from .pipeline import Pipeline
 from .runtime import RunReport, run
 from .version import __version__ as __version__  # re-exported: raydas.__version__
@@ -25,6 +27,7 @@ __all__ = [
     "Chunk",
     "ConfigError",
     "FormatError",
+    "Output",
     "Pipeline",
     "PipelineError",
     "RaydasError",
@@ -32,6 +35,7 @@ __all__ = [
     "RunFailed",
     "RunReport",
     "load_config",
+    "process",
     "read",
     "run",
     "scan",

@@ -14,6 +14,7 @@ raydas's own config (every key but ``input`` optional)::
       "nan_policy": "propagate",        # NaN/Inf samples: propagate, zero (set to 0 first) or fail the chunk
       "output_layout": "records",       # outputs in per-recording folders; "distpy": distpy's flat layout
       "resume": "auto",                 # skip outputs the results manifest vouches for; "never": redo all
+      "settle_seconds": 5.0,            # raydas watch: take a file once unchanged this long (s)
       "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
     }
 
@@ -309,6 +310,12 @@ class RunConfig(BaseModel):
         "auto",
         description="'auto': skip a chunk whose outputs the results manifest vouches for (same inputs, graph and "
         "settings); 'never': recompute everything",
+    )
+    settle_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="raydas watch: a file is taken once its size and modification time have not changed for this "
+        "long (s); 0 takes it once unchanged over two listings",
     )
     ray: RayOptions = Field(default_factory=RayOptions)
 

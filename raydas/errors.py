@@ -32,6 +32,23 @@ class FormatError(RaydasError):
         return type(self), (self.path, self.problem)
 
 
+class NoMatch(RaydasError):
+    """A glob among the inputs matches no file.
+
+    Parameters
+    ----------
+    pattern
+        The glob, as given.
+    """
+
+    def __init__(self, pattern: str):
+        self.pattern = str(pattern)
+        super().__init__(f"{self.pattern!r} matches no file")
+
+    def __reduce__(self):
+        return type(self), (self.pattern,)
+
+
 class NotDataError(FormatError):
     """A file no reader recognises that is a document rather than data (a
     README, a licence text, a PDF): scans list it as "not data" instead of
@@ -101,17 +118,26 @@ class PipelineError(RaydasError):
 class RunFailed(RaydasError):
     """A run finished, but some files or chunks failed (see the failure report).
 
-    ``failures`` holds the run's :class:`raydas.runtime.Failure` entries.
+    Attributes
+    ----------
+    failures
+        The run's :class:`raydas.runtime.Failure` entries.
+    report_path
+        Where the JSON failure report was written, or None.
+    report
+        The run's :class:`raydas.runtime.RunReport` (what did succeed, and the
+        summary to print), or None.
     """
 
-    def __init__(self, failures: list, report_path: str | None = None):
+    def __init__(self, failures: list, report_path: str | None = None, report=None):
         self.failures = failures
         self.report_path = report_path
+        self.report = report
         where = f"; report: {report_path}" if report_path else ""
         super().__init__(f"{len(failures)} failure(s){where}")
 
     def __reduce__(self):
-        return type(self), (self.failures, self.report_path)
+        return type(self), (self.failures, self.report_path, self.report)
 
 
 class TruncatedFileWarning(UserWarning):

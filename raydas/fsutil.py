@@ -13,7 +13,16 @@ from contextlib import contextmanager
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from .errors import NoMatch
+
 GLOB_CHARS = set("*?[")
+#: the failure report's file name, under the results root (:mod:`raydas.runtime.report`)
+FAILURE_REPORT = "raydas-failures.json"
+#: the results manifest's folder, under the results root or the chunk store (:mod:`raydas.manifest`)
+MANIFEST_DIR = "raydas-manifest"
+#: files and folders raydas writes about a run beside its outputs: never input data, so
+#: folder walks and globs pass over them (a run reading a folder an earlier run wrote into)
+RUN_RECORDS = frozenset({FAILURE_REPORT, MANIFEST_DIR})
 
 
 def url_to_fs(url: str):
@@ -152,8 +161,15 @@ def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = Non
     Returns
     -------
     list of str
-        File URLs (hidden files and folders excluded from walks), and the
+        File URLs (hidden files and folders, and raydas's own run records
+        such as the failure report and the results manifest, excluded from
+        walks and globs), and the
         folders ``keep_whole`` kept.
+
+    Raises
+    ------
+    NoMatch
+        When a glob matches no file: an input named but not found is never dropped silently.
     """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     out: list[str] = []
@@ -161,8 +177,10 @@ def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = Non
         item = str(item)
         fs, path = url_to_fs(item)
         if GLOB_CHARS & set(path):
-            found = sorted(fs.glob(path))
-            out.extend(unstrip(fs, p) for p in found if not fs.isdir(p))
+            found = [unstrip(fs, p) for p in sorted(fs.glob(path)) if not fs.isdir(p) and not _run_record(p)]
+            if not found:
+                raise NoMatch(item)
+            out.extend(found)
         elif fs.isdir(path):
             out.extend(_walk_folder(fs, path, keep_whole))
         else:
@@ -178,6 +196,14 @@ def _walk_folder(fs, path: str, keep_whole: Callable[[str], bool] | None) -> lis
             found.append(unstrip(fs, root))
             dirs.clear()
             continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(unstrip(fs, posixpath.join(root, f)) for f in sorted(files) if not f.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in RUN_RECORDS)
+        found.extend(
+            unstrip(fs, posixpath.join(root, f)) for f in sorted(files) if not f.startswith(".") and not _run_record(f)
+        )
     return sorted(found)
+
+
+def _run_record(path: str) -> bool:
+    """True for a file raydas wrote about a run, or one inside such a folder
+    (:data:`RUN_RECORDS`: the failure report, the results manifest), not data."""
+    return any(part in RUN_RECORDS for part in str(path).split("/"))

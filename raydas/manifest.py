@@ -55,12 +55,11 @@ from typing import Any
 
 from . import formats
 from .errors import RaydasError
-from .fsutil import join, unstrip, url_to_fs, write_bytes_atomic
+from .fsutil import MANIFEST_DIR, join, unstrip, url_to_fs, write_bytes_atomic
 from .recording import ChunkPlan
 from .version import __version__
 
-#: the manifest's folder under the results root (or the chunk store)
-MANIFEST_DIR = "raydas-manifest"
+# MANIFEST_DIR (from fsutil): the manifest's folder under the results root or the chunk store; walks and globs pass it
 
 # why an output is recomputed, in the order a chunk's reason is picked from its outputs' reasons
 GRAPH_CHANGED = "graph changed"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -155,6 +156,9 @@ class ChunkResult:
         Seconds spent in each command.
     nonfinite
         The NaN and infinite samples the chunk carried (None: none).
+    values
+        The results of the nodes :meth:`Pipeline.run` was asked to keep (uid ->
+        host array and its metadata, halo trimmed); empty in runs.
     """
 
     stem: str
@@ -164,6 +168,7 @@ class ChunkResult:
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     nonfinite: NonFinite | None = None
+    values: dict[int, tuple[np.ndarray, ArrayMeta]] = field(default_factory=dict)
 
 
 class _CountingSink:
@@ -181,6 +186,15 @@ class _CountingSink:
 
     def __getattr__(self, name):
         return getattr(self._sink, name)
+
+
+def _brief(value) -> str:
+    """A parameter value as short as it reads in a config (``200``, not ``200.0``)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_brief(v) for v in value) + "]"
+    return repr(value)
 
 
 def _is_int(value) -> bool:
@@ -247,7 +261,7 @@ class Pipeline:
 
     # --- building -----------------------------------------------------------
     @classmethod
-    def from_config(cls, config: dict | str, source: str | None = None) -> Pipeline:
+    def from_config(cls, config: dict | str, source: str | None = None, *, log_warnings: bool = True) -> Pipeline:
         """Compile a processing config (distpy's format).
 
         Parameters
@@ -256,6 +270,10 @@ class Pipeline:
             The config as a dict, or the path or URL of its JSON file.
         source
             The file it came from, named in errors (set for you when ``config`` is a path).
+        log_warnings
+            Log what the compiler noticed (ignored keys, ignored ``gather_uids``);
+            always kept in :attr:`warnings`. A run reports them in its summary
+            instead, so that each is printed once.
 
         Raises
         ------
@@ -322,8 +340,9 @@ class Pipeline:
             source=source,
             warnings=warnings,
         )
-        for w in warnings:
-            log.warning("%s", w)
+        if log_warnings:
+            for w in warnings:
+                log.warning("%s", w)
         return pipeline
 
     @staticmethod
@@ -504,10 +523,22 @@ class Pipeline:
             out.extend(node.command.output_files(output_id, shared))
         return out
 
-    def after_run(self, sink: OutputSink, output_ids: list[str]) -> list[str]:
+    def producer(self, uid: int) -> Command | None:
+        """The command whose values reach the consumers of ``uid``: ``uid``'s own, or
+        the one before a chain of steps that pass their input on (``to_gpu``,
+        ``from_gpu``, ``NONE``, writers); None for the data (uid 0)."""
+        by_uid = {n.uid: n for n in self.nodes}
+        while uid in by_uid and by_uid[uid].command.passes_input_on:
+            uid = by_uid[uid].in_uid
+        return by_uid[uid].command if uid in by_uid else None
+
+    def after_run(
+        self, sink: OutputSink, output_ids: list[str], spans: Sequence[tuple[int, int]] | None = None
+    ) -> list[str]:
         """Run the post-run steps the writers declare (:meth:`Command.after_run`,
-        e.g. ``write_witsml``'s quick-look) once the chunks ``output_ids`` are done;
-        returns the URLs they wrote, in graph order.
+        e.g. ``write_witsml``'s quick-look) once the chunks ``output_ids`` are done
+        (``spans``: their ``(start_ns, end_ns)``, when known); returns the URLs
+        they wrote, in graph order.
 
         Commands of one kind draw the same file, so only the first of each kind
         that draws anything runs its step.
@@ -522,15 +553,25 @@ class Pipeline:
         for node in self.order:
             if type(node.command) in kinds_done:
                 continue
-            url = node.command.after_run(sink, output_ids)
+            inputs = [self.producer(u) for u in node.inputs]
+            url = node.command.after_run(sink, output_ids, spans=spans, inputs=inputs)
             if url:
                 drawn.append(url)
                 kinds_done.add(type(node.command))
         return drawn
 
     # --- running ------------------------------------------------------------
+    def leaves(self) -> list[int]:
+        """The uids, in graph order, whose results no other command takes: the graph's outputs."""
+        return [node.uid for node in self.order if not self.consumers[node.uid]]
+
     def run(
-        self, chunk: Chunk, xp=np, sink: OutputSink | None = None, nan_policy: NanPolicy = "propagate"
+        self,
+        chunk: Chunk,
+        xp=np,
+        sink: OutputSink | None = None,
+        nan_policy: NanPolicy = "propagate",
+        keep: Collection[int] = (),
     ) -> ChunkResult:
         """Run the graph on one chunk (its halo included).
 
@@ -550,6 +591,9 @@ class Pipeline:
             only when the graph writes.
         nan_policy
             What to do with NaN and infinite samples (see above).
+        keep
+            uids whose results come back in :attr:`ChunkResult.values` (host
+            arrays, halo trimmed).
 
         Returns
         -------
@@ -640,6 +684,9 @@ class Pipeline:
             result.seconds[cmd.name] = result.seconds.get(cmd.name, 0.0) + time.perf_counter() - t0
             if cmd.writes:
                 result.written.extend(self._written_by(node, chunk, counting))
+            if node.uid in keep:
+                core = Value(out, meta).core()
+                result.values[node.uid] = (to_host(core.array), core.meta)
             if remaining.get(node.uid):
                 values[node.uid] = Value(out if ns is xp else to_device(xp, out), meta)
             for uid in set(node.inputs):
@@ -662,6 +709,26 @@ class Pipeline:
         return declared
 
     # --- documentation ------------------------------------------------------
+    def __repr__(self) -> str:
+        """The graph for people: its name and file, then each command in the order
+        it runs, with its uid, inputs and the parameters its config sets::
+
+            Pipeline('raydas demo noise log' from configs/demo-noiselog.json, 4 commands)
+              1 fft <- 0
+              2 rms_from_fft <- 1: low_freq=0, high_freq=-1
+              ...
+        """
+        n = len(self.order)
+        title = " ".join(([repr(self.name)] if self.name else []) + ([f"from {self.source}"] if self.source else []))
+        count = f"{n} command{'' if n == 1 else 's'}"
+        lines = [f"Pipeline({title}, {count})" if title else f"Pipeline({count})"]
+        for node in self.order:
+            inputs = f"<- {node.in_uid}" + "".join(f", gather {g}" for g in node.gather_uids)
+            params = node.command.params.model_dump(exclude_unset=True)
+            shown = ", ".join(f"{key}={_brief(value)}" for key, value in params.items())
+            lines.append(f"  {node.uid} {node.command.name} {inputs}" + (f": {shown}" if shown else ""))
+        return "\n".join(lines)
+
     def to_dot(self) -> str:
         """Graphviz dot of the graph: green steps run on GPU actors, grey on the host."""
         title = (self.name or "pipeline").replace('"', "'")

@@ -193,6 +193,11 @@ class ChunkPlan:
         return unix_stem(self.start_ns)
 
     @property
+    def end_ns(self) -> int:
+        """End of the chunk's own samples: the time just after its last one (ns, UTC)."""
+        return self.start_ns + int(round((self.stop - self.start) * self.dt * NS_PER_S))
+
+    @property
     def sources(self) -> list[str]:
         return sorted({r.path for r, _, _ in self.pieces})
 

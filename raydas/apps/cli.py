@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 
 from ..errors import RaydasError, RunFailed
 from ..version import __version__
+from . import console
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -30,6 +30,8 @@ def _cell(v) -> str:
 
 # --- sub-commands -----------------------------------------------------------------
 def cmd_scan(args) -> int:
+    """List the records of ``args.paths``; exit status 1 when any input could not be
+    read or none holds a record (documents that are not data do not count)."""
     from .. import formats
     from ..config import redact
     from ..recording import assemble
@@ -66,16 +68,16 @@ def cmd_scan(args) -> int:
         for b in breaks:
             print(redact(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}"))
         for f in failures:
-            print(redact(f"unreadable: {f}"), file=sys.stderr)
+            print(redact(f"raydas: unreadable: {f}"), file=sys.stderr)
         if found.not_data:
             print(
                 redact(
-                    f"skipped {len(found.not_data)} file(s) that are not data: "
+                    f"raydas: skipped {len(found.not_data)} file(s) that are not data: "
                     + ", ".join(_short(f.path) for f in found.not_data)
                 ),
                 file=sys.stderr,
             )
-    return 0 if records else 1
+    return 0 if records and not failures else 1
 
 
 def _record_label(record) -> str:
@@ -227,9 +229,23 @@ def _resume(args) -> str | None:
 def _execute(cfg, mode: str, args) -> int:
     from ..runtime import run
 
+    return _conclude(mode, lambda: run(cfg, mode=mode, progress=not args.no_progress))  # resume: in cfg (overrides)
+
+
+def _conclude(mode: str, work) -> int:
+    """Run ``work()`` (which returns a RunReport) and print its summary on stdout,
+    also when something failed; then the failures, each once, on stderr.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 when any file or chunk failed.
+    """
     try:
-        report = run(cfg, mode=mode, progress=not args.no_progress)
+        report = work()
     except RunFailed as exc:
+        if exc.report is not None:
+            print(exc.report.summary(failures=False), flush=True)
         print(
             f"raydas: {mode} finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr
         )
@@ -262,28 +278,30 @@ def cmd_demo(args) -> int:
     )
     cfg = _apply_overrides(load_config(config_path), args)
     code = _execute(cfg, "run", args)
-    if code == 0:
-        print(f"config:    {config_path}")
-        print(f"data:      {os.path.join(out, 'data')}")
+    print(f"config:    {config_path}")
+    print(f"data:      {os.path.join(out, 'data')}")
     return code
 
 
 def cmd_watch(args) -> int:
     from ..config import load_config
     from ..configfile import config_folder, load_json
-    from ..runtime import watch
+    from ..runtime import Watcher
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "input" not in doc and "command_list" not in doc:
         doc = dict(doc, input=args.url)  # a watch config needs no input: the watched folder is it
     cfg = _apply_overrides(load_config(doc, base=config_folder(args.config)), args)
-    try:
-        report = watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress)
-    except RunFailed as exc:
-        print(f"raydas: watch finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr)
-        return 1
-    print(report.summary())
-    return 0
+    watcher = Watcher(
+        args.url,
+        cfg,
+        interval=args.interval,
+        idle_exit=args.idle_exit,
+        progress=not args.no_progress,
+        settle=args.settle,
+    )
+    print(f"raydas: {watcher.describe()}", file=sys.stderr, flush=True)
+    return _conclude("watch", watcher.watch)
 
 
 def cmd_up(args) -> int:
@@ -372,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="run config (JSON) giving processing, output, chunk_seconds")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between listings (default 2)")
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a new file")
+    p.add_argument(
+        "--settle",
+        type=float,
+        help="take a file once its size and modification time have not changed for this many seconds "
+        "(default: the config's settle_seconds, 5)",
+    )
     _add_run_options(p)
     p.set_defaults(func=cmd_watch)
 
@@ -411,14 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..config import RedactFilter, redact
+    from ..config import redact
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    logging.captureWarnings(True)  # warnings name files: through the log handlers, so through the filter
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactFilter) for f in handler.filters):
-            handler.addFilter(RedactFilter())
+    console.configure(verbose=args.verbose)
     try:
         return args.func(args)
     except RaydasError as exc:

@@ -9,6 +9,7 @@ Ray's object store are read-only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -209,6 +210,9 @@ class Command:
         spectrum of real data gives it the same numbers; ``"through"`` hands its
         input on unchanged (its own consumers decide). The pipeline lets ``fft``
         compute the cheaper one-sided spectrum only where every use is positive.
+    passes_input_on
+        True for commands whose result is their input, unchanged (``to_gpu``,
+        ``NONE``, the writers): what their consumers get was made before them.
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -223,6 +227,7 @@ class Command:
     writes: ClassVar[bool] = False
     spectrum_use: ClassVar[str] = "full"
     keeps_layout: ClassVar[bool] = False
+    passes_input_on: ClassVar[bool] = False
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):
@@ -268,10 +273,29 @@ class Command:
         that chunk writes for its whole output folder (:attr:`Context.writes_shared`)."""
         return []
 
-    def after_run(self, sink: OutputSink, output_ids: list[str]) -> str | None:
+    def after_run(
+        self,
+        sink: OutputSink,
+        output_ids: list[str],
+        spans: Sequence[tuple[int, int]] | None = None,
+        inputs: Sequence[Command | None] = (),
+    ) -> str | None:
         """The post-run step a writer declares (e.g. a quick-look of what it wrote),
         run once after the chunks ``output_ids`` are done; returns the URL it wrote, or
-        None (the default: no step). Raises RaydasError when it cannot be drawn."""
+        None (the default: no step). Raises RaydasError when it cannot be drawn.
+
+        Parameters
+        ----------
+        sink
+            The results root.
+        output_ids
+            The chunks of the run (:attr:`Context.output_id`).
+        spans
+            ``(start_ns, end_ns)`` of each chunk of ``output_ids`` (ns, UTC), when known.
+        inputs
+            The commands that made this one's inputs (``in_uid``, then
+            ``gather_uids``; pass-through steps skipped; None for the data).
+        """
         return None
 
     # --- work ---------------------------------------------------------------

@@ -28,6 +28,7 @@ class _PassOn(Command):
     family = "control"
     spectrum_use = "through"
     keeps_layout = True
+    passes_input_on = True
 
     def apply(self, xp, x, ctx):
         return x

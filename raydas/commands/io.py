@@ -38,6 +38,7 @@ class Writer(Command):
 
     family = "io"
     writes = True
+    passes_input_on = True
     gpu = False
     time_local = False
     keeps_layout = True  # writers pass their input on
@@ -207,13 +208,26 @@ class WriteWitsml(Writer):
             band00 = gathered[0].channels * gathered[0].samples
         witsml_table((layout.channels, layout.samples), band00, len(self.curve_names(bool(gathered))))
 
-    def after_run(self, sink: OutputSink, output_ids: list[str]) -> str | None:
-        """The noise-log quick-look (``quicklook.png``) of the band energies written."""
-        if self.params.directory_out == "NONE":
+    def after_run(self, sink: OutputSink, output_ids: list[str], spans=None, inputs=()) -> str | None:
+        """The noise-log quick-look (``quicklook.png``) of the band values written,
+        each curve's quantity named after the command that made it (``inputs``)."""
+        p = self.params
+        if p.directory_out == "NONE":
             return None
         from .quicklook import noise_log_quicklook
 
-        return noise_log_quicklook(sink, self.params.directory_out, output_ids)
+        return noise_log_quicklook(sink, p.directory_out, output_ids, spans, self.curve_quantities(inputs))
+
+    def curve_quantities(self, inputs) -> list[str]:
+        """What the values of each curve written are (``"RMS"``...), from the commands
+        that made this command's inputs (``in_uid``, then ``gather_uids[0]``: band 0-Nyquist)."""
+        from .quicklook import quantity_of
+
+        gathered = len(inputs) > 1
+        quantities = [quantity_of(inputs[0] if inputs else None)] * len(self.curve_names(gathered))
+        if gathered:
+            quantities[0] = quantity_of(inputs[1])
+        return quantities
 
 
 @register

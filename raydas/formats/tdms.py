@@ -46,8 +46,21 @@ def _lead_in(head: bytes, url: str) -> tuple[int, int, int]:
     return toc, next_segment, raw_offset
 
 
-def _metadata(probe: Probe):
+def _tdms_file():
+    """npTDMS's ``TdmsFile``, its own console logging quietened below ERROR: it logs a
+    truncated last segment through a handler of its own, and raydas reports that
+    itself, naming the file (:class:`TruncatedFileWarning`)."""
+    import logging
+
     from nptdms import TdmsFile
+    from nptdms.log import log_manager
+
+    log_manager.set_level(logging.ERROR)
+    return TdmsFile
+
+
+def _metadata(probe: Probe):
+    TdmsFile = _tdms_file()
 
     with probe.fs.open(probe.path, "rb") as fh:
         try:
@@ -175,7 +188,7 @@ class TdmsFormat(Format):
                 raise FormatError(record.path, f"ends before sample {stop} (file changed since it was scanned?)")
             block = np.frombuffer(payload, dtype=dtype).reshape(stop - start, record.n_channels)
             return time_major_to_float32(block[:, channels])
-        from nptdms import TdmsFile
+        TdmsFile = _tdms_file()
 
         with fs.open(path, "rb") as fh:
             tdms = TdmsFile.read(io.BytesIO(fh.read()))

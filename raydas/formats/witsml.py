@@ -10,6 +10,7 @@ A folder of them re-ingests as one (depth, time) series per curve
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -42,6 +43,28 @@ def band_curve_names(
         else:
             names.append(str(label))
     return names
+
+
+_BAND_NAME = re.compile(r"^band_(?:0-nyquist|\d+_(?P<lo>-?[0-9.eE+]+)-(?P<hi>-?[0-9.eE+]+))$")
+
+
+def parse_band_name(name: str) -> tuple[float, float | None] | None:
+    """The band of a curve named by :func:`band_curve_names`: ``(low, high)`` in Hz,
+    ``high`` None for Nyquist (distpy's ``-1``); None for a name of another kind (a label).
+
+    >>> parse_band_name("band_01_200--1"), parse_band_name("band_0-nyquist"), parse_band_name("flow")
+    ((200.0, None), (0.0, None), None)
+    """
+    match = _BAND_NAME.match(name)
+    if match is None:
+        return None
+    if match["lo"] is None:
+        return 0.0, None
+    try:
+        low, high = float(match["lo"]), float(match["hi"])
+    except ValueError:
+        return None
+    return low, (None if high < 0 else high)
 
 
 def _num(x: float) -> str:

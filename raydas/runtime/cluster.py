@@ -21,12 +21,14 @@ Devices: one GPU actor per GPU of the cluster (``num_gpus=1`` and an explicit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -150,7 +152,7 @@ def connect(options: RayOptions) -> Connection:
     mark = uuid.uuid4().hex
     reaper = start_reaper(mark)  # first: whenever this process dies from now on, its Ray goes too
     try:
-        with _marked(mark):
+        with _marked(mark), quiet_ray_notice(TOKEN_NOTICE_LOGGER):
             ray.init(
                 address="local",
                 num_cpus=options.num_cpus,
@@ -210,6 +212,26 @@ def _marked(mark: str):
             os.environ[MARK_VARIABLE] = before
 
 
+#: the logger of Ray's notice "Token authentication is enabled for this Ray cluster" (Ray 2.60)
+TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+#: the logger of Ray's notice "In the near future, ray.timeline() will read ... from the dashboard" (Ray 2.60)
+TIMELINE_NOTICE_LOGGER = "ray._private.state"
+
+
+@contextlib.contextmanager
+def quiet_ray_notice(logger: str) -> Iterator[None]:
+    """Without the warnings Ray logs through ``logger`` (below ERROR) meanwhile: notices
+    Ray gives on every call (token authentication on, timeline's future source) that
+    raydas's runs would print every time, and more than once."""
+    quiet = logging.getLogger(logger)
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        quiet.setLevel(level)
+
+
 def attach(address: str) -> None:
     """Connect this process to the Ray running on this machine at ``address``.
 
@@ -226,13 +248,8 @@ def attach(address: str) -> None:
     except ImportError:  # another Ray version: RAY_AUTH_MODE decides
         pass
     else:
-        quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # not Ray's "token authentication is enabled" warning on every run
-        try:
+        with quiet_ray_notice(TOKEN_NOTICE_LOGGER):
             maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
-        finally:
-            quiet.setLevel(level)
     try:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError) as exc:

@@ -280,7 +280,7 @@ class Driver:
         if ticket.arrival is not None and failure is None:
             report.latencies.append(time.time() - ticket.arrival)
         self.delivered.append(plan.index)
-        self.progress.update(1, nbytes)
+        self.progress.update(1, 0 if failure is not None else nbytes)
         if self.on_result is not None:
             self.on_result(plan, None if failure is not None else outcome, failure)
 

@@ -31,7 +31,10 @@ class Progress:
     """Chunks done of total, throughput and ETA, shown on stderr.
 
     Interactive terminals get a tqdm bar; logs (stderr not a terminal) get one
-    line every ``log_every`` seconds and one at the end.
+    line every ``log_every`` seconds and one at the end. Throughput is the
+    float32 samples of the chunks done (failed ones excluded) over the time
+    from the start to the last chunk done: the run's summary reports the same
+    figure (:attr:`RunReport.processing_seconds`).
 
     Parameters
     ----------
@@ -53,6 +56,8 @@ class Progress:
         self.log_every = log_every
         self.stream = stream or sys.stderr
         self._last_log = self.start
+        self._last_done = self.start
+        self.end: float | None = None  # set by close(): the time the last chunk was done
         self._bar = None
         if enabled and hasattr(self.stream, "isatty") and self.stream.isatty():
             from tqdm import tqdm
@@ -69,8 +74,10 @@ class Progress:
             self._bar.refresh()
 
     def update(self, chunks: int = 1, nbytes: int = 0) -> None:
+        """``chunks`` more done, carrying ``nbytes`` of float32 samples (0 for a failed chunk)."""
         self.done += chunks
         self.bytes += nbytes
+        self._last_done = self.clock()
         if not self.enabled:
             return
         snap = self.snapshot()
@@ -82,12 +89,20 @@ class Progress:
             print(f"raydas: {snap.line()}", file=self.stream, flush=True)
 
     def snapshot(self) -> Snapshot:
-        elapsed = max(self.clock() - self.start, 1e-9)
+        """Progress now (after :meth:`close`: at the last chunk done)."""
+        elapsed = max((self.clock() if self.end is None else self.end) - self.start, 1e-9)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if self.done else None
         return Snapshot(self.done, self.total, elapsed, self.bytes / elapsed / 1e6, rate, eta)
 
+    @property
+    def seconds(self) -> float:
+        """Seconds from the start to the last chunk done (0 before any)."""
+        return self._last_done - self.start if self.done else 0.0
+
     def close(self) -> None:
+        """Stop the clock at the last chunk done and show the final line."""
+        self.end = self._last_done
         if self._bar is not None:
             self._bar.close()
         elif self.enabled and self.done:

@@ -11,12 +11,11 @@ import numpy as np
 
 from ..config import redact
 from ..errors import FormatError, RaydasError
+from ..fsutil import FAILURE_REPORT  # noqa: F401  (re-exported as raydas.runtime.FAILURE_REPORT)
 from ..pipeline import ChunkResult, NonFinite
 from ..recording import ChunkPlan
 from ..timeutil import to_iso
 
-#: the failure report's file name, under the results root
-FAILURE_REPORT = "raydas-failures.json"
 #: the stages of a chunk's life, in the order they happen (RunReport.stage_seconds keys)
 STAGES = ("ingest", "queue", "compute", "write")
 
@@ -86,7 +85,8 @@ class Failure:
     def line(self) -> str:
         """One line for people: ``[stage] file chunk N: error``."""
         chunk = f" chunk {self.chunk}" if self.chunk else ""
-        return f"[{self.stage}] {self.file}{chunk}: {self.error}"
+        error = self.error.removeprefix(f"{self.file}: ") if self.file else self.error  # the file is named once
+        return f"[{self.stage}] {self.file}{chunk}: {error}"
 
 
 @dataclass
@@ -128,6 +128,9 @@ class ProcessedChunk:
 class RunReport:
     """What a run did (printed by the CLI, returned to Python callers).
 
+    ``seconds`` is the whole run (scan, Ray's start, post-run steps included);
+    ``processing_seconds`` the time from the start of processing to the last
+    chunk done, over which the progress bar and the summary give throughput.
     ``stage_seconds`` sums, over the chunks processed, the time each spent in
     ``ingest`` (reading, in an ingest task), ``queue`` (from submission to the
     start of processing, less ingest: scheduling, object transfer, waiting for
@@ -144,6 +147,7 @@ class RunReport:
     outputs_written: int = 0
     bytes_processed: int = 0
     seconds: float = 0.0
+    processing_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     discontinuities: list[dict] = field(default_factory=list)
@@ -200,15 +204,16 @@ class RunReport:
         for name, value in seconds.items():
             self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + value
 
-    def summary(self) -> str:
-        rate = self.bytes_processed / self.seconds / 1e6 if self.seconds > 0 else 0.0
+    def summary(self, failures: bool = True) -> str:
+        """The run in a few lines for people: results, counts, time, memory, breaks, warnings
+        and, unless ``failures`` is False (the CLI prints them on stderr), what failed."""
         lines = [
             f"results:   {self.output}",
             f"chunks:    {self.chunks_done} processed, {self.chunks_skipped} already done, {self.chunks_total} in all",
             f"inputs:    {self.files} file(s), {self.records} record(s)",
             f"outputs:   {self.outputs_written} file(s) written",
-            f"time:      {self.seconds:.2f} s ({rate:.1f} MB/s of float32 samples) "
-            f"on {self.actors} {self.device} actor(s)",
+            f"time:      {self.seconds:.2f} s in all; {self._throughput()}"
+            + (f" on {self.actors} {self.device} actor(s)" if self.actors else ""),
         ]
         if self.ray:
             lines.append(f"ray:       {self.ray}")
@@ -216,11 +221,7 @@ class RunReport:
             stages = ", ".join(f"{k} {self.stage_seconds.get(k, 0.0):.2f} s" for k in STAGES)
             lines.append(f"stages:    {stages} (summed over chunks)")
         if self.peak_object_store_bytes is not None or self.peak_driver_rss_bytes:
-            store = "?" if self.peak_object_store_bytes is None else f"{self.peak_object_store_bytes / 2**20:.0f} MiB"
-            lines.append(
-                f"memory:    object store peak {store} with {self.in_flight} chunks in flight, "
-                f"driver RSS peak {(self.peak_driver_rss_bytes or 0) / 2**20:.0f} MiB"
-            )
+            lines.append(f"memory:    {self._memory()}")
         if self.resume == "never":
             lines.append("resume:    never (every chunk recomputed)")
         if self.redone:
@@ -248,9 +249,28 @@ class RunReport:
             lines.append(f"break:     {d['kind']} between {d['before']} and {d['after']}: {d['detail']}")
         for w in self.warnings:
             lines.append(f"warning:   {w}")
-        for f in self.failures:
-            lines.append(f"FAILED:    {f.line()}")
+        if failures:
+            lines.extend(f"FAILED:    {f.line()}" for f in self.failures)
         return redact("\n".join(lines))  # paths, warnings and errors are input
+
+    def _throughput(self) -> str:
+        """Processing time and MB/s of float32 samples, the figure the progress bar shows."""
+        if self.processing_seconds <= 0:
+            return "no chunk processed"
+        rate = self.bytes_processed / self.processing_seconds / 1e6
+        return f"processing {self.processing_seconds:.2f} s at {rate:.1f} MB/s of float32 samples"
+
+    def _memory(self) -> str:
+        """The memory peaks measured; the object store's only when it was measured."""
+        parts = []
+        if self.peak_object_store_bytes is not None:
+            parts.append(
+                f"object store peak {self.peak_object_store_bytes / 2**20:.0f} MiB "
+                f"with {self.in_flight} chunks in flight"
+            )
+        if self.peak_driver_rss_bytes:
+            parts.append(f"driver RSS peak {self.peak_driver_rss_bytes / 2**20:.0f} MiB")
+        return ", ".join(parts)
 
     def failure_document(self, config: dict) -> dict:
         """The JSON failure report (:data:`FAILURE_REPORT`): what failed, the chunk

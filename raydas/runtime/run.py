@@ -171,7 +171,7 @@ class Run:
             self.processing_source = proc
             proc = load_json(proc)
         self.processing = proc
-        self.pipeline = Pipeline.from_config(proc, source=self.processing_source)
+        self.pipeline = Pipeline.from_config(proc, source=self.processing_source, log_warnings=False)  # in the summary
         self.report.warnings.extend(self.pipeline.warnings)
 
     @property
@@ -393,6 +393,7 @@ class Run:
         finally:
             if bar is not None:
                 bar.close()
+                self.report.processing_seconds += bar.seconds
             connection.close()
             self._close_manifest()
 
@@ -445,7 +446,11 @@ class Run:
     def _after_run(self, plans: list[ChunkPlan]) -> None:
         """The post-run steps the pipeline's writers declare (the noise log's quick-look)."""
         try:
-            drawn = self.pipeline.after_run(OutputSink(self.config.output), [p.output_id for p in plans])
+            drawn = self.pipeline.after_run(
+                OutputSink(self.config.output),
+                [p.output_id for p in plans],
+                spans=[(p.start_ns, p.end_ns) for p in plans],
+            )
         except RaydasError as exc:
             self.report.warnings.append(f"quicklook not drawn: {exc}")
             return
@@ -457,7 +462,7 @@ class Run:
         if self.report.failures:
             document = self.report.failure_document(self.config.model_dump(mode="json"))
             path = sink.write(FAILURE_REPORT, json.dumps(document, indent=2).encode())
-            raise RunFailed(self.report.failures, path)
+            raise RunFailed(self.report.failures, path, report=self.report)
         stale = sink.url(FAILURE_REPORT)
         try:  # a clean rerun removes the report of an earlier failed run
             fs, p = url_to_fs(stale)
@@ -475,14 +480,15 @@ class Run:
         target = self.config.ray.timeline
         if not target or not ray.is_initialized():
             return
-        events = ray.timeline()
-        deadline = time.monotonic() + TASK_EVENTS_FLUSH_S
-        while time.monotonic() < deadline:  # workers report their task events about once a second
-            time.sleep(1.0)
-            later = ray.timeline()
-            if len(later) == len(events):
-                break
-            events = later
+        with cluster.quiet_ray_notice(cluster.TIMELINE_NOTICE_LOGGER):
+            events = ray.timeline()
+            deadline = time.monotonic() + TASK_EVENTS_FLUSH_S
+            while time.monotonic() < deadline:  # workers report their task events about once a second
+                time.sleep(1.0)
+                later = ray.timeline()
+                if len(later) == len(events):
+                    break
+                events = later
         if since is not None:
             events = [e for e in events if e.get("ts", 0) >= since * 1e6]
         self.report.timeline = OutputSink(self.config.output).write(target, json.dumps(events).encode())

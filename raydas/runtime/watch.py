@@ -1,14 +1,24 @@
 """``raydas watch``: process files as they arrive in a folder or bucket.
 
 Every ``interval`` seconds the watcher lists the folder (any fsspec URL:
-local, ``s3://``, ``gs://``, ``az://``, ``memory://``). A new file is taken
-once its size has not changed between two listings (hidden files, such as
-the temporary files of writers that rename when done, are ignored). Its
-records join the recording built from the files before it, so chunks run
-across file boundaries exactly as in a batch run: a chunk is processed as
-soon as its own samples *and* the halo after it have arrived (the halo
-before it comes from the previous file). The chunk boundaries are those of
-the batch run over the same files, so the outputs are the same.
+local, ``s3://``, ``gs://``, ``az://``, ``memory://``). A file is taken once
+it has stopped changing: its size and modification time (an object's
+ETag where a store gives no time) the same over listings for ``settle``
+seconds (default 5: :attr:`RunConfig.settle_seconds`, ``--settle``), so a
+file still being written, even one written in parts with pauses shorter
+than that, is not taken half-written. Hidden files are never taken: a
+writer that writes under a hidden name (``.name.part``) and renames the
+file when complete needs no settle time at all (``--settle 0``).
+
+A file whose scan or chunks failed is taken again when it changes (new size
+or modification time), and its earlier failures are dropped if it then
+succeeds; left unchanged, it stays failed and the watcher ends non-zero.
+
+A taken file's records join the recording built from the files before it,
+so chunks run across file boundaries exactly as in a batch run: a chunk is
+processed as soon as its own samples *and* the halo after it have arrived
+(the halo before it comes from the previous file). The chunk boundaries are
+those of the batch run over the same files, so the outputs are the same.
 
 The tail of a recording (its last chunk, and chunks waiting for a halo that
 will never come) is processed when a gap or layout change closes the
@@ -27,6 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 from .. import formats
 from ..config import RunConfig
@@ -34,10 +45,24 @@ from ..errors import RaydasError
 from ..fsutil import url_to_fs
 from ..recording import ChunkPlan, assemble
 from .driver import Driver
-from .report import RunReport
+from .report import Failure, RunReport
 from .run import Mode, Run
 
 log = logging.getLogger(__name__)
+
+#: what says a file changed: its size (bytes) and modification time (or ETag)
+Fingerprint = tuple
+#: keys of ``fs.info`` that change with a file's content: local and Azure times, S3's, GCS's, ETags
+_CHANGE_KEYS = ("mtime", "LastModified", "last_modified", "updated", "ETag", "etag", "generation")
+
+
+@dataclass
+class _Seen:
+    """A file listed but not (or no longer) taken."""
+
+    fingerprint: Fingerprint
+    since: float  # monotonic time (s) it was first listed with this fingerprint
+    first_seen: float  # wall time (s) it was first listed at all
 
 
 class Watcher:
@@ -48,33 +73,55 @@ class Watcher:
     url
         Folder (or glob) to watch: local path or fsspec URL.
     config
-        Run config: processing, output, chunk_seconds, ray options (its
-        ``input`` is replaced by ``url``).
+        Run config: processing, output, chunk_seconds, settle_seconds, ray
+        options (its ``input`` is replaced by ``url``).
     interval
         Seconds between listings.
     idle_exit
         Stop after this many seconds without a new file (None: run until stopped).
+    progress
+        Show progress on stderr.
+    settle
+        Seconds a file's size and modification time must stay unchanged before
+        it is taken (default: ``config.settle_seconds``); 0 takes a file seen
+        unchanged over two listings.
     """
 
     def __init__(
-        self, url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None, progress: bool = True
+        self,
+        url: str,
+        config: RunConfig,
+        interval: float = 2.0,
+        idle_exit: float | None = None,
+        progress: bool = True,
+        settle: float | None = None,
     ):
         self.url = url
         self.config = config.model_copy(update={"input": url})
         self.interval = interval
         self.idle_exit = idle_exit
-        self.run = Run(self.config, mode=Mode.RUN, progress=progress)
+        self.settle = self.config.settle_seconds if settle is None else float(settle)
+        self.run = Run(self.config, mode=Mode.RUN, progress=progress, on_result=self._on_result)
         self.stop_event = threading.Event()
-        self._sizes: dict[str, int] = {}  # path -> size at the last listing (not yet taken)
-        self._first_seen: dict[str, float] = {}  # path -> wall time first listed
-        self._taken: dict[str, float] = {}  # path -> wall time first listed, for files taken
+        self._pending: dict[str, _Seen] = {}  # files listed, not yet taken (or changed since they failed)
+        self._taken: dict[str, Fingerprint] = {}  # files taken, as they were when taken
+        self._arrival: dict[str, float] = {}  # wall time each taken file was first listed
+        self._failed: dict[str, set[str]] = {}  # failed files -> stems of their failed chunks
         self._records: list = []
         self._submitted: set[str] = set()  # output ids of the chunks handed to the driver (or already done)
         self._last_new = time.monotonic()
 
+    def describe(self) -> str:
+        """One line saying what is watched, when a file is taken and where results go."""
+        stop = f"after {self.idle_exit:g} s without a new file, or Ctrl-C" if self.idle_exit is not None else "Ctrl-C"
+        return (
+            f"watching {self.url} every {self.interval:g} s; a file is taken once its size and modification time "
+            f"have not changed for {self.settle:g} s; results in {self.run.config.output}; stops on {stop}"
+        )
+
     # listing --------------------------------------------------------------------------------
     def poll(self) -> int:
-        """List the folder; scan the files that have settled; returns how many were taken."""
+        """List the folder; take the files that have settled; returns how many were taken."""
         fs, _ = url_to_fs(self.url)
         fs.invalidate_cache()  # object stores cache listings: look afresh every time
         try:
@@ -82,27 +129,60 @@ class Watcher:
         except (FileNotFoundError, RaydasError):
             urls = []
         taken = 0
+        now = time.monotonic()
         for url in urls:
-            if url in self._taken:
-                continue
             try:
-                fs, path = url_to_fs(url)
-                fs.invalidate_cache(path)
-                size = int(fs.size(path) or 0)
+                fingerprint = _fingerprint(url)
             except OSError:  # gone again
                 continue
-            before = self._sizes.get(url)
-            self._sizes[url] = size
-            self._first_seen.setdefault(url, time.time())
-            if before is None or before != size or size == 0:
-                continue  # new or still growing: look again next time
-            self._sizes.pop(url)
-            self._taken[url] = self._first_seen.pop(url, time.time())
+            if self._taken.get(url) == fingerprint or (url in self._taken and url not in self._failed):
+                continue  # taken (a file taken and done is not taken again)
+            seen = self._pending.get(url)
+            if seen is None or seen.fingerprint != fingerprint:
+                first = seen.first_seen if seen is not None else self._arrival.get(url, time.time())
+                self._pending[url] = _Seen(fingerprint, now, first)
+                continue  # new or still changing: look again next time
+            if fingerprint[0] == 0 or now - seen.since < self.settle:
+                continue
+            del self._pending[url]
+            self._take(url, fingerprint, seen.first_seen)
             taken += 1
-            self._records.extend(self.run.scan_file(url))
         if taken:
             self._last_new = time.monotonic()
         return taken
+
+    def _take(self, url: str, fingerprint: Fingerprint, first_seen: float) -> None:
+        """Scan a settled file; one that failed before is taken afresh (its old records,
+        failures and failed chunks dropped, so that they run again)."""
+        if url in self._failed:
+            self._forget_failure(url)
+        self._taken[url] = fingerprint
+        self._arrival.setdefault(url, first_seen)
+        failures_before = len(self.run.report.failures)
+        self._records.extend(self.run.scan_file(url))
+        if len(self.run.report.failures) > failures_before:
+            self._failed[url] = set()
+
+    def _forget_failure(self, url: str) -> None:
+        """Drop what a failed file left: its failures, its records (counted again
+        when it is scanned afresh) and its failed chunks (so that they run again)."""
+        report = self.run.report
+        old = [r for r in self._records if r.path == url]
+        if old:
+            report.files -= 1
+            report.records -= len(old)
+        self._records = [r for r in self._records if r.path != url]
+        report.failures = [f for f in report.failures if url not in f.file.split(";")]
+        again = self._failed.pop(url) & self._submitted
+        self._submitted -= again
+        report.chunks_total -= len(again)
+
+    def _on_result(self, plan: ChunkPlan, outcome, failure: Failure | None) -> None:
+        """A chunk failed: its files are taken again (and the chunk re-run) when they change."""
+        if failure is None:
+            return
+        for path in plan.sources:
+            self._failed.setdefault(path, set()).add(plan.stem)
 
     # planning ---------------------------------------------------------------------------------
     def ready_plans(self, final: bool = False) -> list[tuple[ChunkPlan, float]]:
@@ -123,7 +203,7 @@ class Watcher:
             wanted = self.run.halo_for(rec.sample_rate)
             complete = plan.stop - plan.start == size and plan.halo[1] >= wanted
             if closed or complete:
-                arrival = max(self._taken.get(r.path, time.time()) for r, _, _ in plan.pieces)
+                arrival = max(self._arrival.get(r.path, time.time()) for r, _, _ in plan.pieces)
                 out.append((plan, arrival))
         return out
 
@@ -163,10 +243,10 @@ class Watcher:
                 if not driver.busy and time.monotonic() < deadline and not self.stop_event.is_set():
                     self.stop_event.wait(max(0.0, deadline - time.monotonic()))
                 idle = self.idle_exit is not None and time.monotonic() - self._last_new > self.idle_exit
-                if self.stop_event.is_set() or (idle and not self._sizes):
+                if self.stop_event.is_set() or (idle and not self._pending):
                     break
             self.poll()
-            while self._sizes:  # files already there when stopped: take them once they have settled
+            while self._pending:  # files already there when stopped: take them once they have settled
                 time.sleep(self.interval)
                 self.poll()
             self._submit_ready(driver, final=True)
@@ -175,8 +255,29 @@ class Watcher:
         return self.run.finish()
 
 
+def _fingerprint(url: str) -> Fingerprint:
+    """What says that the file ``url`` changed: its size (bytes) and modification
+    time, or an object store's ETag or generation where it gives no time.
+
+    Raises
+    ------
+    OSError
+        When the file is gone.
+    """
+    fs, path = url_to_fs(url)
+    fs.invalidate_cache(path)
+    info = fs.info(path)
+    stamp = next((info[k] for k in _CHANGE_KEYS if k in info), None)
+    return (int(info.get("size") or 0), str(stamp))
+
+
 def watch(
-    url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None, progress: bool = True
+    url: str,
+    config: RunConfig,
+    interval: float = 2.0,
+    idle_exit: float | None = None,
+    progress: bool = True,
+    settle: float | None = None,
 ) -> RunReport:
     """Process files arriving in ``url`` with ``config`` (see :class:`Watcher`)."""
-    return Watcher(url, config, interval=interval, idle_exit=idle_exit, progress=progress).watch()
+    return Watcher(url, config, interval=interval, idle_exit=idle_exit, progress=progress, settle=settle).watch()

@@ -99,7 +99,7 @@ def test_mixed_junk_folder_reports_each_bad_file_and_scans_the_rest(tmp_path, ca
     (folder / "truncated.sgy").write_bytes(raw[: len(raw) - 100])
     fake_hdf5 = b"\x89HDF\r\n\x1a\n" + b"\x00" * 200
     (folder / "corrupt.h5").write_bytes(fake_hdf5)
-    assert main(["scan", str(folder), "--json"]) == 0
+    assert main(["scan", str(folder), "--json"]) == 1  # non-zero whenever an input failed (issue 10)
     report = json.loads(capsys.readouterr().out)
     assert sorted(r["path"].rsplit("/", 1)[1] for r in report["records"]) == ["part00.sgy", "part01.sgy"]
     problems = {u["path"].rsplit("/", 1)[1]: u["error"] for u in report["unreadable"]}

@@ -24,8 +24,9 @@ PACKAGE = "raydas"
 
 #: The layers, top to bottom: (name, module prefixes). A prefix matches the module itself and everything below it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("applications", ("raydas.apps",)),
-    ("runtime", ("raydas.runtime",)),
+    ("applications", ("raydas.apps",)),  # the CLI, its console, the demo, distpy's plots
+    # running a graph: on Ray (runtime) or here, in this process, for notebooks (inmemory: raydas.process)
+    ("runtime", ("raydas.runtime", "raydas.inmemory")),
     ("config", ("raydas.config",)),
     ("pipeline", ("raydas.pipeline", "raydas.recording", "raydas.identity", "raydas.manifest")),
     ("commands", ("raydas.commands",)),

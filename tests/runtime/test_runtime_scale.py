@@ -521,7 +521,7 @@ def test_watch_processes_arriving_files_like_a_batch_run(ray_session, tmp_path):
     cfg = RunConfig(
         input="unused", output=str(tmp_path / "live"), processing=BUTTER_NPY, chunk_seconds=0.5, quicklook=False
     )
-    watcher = Watcher(str(inbox), cfg, interval=0.2, progress=False)
+    watcher = Watcher(str(inbox), cfg, interval=0.2, progress=False, settle=0)  # files arrive whole (renamed)
     submitted_before_last = []
 
     def writer():
@@ -588,6 +588,7 @@ def test_watch_sees_new_objects_in_a_bucket(s3_bucket, tmp_path):
         f"{s3_bucket}/inbox",
         RunConfig(input="unused", output=str(tmp_path / "out"), processing=BUTTER_NPY, chunk_seconds=0.5),
         progress=False,
+        settle=0,  # taken once unchanged over two listings
     )
     assert watcher.poll() == 0
     fs.put(source[0], f"{s3_bucket}/inbox/a.sgy")
