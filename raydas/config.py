@@ -33,12 +33,14 @@ import re
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
+from . import plausible
 from .configfile import config_folder, json_path, load_json, resolve_path, validation_error
 from .errors import ConfigError
 from .fsutil import join
 from .outputs import check_output_path, safe_relative
+from .plausible import SaneNumbers
 
 DISTPY_SYSTEM_KEYS = {
     "in_drive",
@@ -133,7 +135,7 @@ def _no_credentials(value):
     return value
 
 
-class RayOptions(BaseModel):
+class RayOptions(SaneNumbers):
     """How to run on Ray."""
 
     model_config = ConfigDict(extra="forbid")
@@ -160,7 +162,7 @@ class RayOptions(BaseModel):
         return value if value is None else safe_relative(value)
 
 
-class RunConfig(BaseModel):
+class RunConfig(SaneNumbers):
     """A raydas run: where data come from, how they are processed, where results go."""
 
     model_config = ConfigDict(extra="forbid")
@@ -189,6 +191,16 @@ class RunConfig(BaseModel):
     @classmethod
     def _no_credentials_in_urls(cls, value):
         return _no_credentials(value)
+
+    @field_validator("chunk_seconds")
+    @classmethod
+    def _plausible_duration(cls, value):
+        return plausible.duration(value, "chunk_seconds")
+
+    @field_validator("sample_rate", "assumed_sample_rate")
+    @classmethod
+    def _plausible_rate(cls, value, info):
+        return value if value is None else plausible.sample_rate(value, info.field_name)
 
 
 #: what a config error says when a key looks like a credential
@@ -243,8 +255,11 @@ def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
             raise ConfigError("$.ncpu", f"must be a positive integer, got {ncpu!r}", source)
         ray["num_actors"] = 1 if not doc.get("parallel_flag") else ncpu
     prf = doc.get("prf")
-    if prf is not None and (isinstance(prf, bool) or not isinstance(prf, (int, float)) or prf <= 0):
-        raise ConfigError("$.prf", f"must be a positive number (Hz), got {prf!r}", source)
+    if prf is not None:
+        try:
+            plausible.sample_rate(prf, "prf (Hz)")
+        except ValueError as exc:
+            raise ConfigError("$.prf", str(exc), source) from None
     config = doc.get("config")
     if config is not None and not isinstance(config, str):
         raise ConfigError("$.config", f"must be the path of a processing config, got {config!r}", source)

@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ..plausible import SaneNumbers
+
 if TYPE_CHECKING:
     from ..outputs import OutputSink
 
 
-class Params(BaseModel):
+class Params(SaneNumbers):
     """Base of every command's parameters. Keys a command does not know are
-    kept aside (distpy configs carry comments and graph styling)."""
+    kept aside (distpy configs carry comments and graph styling). Numbers are
+    finite, and ``true`` is not a number (:class:`~raydas.plausible.SaneNumbers`)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
-from .base import RecordInfo, attr_number, attr_text
+from .base import RecordInfo, attr_number, attr_text, checked
 from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
 
 DATASET = "DAS"
@@ -46,11 +47,11 @@ class APSensingFormat(HDF5Format):
     def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, DATASET)
         rate = required_dataset_number(url, h5, "ProcessingServer/DataRate", "AP Sensing sample rate in Hz")
-        if not rate > 0:
-            raise FormatError(url, f"AP Sensing sample rate {rate!r} Hz is not positive")
+        rate = checked(url, plausible.sample_rate, rate, "AP Sensing ProcessingServer/DataRate")
         spacing = required_dataset_number(
             url, h5, "ProcessingServer/SpatialSampling", "AP Sensing channel spacing in m"
         )
+        spacing = checked(url, plausible.spacing, spacing, "AP Sensing ProcessingServer/SpatialSampling")
         stamp = dataset_value(h5, "Metadata/Timestamp")
         if stamp is None:
             raise FormatError(url, "AP Sensing file has no Metadata/Timestamp (start time)")

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import plausible
 from ..chunk import Chunk
 from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
@@ -71,6 +72,28 @@ class RecordInfo:
             raise FormatError(self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise FormatError(self.path, f"sample interval {self.dt!r} s is not a positive number")
+        self._check_plausible()
+
+    def _check_plausible(self) -> None:
+        """Every number the file declared is within :mod:`raydas.plausible`'s ranges, so
+        that no later step overflows or commits memory on a nonsense value.
+
+        Raises
+        ------
+        FormatError
+            Naming the file (and record) and the number that is not plausible.
+        """
+        try:
+            plausible.count(self.n_channels, "channel count")
+            plausible.count(self.n_samples, "sample count")
+            plausible.sample_interval(self.dt)
+            plausible.time_ns(self.start_ns, "start time")
+            plausible.time_ns(self.start_ns + round(self.n_samples * self.dt * NS_PER_S), "end time")
+            plausible.positions(self.positions)
+            plausible.gauge_length(self.gauge_length)
+        except ValueError as exc:
+            where = f"record {self.key}: " if self.key else ""
+            raise FormatError(self.path, f"{where}{exc}") from None
 
     @property
     def sample_rate(self) -> float:
@@ -322,6 +345,16 @@ def required_number(url: str, value, what: str) -> float:
         return attr_number(value)
     except (TypeError, ValueError) as exc:
         raise FormatError(url, f"{what} is not a number ({attr_text(value)!r})") from exc
+
+
+def checked(url: str, validator, value, what: str):
+    """``validator(value, what)`` (one of :mod:`raydas.plausible`'s), its ValueError
+    turned into a FormatError naming ``url``: a file whose sample rate, interval,
+    spacing or time is not plausible fails alone, named."""
+    try:
+        return validator(value, what)
+    except ValueError as exc:
+        raise FormatError(url, str(exc)) from None
 
 
 def attr_lookup(attrs, *names: str, default=None):

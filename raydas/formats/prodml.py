@@ -30,10 +30,11 @@ import math
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import RecordInfo, attr_lookup, axis_order_from_names
+from .base import RecordInfo, attr_lookup, axis_order_from_names, checked
 from .base import attr_number as number
 from .base import attr_text as text
 from .hdf5 import HDF5Format, numeric_dataset
@@ -109,7 +110,8 @@ def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
             raise FormatError(url, f"{group.name}: start time {text(stamp)!r} is not ISO 8601") from exc
     if dt is None or not dt > 0:
         raise FormatError(url, f"{group.name}: cannot tell the sample rate (no OutputDataRate, <2 times)")
-    return start_ns, dt
+    dt = checked(url, plausible.sample_interval, dt, f"{group.name} sample interval")
+    return checked(url, plausible.time_ns, start_ns, f"{group.name} start time"), dt
 
 
 @register
@@ -216,7 +218,7 @@ class ProdmlFormat(HDF5Format):
             n_samples=int(n_time),
             dt=float(dt),
             start_ns=int(start_ns),
-            positions=(start_locus + np.arange(n_channels)) * step,
+            positions=(start_locus + np.arange(n_channels)) * checked(url, plausible.spacing, step, "PRODML spacing"),
             units=units,
             gauge_length=_metres(url, acq.attrs, "GaugeLength"),
             key=data.name,

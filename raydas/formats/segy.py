@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
@@ -265,7 +266,10 @@ class SegyLayout:
                 f"{trace_bytes}-byte traces ({n_samples} samples of {FORMAT_NAMES[format_code]}); "
                 f"{n_traces} complete traces and {leftover} bytes left over",
             )
-        dt = interval_us * 1e-6
+        try:
+            dt = plausible.sample_interval(interval_us * 1e-6, "sample interval in the binary header")
+        except ValueError as exc:
+            raise FormatError(url, str(exc)) from None
         return cls(endian, int(format_code), int(data_offset), int(n_samples), int(n_traces), dt, revision)
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
@@ -362,6 +366,15 @@ def _positions(headers: np.ndarray, endian: str) -> tuple[np.ndarray, str]:
 
 
 def _start_time(th: bytes, endian: str) -> int:
+    """First-sample time (ns, UTC) from a trace header: year, day of year, hour,
+    minute, second (bytes 157-166) plus the delay recording time (ms, bytes 109-110).
+    A year of 0 (not recorded) gives the epoch.
+
+    Raises
+    ------
+    ValueError
+        When a field is outside its range (a year of 32767 is not 1970).
+    """
     year, day, hour, minute, second = (_field(th, o, "i2", endian) for o in (156, 158, 160, 162, 164))
     delay_ms = _field(th, 108, "i2", endian)
     if year <= 0:
@@ -369,12 +382,17 @@ def _start_time(th: bytes, endian: str) -> int:
     else:
         if year < 100:
             year += 2000 if year < 50 else 1900
-        try:
-            stamp = _dt.datetime(year, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(
-                days=max(day, 1) - 1, hours=hour, minutes=minute, seconds=second
-            )
-        except (OverflowError, ValueError):
-            stamp = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+        plausible.year(year, "trace header year")
+        for value, (low, high), what in (
+            (day, (0, 366), "day of year"),
+            (hour, (0, 23), "hour"),
+            (minute, (0, 59), "minute"),
+            (second, (0, 60), "second"),
+        ):
+            plausible.in_range(value, low, high, f"trace header {what}")
+        stamp = _dt.datetime(year, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(
+            days=max(day, 1) - 1, hours=hour, minutes=minute, seconds=second
+        )
         base = int(stamp.timestamp()) * NS_PER_S
     return base + int(delay_ms) * 1_000_000
 
@@ -419,6 +437,10 @@ class SegyFormat(Format):
             "position_source": source,
             **layout.to_attrs(),
         }
+        try:
+            start_ns = _start_time(headers[0].tobytes(), layout.endian)
+        except ValueError as exc:
+            raise FormatError(probe.url, f"first trace header: {exc}") from None
         disagree = np.unique(trace_counts[trace_counts != layout.n_samples])
         if disagree.size:
             attrs["trace_header_sample_counts"] = [int(v) for v in disagree[:5]]
@@ -429,7 +451,7 @@ class SegyFormat(Format):
                 n_channels=layout.n_traces,
                 n_samples=layout.n_samples,
                 dt=layout.dt,
-                start_ns=_start_time(headers[0].tobytes(), layout.endian),
+                start_ns=start_ns,
                 positions=positions,
                 units=unit.group(1) if unit else "",
                 attrs=attrs,

@@ -26,10 +26,11 @@ import datetime as _dt
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
-from .base import RecordInfo, attr_lookup, attr_number, attr_text, axis_order_from_names, required_number
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, axis_order_from_names, checked, required_number
 from .hdf5 import HDF5Format, numeric_dataset
 
 DATASET = "Acoustic"
@@ -93,10 +94,8 @@ class SilixaH5Format(HDF5Format):
     def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, DATASET)
         attrs = data.attrs
-        rate = _number(url, attrs, RATE, "sample rate")
-        if not rate > 0:
-            raise FormatError(url, f"Silixa sample rate {rate!r} Hz is not positive")
-        spacing = _number(url, attrs, SPACING, "channel spacing")
+        rate = checked(url, plausible.sample_rate, _number(url, attrs, RATE, "sample rate"), "Silixa SamplingFrequency")
+        spacing = checked(url, plausible.spacing, _number(url, attrs, SPACING, "channel spacing"), "Silixa spacing")
         length = attr_lookup(attrs, "MeasureLength[m]")
         n_expected = int(round(attr_number(length) / spacing)) if length is not None and spacing else None
         time_first = axis_order_from_names(attr_lookup(attrs, "Dimensions"), url, n_expected, data.shape)

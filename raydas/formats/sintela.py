@@ -29,11 +29,12 @@ import struct
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, checked
 
 MAGIC = b"PBUF"
 ENVELOPE = 12  # magic, tag, uint32 LE length
@@ -201,6 +202,9 @@ class SintelaProtobufFormat(Format):
             raise FormatError(
                 probe.url, f"packet header has no usable sampling ({first['rate']} Hz, {first['n_channels']} channels)"
             )
+        checked(probe.url, plausible.sample_rate, first["rate"], "Sintela packet sample rate")
+        checked(probe.url, plausible.spacing, first["spacing"], "Sintela packet channel spacing")
+        checked(probe.url, plausible.time_ns, first["time_ns"], "Sintela first packet time")
         step = first["spacing"] * first["channel_step"]
         positions = first["start_channel"] * first["spacing"] + step * np.arange(first["n_channels"])
         attrs.update(

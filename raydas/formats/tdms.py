@@ -24,11 +24,12 @@ import warnings
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError, TruncatedFileWarning
 from ..fsutil import url_to_fs
 from ..timeutil import parse_iso
 from . import register
-from .base import Format, Probe, RecordInfo, as_float32, time_major_to_float32
+from .base import Format, Probe, RecordInfo, as_float32, checked, time_major_to_float32
 from .silixa import idas_positions
 
 LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
@@ -99,9 +100,9 @@ class TdmsFormat(Format):
 
         rate = props.get("SamplingFrequency[Hz]")
         if rate is not None and float(rate) > 0:
-            dt = 1.0 / float(rate)
+            dt = 1.0 / checked(probe.url, plausible.sample_rate, float(rate), "TDMS SamplingFrequency[Hz]")
         elif float(first.get("wf_increment", 0) or 0) > 0:
-            dt = float(first["wf_increment"])
+            dt = checked(probe.url, plausible.sample_interval, float(first["wf_increment"]), "TDMS wf_increment")
         else:
             raise FormatError(probe.url, "TDMS file gives no sampling (no SamplingFrequency[Hz], no wf_increment)")
         start_ns = next(

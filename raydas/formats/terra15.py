@@ -28,10 +28,10 @@ import math
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
-from ..timeutil import NS_PER_S
 from . import register
-from .base import RecordInfo, attr_lookup, attr_number, attr_text
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked
 from .hdf5 import HDF5Format, numeric_dataset
 
 VERSIONS = (4, 5, 6)
@@ -106,10 +106,13 @@ class Terra15Format(HDF5Format):
             dt = gps_dt
         if not (dt > 0 and math.isfinite(dt)):
             raise FormatError(url, "Terra15 file gives no sample interval (no dT and fewer than 2 times)")
+        dt = checked(url, plausible.sample_interval, dt, "Terra15 sample interval (dT)")
         try:
             spacing = attr_number(attr_lookup(data.attrs, "dx", default=root["dx"]))
         except KeyError as exc:
             raise FormatError(url, "Terra15 file has no 'dx' (channel spacing) attribute") from exc
+        spacing = checked(url, plausible.spacing, spacing, "Terra15 dx")
+        start_ns = checked(url, plausible.seconds_to_ns, t0, f"Terra15 first time ({times.name})")
         first = attr_number(root.get("sensing_range_start", 0.0))
         n_chan = data.shape[1]
         gauge = root.get("gauge_length")
@@ -120,7 +123,7 @@ class Terra15Format(HDF5Format):
                 n_channels=int(n_chan),
                 n_samples=n_time,
                 dt=float(dt),
-                start_ns=int(round(t0 * NS_PER_S)),
+                start_ns=start_ns,
                 positions=first + np.arange(n_chan) * spacing,
                 units=attr_text(root.get("data_product_units", "")),
                 gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
