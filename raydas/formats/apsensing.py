@@ -27,7 +27,7 @@ from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
 from .base import RecordInfo, attr_number, attr_text, checked
-from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number, stored_shape
 
 DATASET = "DAS"
 
@@ -68,7 +68,8 @@ class APSensingFormat(HDF5Format):
             traces is not None and data.shape[1] == int(traces) and data.shape[0] != int(traces)
         )
         time_first = not channel_major
-        n_time, n_chan = data.shape if time_first else data.shape[::-1]
+        shape = stored_shape(url, data, 0 if time_first else 1)
+        n_time, n_chan = shape if time_first else shape[::-1]
         first = attr_number(dataset_value(h5, "DAQ/PositionStart", 0.0))
         gauge = dataset_value(h5, "ProcessingServer/GaugeLength")
         factor = dataset_value(h5, "ProcessingServer/RadiansToNanoStrain")

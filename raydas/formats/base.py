@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 import posixpath
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from .. import plausible
 from ..chunk import Chunk
-from ..errors import FormatError, RaydasError
+from ..errors import FormatError, RaydasError, TruncatedFileWarning
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S, to_iso
 
@@ -345,6 +346,62 @@ def required_number(url: str, value, what: str) -> float:
         return attr_number(value)
     except (TypeError, ValueError) as exc:
         raise FormatError(url, f"{what} is not a number ({attr_text(value)!r})") from exc
+
+
+def check_declared_size(url: str, what: str, declared_bytes: int, stored_bytes: int) -> None:
+    """Refuse a size a file declares that its storage does not hold, before any
+    memory or disk is committed to it.
+
+    Parameters
+    ----------
+    url
+        The file, named in the error.
+    what
+        What declares the size, e.g. ``"data set /DAS (150 x 4082 int32)"``.
+    declared_bytes
+        Bytes the headers say there are.
+    stored_bytes
+        Bytes the file really holds for it (the file size past the headers,
+        HDF5's allocated storage).
+
+    Raises
+    ------
+    FormatError
+        When ``declared_bytes`` exceeds ``stored_bytes``, with both numbers.
+    """
+    stored_extent(url, what, int(declared_bytes), int(stored_bytes), "bytes", partial=False)
+
+
+def stored_extent(url: str, what: str, declared: int, stored: int, unit: str = "samples", partial: bool = True) -> int:
+    """How much of what a file declares it really stores: ``declared`` when
+    ``stored`` covers it; otherwise (``partial``) the ``stored`` part, with a
+    :class:`~raydas.errors.TruncatedFileWarning` naming the file, so only
+    what is there is read.
+
+    Parameters
+    ----------
+    url, what
+        The file and what declares the extent (named in the warning or error).
+    declared, stored
+        The extent the headers declare and the extent stored, in ``unit``
+        (samples per channel, traces, bytes).
+    partial
+        Whether reading the stored part alone makes sense (leading time samples
+        do; a part of a header-described block does not).
+
+    Raises
+    ------
+    FormatError
+        When less is stored than declared and ``partial`` is false, or nothing is stored.
+    """
+    if stored >= declared:
+        return declared
+    said = f"{what}: {declared} {unit} declared, but the file holds {max(stored, 0)}"
+    why = "the file is truncated, or its header lies"
+    if not partial or stored <= 0:
+        raise FormatError(url, f"{said}; refusing to read what is not there ({why})")
+    warnings.warn(f"{url}: {said} complete ones; reading those {stored} ({why})", TruncatedFileWarning, stacklevel=2)
+    return stored
 
 
 def checked(url: str, validator, value, what: str):

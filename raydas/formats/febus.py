@@ -46,7 +46,7 @@ from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
 from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked
-from .hdf5 import HDF5Format, numeric_dataset
+from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 _SOURCE = re.compile(r"^Source\d+$")
 _ZONE = re.compile(r"^Zone\d+$")
@@ -172,8 +172,10 @@ class FebusFormat(HDF5Format):
 
     def _records(self, url, source, zone, name, quantity, unit, stream, skipped) -> list[RecordInfo]:
         data = numeric_dataset(url, zone, name, ndim=3, axes="block, time, channel")
-        n_blocks, per_block, n_chan = data.shape
-        stamps = np.asarray(source["time"][...], dtype=np.float64).reshape(-1)
+        n_blocks, per_block, n_chan = stored_shape(url, data)
+        times = numeric_dataset(url, source, "time", ndim=(1, 2))
+        stored_shape(url, times, partial=False)  # read whole: it must all be there
+        stamps = np.asarray(times[...], dtype=np.float64).reshape(-1)
         if stamps.shape[0] < n_blocks:
             raise FormatError(url, f"{source.name}/time has {stamps.shape[0]} stamps for {n_blocks} blocks")
         stamps = stamps[:n_blocks]

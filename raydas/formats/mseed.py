@@ -33,7 +33,10 @@ from ..errors import FormatError, RaydasError, TruncatedFileWarning
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo, as_float32
+from .base import Format, Probe, RecordInfo, as_float32, check_declared_size
+
+#: fewest bytes a miniSEED sample takes: Steim-2 packs at most 105 samples in a 64-byte frame
+MIN_BYTES_PER_SAMPLE = 0.5
 
 
 class UnequalTracesWarning(UserWarning):
@@ -142,6 +145,9 @@ class MiniSeedFormat(Format):
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         stream = _stream(probe.url, headonly=True)
+        declared = sum(int(tr.stats.npts) for tr in stream)
+        what = f"miniSEED record headers ({declared} samples, at least {MIN_BYTES_PER_SAMPLE:g} bytes each)"
+        check_declared_size(probe.url, what, int(declared * MIN_BYTES_PER_SAMPLE), probe.size)
         span = _common_span(probe.url, stream)
         if span["trimmed"]:
             warnings.warn(

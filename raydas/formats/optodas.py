@@ -23,7 +23,7 @@ from .. import plausible
 from ..errors import FormatError
 from . import register
 from .base import RecordInfo, attr_number, attr_text, axis_order_from_names, checked
-from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number, stored_shape
 
 
 @register
@@ -44,9 +44,12 @@ class OptoDASFormat(HDF5Format):
         start_ns = checked(url, plausible.seconds_to_ns, t0, "OptoDAS header/time")
         names = h5["header/dimensionNames"][()] if "header/dimensionNames" in h5 else None
         time_first = axis_order_from_names(names, url)
-        n_time, n_chan = data.shape if time_first else data.shape[::-1]
+        shape = stored_shape(url, data, 0 if time_first else 1)
+        n_time, n_chan = shape if time_first else shape[::-1]
         if "header/channels" in h5:
-            channels = np.asarray(h5["header/channels"][()], dtype=np.float64).reshape(-1)
+            channels = numeric_dataset(url, h5, "header/channels", ndim=(0, 1, 2))
+            stored_shape(url, channels, partial=False)
+            channels = np.asarray(channels[()], dtype=np.float64).reshape(-1)
             if channels.shape[0] != n_chan:
                 raise FormatError(url, f"OptoDAS header/channels lists {channels.shape[0]} channels; data has {n_chan}")
         else:

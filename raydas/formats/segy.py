@@ -31,7 +31,7 @@ from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, check_declared_size
 
 TEXT_HEADER = 3200
 BINARY_HEADER = 400
@@ -258,6 +258,8 @@ class SegyLayout:
         payload = size - data_offset
         if payload <= 0:
             raise FormatError(url, f"holds no traces: {size} bytes, headers end at byte {data_offset}")
+        what = f"the binary header (traces of {n_samples} samples of {FORMAT_NAMES[format_code]})"
+        check_declared_size(url, what, trace_bytes, payload)  # one trace, at least
         n_traces, leftover = divmod(payload, trace_bytes)
         if leftover:
             raise FormatError(

@@ -34,7 +34,7 @@ from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo, checked
+from .base import Format, Probe, RecordInfo, check_declared_size, checked
 
 MAGIC = b"PBUF"
 ENVELOPE = 12  # magic, tag, uint32 LE length
@@ -176,7 +176,10 @@ class SintelaProtobufFormat(Format):
                 if tag == "META":
                     attrs.update(_meta_attrs(fh.read(length)))
                 elif tag in TIMESERIES_TAGS:
-                    headers.append(_packet_header(probe.url, fh.read(min(length, HEADER_BYTES))))
+                    header = _packet_header(probe.url, fh.read(min(length, HEADER_BYTES)))
+                    declared = 4 * header["n_samples"] * header["n_channels"]  # float32 samples
+                    check_declared_size(probe.url, f"the {tag} packet at byte {offset - ENVELOPE}", declared, length)
+                    headers.append(header)
                     offsets.append((offset, length))
                 else:
                     raise FormatError(

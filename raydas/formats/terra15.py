@@ -32,7 +32,7 @@ from .. import plausible
 from ..errors import FormatError
 from . import register
 from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked
-from .hdf5 import HDF5Format, numeric_dataset
+from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 VERSIONS = (4, 5, 6)
 
@@ -58,13 +58,13 @@ def _written(value) -> bool:
     return bool(np.isfinite(value) and value > 0)
 
 
-def _valid_samples(times) -> int:
-    """Number of leading samples with a written (positive, finite) time.
+def _valid_samples(times, n: int) -> int:
+    """Number of leading samples, of the first ``n`` (those the file stores),
+    with a written (positive, finite) time.
 
     Unwritten frames are all at the end, so a binary search over single
     values finds the first one without reading the whole time array.
     """
-    n = int(times.shape[0])
     if n == 0 or _written(times[n - 1]):
         return n
     lo, hi = 0, n - 1  # times[hi] is unwritten; answer in [lo, hi]
@@ -95,7 +95,8 @@ class Terra15Format(HDF5Format):
         times = numeric_dataset(url, h5, time_key, ndim=1)
         if times.shape[0] != data.shape[0]:
             raise FormatError(url, f"{times.name} has {times.shape[0]} times for {data.shape[0]} samples")
-        n_time = _valid_samples(times)
+        stored = min(stored_shape(url, data)[0], stored_shape(url, times)[0])
+        n_time = _valid_samples(times, stored)
         if n_time == 0:
             raise FormatError(url, f"Terra15 file holds no written samples ({times.name} starts at 0)")
         dt_attr = attr_lookup(data.attrs, "dT", default=attr_lookup(root, "dt_computer", "dt"))
