@@ -160,12 +160,22 @@ def detect(url: str) -> Format:
 
 def detect_probe(probe: Probe) -> Format:
     """The reader that recognises the probed input (see :func:`detect`); the
-    probe's first bytes and open HDF5 file are then handed on to its scan."""
+    probe's first bytes and open HDF5 file are then handed on to its scan.
+
+    Raises
+    ------
+    FormatError
+        When no reader recognises it: a damaged file (its name or first bytes
+        claim a format that cannot read it; an HDF5 file whose structure cannot
+        be read) says so; :class:`NotDataError` only for a document (prose,
+        PDF, image) that claims no data format.
+    """
     _load()
     url = probe.url
     try:
         if not probe.is_dir and probe.size == 0:
             raise FormatError(url, "is empty (0 bytes)")
+        failed: list[str] = []
         for reader in _FORMATS.values():
             try:
                 if reader.detect(probe):
@@ -174,14 +184,44 @@ def detect_probe(probe: Probe) -> Format:
                 raise
             except Exception as exc:  # detection must never crash a run
                 log.debug("%s.detect failed on %s: %s", reader.name, url, exc)
-        document = _document_kind(probe.head)
+                failed.append(f"{type(exc).__name__}: {exc}")
+        unrecognised = _unrecognised(probe, failed)
     except FileNotFoundError:
         raise FormatError(url, "does not exist") from None
     except OSError as exc:
         raise FormatError(url, f"cannot be opened ({exc})") from None
+    raise unrecognised
+
+
+def _unrecognised(probe: Probe, failed: list[str]) -> FormatError:
+    """Why no reader recognised the probed file: damaged (its first bytes or its name
+    claim a format: that format's own complaint is given), a document that is not
+    data (:class:`NotDataError`), or data in no format raydas knows. ``failed``: what
+    detection raised on the file's content."""
+    url, known = probe.url, ", ".join(_FORMATS)
+    if not probe.is_dir and probe.is_hdf5:
+        if failed:
+            return FormatError(url, f"is a damaged HDF5 file: its structure cannot be read ({failed[0]})")
+        return FormatError(url, f"is not in a recognised DAS format: an HDF5 file in no layout raydas reads ({known})")
+    claim = next(((r, why) for r in _FORMATS.values() if (why := r.claims(probe))), None)
+    if claim is not None:
+        reader, why = claim
+        return FormatError(url, f"is damaged (not in a recognised DAS format): {why}, but {_complaint(reader, probe)}")
+    document = _document_kind(probe.head)
     if document:
-        raise NotDataError(url, f"is not in a recognised DAS format (it is {document}, not data)")
-    raise FormatError(url, f"is not in a recognised DAS format (known: {', '.join(_FORMATS)})")
+        return NotDataError(url, f"is not in a recognised DAS format (it is {document}, not data)")
+    return FormatError(url, f"is not in a recognised DAS format (known: {known})")
+
+
+def _complaint(reader: Format, probe: Probe) -> str:
+    """What ``reader`` says is wrong with a file it did not recognise (its scan's error)."""
+    try:
+        reader.scan(probe)
+    except FormatError as exc:
+        return f"it cannot be read as such ({exc.problem})"
+    except Exception as exc:  # noqa: BLE001  (any complaint will do: the file is refused either way)
+        return f"it cannot be read as such ({type(exc).__name__}: {exc})"
+    return "its content does not match the format"
 
 
 #: first bytes of document formats that are never DAS data

@@ -211,7 +211,7 @@ def open_h5(url: str):
             return h5py.File(path, "r")
         return h5py.File(fs.open(path, "rb", cache_type="readahead"), "r")
     except OSError as exc:
-        raise FormatError(url, f"cannot be opened as HDF5 ({exc})") from exc
+        raise FormatError(url, f"is a damaged HDF5 file: it cannot be opened ({exc})") from exc
 
 
 class Format:
@@ -232,10 +232,30 @@ class Format:
     #: False when the files do not state their sample rate (distpy's npy folders): a scan's
     #: ``ScanOptions.assumed_sample_rate`` then replaces the one the reader guessed.
     states_sample_rate: ClassVar[bool] = True
+    #: Lower-case name endings of this format's files (``(".sgy", ".segy")``): a file so named
+    #: that no reader recognises is a damaged file of this format, not a document.
+    suffixes: ClassVar[tuple[str, ...]] = ()
 
     def detect(self, probe: Probe) -> bool:
         """True when ``probe`` holds data in this format (judged by content)."""
         raise NotImplementedError
+
+    def signature(self, head: bytes) -> bool:
+        """True when ``head`` (a file's first bytes, perhaps only a few) starts the way
+        this format's files start (a magic number, a header's first field), even when
+        the file is too damaged to :meth:`detect`. By default no signature is known."""
+        return False
+
+    def claims(self, probe: Probe) -> str:
+        """Why the probed file claims to be in this format (its first bytes, or its
+        name), in words that follow "it is damaged:"; ``""`` when it does not."""
+        if probe.is_dir:
+            return ""
+        if self.signature(probe.head):
+            return f"its first bytes are those of {self.name} data"
+        name = probe.name.lower()
+        ending = next((s for s in self.suffixes if name.endswith(s)), None)
+        return f"its name ends in {ending}, as {self.name} data do" if ending else ""
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         """Metadata of every record in the input, without reading samples."""

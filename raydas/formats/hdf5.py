@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import FormatError, RaydasError
 from .base import (
+    HDF5_MAGIC,
     Format,
     Probe,
     RecordInfo,
@@ -39,6 +40,11 @@ class HDF5Format(Format):
     :meth:`read_hdf5` reads the 2-D data set ``record.key`` in the axis order
     :meth:`time_first` gives (``record.attrs["time_first"]``, true when absent).
     """
+
+    suffixes = (".h5", ".hdf5", ".he5", ".hdf")
+
+    def signature(self, head: bytes) -> bool:
+        return head.startswith(HDF5_MAGIC)
 
     def looks_like(self, h5) -> bool:
         """True when the open HDF5 file ``h5`` holds this vendor's layout (judged by content)."""

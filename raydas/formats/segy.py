@@ -413,6 +413,12 @@ class SegyFormat(Format):
         or IBM (1) floats; see :func:`write_segy`."""
         return write_segy(chunk, url, sample_format)
 
+    suffixes = (".sgy", ".segy")
+
+    def signature(self, head: bytes) -> bool:
+        """The textual header's first card image, ``C 1`` or ``C01``, in ASCII or EBCDIC."""
+        return head[:3] in (b"C 1", b"C01", b"\xc3\x40\xf1", b"\xc3\xf0\xf1")
+
     def detect(self, probe: Probe) -> bool:
         if probe.is_dir or probe.size < TEXT_HEADER + BINARY_HEADER + TRACE_HEADER or probe.is_hdf5:
             return False

@@ -164,6 +164,11 @@ class SintelaProtobufFormat(Format):
     name = "sintela-pb"
     description = "Sintela ONYX protobuf stream (PBUF envelopes: META + TS05 time-series packets)"
 
+    suffixes = (".pb",)
+
+    def signature(self, head: bytes) -> bool:
+        return head[:4] == MAGIC
+
     def detect(self, probe: Probe) -> bool:
         return not probe.is_dir and probe.head[:4] == MAGIC and probe.head[4:8].isalnum()
 

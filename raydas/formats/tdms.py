@@ -94,8 +94,13 @@ class TdmsFormat(Format):
     name = "tdms"
     description = "TDMS: Silixa iDAS (interleaved int16) and one-channel-per-position TDMS files (npTDMS)"
 
+    suffixes = (".tdms",)
+
+    def signature(self, head: bytes) -> bool:
+        return head[:4] == b"TDSm"
+
     def detect(self, probe: Probe) -> bool:
-        return not probe.is_dir and probe.head[:4] == b"TDSm"
+        return not probe.is_dir and self.signature(probe.head)
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         toc, next_segment, raw_offset = _lead_in(probe.head, probe.url)
