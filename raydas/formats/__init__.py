@@ -14,6 +14,7 @@ What a scan may override (the format, the sample rate) is a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable
@@ -370,20 +371,38 @@ def catalogue(
     options = ScanOptions.of(options, format)
     found = Catalogue()
     specs = [spec] if isinstance(spec, str) else [str(s) for s in spec]
-    sources = [s for s in specs if source_for(s) is not None]
-    files = [s for s in specs if s not in sources]
-    urls = sources + (expand(files) if files else [])
+    urls = [s for s in specs if source_for(s) is not None]
+    for item in specs:
+        if item not in urls:
+            with _unreachable_as_failure(item, found):
+                urls.extend(expand(item))
     if not urls:
+        if found.failures:  # every input was unreachable: say why
+            raise RaydasError(str(found.failures[0]))
         raise RaydasError(f"no files match {spec!r}")
     for url in urls:
         try:
-            found.records.extend(scan_file(url, options))
+            with _unreachable_as_failure(url, found):
+                found.records.extend(scan_file(url, options))
         except NotDataError as exc:  # a document met while walking a folder is skipped; one asked for is a failure
             (found.failures if url in specs else found.not_data).append(exc)
         except FormatError as exc:
             found.failures.append(exc)
     found.records.sort(key=lambda r: (r.start_ns, r.path, r.key))
     return found
+
+
+@contextlib.contextmanager
+def _unreachable_as_failure(url: str, found: Catalogue):
+    """An input that cannot be listed or reached (connection refused, no such
+    endpoint, permission denied) becomes a failure naming it, not a traceback;
+    the project's own errors pass through."""
+    try:
+        yield
+    except RaydasError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (network and file-system clients raise many types)
+        found.failures.append(FormatError(url, f"cannot be reached or listed ({type(exc).__name__}: {exc})"))
 
 
 def scan(

@@ -72,3 +72,18 @@ def test_processing_config_numbers(command, path, words):
         Pipeline.from_config({"command_list": [dict(command, uid=1, in_uid=0)]})
     assert err.value.json_path.startswith(path), err.value.json_path
     assert words in err.value.problem, err.value.problem
+
+
+@pytest.mark.parametrize("depth,path", [(100_000, "$"), (100, "$.processing" + "[0]" * 63)])
+def test_deeply_nested_json_is_a_config_error(tmp_path, depth, path):
+    source = _write(tmp_path, '{"input": "d", "processing": ' + "[" * depth + "]" * depth + "}")
+    with pytest.raises(ConfigError) as err:  # a RecursionError before
+        load_config(source)
+    assert err.value.json_path == path and "nested deeper than" in err.value.problem
+
+
+def test_nesting_within_the_limit_loads(tmp_path):
+    cfg = load_config(
+        _write(tmp_path, '{"input": "d", "processing": {"command_list": [], "x": ' + "[" * 60 + "]" * 60 + "}}")
+    )
+    assert cfg.processing["command_list"] == []
