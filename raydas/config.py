@@ -11,7 +11,8 @@ raydas's own config (every key but ``input`` optional)::
       "format": null,                   # force a format instead of detecting it
       "sample_rate": null,              # override the files' sample rate (Hz)
       "quicklook": true,                # render quicklook.png of the band energies at the end
-      "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
+      "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null},
+      "limits": {"output_bytes": null, "actor_memory_bytes": null}   # refuse a plan that costs more
     }
 
 A distpy *system* config (``in_drive``/``out_drive``/``project``/``data``/
@@ -162,6 +163,27 @@ class RayOptions(SaneNumbers):
         return value if value is None else safe_relative(value)
 
 
+class Limits(SaneNumbers):
+    """What a run may cost; a plan over a limit is refused before any work (sizes in
+    bytes, or strings with a unit: ``"50 GB"``, ``"4 GiB"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_bytes: int | None = Field(
+        None, description="most bytes the run's outputs may take (default: the results root's free space less 5%)"
+    )
+    actor_memory_bytes: int | None = Field(
+        None,
+        description="most memory a processor actor may use on one chunk and its halo (default: this machine's "
+        "memory shared among the processor actors)",
+    )
+
+    @field_validator("output_bytes", "actor_memory_bytes", mode="before")
+    @classmethod
+    def _size(cls, value, info):
+        return value if value is None else plausible.byte_size(value, info.field_name)
+
+
 class RunConfig(SaneNumbers):
     """A raydas run: where data come from, how they are processed, where results go."""
 
@@ -179,6 +201,7 @@ class RunConfig(SaneNumbers):
     )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
     ray: RayOptions = Field(default_factory=RayOptions)
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("input")
     @classmethod

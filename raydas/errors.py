@@ -62,6 +62,13 @@ class ConfigError(RaydasError):
         return type(self), (self.json_path, self.problem, self.source)
 
 
+class PlanRefused(RaydasError):
+    """A run refused at planning, before any work: its estimated cost exceeds a
+    limit (output bytes, a processor actor's memory), an output path is longer
+    than its store allows, or the results root cannot be written. The message
+    says what, with the numbers, and which setting changes it."""
+
+
 class PipelineError(RaydasError):
     """A command failed while a pipeline ran on a chunk."""
 

@@ -158,6 +158,32 @@ def count(value, what: str = "count", high: int = COUNT_MAX) -> int:
     return value
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20}
+_BYTE_UNITS.update({"gib": 2**30, "tib": 2**40, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12})
+
+
+def byte_size(value, what: str = "size") -> int:
+    """A size in bytes: a whole number, or a string with a unit (``"50 GB"``, ``"4GiB"``).
+
+    Raises
+    ------
+    ValueError
+        When it is not a size (``True`` is not one), or negative.
+    """
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "").replace("_", "")
+        number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = text[len(number) :]
+        try:
+            value = float(number) * _BYTE_UNITS[unit]
+        except (KeyError, ValueError):
+            raise ValueError(f"{what} {value!r} is not a size (e.g. 5000000000, '50 GB', '4 GiB')") from None
+    number = finite(value, what, "bytes")
+    if number < 0:
+        raise ValueError(f"{what} {number:g} bytes is negative")
+    return int(number)
+
+
 # --- config models --------------------------------------------------------------------------
 def _numeric_kinds(annotation) -> set[type]:
     """Which of ``int`` and ``float`` a field annotation admits (``int | None`` -> {int})."""
@@ -204,6 +230,7 @@ __all__ = [
     "SaneNumbers",
     "TIME_NS",
     "YEARS",
+    "byte_size",
     "count",
     "duration",
     "finite",

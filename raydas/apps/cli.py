@@ -204,11 +204,26 @@ def _apply_overrides(cfg, args):
     updates = {}
     if ray_updates:
         updates["ray"] = cfg.ray.model_copy(update=ray_updates)
+    if getattr(args, "max_output_bytes", None) is not None:
+        updates["limits"] = _limits_with(cfg.limits, "--max-output-bytes", output_bytes=args.max_output_bytes)
     if args.output:
         updates["output"] = args.output
     if getattr(args, "input", None):
         updates["input"] = args.input
     return cfg.model_copy(update=updates) if updates else cfg
+
+
+def _limits_with(limits, flag: str, **changes):
+    """The config's limits with a command-line flag's values, validated like the config keys."""
+    from pydantic import ValidationError
+
+    from ..config import Limits
+    from ..errors import ConfigError
+
+    try:
+        return Limits.model_validate(limits.model_dump() | changes)
+    except ValidationError as exc:
+        raise ConfigError(flag, exc.errors()[0]["msg"]) from None
 
 
 def _execute(cfg, mode: str, args) -> int:
@@ -304,6 +319,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
+    p.add_argument(
+        "--max-output-bytes",
+        help="refuse a run whose outputs would take more (bytes, or e.g. '50GB'; default: the results root's "
+        "free space less 5%%)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

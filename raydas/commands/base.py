@@ -182,6 +182,12 @@ class Command:
         """Paths (relative to the results root) this command writes for a chunk."""
         return []
 
+    def channel_window(self) -> int:
+        """Channels a window of this command spans across the fibre (1: none). Planning
+        refuses a window wider than the record's channels (along time, the halo
+        :meth:`halo_samples` declares is checked against the recording)."""
+        return 1
+
     def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
         """The post-run step a writer declares (e.g. a quick-look of what it wrote),
         run once after the chunks ``stems`` are done; returns the URL it wrote, or

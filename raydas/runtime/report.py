@@ -161,6 +161,7 @@ class RunReport:
     latencies: list[float] = field(default_factory=list)
     timeline: str | None = None
     ray: str = ""
+    plan: str = ""  # what the plan said it would cost, before it started
 
     @property
     def ok(self) -> bool:
@@ -176,6 +177,7 @@ class RunReport:
             f"results:   {self.output}",
             f"chunks:    {self.chunks_done} processed, {self.chunks_skipped} already done, {self.chunks_total} in all",
             f"inputs:    {self.files} file(s), {self.records} record(s)",
+            *([f"plan:      {self.plan}"] if self.plan else []),
             f"outputs:   {self.outputs_written} file(s) written",
             f"time:      {self.seconds:.2f} s ({rate:.1f} MB/s of float32 samples) "
             f"on {self.actors} {self.device} actor(s)",
