@@ -47,6 +47,8 @@ NPY_HEADER_BYTES = 128
 NOT_RUN_TO_ESTIMATE = {"keras": "keras may train and save its model outside the results root"}
 #: longest object key (bytes) of the object stores raydas writes to (S3, GCS, Azure blob)
 OBJECT_KEY_BYTES = 1024
+#: file systems whose first path part is a bucket, which must exist (raydas never creates one)
+BUCKET_PROTOCOLS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "oss"}
 #: what :func:`raydas.fsutil.write_bytes_atomic` adds to a file name for its temporary file
 TEMPORARY_SUFFIX_BYTES = len(f"..tmp-{uuid.uuid4().hex}")
 
@@ -413,7 +415,8 @@ def probe_writable(root: str) -> None:
         Naming the root and why it cannot be written.
     """
     fs, path = url_to_fs(root)
-    if not is_local(fs):
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    if protocols & BUCKET_PROTOCOLS:
         bucket = path.strip("/").split("/", 1)[0]
         try:
             missing = bool(bucket) and not fs.exists(bucket)
