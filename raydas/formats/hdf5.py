@@ -191,8 +191,13 @@ def _stored_chunk_slabs(url: str, dataset, axis: int, end_of_file: int, what: st
             slab = info.chunk_offset[axis] // chunks[axis]
             found[slab] = found.get(slab, 0) + 1
 
-    if dataset.id.get_num_chunks():
-        dataset.id.chunk_iter(visit)
+    n_chunks = dataset.id.get_num_chunks()
+    if n_chunks:
+        try:
+            dataset.id.chunk_iter(visit)
+        except (AttributeError, NotImplementedError):  # HDF5 before 1.12.3: one chunk at a time
+            for i in range(n_chunks):
+                visit(dataset.id.get_chunk_info(i))
     slabs = 0
     while found.get(slabs, 0) == across:
         slabs += 1

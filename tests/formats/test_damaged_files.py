@@ -17,6 +17,8 @@ from raydas import formats
 from raydas.apps.cli import main
 from raydas.errors import FormatError
 
+pytestmark = pytest.mark.filterwarnings("ignore::raydas.formats.mseed.UnequalTracesWarning")  # the good miniSEED
+
 MSEED = "mseed/etna_9n_3chan_10s.mseed"
 F3 = "segy/f3.sgy"
 
