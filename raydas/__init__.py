@@ -13,14 +13,13 @@ Quick use::
     report = raydas.run(raydas.load_config("run.json"))
 """
 
-__version__ = "0.1.0"
-
 from .chunk import Chunk
 from .config import RunConfig, load_config
 from .errors import ConfigError, FormatError, PipelineError, RaydasError, RunFailed
 from .formats import read, scan
 from .pipeline import Pipeline
 from .runtime import RunReport, run
+from .version import __version__ as __version__  # re-exported: raydas.__version__
 
 __all__ = [
     "Chunk",

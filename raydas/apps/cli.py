@@ -8,8 +8,8 @@ import logging
 import os
 import sys
 
-from .. import __version__
 from ..errors import RaydasError, RunFailed
+from ..version import __version__
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -31,23 +31,20 @@ def _cell(v) -> str:
 # --- sub-commands -----------------------------------------------------------------
 def cmd_scan(args) -> int:
     from .. import formats
+    from ..config import redact
     from ..recording import assemble
 
     found = formats.catalogue(args.paths, args.format)
     records, failures = found.records, found.failures
     _, breaks = assemble(records)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "records": [r.to_dict() for r in records],
-                    "discontinuities": [b.to_dict() for b in breaks],
-                    "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
-                    "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
-                },
-                indent=2,
-            )
-        )
+        listing = {
+            "records": [r.to_dict() for r in records],
+            "discontinuities": [b.to_dict() for b in breaks],
+            "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
+            "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
+        }
+        print(json.dumps(redact(listing, keys=False), indent=2))  # paths are input: a URL may be signed
     else:
         cols = [
             ("path", "path"),
@@ -60,16 +57,18 @@ def cmd_scan(args) -> int:
             ("end", "end (UTC)"),
             ("units", "unit"),
         ]
-        rows = [dict(r.to_dict(), path=_record_label(r)) for r in records]
+        rows = redact([dict(r.to_dict(), path=_record_label(r)) for r in records], keys=False)
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
-            print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
+            print(redact(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}"))
         for f in failures:
-            print(f"unreadable: {f}", file=sys.stderr)
+            print(redact(f"unreadable: {f}"), file=sys.stderr)
         if found.not_data:
             print(
-                f"skipped {len(found.not_data)} file(s) that are not data: "
-                + ", ".join(_short(f.path) for f in found.not_data),
+                redact(
+                    f"skipped {len(found.not_data)} file(s) that are not data: "
+                    + ", ".join(_short(f.path) for f in found.not_data)
+                ),
                 file=sys.stderr,
             )
     return 0 if records else 1
@@ -177,53 +176,41 @@ def cmd_graph(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    from ..config import redact
     from .plot import run_plots
 
     for url in run_plots(args.config):
-        print(f"wrote {url}")
+        print(redact(f"wrote {url}"))
     return 0
 
 
+#: the run options of the command line: the config key each overrides, and its flag
+RUN_OPTIONS = {
+    "output": "--output",
+    "input": "--input",
+    "ray.device": "--device",
+    "ray.num_actors": "--num-actors",
+    "ray.num_cpus": "--num-cpus",
+    "ray.timeline": "--timeline",
+    "ray.in_flight": "--in-flight",
+    "ray.address": "--address",
+    "nan_policy": "--nan-policy",
+    "limits.output_bytes": "--max-output-bytes",
+}
+
+
 def _apply_overrides(cfg, args):
-    if args.timeline is not None:
-        from ..outputs import check_output_path
+    """``cfg`` with the run options given on the command line, validated as config keys are
+    (a :class:`~raydas.errors.ConfigError` names the flag)."""
+    from ..config import apply_overrides
 
-        check_output_path(args.timeline, "--timeline")
-    ray_updates = {
-        k: v
-        for k, v in (
-            ("device", args.device),
-            ("num_actors", args.num_actors),
-            ("num_cpus", args.num_cpus),
-            ("timeline", args.timeline),
-            ("in_flight", args.in_flight),
-            ("address", args.address),
-        )
-        if v is not None
+    given = {key: getattr(args, flag[2:].replace("-", "_"), None) for key, flag in RUN_OPTIONS.items()}
+    overrides = {
+        key: value
+        for key, value in given.items()
+        if value is not None and not (key in ("output", "input") and value == "")
     }
-    updates = {}
-    if ray_updates:
-        updates["ray"] = cfg.ray.model_copy(update=ray_updates)
-    if getattr(args, "max_output_bytes", None) is not None:
-        updates["limits"] = _limits_with(cfg.limits, "--max-output-bytes", output_bytes=args.max_output_bytes)
-    if args.output:
-        updates["output"] = args.output
-    if getattr(args, "input", None):
-        updates["input"] = args.input
-    return cfg.model_copy(update=updates) if updates else cfg
-
-
-def _limits_with(limits, flag: str, **changes):
-    """The config's limits with a command-line flag's values, validated like the config keys."""
-    from pydantic import ValidationError
-
-    from ..config import Limits
-    from ..errors import ConfigError
-
-    try:
-        return Limits.model_validate(limits.model_dump() | changes)
-    except ValidationError as exc:
-        raise ConfigError(flag, exc.errors()[0]["msg"]) from None
+    return apply_overrides(cfg, overrides, names=RUN_OPTIONS)
 
 
 def _execute(cfg, mode: str, args) -> int:
@@ -272,14 +259,13 @@ def cmd_demo(args) -> int:
 
 def cmd_watch(args) -> int:
     from ..config import load_config
-    from ..pipeline import load_json
+    from ..configfile import config_folder, load_json
     from ..runtime import watch
 
     doc = load_json(args.config)
     if isinstance(doc, dict) and "input" not in doc and "command_list" not in doc:
         doc = dict(doc, input=args.url)  # a watch config needs no input: the watched folder is it
-    base = os.path.dirname(os.path.abspath(args.config)) if "://" not in args.config else args.config.rsplit("/", 1)[0]
-    cfg = _apply_overrides(load_config(doc, base=base), args)
+    cfg = _apply_overrides(load_config(doc, base=config_folder(args.config)), args)
     try:
         report = watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress)
     except RunFailed as exc:
@@ -290,10 +276,15 @@ def cmd_watch(args) -> int:
 
 
 def cmd_up(args) -> int:
+    from ..config import RayOptions, apply_overrides
     from ..runtime import up
 
+    flags = {"num_cpus": "--num-cpus", "num_actors": "--num-actors", "device": "--device"}
+    options = apply_overrides(
+        RayOptions(), {k: getattr(args, k) for k in flags if getattr(args, k) is not None}, names=flags
+    )
     print("raydas: starting Ray (a few seconds)...", file=sys.stderr, flush=True)
-    local = up(num_cpus=args.num_cpus, num_actors=args.num_actors, device=args.device, port=args.port)
+    local = up(num_cpus=options.num_cpus, num_actors=options.num_actors, device=options.device, port=args.port)
     print(f"raydas: {local.describe()}")
     return 0
 
@@ -323,6 +314,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--max-output-bytes",
         help="refuse a run whose outputs would take more (bytes, or e.g. '50GB'; default: the results root's "
         "free space less 5%%)",
+    )
+    from ..pipeline import NAN_POLICIES
+
+    p.add_argument(
+        "--nan-policy",
+        choices=NAN_POLICIES,
+        help="NaN/Inf samples (counted and reported per chunk): compute with them (propagate, the default), "
+        "set them to 0 first (zero), or fail the chunk (fail)",
     )
 
 
@@ -400,12 +399,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..config import RedactFilter, redact
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.captureWarnings(True)  # warnings name files: through the log handlers, so through the filter
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactFilter) for f in handler.filters):
+            handler.addFilter(RedactFilter())
     try:
         return args.func(args)
     except RaydasError as exc:
-        print(f"raydas: error: {exc}", file=sys.stderr)
+        print(f"raydas: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("raydas: interrupted; run the same command again to resume", file=sys.stderr)

@@ -13,7 +13,7 @@ import inspect
 
 from ..errors import RaydasError
 from ..plugins import load_modules_and_plugins
-from .base import ArrayMeta, Command, Context, Params, Spectrum
+from .base import ArrayMeta, Command, Context, Layout, Params, Spectrum
 
 _COMMANDS: dict[str, type[Command]] = {}
 _BUILTIN_MODULES = (
@@ -29,6 +29,9 @@ _BUILTIN_MODULES = (
     "plots",
 )
 _loaded = False
+
+#: distpy's plots that are panels of a plots config (drawn by ``raydas plot``), not graph commands.
+PLOTS_CONFIG_PANELS = ("well_log", "stack", "rgb")
 
 
 def register(cls: type[Command]) -> type[Command]:
@@ -80,8 +83,6 @@ def get(name: str) -> type[Command]:
     try:
         return _COMMANDS[name]
     except KeyError:
-        from .plots import PLOTS_CONFIG_PANELS
-
         if name in PLOTS_CONFIG_PANELS:
             raise RaydasError(
                 f"{name} is a panel of a plots config, not a processing command: list it under 'plots' "
@@ -92,4 +93,15 @@ def get(name: str) -> type[Command]:
         raise RaydasError(f"unknown command {name!r}{hint}") from None
 
 
-__all__ = ["ArrayMeta", "Command", "Context", "Params", "Spectrum", "all_commands", "get", "register"]
+__all__ = [
+    "PLOTS_CONFIG_PANELS",
+    "ArrayMeta",
+    "Command",
+    "Context",
+    "Layout",
+    "Params",
+    "Spectrum",
+    "all_commands",
+    "get",
+    "register",
+]

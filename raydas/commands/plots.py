@@ -20,9 +20,6 @@ from . import register
 from .io import Writer, WriterParams
 from .plotting import UTC, clip_limits, colour_map, date_num, figure_bytes, use_date_axis
 
-#: distpy's plots that are panels of a plots config (drawn by ``raydas plot``), not graph commands.
-PLOTS_CONFIG_PANELS = ("well_log", "stack", "rgb")
-
 
 def thumbnail_figure(
     values: np.ndarray,
@@ -161,6 +158,10 @@ class Thumbnail(Writer):
     @property
     def suffix(self) -> str:
         return self.params.format
+
+    def gathers_needed(self) -> int:
+        """A scatter plot takes its y values from gather_uids[0]."""
+        return 1 if self.params.plot_style == "scatter" else 0
 
     def apply(self, xp, x, ctx):
         p = self.params

@@ -425,6 +425,35 @@ def scan(
         Every record found, time-ordered, and one error per data file that
         could not be scanned (the others are still scanned). Documents that
         are not data (README, licences) are in neither; see :func:`catalogue`.
+
+    Examples
+    --------
+    Write one second of four channels at 500 Hz as SEG-Y, and a file named like
+    SEG-Y that is no recording (a damaged file, named as a failure); scan both
+    (formats are told by content, only headers are read):
+
+    >>> import numpy as np
+    >>> import raydas
+    >>> data = np.zeros((4, 500), dtype=np.float32)  # (channel, time)
+    >>> chunk = raydas.Chunk(data, data_start_ns=1_700_000_000 * 10**9, dt=0.002, positions=[0.0, 2.0, 4.0, 6.0])
+    >>> raydas.formats.write(chunk, "example.sgy")
+    ['example.sgy']
+    >>> with open("broken.sgy", "wb") as f:
+    ...     _ = f.write(bytes(5000))
+    >>> records, failures = raydas.scan(["example.sgy", "broken.sgy"])
+    >>> r = records[0]
+    >>> r.format, r.n_channels, r.n_samples, r.sample_rate, r.channel_spacing
+    ('segy', 4, 500, 500.0, 2.0)
+    >>> r.to_dict()["start"], r.to_dict()["end"]
+    ('2023-11-14T22:13:20.000000Z', '2023-11-14T22:13:21.000000Z')
+    >>> print(failures[0])  # doctest: +ELLIPSIS
+    broken.sgy: is damaged (not in a recognised DAS format): its name ends in .sgy, as segy data do, but ...
+
+    A source URL stands for data generated on the fly:
+
+    >>> records, _ = raydas.scan("synthetic://?seconds=2&rate=500&channels=8")
+    >>> records[0].n_channels, records[0].n_samples
+    (8, 1000)
     """
     found = catalogue(spec, options, format=format)
     return found.records, found.failures
@@ -445,7 +474,39 @@ def read_samples(record: RecordInfo, start: int, stop: int, channels: slice = sl
 
 def read(url: str, start_ns: int | None = None, end_ns: int | None = None, format: str | None = None) -> Chunk:
     """Read a time window of one file as a :class:`Chunk` (format detected by
-    content; one probe serves detection and scan)."""
+    content; one probe serves detection and scan).
+
+    Parameters
+    ----------
+    url
+        A local path or fsspec URL of one file.
+    start_ns, end_ns
+        The window ``[start_ns, end_ns)``, ns since 1970-01-01 UTC; the whole
+        file where None.
+    format
+        Format name, to skip detection.
+
+    Returns
+    -------
+    Chunk
+        The samples as float32 ``(channel, time)``, with their coordinates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import raydas
+    >>> t0 = 1_700_000_000 * 10**9  # ns, UTC
+    >>> data = np.arange(4 * 500, dtype=np.float32).reshape(4, 500)  # 4 channels, 1 s at 500 Hz
+    >>> raydas.formats.write(raydas.Chunk(data, t0, dt=0.002, positions=[0.0, 2.0, 4.0, 6.0]), "example.sgy")
+    ['example.sgy']
+    >>> chunk = raydas.read("example.sgy", start_ns=t0 + 100_000_000, end_ns=t0 + 200_000_000)  # 0.1 s to 0.2 s
+    >>> chunk.data.shape, chunk.data.dtype, chunk.sample_rate
+    ((4, 50), dtype('float32'), 500.0)
+    >>> chunk.start_ns - t0, chunk.positions.tolist()
+    (100000000, [0.0, 2.0, 4.0, 6.0])
+    >>> bool((chunk.data == data[:, 50:100]).all())
+    True
+    """
     with Probe(url) as probe:
         reader = get_format(format) if format else detect_probe(probe)
         return reader.read(probe, start_ns, end_ns)
@@ -466,6 +527,16 @@ def write(data, url: str, format: str | None = None, **options) -> list[str]:
     -------
     list of str
         The URLs written.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import raydas
+    >>> chunk = raydas.Chunk(np.ones((2, 100), np.float32), data_start_ns=0, dt=0.001, positions=[10.0, 11.0])
+    >>> raydas.formats.write(chunk, "ones.sgy")
+    ['ones.sgy']
+    >>> float(raydas.read("ones.sgy").data.sum())
+    200.0
     """
     if format:
         writer = get_format(format)

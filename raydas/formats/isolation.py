@@ -77,10 +77,9 @@ def serve() -> None:
 
 
 def _start() -> subprocess.Popen:
-    import raydas
-
     env = dict(os.environ)
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(raydas.__file__)))
+    # the folder holding the raydas package: raydas/formats/isolation.py is three levels below it
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     proc = subprocess.Popen(
         [sys.executable, "-c", "from raydas.formats.isolation import serve; serve()"],

@@ -23,6 +23,7 @@ Its lifecycle is public, so that ``raydas watch`` drives a run the same way
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import json
 import os
@@ -32,13 +33,14 @@ from collections.abc import Callable, Iterator
 
 from .. import formats
 from ..config import RunConfig
-from ..errors import ConfigError, FormatError, RaydasError, RunFailed
+from ..configfile import load_json
+from ..errors import ConfigError, FormatError, PlanError, RaydasError, RunFailed
 from ..formats.base import RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
 from ..outputs import OutputSink
-from ..pipeline import Pipeline, load_json
-from ..recording import ChunkPlan, assemble, plan_chunks
+from ..pipeline import Pipeline
+from ..recording import ChunkPlan, Recording, assemble, plan_chunks
 from . import cluster, cost
 from .actors import ActorPool, ProcessorSetup
 from .driver import Driver
@@ -127,10 +129,11 @@ class Run:
         self.sample_memory = sample_memory
         self.actors = actors
         self.driver: Driver | None = None
-        self.report = RunReport(output=self.config.output)
+        self.report = RunReport(output=self.config.output, nan_policy=self.config.nan_policy)
         self.processing: dict | None = None
         self.processing_source: str | None = None
         self.pipeline: Pipeline | None = None
+        self._inputs_loaded = False
         self.scan_options = formats.ScanOptions(
             format=self.config.format,
             sample_rate=self.config.sample_rate,
@@ -179,7 +182,49 @@ class Run:
             return []
         self.report.files += 1
         self.report.records += len(records)
-        return records
+        return self.servable(records)
+
+    def servable(self, records: list[RecordInfo]) -> list[RecordInfo]:
+        """The records the pipeline can serve (:meth:`Pipeline.check_record`); each of the
+        others is a failure (stage ``plan``, its file and the reason), before any work."""
+        if self.pipeline is None:
+            return records
+        if not self._inputs_loaded:  # a saved model the graph reads, so that chunks are checked against it
+            self.pipeline.load_inputs(OutputSink(self.config.output))
+            self._inputs_loaded = True
+        kept = []
+        for record in records:
+            try:
+                self.pipeline.check_record(record)
+            except PlanError as exc:
+                self.report.failures.append(Failure.from_error("plan", exc, file=exc.path))
+                continue
+            kept.append(record)
+        return kept
+
+    def _servable_chunks(self, recordings: list[Recording], plans: list[ChunkPlan]) -> list[ChunkPlan]:
+        """The planned chunks the pipeline can serve; a chunk too short for it (the last
+        of a recording, say, for a command that needs so many samples) is a failure
+        (stage ``plan``) and the others run."""
+        if self.pipeline is None:
+            return plans
+        problems: dict[tuple[int, int], PlanError | None] = {}
+        kept = []
+        for plan in plans:
+            key = (plan.recording_index, plan.stop - plan.start)
+            if key not in problems:
+                rec = recordings[plan.recording_index]
+                try:
+                    whole = dataclasses.replace(rec.first, n_samples=rec.n_samples)
+                    self.pipeline.check_record(whole, chunk_samples=key[1])
+                    problems[key] = None
+                except PlanError as exc:
+                    problems[key] = exc
+            if problems[key] is None:
+                kept.append(plan)
+            else:
+                self.report.failures.append(Failure.of_chunk("plan", problems[key], plan))
+        return kept
 
     def halo_for(self, sample_rate: float) -> int:
         """Halo samples each chunk needs on each side at ``sample_rate`` (Hz)."""
@@ -187,9 +232,10 @@ class Run:
 
     def plan(self, records: list[RecordInfo]) -> list[ChunkPlan]:
         """Chunks of the recordings ``records`` make up (breaks noted in the report)."""
-        recordings, breaks = assemble(records)
+        recordings, breaks = assemble(self.servable(records))
         self.report.discontinuities = [d.to_dict() for d in breaks]
-        return plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
+        plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
+        return self._servable_chunks(recordings, plans)
 
     def expected_outputs(self, plan: ChunkPlan) -> list[str]:
         """Files (relative to :meth:`outputs_root`) the chunk ``plan`` leaves when done."""
@@ -301,7 +347,9 @@ class Run:
             connection.close()
 
     def _setup(self) -> ProcessorSetup:
-        return ProcessorSetup(self.processing, self.processing_source, self.config.output)
+        return ProcessorSetup(
+            self.processing, self.processing_source, self.config.output, nan_policy=self.config.nan_policy
+        )
 
     def drive(self, plans: list[ChunkPlan]) -> list[StoredChunk]:
         """Send ``plans`` through ingest and the actors (a :meth:`session`); returns
@@ -414,5 +462,65 @@ def run(
     resume: bool = True,
     on_result: OnResult | None = None,
 ) -> RunReport:
-    """Run raydas on a config (see :class:`Run`)."""
+    """Run raydas on a config: scan the input, cut it into chunks, process them on Ray, write the results.
+
+    Ray is the one at ``config.ray.address`` or ``RAY_ADDRESS``, else the one
+    running on this machine (``raydas up``), else a private one started and
+    stopped here (:mod:`raydas.runtime.cluster`); in a process already
+    connected to Ray, that one.
+
+    Parameters
+    ----------
+    config
+        The run config (:func:`raydas.load_config`).
+    mode, progress, resume, on_result
+        As for :class:`Run`.
+
+    Returns
+    -------
+    RunReport
+        What was done, how long each stage took, and what failed.
+
+    Raises
+    ------
+    RunFailed
+        When a file or chunk failed (the others still ran), with the failures and
+        the path of the failure report written beside the outputs.
+
+    Examples
+    --------
+    Two seconds of eight channels written as SEG-Y, run in one-second chunks
+    through a graph that writes each chunk's absolute values as ``.npy``, on a
+    private Ray of one CPU:
+
+    >>> import numpy as np
+    >>> import raydas
+    >>> data = np.full((8, 1000), -2.0, dtype=np.float32)  # 8 channels, 2 s at 500 Hz
+    >>> chunk = raydas.Chunk(data, data_start_ns=1_700_000_000 * 10**9, dt=0.002, positions=2.0 * np.arange(8))
+    >>> raydas.formats.write(chunk, "example.sgy")
+    ['example.sgy']
+    >>> config = raydas.load_config(
+    ...     {
+    ...         "input": "example.sgy",
+    ...         "output": "results",
+    ...         "chunk_seconds": 1.0,
+    ...         "processing": {
+    ...             "command_list": [
+    ...                 {"name": "abs", "uid": 1, "in_uid": 0},
+    ...                 {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "abs"},
+    ...             ]
+    ...         },
+    ...         "ray": {"num_cpus": 1},
+    ...     }
+    ... )
+    >>> report = raydas.run(config, progress=False)
+    >>> report.files, report.chunks_done, report.outputs_written, report.failures
+    (1, 2, 2, [])
+
+    A re-run skips the chunks whose outputs exist:
+
+    >>> again = raydas.run(config, progress=False)
+    >>> again.chunks_done, again.chunks_skipped
+    (0, 2)
+    """
     return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()
