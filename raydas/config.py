@@ -15,7 +15,8 @@ raydas's own config (every key but ``input`` optional)::
       "output_layout": "records",       # outputs in per-recording folders; "distpy": distpy's flat layout
       "resume": "auto",                 # skip outputs the results manifest vouches for; "never": redo all
       "settle_seconds": 5.0,            # raydas watch: take a file once unchanged this long (s)
-      "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
+      "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null},
+      "limits": {"output_bytes": null, "actor_memory_bytes": null}   # refuse a plan that costs more
     }
 
 A distpy *system* config (``in_drive``/``out_drive``/``project``/``data``/
@@ -44,11 +45,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import plausible
 from .configfile import config_folder, json_path, load_json, resolve_path, validation_error
 from .errors import ConfigError
 from .fsutil import join
 from .outputs import check_not_reserved, check_output_path
 from .pipeline import NanPolicy
+from .plausible import SaneNumbers
 
 DISTPY_SYSTEM_KEYS = {
     "in_drive",
@@ -241,7 +244,7 @@ def _no_credentials(value):
     return value
 
 
-class RayOptions(BaseModel):
+class RayOptions(SaneNumbers):
     """How to run on Ray."""
 
     model_config = ConfigDict(extra="forbid")
@@ -272,7 +275,28 @@ class RayOptions(BaseModel):
 CHANGES_NUMBERS = {"changes_numbers": True}
 
 
-class RunConfig(BaseModel):
+class Limits(SaneNumbers):
+    """What a run may cost; a plan over a limit is refused before any work (sizes in
+    bytes, or strings with a unit: ``"50 GB"``, ``"4 GiB"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_bytes: int | None = Field(
+        None, description="most bytes the run's outputs may take (default: the results root's free space less 5%)"
+    )
+    actor_memory_bytes: int | None = Field(
+        None,
+        description="most memory a processor actor may use on one chunk and its halo (default: this machine's "
+        "memory shared among the processor actors)",
+    )
+
+    @field_validator("output_bytes", "actor_memory_bytes", mode="before")
+    @classmethod
+    def _size(cls, value, info):
+        return value if value is None else plausible.byte_size(value, info.field_name)
+
+
+class RunConfig(SaneNumbers):
     """A raydas run: where data come from, how they are processed, where results go."""
 
     model_config = ConfigDict(extra="forbid")
@@ -318,6 +342,7 @@ class RunConfig(BaseModel):
         "long (s); 0 takes it once unchanged over two listings",
     )
     ray: RayOptions = Field(default_factory=RayOptions)
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("input")
     @classmethod
@@ -330,6 +355,16 @@ class RunConfig(BaseModel):
     @classmethod
     def _no_credentials_in_urls(cls, value):
         return _no_credentials(value)
+
+    @field_validator("chunk_seconds")
+    @classmethod
+    def _plausible_duration(cls, value):
+        return plausible.duration(value, "chunk_seconds")
+
+    @field_validator("sample_rate", "assumed_sample_rate")
+    @classmethod
+    def _plausible_rate(cls, value, info):
+        return value if value is None else plausible.sample_rate(value, info.field_name)
 
 
 def numeric_settings(config: RunConfig) -> dict[str, Any]:
@@ -436,8 +471,11 @@ def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:
             raise ConfigError("$.ncpu", f"must be a positive integer, got {ncpu!r}", source)
         ray["num_actors"] = 1 if not doc.get("parallel_flag") else ncpu
     prf = doc.get("prf")
-    if prf is not None and (isinstance(prf, bool) or not isinstance(prf, (int, float)) or prf <= 0):
-        raise ConfigError("$.prf", f"must be a positive number (Hz), got {prf!r}", source)
+    if prf is not None:
+        try:
+            plausible.sample_rate(prf, "prf (Hz)")
+        except ValueError as exc:
+            raise ConfigError("$.prf", str(exc), source) from None
     config = doc.get("config")
     if config is not None and not isinstance(config, str):
         raise ConfigError("$.config", f"must be the path of a processing config, got {config!r}", source)

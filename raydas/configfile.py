@@ -37,11 +37,41 @@ def load_json(path: str) -> Any:
     except UnicodeDecodeError as exc:
         raise ConfigError("$", f"not UTF-8 text ({exc})", source=path) from None
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=path
         ) from None
+    except RecursionError:
+        problem = f"nested deeper than Python's JSON reader can follow (at most {MAX_NESTING} levels are allowed)"
+        raise ConfigError("$", problem, source=path) from None
+    check_nesting(doc, path)
+    return doc
+
+
+#: deepest nesting of objects and lists a config may have (distpy's configs use about 6)
+MAX_NESTING = 64
+
+
+def check_nesting(doc: Any, source: str | None = None) -> None:
+    """Refuse a document nested deeper than :data:`MAX_NESTING` levels, before any
+    recursive code (validation, redaction, reports) walks it.
+
+    Raises
+    ------
+    ConfigError
+        At the JSON path where the limit is passed.
+    """
+    stack = [(doc, "$", 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in items:
+            if isinstance(child, (dict, list)):
+                path = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
+                if depth + 1 > MAX_NESTING:
+                    raise ConfigError(path, f"nested deeper than {MAX_NESTING} levels of objects and lists", source)
+                stack.append((child, path, depth + 1))
 
 
 def json_path(loc: Iterable[str | int], root: str = "$") -> str:

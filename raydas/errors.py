@@ -79,6 +79,13 @@ class ConfigError(RaydasError):
         return type(self), (self.json_path, self.problem, self.source)
 
 
+class PlanRefused(RaydasError):
+    """A run refused at planning, before any work: its estimated cost exceeds a
+    limit (output bytes, a processor actor's memory), an output path is longer
+    than its store allows, or the results root cannot be written. The message
+    says what, with the numbers, and which setting changes it."""
+
+
 class OutputPathError(RaydasError):
     """A result file cannot be written where it belongs: a folder or file on its
     path inside the results root is a symbolic link (raydas never writes through

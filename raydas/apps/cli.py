@@ -201,6 +201,7 @@ RUN_OPTIONS = {
     "ray.in_flight": "--in-flight",
     "ray.address": "--address",
     "nan_policy": "--nan-policy",
+    "limits.output_bytes": "--max-output-bytes",
 }
 
 
@@ -345,6 +346,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "never: recompute everything (default: the config's 'resume', else auto)",
     )
     p.add_argument("--no-resume", action="store_true", help="the same as --resume never")
+    p.add_argument(
+        "--max-output-bytes",
+        help="refuse a run whose outputs would take more (bytes, or e.g. '50GB'; default: the results root's "
+        "free space less 5%%)",
+    )
     from ..pipeline import NAN_POLICIES
 
     p.add_argument(

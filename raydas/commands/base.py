@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ..plausible import SaneNumbers
+
 if TYPE_CHECKING:
     from ..outputs import OutputSink
 
 
-class Params(BaseModel):
+class Params(SaneNumbers):
     """Base of every command's parameters. Keys a command does not know are
-    kept aside (distpy configs carry comments and graph styling)."""
+    kept aside (distpy configs carry comments and graph styling). Numbers are
+    finite, and ``true`` is not a number (:class:`~raydas.plausible.SaneNumbers`)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -272,6 +275,12 @@ class Command:
         ``output_id`` (see :attr:`Context.output_id`); with ``shared``, also the files
         that chunk writes for its whole output folder (:attr:`Context.writes_shared`)."""
         return []
+
+    def channel_window(self) -> int:
+        """Channels a window of this command spans across the fibre (1: none). Planning
+        refuses a window wider than the record's channels (along time, the halo
+        :meth:`halo_samples` declares is checked against the recording)."""
+        return 1
 
     def after_run(
         self,

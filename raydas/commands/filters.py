@@ -335,6 +335,9 @@ class RunningMean(AxisCommand):
         """window_length // 2 samples along time; 0 across channels."""
         return self.params.window_length // 2 if self.axis == 1 else 0
 
+    def channel_window(self) -> int:
+        return self.params.window_length if self.axis == 0 else 1
+
     def apply(self, xp, x, ctx):
         y = ndimage_module(xp).uniform_filter1d(
             x.astype(xp.float64), self.params.window_length, axis=self.axis, mode="nearest"

@@ -14,6 +14,7 @@ What a scan may override (the format, the sample rate) is a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable
@@ -162,12 +163,22 @@ def detect(url: str) -> Format:
 
 def detect_probe(probe: Probe) -> Format:
     """The reader that recognises the probed input (see :func:`detect`); the
-    probe's first bytes and open HDF5 file are then handed on to its scan."""
+    probe's first bytes and open HDF5 file are then handed on to its scan.
+
+    Raises
+    ------
+    FormatError
+        When no reader recognises it: a damaged file (its name or first bytes
+        claim a format that cannot read it; an HDF5 file whose structure cannot
+        be read) says so; :class:`NotDataError` only for a document (prose,
+        PDF, image) that claims no data format.
+    """
     _load()
     url = probe.url
     try:
         if not probe.is_dir and probe.size == 0:
             raise FormatError(url, "is empty (0 bytes)")
+        failed: list[str] = []
         for reader in _FORMATS.values():
             try:
                 if reader.detect(probe):
@@ -176,14 +187,44 @@ def detect_probe(probe: Probe) -> Format:
                 raise
             except Exception as exc:  # detection must never crash a run
                 log.debug("%s.detect failed on %s: %s", reader.name, url, exc)
-        document = _document_kind(probe.head)
+                failed.append(f"{type(exc).__name__}: {exc}")
+        unrecognised = _unrecognised(probe, failed)
     except FileNotFoundError:
         raise FormatError(url, "does not exist") from None
     except OSError as exc:
         raise FormatError(url, f"cannot be opened ({exc})") from None
+    raise unrecognised
+
+
+def _unrecognised(probe: Probe, failed: list[str]) -> FormatError:
+    """Why no reader recognised the probed file: damaged (its first bytes or its name
+    claim a format: that format's own complaint is given), a document that is not
+    data (:class:`NotDataError`), or data in no format raydas knows. ``failed``: what
+    detection raised on the file's content."""
+    url, known = probe.url, ", ".join(_FORMATS)
+    if not probe.is_dir and probe.is_hdf5:
+        if failed:
+            return FormatError(url, f"is a damaged HDF5 file: its structure cannot be read ({failed[0]})")
+        return FormatError(url, f"is not in a recognised DAS format: an HDF5 file in no layout raydas reads ({known})")
+    claim = next(((r, why) for r in _FORMATS.values() if (why := r.claims(probe))), None)
+    if claim is not None:
+        reader, why = claim
+        return FormatError(url, f"is damaged (not in a recognised DAS format): {why}, but {_complaint(reader, probe)}")
+    document = _document_kind(probe.head)
     if document:
-        raise NotDataError(url, f"is not in a recognised DAS format (it is {document}, not data)")
-    raise FormatError(url, f"is not in a recognised DAS format (known: {', '.join(_FORMATS)})")
+        return NotDataError(url, f"is not in a recognised DAS format (it is {document}, not data)")
+    return FormatError(url, f"is not in a recognised DAS format (known: {known})")
+
+
+def _complaint(reader: Format, probe: Probe) -> str:
+    """What ``reader`` says is wrong with a file it did not recognise (its scan's error)."""
+    try:
+        reader.scan(probe)
+    except FormatError as exc:
+        return f"it cannot be read as such ({exc.problem})"
+    except Exception as exc:  # noqa: BLE001  (any complaint will do: the file is refused either way)
+        return f"it cannot be read as such ({type(exc).__name__}: {exc})"
+    return "its content does not match the format"
 
 
 #: first bytes of document formats that are never DAS data
@@ -332,20 +373,38 @@ def catalogue(
     options = ScanOptions.of(options, format)
     found = Catalogue()
     specs = [spec] if isinstance(spec, str) else [str(s) for s in spec]
-    sources = [s for s in specs if source_for(s) is not None]
-    files = [s for s in specs if s not in sources]
-    urls = sources + (expand(files) if files else [])
+    urls = [s for s in specs if source_for(s) is not None]
+    for item in specs:
+        if item not in urls:
+            with _unreachable_as_failure(item, found):
+                urls.extend(expand(item))
     if not urls:
+        if found.failures:  # every input was unreachable: say why
+            raise RaydasError(str(found.failures[0]))
         raise RaydasError(f"no files match {spec!r}")
     for url in urls:
         try:
-            found.records.extend(scan_file(url, options))
+            with _unreachable_as_failure(url, found):
+                found.records.extend(scan_file(url, options))
         except NotDataError as exc:  # a document met while walking a folder is skipped; one asked for is a failure
             (found.failures if url in specs else found.not_data).append(exc)
         except FormatError as exc:
             found.failures.append(exc)
     found.records.sort(key=lambda r: (r.start_ns, r.path, r.key))
     return found
+
+
+@contextlib.contextmanager
+def _unreachable_as_failure(url: str, found: Catalogue):
+    """An input that cannot be listed or reached (connection refused, no such
+    endpoint, permission denied) becomes a failure naming it, not a traceback;
+    the project's own errors pass through."""
+    try:
+        yield
+    except RaydasError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (network and file-system clients raise many types)
+        found.failures.append(FormatError(url, f"cannot be reached or listed ({type(exc).__name__}: {exc})"))
 
 
 def scan(
@@ -371,8 +430,9 @@ def scan(
 
     Examples
     --------
-    Write one second of four channels at 500 Hz as SEG-Y, and a file that is
-    no recording; scan both (formats are told by content, only headers are read):
+    Write one second of four channels at 500 Hz as SEG-Y, and a file named like
+    SEG-Y that is no recording (a damaged file, named as a failure); scan both
+    (formats are told by content, only headers are read):
 
     >>> import numpy as np
     >>> import raydas
@@ -389,7 +449,7 @@ def scan(
     >>> r.to_dict()["start"], r.to_dict()["end"]
     ('2023-11-14T22:13:20.000000Z', '2023-11-14T22:13:21.000000Z')
     >>> print(failures[0])  # doctest: +ELLIPSIS
-    broken.sgy: is not in a recognised DAS format (known: ...)
+    broken.sgy: is damaged (not in a recognised DAS format): its name ends in .sgy, as segy data do, but ...
 
     A source URL stands for data generated on the fly:
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
-from .base import RecordInfo, attr_number, attr_text
-from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
+from .base import RecordInfo, attr_number, attr_text, checked
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number, stored_shape
 
 DATASET = "DAS"
 
@@ -46,11 +47,11 @@ class APSensingFormat(HDF5Format):
     def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, DATASET)
         rate = required_dataset_number(url, h5, "ProcessingServer/DataRate", "AP Sensing sample rate in Hz")
-        if not rate > 0:
-            raise FormatError(url, f"AP Sensing sample rate {rate!r} Hz is not positive")
+        rate = checked(url, plausible.sample_rate, rate, "AP Sensing ProcessingServer/DataRate")
         spacing = required_dataset_number(
             url, h5, "ProcessingServer/SpatialSampling", "AP Sensing channel spacing in m"
         )
+        spacing = checked(url, plausible.spacing, spacing, "AP Sensing ProcessingServer/SpatialSampling")
         stamp = dataset_value(h5, "Metadata/Timestamp")
         if stamp is None:
             raise FormatError(url, "AP Sensing file has no Metadata/Timestamp (start time)")
@@ -67,7 +68,8 @@ class APSensingFormat(HDF5Format):
             traces is not None and data.shape[1] == int(traces) and data.shape[0] != int(traces)
         )
         time_first = not channel_major
-        n_time, n_chan = data.shape if time_first else data.shape[::-1]
+        shape = stored_shape(url, data, 0 if time_first else 1)
+        n_time, n_chan = shape if time_first else shape[::-1]
         first = attr_number(dataset_value(h5, "DAQ/PositionStart", 0.0))
         gauge = dataset_value(h5, "ProcessingServer/GaugeLength")
         factor = dataset_value(h5, "ProcessingServer/RadiansToNanoStrain")

@@ -87,6 +87,11 @@ class BandTableFormat(Format):
             pq.write_table(band_table(data), buf)
         return [url]
 
+    suffixes = (".parquet",)
+
+    def signature(self, head: bytes) -> bool:
+        return head[:4] == b"PAR1"
+
     def detect(self, probe: Probe) -> bool:
         if probe.is_dir or probe.head[:4] != b"PAR1":
             return False

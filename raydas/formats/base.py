@@ -6,13 +6,15 @@ from __future__ import annotations
 import functools
 import math
 import posixpath
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import plausible
 from ..chunk import Chunk
-from ..errors import FormatError, RaydasError
+from ..errors import FormatError, RaydasError, TruncatedFileWarning
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S, to_iso
 
@@ -84,6 +86,28 @@ class RecordInfo:
             raise FormatError(self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise FormatError(self.path, f"sample interval {self.dt!r} s is not a positive number")
+        self._check_plausible()
+
+    def _check_plausible(self) -> None:
+        """Every number the file declared is within :mod:`raydas.plausible`'s ranges, so
+        that no later step overflows or commits memory on a nonsense value.
+
+        Raises
+        ------
+        FormatError
+            Naming the file (and record) and the number that is not plausible.
+        """
+        try:
+            plausible.count(self.n_channels, "channel count")
+            plausible.count(self.n_samples, "sample count")
+            plausible.sample_interval(self.dt)
+            plausible.time_ns(self.start_ns, "start time")
+            plausible.time_ns(self.start_ns + round(self.n_samples * self.dt * NS_PER_S), "end time")
+            plausible.positions(self.positions)
+            plausible.gauge_length(self.gauge_length)
+        except ValueError as exc:
+            where = f"record {self.key}: " if self.key else ""
+            raise FormatError(self.path, f"{where}{exc}") from None
 
     @property
     def sample_rate(self) -> float:
@@ -221,7 +245,7 @@ def open_h5(url: str):
             return h5py.File(path, "r")
         return h5py.File(fs.open(path, "rb", cache_type="readahead"), "r")
     except OSError as exc:
-        raise FormatError(url, f"cannot be opened as HDF5 ({exc})") from exc
+        raise FormatError(url, f"is a damaged HDF5 file: it cannot be opened ({exc})") from exc
 
 
 class Format:
@@ -242,10 +266,30 @@ class Format:
     #: False when the files do not state their sample rate (distpy's npy folders): a scan's
     #: ``ScanOptions.assumed_sample_rate`` then replaces the one the reader guessed.
     states_sample_rate: ClassVar[bool] = True
+    #: Lower-case name endings of this format's files (``(".sgy", ".segy")``): a file so named
+    #: that no reader recognises is a damaged file of this format, not a document.
+    suffixes: ClassVar[tuple[str, ...]] = ()
 
     def detect(self, probe: Probe) -> bool:
         """True when ``probe`` holds data in this format (judged by content)."""
         raise NotImplementedError
+
+    def signature(self, head: bytes) -> bool:
+        """True when ``head`` (a file's first bytes, perhaps only a few) starts the way
+        this format's files start (a magic number, a header's first field), even when
+        the file is too damaged to :meth:`detect`. By default no signature is known."""
+        return False
+
+    def claims(self, probe: Probe) -> str:
+        """Why the probed file claims to be in this format (its first bytes, or its
+        name), in words that follow "it is damaged:"; ``""`` when it does not."""
+        if probe.is_dir:
+            return ""
+        if self.signature(probe.head):
+            return f"its first bytes are those of {self.name} data"
+        name = probe.name.lower()
+        ending = next((s for s in self.suffixes if name.endswith(s)), None)
+        return f"its name ends in {ending}, as {self.name} data do" if ending else ""
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         """Metadata of every record in the input, without reading samples."""
@@ -356,6 +400,72 @@ def required_number(url: str, value, what: str) -> float:
         return attr_number(value)
     except (TypeError, ValueError) as exc:
         raise FormatError(url, f"{what} is not a number ({attr_text(value)!r})") from exc
+
+
+def check_declared_size(url: str, what: str, declared_bytes: int, stored_bytes: int) -> None:
+    """Refuse a size a file declares that its storage does not hold, before any
+    memory or disk is committed to it.
+
+    Parameters
+    ----------
+    url
+        The file, named in the error.
+    what
+        What declares the size, e.g. ``"data set /DAS (150 x 4082 int32)"``.
+    declared_bytes
+        Bytes the headers say there are.
+    stored_bytes
+        Bytes the file really holds for it (the file size past the headers,
+        HDF5's allocated storage).
+
+    Raises
+    ------
+    FormatError
+        When ``declared_bytes`` exceeds ``stored_bytes``, with both numbers.
+    """
+    stored_extent(url, what, int(declared_bytes), int(stored_bytes), "bytes", partial=False)
+
+
+def stored_extent(url: str, what: str, declared: int, stored: int, unit: str = "samples", partial: bool = True) -> int:
+    """How much of what a file declares it really stores: ``declared`` when
+    ``stored`` covers it; otherwise (``partial``) the ``stored`` part, with a
+    :class:`~raydas.errors.TruncatedFileWarning` naming the file, so only
+    what is there is read.
+
+    Parameters
+    ----------
+    url, what
+        The file and what declares the extent (named in the warning or error).
+    declared, stored
+        The extent the headers declare and the extent stored, in ``unit``
+        (samples per channel, traces, bytes).
+    partial
+        Whether reading the stored part alone makes sense (leading time samples
+        do; a part of a header-described block does not).
+
+    Raises
+    ------
+    FormatError
+        When less is stored than declared and ``partial`` is false, or nothing is stored.
+    """
+    if stored >= declared:
+        return declared
+    said = f"{what}: {declared} {unit} declared, but the file holds {max(stored, 0)}"
+    why = "the file is truncated, or its header lies"
+    if not partial or stored <= 0:
+        raise FormatError(url, f"{said}; refusing to read what is not there ({why})")
+    warnings.warn(f"{url}: {said} complete ones; reading those {stored} ({why})", TruncatedFileWarning, stacklevel=2)
+    return stored
+
+
+def checked(url: str, validator, value, what: str):
+    """``validator(value, what)`` (one of :mod:`raydas.plausible`'s), its ValueError
+    turned into a FormatError naming ``url``: a file whose sample rate, interval,
+    spacing or time is not plausible fails alone, named."""
+    try:
+        return validator(value, what)
+    except ValueError as exc:
+        raise FormatError(url, str(exc)) from None
 
 
 def attr_lookup(attrs, *names: str, default=None):

@@ -35,7 +35,7 @@ from ..errors import FormatError
 from ..fsutil import is_local, join, url_to_fs, write_bytes_atomic
 from ..timeutil import stem_to_ns
 from . import register
-from .base import Format, Probe, RecordInfo, as_float32
+from .base import Format, Probe, RecordInfo, as_float32, check_declared_size, stored_extent
 from .npyfolder import DEPTH_FILE, TIME_FILE, npy_bytes, npy_folder_files
 
 MANIFEST = "manifest.parquet"
@@ -74,7 +74,13 @@ def load_npy(url: str, mmap: bool = True) -> np.ndarray:
 
 
 def npy_header(url: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of a .npy file, reading only its header."""
+    """Shape and dtype of a .npy file, reading only its header.
+
+    Raises
+    ------
+    FormatError
+        When the header is not valid, or declares more samples than the file holds.
+    """
     fs, path = url_to_fs(url)
     with fs.open(path, "rb") as fh:
         try:
@@ -83,7 +89,33 @@ def npy_header(url: str) -> tuple[tuple[int, ...], np.dtype]:
             shape, _, dtype = reader(fh)
         except (ValueError, OSError, EOFError) as exc:
             raise FormatError(url, f"has no valid .npy header ({exc})") from exc
+        header_end = fh.tell()
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    check_declared_size(url, f"the .npy header ({shape} {dtype})", declared, fs.size(path) - header_end)
     return shape, dtype
+
+
+def _stored_samples(probe: Probe, rows: list[dict]) -> dict[str, int]:
+    """Samples per channel each manifest row's chunk file can hold (float32, from one
+    listing of each recording's folder of the store), for the rows whose file is
+    smaller than the row declares: those are planned only as far as their file
+    goes, with a warning; at least one sample, so that a damaged file is still
+    named when its chunk is read. A missing file fails when its chunk is read."""
+    sizes = {}
+    for folder in sorted({posixpath.dirname(str(row["file"])) for row in rows}):
+        try:
+            listing = probe.fs.ls(posixpath.join(probe.path, folder) if folder else probe.path, detail=True)
+        except FileNotFoundError:
+            continue
+        for entry in listing:
+            sizes[posixpath.join(folder, posixpath.basename(entry["name"]))] = int(entry.get("size") or 0)
+    stored = {}
+    for row in rows:
+        name, n_channels, declared = str(row["file"]), max(1, int(row["n_channels"])), int(row["n_samples"])
+        if name in sizes and sizes[name] < 4 * n_channels * declared:
+            what = f"the manifest row of {name} ({n_channels} channels, float32)"
+            stored[name] = stored_extent(join(probe.url, name), what, declared, max(1, sizes[name] // (4 * n_channels)))
+    return stored
 
 
 def _positions(folder: str, n_channels: int) -> tuple[np.ndarray, bool]:
@@ -119,6 +151,9 @@ class ChunkStoreFormat(Format):
             raise FormatError(manifest_url, f"is not a readable Parquet manifest ({exc})") from exc
         meta = json.loads((table.schema.metadata or {}).get(b"raydas", b"{}"))
         rows = table.to_pylist()
+        if not rows:
+            return []
+        stored = _stored_samples(probe, rows)
         positions: dict[str, tuple[np.ndarray, bool]] = {}  # recording label (folder) -> positions (m), assumed
         records = []
         for row in rows:
@@ -134,7 +169,7 @@ class ChunkStoreFormat(Format):
                     path=probe.url,
                     format=self.name,
                     n_channels=int(row["n_channels"]),
-                    n_samples=int(row["n_samples"]),
+                    n_samples=stored.get(row["file"], int(row["n_samples"])),
                     dt=float(row["dt"]),
                     start_ns=int(row["start_ns"]),
                     positions=depth,

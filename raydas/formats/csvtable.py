@@ -145,6 +145,8 @@ class CsvTableFormat(Format):
     name = "csv"
     description = "CSV tables: long (time, depth, values...) or DTS-wide (depth rows x time columns)"
 
+    suffixes = (".csv",)
+
     def detect(self, probe: Probe) -> bool:
         if probe.is_dir or probe.is_hdf5:
             return False

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import posixpath
 import warnings
-from typing import ClassVar
 
 import numpy as np
 
@@ -38,8 +37,6 @@ class DepthLogStack(Format):
     ``looks_like(head)`` and ``parse(payload, url)``."""
 
     container = True
-    #: lower-case name endings of the files in a folder of this format
-    suffixes: ClassVar[tuple[str, ...]] = ()
 
     def looks_like(self, head: bytes) -> bool:
         """True when the first bytes of a file are this format."""

@@ -41,11 +41,12 @@ import re
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
-from .base import RecordInfo, attr_lookup, attr_number, attr_text
-from .hdf5 import HDF5Format, numeric_dataset
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked
+from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 _SOURCE = re.compile(r"^Source\d+$")
 _ZONE = re.compile(r"^Zone\d+$")
@@ -171,13 +172,17 @@ class FebusFormat(HDF5Format):
 
     def _records(self, url, source, zone, name, quantity, unit, stream, skipped) -> list[RecordInfo]:
         data = numeric_dataset(url, zone, name, ndim=3, axes="block, time, channel")
-        n_blocks, per_block, n_chan = data.shape
-        stamps = np.asarray(source["time"][...], dtype=np.float64).reshape(-1)
+        n_blocks, per_block, n_chan = stored_shape(url, data)
+        times = numeric_dataset(url, source, "time", ndim=(1, 2))
+        stored_shape(url, times, partial=False)  # read whole: it must all be there
+        stamps = np.asarray(times[...], dtype=np.float64).reshape(-1)
         if stamps.shape[0] < n_blocks:
             raise FormatError(url, f"{source.name}/time has {stamps.shape[0]} stamps for {n_blocks} blocks")
         stamps = stamps[:n_blocks]
         if not np.all(np.isfinite(stamps)):
             raise FormatError(url, f"{source.name}/time holds non-finite block times")
+        for stamp in (stamps.min(), stamps.max()):
+            checked(url, plausible.seconds_to_ns, stamp, f"Febus block time ({source.name}/time)")
         origin = _zone_attr(url, zone, source, "Origin", 2) if "Origin" in zone.attrs else np.zeros(3)
         stamps = stamps + origin[1] / 1000.0
         block_rate = attr_lookup(zone.attrs, "BlockRate", default=attr_lookup(source.attrs, "BlockRate"))
@@ -190,13 +195,14 @@ class FebusFormat(HDF5Format):
         if interval is not None and not interval > 0:
             raise FormatError(url, f"{source.name}/time is not increasing")
         rate, rate_source = _choose_rate(url, zone, source, per_block, interval)
-        dt = 1.0 / rate
+        dt = 1.0 / checked(url, plausible.sample_rate, rate, f"Febus sample rate ({rate_source} of {zone.name})")
         keep = per_block if interval is None else min(per_block, max(1, int(round(interval * rate))))
         skip = (per_block - keep) // 2
         version_text = attr_text(attr_lookup(source.attrs, "Version", default=""))
         version = _version(version_text)
         starts = stamps - (per_block * dt / 2 if version >= MIDDLE_STAMP_VERSION else 0.0)
         spacing = _zone_attr(url, zone, source, "Spacing", 2)
+        checked(url, plausible.spacing, spacing[0], f"Febus channel spacing (Spacing of {zone.name})")
         extent = zone.attrs.get("Extent")
         first_index = float(np.asarray(extent).reshape(-1)[0]) if extent is not None else 0.0
         positions = origin[0] + (first_index + np.arange(n_chan)) * spacing[0]

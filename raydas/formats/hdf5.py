@@ -14,11 +14,23 @@ per call for samples) and turns what h5py raises on a damaged file into a
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
 from ..errors import FormatError, RaydasError
-from .base import Format, Probe, RecordInfo, as_float32, open_h5, required_number, time_major_to_float32
+from .base import (
+    HDF5_MAGIC,
+    Format,
+    Probe,
+    RecordInfo,
+    as_float32,
+    check_declared_size,
+    open_h5,
+    required_number,
+    stored_extent,
+    time_major_to_float32,
+)
 
 
 class HDF5Format(Format):
@@ -28,6 +40,11 @@ class HDF5Format(Format):
     :meth:`read_hdf5` reads the 2-D data set ``record.key`` in the axis order
     :meth:`time_first` gives (``record.attrs["time_first"]``, true when absent).
     """
+
+    suffixes = (".h5", ".hdf5", ".he5", ".hdf")
+
+    def signature(self, head: bytes) -> bool:
+        return head.startswith(HDF5_MAGIC)
 
     def looks_like(self, h5) -> bool:
         """True when the open HDF5 file ``h5`` holds this vendor's layout (judged by content)."""
@@ -102,6 +119,96 @@ def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2, axe
     if 0 in node.shape:
         raise FormatError(url, f"data set {node.name} is empty (shape {node.shape})")
     return node
+
+
+#: HDF5 storage layouts (``H5D_COMPACT``, ``H5D_CONTIGUOUS``, ``H5D_CHUNKED``, ``H5D_VIRTUAL``)
+_COMPACT, _CONTIGUOUS, _CHUNKED, _VIRTUAL = 0, 1, 2, 3
+
+
+def stored_shape(url: str, dataset, axis: int = 0, partial: bool = True) -> tuple[int, ...]:
+    """The shape of ``dataset`` as far as the file really stores it, before a
+    scan commits to the shape it declares (a 2.3 MB file may declare 2**31 rows
+    and store 1000).
+
+    Stored means written into the file, within its end: for a chunked data set,
+    the allocated chunks whose bytes lie inside the file; for a contiguous one,
+    its allocated bytes up to the end of the file. Along ``axis`` (time, or
+    Febus blocks) the stored extent is the run of leading complete slabs;
+    when it is shorter than declared, only it is read, with a
+    :class:`~raydas.errors.TruncatedFileWarning` (:func:`~raydas.formats.base.stored_extent`).
+    Virtual and external data sets are taken as declared.
+
+    Parameters
+    ----------
+    url
+        The file, named in warnings and errors.
+    dataset
+        An open h5py data set.
+    axis
+        The axis that may be stored in part (time).
+    partial
+        False to refuse any data set that is not wholly stored (metadata arrays read whole).
+
+    Raises
+    ------
+    FormatError
+        When nothing is stored, when chunks are stored after a missing one
+        (holes), or when ``partial`` is false and less than declared is stored.
+    """
+    shape = tuple(int(n) for n in dataset.shape)
+    if not shape or 0 in shape:
+        return shape
+    plist = dataset.id.get_create_plist()
+    layout = plist.get_layout()
+    if layout in (_COMPACT, _VIRTUAL) or plist.get_external_count() > 0:
+        return shape
+    what = f"data set {dataset.name} ({' x '.join(map(str, shape))} {dataset.dtype})"
+    end_of_file = dataset.file.id.get_filesize()
+    if layout == _CONTIGUOUS:
+        slab_bytes = dataset.dtype.itemsize * math.prod(shape) // shape[axis]
+        offset = dataset.id.get_offset()
+        stored_bytes = 0 if offset is None else min(dataset.id.get_storage_size(), end_of_file - offset)
+        if axis != 0:  # a cut contiguous array ends part-way through the other axes' rows
+            check_declared_size(url, what, slab_bytes * shape[axis], stored_bytes)
+            return shape
+        stored = stored_bytes // slab_bytes
+    else:
+        stored = _stored_chunk_slabs(url, dataset, axis, end_of_file, what) * dataset.chunks[axis]
+    n = stored_extent(url, what, shape[axis], min(stored, shape[axis]), partial=partial)
+    return shape[:axis] + (n,) + shape[axis + 1 :]
+
+
+def _stored_chunk_slabs(url: str, dataset, axis: int, end_of_file: int, what: str) -> int:
+    """Leading slabs of chunks along ``axis`` whose every chunk is stored
+    (allocated, and inside the file); FormatError when a chunk is stored past them."""
+    shape, chunks = dataset.shape, dataset.chunks
+    per_axis = [-(-n // c) for n, c in zip(shape, chunks)]
+    across = math.prod(per_axis) // per_axis[axis]  # chunks in one slab
+    found: dict[int, int] = {}
+
+    def visit(info) -> None:
+        if info.byte_offset is not None and info.byte_offset + info.size <= end_of_file:
+            slab = info.chunk_offset[axis] // chunks[axis]
+            found[slab] = found.get(slab, 0) + 1
+
+    n_chunks = dataset.id.get_num_chunks()
+    if n_chunks:
+        try:
+            dataset.id.chunk_iter(visit)
+        except (AttributeError, NotImplementedError):  # HDF5 before 1.12.3: one chunk at a time
+            for i in range(n_chunks):
+                visit(dataset.id.get_chunk_info(i))
+    slabs = 0
+    while found.get(slabs, 0) == across:
+        slabs += 1
+    later = sum(count for slab, count in found.items() if slab >= slabs)
+    if later:
+        raise FormatError(
+            url,
+            f"{what} has holes: {later} chunk(s) are stored after chunk row {slabs} of {per_axis[axis]}, "
+            "which is missing or lies past the end of the file (damaged, or the header lies)",
+        )
+    return slabs
 
 
 def read_window(dataset, time_first: bool, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:

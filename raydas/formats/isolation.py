@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 
 from ..errors import FormatError
@@ -52,7 +53,9 @@ def _receive(stream):
 
 
 def serve() -> None:
-    """The helper's loop: read ``(function, args)``, answer ``("ok", result)`` or ``("error", exception)``."""
+    """The helper's loop: read ``(function, args)``, answer ``("ok", result, warnings)``
+    or ``("error", exception, warnings)``; ``warnings`` are the ``(message, category)``
+    the call warned, so the caller warns them in its own process."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the answers
     while True:
@@ -60,14 +63,17 @@ def serve() -> None:
             func, args = _receive(stdin)
         except EOFError:
             return
-        try:
-            answer = ("ok", func(*args))
-        except Exception as exc:  # noqa: BLE001  (handed to the caller, who raises it)
-            answer = ("error", exc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                answer = ("ok", func(*args))
+            except Exception as exc:  # noqa: BLE001  (handed to the caller, who raises it)
+                answer = ("error", exc)
+        answer += ([(str(w.message), w.category) for w in caught],)
         try:
             _send(stdout, answer)
         except Exception as exc:  # noqa: BLE001  (an answer that does not pickle)
-            _send(stdout, ("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            _send(stdout, ("error", RuntimeError(f"{type(exc).__name__}: {exc}"), []))
 
 
 def _start() -> subprocess.Popen:
@@ -115,11 +121,13 @@ def run_guarded(url: str, scan: Callable, *args):
                     f"the HDF5 library did not finish reading its metadata in {timeout:g} s "
                     "(its internal structure is damaged)",
                 )
-            status, value = _receive(proc.stdout)
+            status, value, warned = _receive(proc.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
             _stop(proc)
             _helper = None
             raise FormatError(url, "the HDF5 library crashed reading its metadata (the file is damaged)") from None
+    for message, category in warned:  # what the scan warned (a truncated file) is said here too
+        warnings.warn(message, category, stacklevel=2)
     if status == "error":
         raise value
     return value

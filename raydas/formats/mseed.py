@@ -33,7 +33,10 @@ from ..errors import FormatError, RaydasError, TruncatedFileWarning
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo, as_float32
+from .base import Format, Probe, RecordInfo, as_float32, check_declared_size
+
+#: fewest bytes a miniSEED sample takes: Steim-2 packs at most 105 samples in a 64-byte frame
+MIN_BYTES_PER_SAMPLE = 0.5
 
 
 class UnequalTracesWarning(UserWarning):
@@ -131,17 +134,24 @@ class MiniSeedFormat(Format):
     name = "mseed"
     description = "miniSEED (ObsPy): one trace per fibre channel, read over the span all channels cover"
 
+    suffixes = (".mseed", ".miniseed", ".msd")
+
+    def signature(self, head: bytes) -> bool:
+        """miniSEED 3's ``MS3``, or miniSEED 2's fixed header: a 6-digit sequence number
+        (digits, spaces or NUL), a quality code (D, R, Q, M) and a reserved byte."""
+        if head[:2] == b"MS" and head[2:3] == b"\x03":
+            return True
+        seq_ok = len(head) >= 8 and all(c in b"0123456789 \x00" for c in head[:6])
+        return seq_ok and head[6:7] in (b"D", b"R", b"Q", b"M") and head[7:8] in (b" ", b"\x00")
+
     def detect(self, probe: Probe) -> bool:
-        head = probe.head
-        if probe.is_dir or len(head) < 48:
-            return False
-        # fixed header: 6-digit sequence number (digits, spaces or NUL), quality code, reserved byte
-        seq_ok = all(c in b"0123456789 \x00" for c in head[:6])
-        v3 = head[:2] == b"MS" and head[2:3] == b"\x03"
-        return v3 or (seq_ok and head[6:7] in b"DRQM" and head[7:8] in b" \x00")
+        return not probe.is_dir and len(probe.head) >= 48 and self.signature(probe.head)
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         stream = _stream(probe.url, headonly=True)
+        declared = sum(int(tr.stats.npts) for tr in stream)
+        what = f"miniSEED record headers ({declared} samples, at least {MIN_BYTES_PER_SAMPLE:g} bytes each)"
+        check_declared_size(probe.url, what, int(declared * MIN_BYTES_PER_SAMPLE), probe.size)
         span = _common_span(probe.url, stream)
         if span["trimmed"]:
             warnings.warn(

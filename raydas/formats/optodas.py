@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
-from ..timeutil import NS_PER_S
 from . import register
-from .base import RecordInfo, attr_number, attr_text, axis_order_from_names
-from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number
+from .base import RecordInfo, attr_number, attr_text, axis_order_from_names, checked
+from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number, stored_shape
 
 
 @register
@@ -37,15 +37,19 @@ class OptoDASFormat(HDF5Format):
     def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, "data")
         dt = required_dataset_number(url, h5, "header/dt", "OptoDAS sample interval in s")
-        if not dt > 0:
-            raise FormatError(url, f"OptoDAS header/dt {dt!r} s is not positive")
+        dt = checked(url, plausible.sample_interval, dt, "OptoDAS header/dt")
         dx = required_dataset_number(url, h5, "header/dx", "OptoDAS channel spacing in m")
+        dx = checked(url, plausible.spacing, dx, "OptoDAS header/dx")
         t0 = required_dataset_number(url, h5, "header/time", "OptoDAS start time in s since 1970")
+        start_ns = checked(url, plausible.seconds_to_ns, t0, "OptoDAS header/time")
         names = h5["header/dimensionNames"][()] if "header/dimensionNames" in h5 else None
         time_first = axis_order_from_names(names, url)
-        n_time, n_chan = data.shape if time_first else data.shape[::-1]
+        shape = stored_shape(url, data, 0 if time_first else 1)
+        n_time, n_chan = shape if time_first else shape[::-1]
         if "header/channels" in h5:
-            channels = np.asarray(h5["header/channels"][()], dtype=np.float64).reshape(-1)
+            channels = numeric_dataset(url, h5, "header/channels", ndim=(0, 1, 2))
+            stored_shape(url, channels, partial=False)
+            channels = np.asarray(channels[()], dtype=np.float64).reshape(-1)
             if channels.shape[0] != n_chan:
                 raise FormatError(url, f"OptoDAS header/channels lists {channels.shape[0]} channels; data has {n_chan}")
         else:
@@ -59,7 +63,7 @@ class OptoDASFormat(HDF5Format):
                 n_channels=int(n_chan),
                 n_samples=int(n_time),
                 dt=dt,
-                start_ns=int(round(t0 * NS_PER_S)),
+                start_ns=start_ns,
                 positions=channels * dx,
                 units=attr_text(dataset_value(h5, "header/unit", "")),
                 gauge_length=attr_number(gauge) if gauge is not None else float("nan"),

@@ -30,13 +30,14 @@ import math
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import RecordInfo, attr_lookup, axis_order_from_names
+from .base import RecordInfo, attr_lookup, axis_order_from_names, checked
 from .base import attr_number as number
 from .base import attr_text as text
-from .hdf5 import HDF5Format, numeric_dataset
+from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 
 def _raw_nodes(h5) -> list[str]:
@@ -81,20 +82,28 @@ def _index(name: str) -> int:
         return 0
 
 
-def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
+def _stored_times(url: str, times) -> int:
+    """How many times of a time array (``RawDataTime``, ``FbeDataTime``) the file
+    really stores (0 without one): its declared length may be a lie."""
+    if times is None or not getattr(times, "shape", None):
+        return 0
+    return stored_shape(url, times)[0]
+
+
+def _timing(url: str, group, times, n_times: int, data, acq_attrs) -> tuple[int, float]:
     """``(start_ns, dt)`` of a Raw or Fbe group: times (µs since 1970, UTC) in
-    its time array when present, else the data set's ``PartStartTime`` or the
-    acquisition's ``MeasurementStartTime``; the interval from the time array,
-    unless ``OutputDataRate`` (Hz) disagrees by more than 0.1 %."""
+    the first ``n_times`` of its time array when present, else the data set's
+    ``PartStartTime`` or the acquisition's ``MeasurementStartTime``; the interval
+    from the time array, unless ``OutputDataRate`` (Hz) disagrees by more than 0.1 %."""
     rate = attr_lookup(group.attrs, "OutputDataRate")
     start_ns = None
     dt = None
-    if times is not None and times.shape and times.shape[0] > 0:
+    if n_times > 0:
         first = int(times[0])
         start_ns = first * 1000  # microseconds -> ns
-        if times.shape[0] > 1:
-            last = int(times[times.shape[0] - 1])
-            dt = (last - first) * 1e-6 / (times.shape[0] - 1)
+        if n_times > 1:
+            last = int(times[n_times - 1])
+            dt = (last - first) * 1e-6 / (n_times - 1)
     if rate is not None and number(rate) > 0:
         rate_dt = 1.0 / number(rate)
         if dt is None or not math.isclose(dt, rate_dt, rel_tol=1e-3):
@@ -109,7 +118,8 @@ def _timing(url: str, group, times, data, acq_attrs) -> tuple[int, float]:
             raise FormatError(url, f"{group.name}: start time {text(stamp)!r} is not ISO 8601") from exc
     if dt is None or not dt > 0:
         raise FormatError(url, f"{group.name}: cannot tell the sample rate (no OutputDataRate, <2 times)")
-    return start_ns, dt
+    dt = checked(url, plausible.sample_interval, dt, f"{group.name} sample interval")
+    return checked(url, plausible.time_ns, start_ns, f"{group.name} start time"), dt
 
 
 @register
@@ -210,8 +220,9 @@ class ProdmlFormat(HDF5Format):
         file states no ``SpatialSamplingInterval``: ``step_stated`` False)."""
         n_loci = int(number(n_loci)) if n_loci is not None else None
         time_first = axis_order_from_names(data.attrs.get("Dimensions"), url, n_loci, data.shape)
-        n_time, n_channels = data.shape if time_first else data.shape[::-1]
-        start_ns, dt = _timing(url, group, times, data, acq.attrs)
+        shape = stored_shape(url, data, 0 if time_first else 1)
+        n_time, n_channels = shape if time_first else shape[::-1]
+        start_ns, dt = _timing(url, group, times, _stored_times(url, times), data, acq.attrs)
         return RecordInfo(
             path=url,
             format=self.name,
@@ -219,7 +230,7 @@ class ProdmlFormat(HDF5Format):
             n_samples=int(n_time),
             dt=float(dt),
             start_ns=int(start_ns),
-            positions=(start_locus + np.arange(n_channels)) * step,
+            positions=(start_locus + np.arange(n_channels)) * checked(url, plausible.spacing, step, "PRODML spacing"),
             units=units,
             gauge_length=_metres(url, acq.attrs, "GaugeLength"),
             key=data.name,

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, check_declared_size
 
 TEXT_HEADER = 3200
 BINARY_HEADER = 400
@@ -257,6 +258,8 @@ class SegyLayout:
         payload = size - data_offset
         if payload <= 0:
             raise FormatError(url, f"holds no traces: {size} bytes, headers end at byte {data_offset}")
+        what = f"the binary header (traces of {n_samples} samples of {FORMAT_NAMES[format_code]})"
+        check_declared_size(url, what, trace_bytes, payload)  # one trace, at least
         n_traces, leftover = divmod(payload, trace_bytes)
         if leftover:
             raise FormatError(
@@ -265,7 +268,10 @@ class SegyLayout:
                 f"{trace_bytes}-byte traces ({n_samples} samples of {FORMAT_NAMES[format_code]}); "
                 f"{n_traces} complete traces and {leftover} bytes left over",
             )
-        dt = interval_us * 1e-6
+        try:
+            dt = plausible.sample_interval(interval_us * 1e-6, "sample interval in the binary header")
+        except ValueError as exc:
+            raise FormatError(url, str(exc)) from None
         return cls(endian, int(format_code), int(data_offset), int(n_samples), int(n_traces), dt, revision)
 
     def decode(self, raw: np.ndarray) -> np.ndarray:
@@ -362,8 +368,16 @@ def _positions(headers: np.ndarray, endian: str) -> tuple[np.ndarray, str]:
 
 
 def _start_time(th: bytes, endian: str) -> tuple[int, bool]:
-    """Time of the first sample (ns, UTC) from the first trace header, and True when the
-    header holds no usable date (the time then counts from 1970-01-01: assumed)."""
+    """First-sample time (ns, UTC) from a trace header: year, day of year, hour,
+    minute, second (bytes 157-166) plus the delay recording time (ms, bytes 109-110),
+    and True when the header holds no date (a year of 0: the time then counts from
+    1970-01-01, assumed).
+
+    Raises
+    ------
+    ValueError
+        When a field is outside its range (a year of 32767 is not 1970).
+    """
     year, day, hour, minute, second = (_field(th, o, "i2", endian) for o in (156, 158, 160, 162, 164))
     delay_ms = _field(th, 108, "i2", endian)
     assumed = False
@@ -372,12 +386,17 @@ def _start_time(th: bytes, endian: str) -> tuple[int, bool]:
     else:
         if year < 100:
             year += 2000 if year < 50 else 1900
-        try:
-            stamp = _dt.datetime(year, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(
-                days=max(day, 1) - 1, hours=hour, minutes=minute, seconds=second
-            )
-        except (OverflowError, ValueError):
-            stamp, assumed = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC), True
+        plausible.year(year, "trace header year")
+        for value, (low, high), what in (
+            (day, (0, 366), "day of year"),
+            (hour, (0, 23), "hour"),
+            (minute, (0, 59), "minute"),
+            (second, (0, 60), "second"),
+        ):
+            plausible.in_range(value, low, high, f"trace header {what}")
+        stamp = _dt.datetime(year, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(
+            days=max(day, 1) - 1, hours=hour, minutes=minute, seconds=second
+        )
         base = int(stamp.timestamp()) * NS_PER_S
     return base + int(delay_ms) * 1_000_000, assumed
 
@@ -395,6 +414,12 @@ class SegyFormat(Format):
         """Write a Chunk as SEG-Y rev 2.0, big-endian, IEEE (``sample_format`` 5)
         or IBM (1) floats; see :func:`write_segy`."""
         return write_segy(chunk, url, sample_format)
+
+    suffixes = (".sgy", ".segy")
+
+    def signature(self, head: bytes) -> bool:
+        """The textual header's first card image, ``C 1`` or ``C01``, in ASCII or EBCDIC."""
+        return head[:3] in (b"C 1", b"C01", b"\xc3\x40\xf1", b"\xc3\xf0\xf1")
 
     def detect(self, probe: Probe) -> bool:
         if probe.is_dir or probe.size < TEXT_HEADER + BINARY_HEADER + TRACE_HEADER or probe.is_hdf5:
@@ -422,6 +447,10 @@ class SegyFormat(Format):
             "position_source": source,
             **layout.to_attrs(),
         }
+        try:
+            start_ns = _start_time(headers[0].tobytes(), layout.endian)
+        except ValueError as exc:
+            raise FormatError(probe.url, f"first trace header: {exc}") from None
         disagree = np.unique(trace_counts[trace_counts != layout.n_samples])
         if disagree.size:
             attrs["trace_header_sample_counts"] = [int(v) for v in disagree[:5]]

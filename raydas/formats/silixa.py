@@ -26,11 +26,12 @@ import datetime as _dt
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..timeutil import parse_iso
 from . import register
-from .base import RecordInfo, attr_lookup, attr_number, attr_text, axis_order_from_names, required_number
-from .hdf5 import HDF5Format, numeric_dataset
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, axis_order_from_names, checked, required_number
+from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 DATASET = "Acoustic"
 RATE = ("SamplingFrequency[Hz]", "SamplingFrequency", "SampleRate")
@@ -99,14 +100,13 @@ class SilixaH5Format(HDF5Format):
     def scan_hdf5(self, url: str, h5) -> list[RecordInfo]:
         data = numeric_dataset(url, h5, DATASET)
         attrs = data.attrs
-        rate = _number(url, attrs, RATE, "sample rate")
-        if not rate > 0:
-            raise FormatError(url, f"Silixa sample rate {rate!r} Hz is not positive")
-        spacing = _number(url, attrs, SPACING, "channel spacing")
+        rate = checked(url, plausible.sample_rate, _number(url, attrs, RATE, "sample rate"), "Silixa SamplingFrequency")
+        spacing = checked(url, plausible.spacing, _number(url, attrs, SPACING, "channel spacing"), "Silixa spacing")
         length = attr_lookup(attrs, "MeasureLength[m]")
         n_expected = int(round(attr_number(length) / spacing)) if length is not None and spacing else None
         time_first = axis_order_from_names(attr_lookup(attrs, "Dimensions"), url, n_expected, data.shape)
-        n_time, n_chan = data.shape if time_first else data.shape[::-1]
+        shape = stored_shape(url, data, 0 if time_first else 1)
+        n_time, n_chan = shape if time_first else shape[::-1]
         gauge = attr_lookup(attrs, "GaugeLength", "GaugeLength[m]")
         return [
             RecordInfo(

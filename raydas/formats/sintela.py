@@ -29,11 +29,12 @@ import struct
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, check_declared_size, checked
 
 MAGIC = b"PBUF"
 ENVELOPE = 12  # magic, tag, uint32 LE length
@@ -163,6 +164,11 @@ class SintelaProtobufFormat(Format):
     name = "sintela-pb"
     description = "Sintela ONYX protobuf stream (PBUF envelopes: META + TS05 time-series packets)"
 
+    suffixes = (".pb",)
+
+    def signature(self, head: bytes) -> bool:
+        return head[:4] == MAGIC
+
     def detect(self, probe: Probe) -> bool:
         return not probe.is_dir and probe.head[:4] == MAGIC and probe.head[4:8].isalnum()
 
@@ -175,7 +181,10 @@ class SintelaProtobufFormat(Format):
                 if tag == "META":
                     attrs.update(_meta_attrs(fh.read(length)))
                 elif tag in TIMESERIES_TAGS:
-                    headers.append(_packet_header(probe.url, fh.read(min(length, HEADER_BYTES))))
+                    header = _packet_header(probe.url, fh.read(min(length, HEADER_BYTES)))
+                    declared = 4 * header["n_samples"] * header["n_channels"]  # float32 samples
+                    check_declared_size(probe.url, f"the {tag} packet at byte {offset - ENVELOPE}", declared, length)
+                    headers.append(header)
                     offsets.append((offset, length))
                 else:
                     raise FormatError(
@@ -201,6 +210,9 @@ class SintelaProtobufFormat(Format):
             raise FormatError(
                 probe.url, f"packet header has no usable sampling ({first['rate']} Hz, {first['n_channels']} channels)"
             )
+        checked(probe.url, plausible.sample_rate, first["rate"], "Sintela packet sample rate")
+        checked(probe.url, plausible.spacing, first["spacing"], "Sintela packet channel spacing")
+        checked(probe.url, plausible.time_ns, first["time_ns"], "Sintela first packet time")
         step = first["spacing"] * first["channel_step"]
         positions = first["start_channel"] * first["spacing"] + step * np.arange(first["n_channels"])
         attrs.update(

@@ -20,15 +20,24 @@ from __future__ import annotations
 
 import io
 import struct
-import warnings
 
 import numpy as np
 
-from ..errors import FormatError, TruncatedFileWarning
+from .. import plausible
+from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import parse_iso
 from . import register
-from .base import Format, Probe, RecordInfo, as_float32, time_major_to_float32
+from .base import (
+    Format,
+    Probe,
+    RecordInfo,
+    as_float32,
+    check_declared_size,
+    checked,
+    stored_extent,
+    time_major_to_float32,
+)
 from .silixa import idas_positions, spacing_stated
 
 LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
@@ -98,8 +107,13 @@ class TdmsFormat(Format):
     name = "tdms"
     description = "TDMS: Silixa iDAS (interleaved int16) and one-channel-per-position TDMS files (npTDMS)"
 
+    suffixes = (".tdms",)
+
+    def signature(self, head: bytes) -> bool:
+        return head[:4] == b"TDSm"
+
     def detect(self, probe: Probe) -> bool:
-        return not probe.is_dir and probe.head[:4] == b"TDSm"
+        return not probe.is_dir and self.signature(probe.head)
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         toc, next_segment, raw_offset = _lead_in(probe.head, probe.url)
@@ -112,9 +126,9 @@ class TdmsFormat(Format):
 
         rate = props.get("SamplingFrequency[Hz]")
         if rate is not None and float(rate) > 0:
-            dt = 1.0 / float(rate)
+            dt = 1.0 / checked(probe.url, plausible.sample_rate, float(rate), "TDMS SamplingFrequency[Hz]")
         elif float(first.get("wf_increment", 0) or 0) > 0:
-            dt = float(first["wf_increment"])
+            dt = checked(probe.url, plausible.sample_interval, float(first["wf_increment"]), "TDMS wf_increment")
         else:
             raise FormatError(probe.url, "TDMS file gives no sampling (no SamplingFrequency[Hz], no wf_increment)")
         start_ns = next(
@@ -142,19 +156,15 @@ class TdmsFormat(Format):
             frame = n_channels * dtype.itemsize
             data_offset = LEAD_IN + raw_offset
             declared = (next_segment - raw_offset) // frame
-            n_samples = max(probe.size - data_offset, 0) // frame
+            what = f"the TDMS segment header ({probe.size} of {LEAD_IN + next_segment} bytes there)"
+            n_samples = stored_extent(probe.url, what, declared, max(probe.size - data_offset, 0) // frame)
             if n_samples < declared:
-                warnings.warn(
-                    f"{probe.url}: truncated TDMS file: the header declares {declared} samples per channel but "
-                    f"the file holds {n_samples} complete ones ({probe.size} of {LEAD_IN + next_segment} bytes); "
-                    f"reading those {n_samples}",
-                    TruncatedFileWarning,
-                    stacklevel=2,
-                )
                 attrs["truncated_from_samples"] = int(declared)
             attrs.update(layout="interleaved", data_offset=data_offset)
         else:
             n_samples = min(len(c) for c in channels)
+            what = f"the TDMS metadata ({n_channels} channels x {n_samples} samples of {dtype})"
+            check_declared_size(probe.url, what, n_samples * n_channels * dtype.itemsize, probe.size)
             attrs["layout"] = "npTDMS"
         if n_samples == 0:
             raise FormatError(probe.url, "TDMS file holds no complete time sample")

@@ -28,11 +28,11 @@ import math
 
 import numpy as np
 
+from .. import plausible
 from ..errors import FormatError
-from ..timeutil import NS_PER_S
 from . import register
-from .base import RecordInfo, attr_lookup, attr_number, attr_text
-from .hdf5 import HDF5Format, numeric_dataset
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked
+from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 VERSIONS = (4, 5, 6)
 
@@ -58,13 +58,13 @@ def _written(value) -> bool:
     return bool(np.isfinite(value) and value > 0)
 
 
-def _valid_samples(times) -> int:
-    """Number of leading samples with a written (positive, finite) time.
+def _valid_samples(times, n: int) -> int:
+    """Number of leading samples, of the first ``n`` (those the file stores),
+    with a written (positive, finite) time.
 
     Unwritten frames are all at the end, so a binary search over single
     values finds the first one without reading the whole time array.
     """
-    n = int(times.shape[0])
     if n == 0 or _written(times[n - 1]):
         return n
     lo, hi = 0, n - 1  # times[hi] is unwritten; answer in [lo, hi]
@@ -95,7 +95,8 @@ class Terra15Format(HDF5Format):
         times = numeric_dataset(url, h5, time_key, ndim=1)
         if times.shape[0] != data.shape[0]:
             raise FormatError(url, f"{times.name} has {times.shape[0]} times for {data.shape[0]} samples")
-        n_time = _valid_samples(times)
+        stored = min(stored_shape(url, data)[0], stored_shape(url, times)[0])
+        n_time = _valid_samples(times, stored)
         if n_time == 0:
             raise FormatError(url, f"Terra15 file holds no written samples ({times.name} starts at 0)")
         dt_attr = attr_lookup(data.attrs, "dT", default=attr_lookup(root, "dt_computer", "dt"))
@@ -106,10 +107,13 @@ class Terra15Format(HDF5Format):
             dt = gps_dt
         if not (dt > 0 and math.isfinite(dt)):
             raise FormatError(url, "Terra15 file gives no sample interval (no dT and fewer than 2 times)")
+        dt = checked(url, plausible.sample_interval, dt, "Terra15 sample interval (dT)")
         try:
             spacing = attr_number(attr_lookup(data.attrs, "dx", default=root["dx"]))
         except KeyError as exc:
             raise FormatError(url, "Terra15 file has no 'dx' (channel spacing) attribute") from exc
+        spacing = checked(url, plausible.spacing, spacing, "Terra15 dx")
+        start_ns = checked(url, plausible.seconds_to_ns, t0, f"Terra15 first time ({times.name})")
         first = attr_number(root.get("sensing_range_start", 0.0))
         n_chan = data.shape[1]
         gauge = root.get("gauge_length")
@@ -120,7 +124,7 @@ class Terra15Format(HDF5Format):
                 n_channels=int(n_chan),
                 n_samples=n_time,
                 dt=float(dt),
-                start_ns=int(round(t0 * NS_PER_S)),
+                start_ns=start_ns,
                 positions=first + np.arange(n_chan) * spacing,
                 units=attr_text(root.get("data_product_units", "")),
                 gauge_length=attr_number(gauge) if gauge is not None else float("nan"),

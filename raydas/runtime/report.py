@@ -163,6 +163,7 @@ class RunReport:
     latencies: list[float] = field(default_factory=list)
     timeline: str | None = None
     ray: str = ""
+    plan: str = ""  # what the plan said it would cost, before it started
     nan_policy: str = "propagate"
     nonfinite_chunks: list[dict] = field(default_factory=list)
     resume: str = "auto"
@@ -211,6 +212,7 @@ class RunReport:
             f"results:   {self.output}",
             f"chunks:    {self.chunks_done} processed, {self.chunks_skipped} already done, {self.chunks_total} in all",
             f"inputs:    {self.files} file(s), {self.records} record(s)",
+            *([f"plan:      {self.plan}"] if self.plan else []),
             f"outputs:   {self.outputs_written} file(s) written",
             f"time:      {self.seconds:.2f} s in all; {self._throughput()}"
             + (f" on {self.actors} {self.device} actor(s)" if self.actors else ""),

@@ -54,7 +54,7 @@ from ..manifest import (
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
 from ..recording import ChunkPlan, Recording, assemble, plan_chunks
-from . import cluster
+from . import cluster, cost
 from .actors import ActorPool, ProcessorSetup
 from .driver import Driver
 from .progress import Progress
@@ -350,6 +350,48 @@ class Run:
         if self.on_result is not None:
             self.on_result(plan, outcome, failure)
 
+    def check_outputs(self, plans: list[ChunkPlan]) -> None:
+        """Before any work (and before listing what exists): every output path of
+        ``plans`` fits its store, and the results root (and the chunk store) is
+        written to once, a probe.
+
+        Raises
+        ------
+        PlanRefused
+            When a root cannot be written or a path is too long.
+        """
+        root = self.outputs_root()
+        cost.check_output_paths(root, [f for plan in plans for f in self.expected_outputs(plan)])
+        for where in dict.fromkeys([root, self.config.output]):
+            cost.probe_writable(where)
+
+    def preflight(self, plans: list[ChunkPlan]) -> cost.PlanCost:
+        """Before any work on ``plans`` (the chunks still to do): the plan's cost
+        (chunks, bytes read, estimated bytes written, a processor actor's memory for
+        the largest chunk and its halo) is stated (in the report; on stderr with
+        progress) and checked against the run's limits, and no command's window is
+        longer than the data it slides over.
+
+        Raises
+        ------
+        PlanRefused
+            When a window is too long or the cost exceeds a limit (the message has the numbers).
+        """
+        root = self.outputs_root()
+        pipeline = self.pipeline if self.mode.processes else None
+        estimate = cost.limits(cost.estimate(plans), self.config, root)
+        if pipeline is not None:  # windows and memory first: the output estimate runs the pipeline
+            cost.check_windows(plans, pipeline)
+            cost.check_memory(estimate, plans, pipeline)
+        else:
+            estimate.actor_limit = None  # no processor actors: ingest tasks hold a chunk, not a pipeline's copies
+        cost.estimate_outputs(estimate, plans, pipeline, self.config.output, self.mode.writes_store(self.config.store))
+        self.report.plan = estimate.line()
+        if self.progress:
+            print(f"raydas: plan: {self.report.plan}", file=sys.stderr, flush=True)
+        cost.check_output(estimate)
+        return estimate
+
     # the lifecycle ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def session(self, total: int = 0) -> Iterator[Driver]:
@@ -424,9 +466,13 @@ class Run:
         t_start = time.perf_counter()
         records = self.scan()
         plans = self.plan(records) if records else []
+        if plans:
+            self.check_outputs(plans)
         todo, done = self.split_done(plans)
         self.report.chunks_total = len(plans)
         self.report.chunks_skipped = len(done)
+        if todo:
+            self.preflight(todo)
         rows = self.drive(todo) if todo else []
         store = self.store
         if store is not None:

@@ -6,6 +6,7 @@ other layouts and attribute spellings the format rules allow."""
 from __future__ import annotations
 
 import json
+import zlib
 
 import h5py
 import numpy as np
@@ -519,7 +520,8 @@ def test_febus_window_of_a_large_file_reads_only_the_blocks_it_needs(tmp_path):
 
     rate, n_chan, per_block, step, n_blocks = 1000.0, 500, 2000, 1000, 400  # 2-s blocks every 1 s: 1.6 GB of blocks
     path = tmp_path / "big_febus.h5"
-    wanted = (150, 152)  # the only blocks written (HDF5 leaves the other chunks unallocated)
+    wanted = (150, 152)  # the only blocks with values; the others are stored as compressed zeros
+    zeros = zlib.compress(np.zeros((1, per_block, n_chan), dtype=np.float32).tobytes(), 1)
     with h5py.File(path, "w") as f:
         source = f.create_group("dev/Source1")
         source.create_dataset("time", data=(1.7e9 + np.arange(n_blocks, dtype=np.float64))[None, :])
@@ -527,10 +529,17 @@ def test_febus_window_of_a_large_file_reads_only_the_blocks_it_needs(tmp_path):
         zone.attrs["Spacing"] = np.array([1.0, 1.0, 1.0])
         zone.attrs["SamplingRate"] = np.array([rate])
         ds = zone.create_dataset(
-            "StrainRate", shape=(n_blocks, per_block, n_chan), dtype=np.float32, chunks=(1, per_block, n_chan)
+            "StrainRate",
+            shape=(n_blocks, per_block, n_chan),
+            dtype=np.float32,
+            chunks=(1, per_block, n_chan),
+            compression="gzip",
         )
-        for b in range(*wanted):
-            ds[b] = b + np.arange(per_block, dtype=np.float32)[:, None] / per_block
+        for b in range(n_blocks):  # every chunk stored (a file with unwritten chunks in between is refused)
+            if wanted[0] <= b < wanted[1]:
+                ds[b] = b + np.arange(per_block, dtype=np.float32)[:, None] / per_block
+            else:
+                ds.id.write_direct_chunk((b, 0, 0), zeros)
     (rec,) = formats.scan_file(str(path))
     assert rec.attrs["keep"] == step and rec.attrs["skip"] == 500 and rec.n_samples == n_blocks * step
     start = 150 * step + 300  # a 1-s window straddling blocks 150 and 151

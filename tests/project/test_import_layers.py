@@ -34,7 +34,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("raydas.chunk",)),
     # leaves that know no DAS: errors, time and file-system helpers, the plug-in loader, the array backend, the
     # version; configfile (the one JSON loader: the pipeline, below the config models, reads command lists with
-    # it) and outputs (the results root's safe paths and sink, which commands write into)
+    # it), outputs (the results root's safe paths and sink, which commands write into) and plausible (the
+    # validators of numbers that files and configs state)
     (
         "utilities",
         (
@@ -46,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "raydas.configfile",
             "raydas.outputs",
             "raydas.version",
+            "raydas.plausible",
         ),
     ),
 )
