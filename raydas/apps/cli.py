@@ -59,6 +59,7 @@ def cmd_scan(args) -> int:
             ("start", "start (UTC)"),
             ("end", "end (UTC)"),
             ("units", "unit"),
+            ("quantity", "quantity"),
         ]
         rows = [dict(r.to_dict(), path=_record_label(r)) for r in records]
         print(_table(rows, cols) if rows else "no records found")
@@ -97,8 +98,31 @@ def _short(path: str) -> str:
 def cmd_formats(args) -> int:
     from .. import formats
 
-    rows = [{"name": r.name, "description": r.description} for r in formats.all_formats().values()]
-    print(json.dumps(rows, indent=2) if args.json else _table(rows, [("name", "format"), ("description", "reads")]))
+    described = [r.describe() for r in formats.all_formats().values()]
+    if args.json:
+        print(json.dumps(described, indent=2))
+        return 0
+    rows = [
+        {
+            **d,
+            "quantities": ", ".join(d["quantities"]),
+            "versions": ", ".join(d["versions"]) or None,
+            "extensions": " ".join(d["extensions"]) or None,
+            "writes": "yes" if d["writes"] else "no",
+            "tested_on": ", ".join(t.rsplit("/", 1)[-1] for t in d["tested_on"]) or None,
+        }
+        for d in described
+    ]
+    columns = [
+        ("name", "format"),
+        ("quantities", "quantity"),
+        ("versions", "versions"),
+        ("extensions", "extensions"),
+        ("writes", "writes"),
+        ("tested_on", "tested on"),
+        ("description", "reads"),
+    ]
+    print(_table(rows, columns))
     return 0
 
 

@@ -455,7 +455,7 @@ def read(url: str, start_ns: int | None = None, end_ns: int | None = None, forma
 def writers() -> dict[str, Format]:
     """The registered formats that can write, by name."""
     _load()
-    return {name: r for name, r in _FORMATS.items() if r.extensions}
+    return {name: r for name, r in _FORMATS.items() if r.writes and r.extensions}
 
 
 def write(data, url: str, format: str | None = None, **options) -> list[str]:

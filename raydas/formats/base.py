@@ -18,6 +18,21 @@ from ..timeutil import NS_PER_S, to_iso
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
+#: What a record's samples measure (:attr:`RecordInfo.quantity`): one of these words.
+QUANTITIES = (
+    "strain_rate",
+    "strain",
+    "velocity",
+    "temperature",
+    "attenuation",
+    "backscatter",
+    "psd",
+    "spectrum",
+    "unknown",
+)
+#: Names of the coordinates a reader may have assumed rather than read (:attr:`RecordInfo.assumed`).
+ASSUMABLE = ("start_time", "positions", "units", "sample_rate", "gauge_length")
+
 
 @dataclass
 class RecordInfo:
@@ -50,6 +65,15 @@ class RecordInfo:
         for the data themselves.
     attrs
         Vendor metadata worth keeping (small values only).
+    quantity
+        What the samples measure, one word of :data:`QUANTITIES` (``"strain_rate"``,
+        ``"velocity"``, ...), read from the file where it says so; ``"unknown"``
+        otherwise. A record whose quantity is unknown and whose units are empty
+        has ``"units"`` in :attr:`assumed`.
+    assumed
+        Names of the coordinates not read from the file but assumed by the
+        reader (words of :data:`ASSUMABLE`: ``"start_time"``, ``"positions"``,
+        ``"units"``, ``"sample_rate"``, ``"gauge_length"``).
     """
 
     path: str
@@ -64,8 +88,16 @@ class RecordInfo:
     key: str = ""
     attrs: dict = field(default_factory=dict)
     stream: str = ""
+    quantity: str = "unknown"
+    assumed: tuple[str, ...] = ()
 
     def __post_init__(self):
+        if self.quantity not in QUANTITIES:
+            raise FormatError(self.path, f"quantity {self.quantity!r} is not one of {', '.join(QUANTITIES)}")
+        assumed = tuple(dict.fromkeys(self.assumed))
+        if self.quantity == "unknown" and not self.units and "units" not in assumed:
+            assumed += ("units",)
+        self.assumed = assumed
         self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1)
         if self.positions.shape[0] != self.n_channels:
             raise FormatError(self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels")
@@ -107,6 +139,8 @@ class RecordInfo:
             "start": to_iso(self.start_ns),
             "end": to_iso(self.end_ns),
             "units": self.units,
+            "quantity": self.quantity,
+            "assumed": list(self.assumed),
             "gauge_length_m": _finite_or_none(self.gauge_length),
             "stream": self.stream,
         }
@@ -202,12 +236,42 @@ class Format:
     description: ClassVar[str] = ""
     #: True when the format is a folder read as a whole (a chunk store).
     container: ClassVar[bool] = False
-    #: Name endings of the files (or folders) this format writes, e.g. ``(".sgy", ".segy")``;
-    #: empty when it has no writer. :func:`raydas.formats.write` picks a writer by them.
+    #: Name endings its files (or folders) usually have, e.g. ``(".sgy", ".segy")``. Detection
+    #: never looks at them; :func:`raydas.formats.write` picks a writer (a format that
+    #: :attr:`writes`) by them.
     extensions: ClassVar[tuple[str, ...]] = ()
+    #: What its records measure when the format itself fixes it (a word of :data:`QUANTITIES`),
+    #: ``"unknown"`` when the format does not: each record then says what its file states.
+    quantity: ClassVar[str] = "unknown"
+    #: The quantities its files may state (``raydas formats`` lists them beside :attr:`quantity`).
+    quantities: ClassVar[tuple[str, ...]] = ()
+    #: The versions of the format (file or schema versions) the reader knows; empty when it has none.
+    versions: ClassVar[tuple[str, ...]] = ()
+    #: The sample files it is tested on, relative to the shared test-data folder
+    #: (``"real/hdf5/terra15_v5_test_file.hdf5"``), or what the tests write (``"written by itself"``).
+    tested_on: ClassVar[tuple[str, ...]] = ()
     #: False when the files do not state their sample rate (distpy's npy folders): a scan's
     #: ``ScanOptions.assumed_sample_rate`` then replaces the one the reader guessed.
     states_sample_rate: ClassVar[bool] = True
+
+    @property
+    def writes(self) -> bool:
+        """True when the format has a writer (its class overrides :meth:`write`)."""
+        return type(self).write is not Format.write
+
+    def describe(self) -> dict[str, Any]:
+        """What ``raydas formats`` lists: name, description, quantity, versions,
+        extensions, whether it writes, and the samples it is tested on."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "quantity": self.quantity,
+            "quantities": list(dict.fromkeys((*self.quantities, self.quantity))),
+            "versions": list(self.versions),
+            "extensions": list(self.extensions),
+            "writes": self.writes,
+            "tested_on": list(self.tested_on),
+        }
 
     def detect(self, probe: Probe) -> bool:
         """True when ``probe`` holds data in this format (judged by content)."""
@@ -306,6 +370,74 @@ def attr_number(value) -> float:
     if isinstance(value, (bytes, np.bytes_, str)):
         return float(attr_text(value))
     return float(value)
+
+
+#: vendor words for what the samples measure (data types, products), compared without case,
+#: spaces or punctuation, and the quantity each names
+_QUANTITY_WORDS = {
+    "strainrate": "strain_rate",
+    "strain": "strain",
+    "velocity": "velocity",
+    "particlevelocity": "velocity",
+    "temperature": "temperature",
+    "attenuation": "attenuation",
+    "backscatter": "backscatter",
+    "psd": "psd",
+    "powerspectraldensity": "psd",
+    "spectrum": "spectrum",
+    "spectra": "spectrum",
+}
+#: units (lower case, no spaces, micro as "u") and the quantity each is the unit of
+_QUANTITY_UNITS = {
+    **dict.fromkeys(
+        [
+            "strain/s",
+            "1/s",
+            "s^-1",
+            "s-1",
+            "ε/s",
+            "uε/s",
+            "nε/s",
+            "pε/s",
+            "ustrain/s",
+            "nstrain/s",
+            "microstrain/s",
+            "microstrain/second",
+            "nanostrain/s",
+            "nanostrain/second",
+        ],
+        "strain_rate",
+    ),
+    **dict.fromkeys(
+        ["ε", "uε", "nε", "pε", "m/m", "ustrain", "nstrain", "microstrain", "nanostrain"],
+        "strain",
+    ),
+    **dict.fromkeys(["m/s", "mm/s", "um/s", "nm/s"], "velocity"),
+    **dict.fromkeys(["°c", "degc", "degreec", "degreescelsius", "celsius", "k", "kelvin"], "temperature"),
+    **dict.fromkeys(["db/m", "db/km"], "attenuation"),
+    "db": "backscatter",
+}
+
+
+def quantity_of(*texts) -> str:
+    """The quantity (a word of :data:`QUANTITIES`) that a vendor's data type or
+    unit names: the first of ``texts`` (``"strain-rate"``, ``"micro-strain/second"``,
+    ``"m / s"``, ``"rad2/Hz"``, bytes too) that names one; ``"unknown"`` when none
+    does (``""``, ``"counts"``, ``"rad"``, ``"NaN"``)."""
+    for value in texts:
+        if value is None:
+            continue
+        raw = attr_text(value).lower().replace("µ", "u").replace("μ", "u")
+        word = "".join(c for c in raw if c.isalnum())
+        if word in _QUANTITY_WORDS:
+            return _QUANTITY_WORDS[word]
+        unit = "".join(c for c in raw if not c.isspace()).replace("micro-", "micro").replace("nano-", "nano")
+        unit = unit.replace("sec", "s") if unit.endswith("/sec") else unit
+        if unit in _QUANTITY_UNITS:
+            return _QUANTITY_UNITS[unit]
+        if unit.endswith("/hz"):  # a power spectral density: (unit)^2/Hz
+            return "psd"
+    return "unknown"
 
 
 def _attr_key(name: str) -> str:

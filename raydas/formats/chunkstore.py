@@ -29,7 +29,7 @@ from ..errors import FormatError
 from ..fsutil import is_local, join, url_to_fs, write_bytes_atomic
 from ..timeutil import stem_to_ns
 from . import register
-from .base import Format, Probe, RecordInfo, as_float32
+from .base import Format, Probe, RecordInfo, as_float32, quantity_of
 from .npyfolder import DEPTH_FILE, TIME_FILE, npy_bytes, npy_folder_files
 
 MANIFEST = "manifest.parquet"
@@ -96,6 +96,8 @@ class ChunkStoreFormat(Format):
     name = "raydas-chunks"
     description = "raydas chunk store: <unixtime>.npy chunks + manifest.parquet (any fsspec URL)"
     container = True
+    quantities = ("strain_rate", "strain", "velocity")
+    tested_on = ("written by the tests",)
 
     def detect(self, probe: Probe) -> bool:
         return probe.is_dir and probe.fs.exists(posixpath.join(probe.path, MANIFEST))
@@ -124,6 +126,7 @@ class ChunkStoreFormat(Format):
                 start_ns=int(row["start_ns"]),
                 positions=positions,
                 units=meta.get("units", ""),
+                quantity=quantity_of(meta.get("units")),
                 gauge_length=float(meta.get("gauge_length", float("nan"))),
                 key=row["file"],
                 attrs={"source": row.get("source", ""), "checksum": row.get("checksum", "")},
@@ -179,6 +182,7 @@ class DistpyChunksFormat(Format):
     description = "distpy's folder: <unixtime>.npy (n_channels, time) chunks + measured_depth.npy (+ time.npy)"
     container = True
     extensions = (".npy",)
+    tested_on = ("written by itself",)
     states_sample_rate = False  # the chunk width is taken for one second unless time.npy says otherwise
 
     def write(self, chunk, url: str, **options) -> list[str]:

@@ -130,6 +130,15 @@ def _common_span(url: str, stream) -> dict:
 class MiniSeedFormat(Format):
     name = "mseed"
     description = "miniSEED (ObsPy): one trace per fibre channel, read over the span all channels cover"
+    extensions = (".mseed", ".miniseed", ".ms")
+    versions = ("2", "3")
+    tested_on = (
+        "real/mseed/etna_9n_3chan_10s.mseed",
+        "fibre/mseed/geofon_1D_HSF.mseed",
+        "fibre/mseed/geofon_3X_HSF.mseed",
+        "fibre/mseed/geofon_5J_HSF.mseed",
+        "fibre/mseed/geofon_ZH_HSF.mseed",
+    )
 
     def detect(self, probe: Probe) -> bool:
         head = probe.head

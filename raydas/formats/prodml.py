@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import RecordInfo, attr_lookup, axis_order_from_names
+from .base import RecordInfo, attr_lookup, axis_order_from_names, quantity_of
 from .base import attr_number as number
 from .base import attr_text as text
 from .hdf5 import HDF5Format, numeric_dataset
@@ -117,6 +117,9 @@ class ProdmlFormat(HDF5Format):
     name = "prodml"
     description = "PRODML v2.0/v2.1 HDF5: raw data (/Acquisition/Raw[N]/RawData) and band energies (Processed/Fbe[N])"
     extensions = (".h5", ".hdf5", ".prodml")
+    quantities = ("strain_rate", "strain", "velocity", "psd")
+    versions = ("2.0", "2.1")
+    tested_on = ("real/hdf5/iDAS005_hdf5_example.626.h5", "real/hdf5/prodml_fbe_1.h5")
 
     def write(self, chunk, url: str, **options) -> list[str]:
         """Write a Chunk as PRODML v2.1 HDF5; see :func:`write_prodml`."""
@@ -156,6 +159,7 @@ class ProdmlFormat(HDF5Format):
             start_locus=number(attr_lookup(r, "StartLocusIndex", default=attr_lookup(a, "StartLocusIndex", default=0))),
             step=_metres(url, a, "SpatialSamplingInterval", default=1.0),
             units=text(attr_lookup(r, "RawDataUnit", default="")),
+            quantity=quantity_of(attr_lookup(r, "RawDescription"), attr_lookup(r, "RawDataUnit")),
             attrs={
                 "schema_version": text(
                     attr_lookup(a, "schemaVersion", default=attr_lookup(acq.file.attrs, "schemaVersion", default=""))
@@ -188,6 +192,7 @@ class ProdmlFormat(HDF5Format):
                     start_locus=number(attr_lookup(f, "StartLocusIndex", default=0)),
                     step=step,
                     units=text(attr_lookup(f, "FbeDataUnit", default="")),
+                    quantity="psd",  # band energies (PRODML's frequency-band-extracted data): energy per band
                     stream=f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}",
                     attrs={
                         "kind": "fbe",
@@ -199,7 +204,7 @@ class ProdmlFormat(HDF5Format):
         return records
 
     def _record(
-        self, url, acq, group, data, times, *, n_loci, start_locus, step, units, attrs, stream=""
+        self, url, acq, group, data, times, *, n_loci, start_locus, step, units, quantity, attrs, stream=""
     ) -> RecordInfo:
         """The record of one 2-D data set ``data`` of a Raw or Fbe ``group``:
         axis order from its ``Dimensions`` (else the locus count ``n_loci``),
@@ -218,6 +223,7 @@ class ProdmlFormat(HDF5Format):
             start_ns=int(start_ns),
             positions=(start_locus + np.arange(n_channels)) * step,
             units=units,
+            quantity=quantity,
             gauge_length=_metres(url, acq.attrs, "GaugeLength"),
             key=data.name,
             stream=stream,

@@ -30,7 +30,7 @@ from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, quantity_of
 
 TEXT_HEADER = 3200
 BINARY_HEADER = 400
@@ -387,6 +387,9 @@ class SegyFormat(Format):
     name = "segy"
     description = "SEG-Y rev 0/1/2, one trace per channel (IBM/IEEE float, integers, either byte order)"
     extensions = (".sgy", ".segy")
+    quantities = ("strain_rate", "strain", "velocity")
+    versions = ("0", "1", "2")
+    tested_on = ("real/segy/small_channel_patch.sgy", "real/segy/f3.sgy", "real/segy/Format5msb.sgy")
 
     def write(self, chunk, url: str, sample_format: int = 5, **options) -> list[str]:
         """Write a Chunk as SEG-Y rev 2.0, big-endian, IEEE (``sample_format`` 5)
@@ -432,6 +435,7 @@ class SegyFormat(Format):
                 start_ns=_start_time(headers[0].tobytes(), layout.endian),
                 positions=positions,
                 units=unit.group(1) if unit else "",
+                quantity=quantity_of(unit.group(1) if unit else None),
                 attrs=attrs,
             )
         ]

@@ -33,7 +33,7 @@ from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, quantity_of
 
 MAGIC = b"PBUF"
 ENVELOPE = 12  # magic, tag, uint32 LE length
@@ -162,6 +162,10 @@ def _meta_attrs(payload: bytes) -> dict:
 class SintelaProtobufFormat(Format):
     name = "sintela-pb"
     description = "Sintela ONYX protobuf stream (PBUF envelopes: META + TS05 time-series packets)"
+    extensions = (".pb",)
+    quantities = ("strain_rate", "strain")
+    versions = ("TS05",)
+    tested_on = ("real/other/sintela_protobuf_1.pb",)
 
     def detect(self, probe: Probe) -> bool:
         return not probe.is_dir and probe.head[:4] == MAGIC and probe.head[4:8].isalnum()
@@ -218,6 +222,7 @@ class SintelaProtobufFormat(Format):
                 start_ns=first["time_ns"],
                 positions=positions,
                 units=DATA_TYPE_UNITS.get(first["data_type"], ""),
+                quantity=quantity_of(DATA_TYPE_UNITS.get(first["data_type"])),
                 gauge_length=first["gauge"],
                 attrs=attrs,
             )

@@ -28,7 +28,7 @@ from ..errors import FormatError, TruncatedFileWarning
 from ..fsutil import url_to_fs
 from ..timeutil import parse_iso
 from . import register
-from .base import Format, Probe, RecordInfo, as_float32, time_major_to_float32
+from .base import Format, Probe, RecordInfo, as_float32, quantity_of, time_major_to_float32
 from .silixa import idas_positions
 
 LEAD_IN = 28  # b"TDSm", ToC mask, version, next-segment offset, raw-data offset
@@ -84,6 +84,10 @@ def _data_channels(meta, url: str):
 class TdmsFormat(Format):
     name = "tdms"
     description = "TDMS: Silixa iDAS (interleaved int16) and one-channel-per-position TDMS files (npTDMS)"
+    extensions = (".tdms",)
+    quantities = ("strain_rate", "strain", "velocity")
+    versions = ("4712", "4713")
+    tested_on = ("real/tdms/sample_tdms_file_v4713.tdms",)
 
     def detect(self, probe: Probe) -> bool:
         return not probe.is_dir and probe.head[:4] == b"TDSm"
@@ -156,6 +160,7 @@ class TdmsFormat(Format):
                 start_ns=start_ns,
                 positions=positions,
                 units=str(props.get("Unit", "")),
+                quantity=quantity_of(props.get("Unit")),
                 gauge_length=float(gauge) if gauge is not None else float("nan"),
                 attrs=attrs,
             )
