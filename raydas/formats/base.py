@@ -14,7 +14,7 @@ import numpy as np
 from ..chunk import Chunk
 from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
-from ..timeutil import NS_PER_S, to_iso
+from ..timeutil import NS_PER_S, regular_runs, to_iso
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -442,6 +442,113 @@ def quantity_of(*texts) -> str:
 
 def _attr_key(name: str) -> str:
     return "".join(c for c in str(name).lower() if c.isalnum())
+
+
+def decimal_number(value) -> float:
+    """An attribute as a float, a float32 taken as the decimal it was written
+    from: ``float32(0.001)`` is 0.001 s, not 0.0010000000474974513 s (which
+    drifts by 47 µs over a million samples)."""
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, np.float32):
+        return float(str(value))
+    return attr_number(value)
+
+
+#: length units vendors name, in metres
+LENGTH_UNITS = {
+    "m": 1.0,
+    "meter": 1.0,
+    "meters": 1.0,
+    "metre": 1.0,
+    "metres": 1.0,
+    "ft": 0.3048,
+    "feet": 0.3048,
+    "cm": 0.01,
+    "mm": 0.001,
+    "km": 1000.0,
+    "usft": 1200 / 3937,
+}
+
+
+def metres_per(url: str, unit, what: str) -> float:
+    """Metres in one ``unit`` (``"m"``, ``"meters"``, ``"ft"``, ...; bytes too) of ``what``.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, ``what`` and the unit, when raydas does not know it.
+    """
+    key = attr_text(unit).lower().replace(" ", "").replace("[", "").replace("]", "")
+    if key not in LENGTH_UNITS:
+        raise FormatError(url, f"{what} is in unit {attr_text(unit)!r}; raydas knows {', '.join(LENGTH_UNITS)}")
+    return LENGTH_UNITS[key]
+
+
+def time_runs(url: str, stamps_ns, what: str, dt: float | None = None) -> list[tuple[int, int, int, float]]:
+    """The regular runs of a file's sample times, as records are made of them.
+
+    Parameters
+    ----------
+    url
+        The file (named in errors).
+    stamps_ns
+        The time of every sample, ns since 1970 (UTC), as the file stores them.
+    what
+        What the stamps are (``"DasRawData/DasTimeArray"``), for errors.
+    dt
+        The interval the file declares (s), if any: it splits the runs and is
+        the interval of a run of one sample; else the median step.
+
+    Returns
+    -------
+    list of (first, stop, start_ns, dt)
+        One per run: its sample index range, its first time (ns, UTC) and its
+        interval (s, the mean step over the run). A run breaks wherever two
+        stamps are not one interval apart (within half of one): a gap.
+
+    Raises
+    ------
+    FormatError
+        When the stamps are empty, not increasing, stray more than a quarter
+        of an interval from their run's regular grid, or most steps are off the
+        grid (irregular sampling, which raydas does not turn into a regular
+        rate), or when a single stamp gives no interval and the file declares none.
+    """
+    t = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    if t.size == 0:
+        raise FormatError(url, f"{what} holds no time")
+    steps = np.diff(t)
+    if steps.size and not np.all(steps > 0):
+        raise FormatError(url, f"{what} is not increasing (sample {int(np.argmin(steps > 0)) + 1})")
+    if dt is None and t.size == 1:
+        raise FormatError(url, f"{what} holds one time and the file states no sample interval")
+    median, runs = regular_runs(t, dt)
+    if len(runs) > 1 and len(runs) - 1 > (t.size - 1) / 2:  # most steps off the grid: no regular rate at all
+        raise FormatError(
+            url,
+            f"{what}: {len(runs) - 1} of {t.size - 1} steps differ from the interval {median:g} s by more than half "
+            "of it (irregular sampling, which raydas does not read as a regular rate)",
+        )
+    out = []
+    for lo, hi in runs:
+        n = hi - lo
+        step = (int(t[hi - 1]) - int(t[lo])) / (n - 1) / NS_PER_S if n > 1 else median
+        stray = np.abs(t[lo:hi] - int(t[lo]) - np.round(np.arange(n) * step * NS_PER_S)).max()
+        if stray > 0.25 * step * NS_PER_S:
+            raise FormatError(
+                url,
+                f"{what}: samples {lo}-{hi - 1} stray up to {stray / NS_PER_S:g} s from a regular grid of "
+                f"{step:g} s (irregular sampling, which raydas does not read as a regular rate)",
+            )
+        out.append((lo, hi, int(t[lo]), float(step)))
+    return out
+
+
+def run_key(dataset: str, lo: int, hi: int, n: int) -> str:
+    """The key of the record holding samples ``[lo, hi)`` of the ``n`` of ``dataset``:
+    the data set's name when the record is all of it, else ``"<dataset>#samples<lo>-<hi>"``."""
+    return dataset if (lo, hi) == (0, n) else f"{dataset}#samples{lo}-{hi}"
 
 
 def required_number(url: str, value, what: str) -> float:

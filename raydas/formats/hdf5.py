@@ -69,9 +69,13 @@ class HDF5Format(Format):
 
     def read_hdf5(self, h5, record: RecordInfo, start: int, stop: int, channels: slice) -> np.ndarray:
         """The window from the open file ``h5``; by default from the 2-D data set
-        ``record.key`` (samples past ``record.n_samples`` are never read)."""
-        data = numeric_dataset(record.path, h5, record.key)
-        return read_window(data, self.time_first(record), start, min(stop, record.n_samples), channels)
+        ``record.key`` (samples past ``record.n_samples`` are never read); for a
+        record that is one run of a data set split at its time gaps, the data set
+        ``record.attrs["dataset"]`` from its time index ``record.attrs["first_sample"]`` on."""
+        data = numeric_dataset(record.path, h5, record.attrs.get("dataset", record.key))
+        first = record.attrs.get("first_sample", 0)
+        stop = min(stop, record.n_samples)
+        return read_window(data, self.time_first(record), first + start, first + max(stop, start), channels)
 
     def time_first(self, record: RecordInfo) -> bool:
         """True when ``record``'s data set is stored ``(time, channel)``."""
@@ -102,6 +106,33 @@ def numeric_dataset(url: str, h5, key: str, ndim: int | tuple[int, ...] = 2, axe
     if 0 in node.shape:
         raise FormatError(url, f"data set {node.name} is empty (shape {node.shape})")
     return node
+
+
+def check_stored(url: str, dataset) -> None:
+    """Refuse a data set whose declared values cannot be in the file: contiguous
+    data must have the bytes its shape declares allocated
+    (``get_storage_size``) inside the file; chunked data must have some chunk
+    stored. So a lying header never makes raydas read or allocate what is not there.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, the data set, what it declares and what the file stores.
+    """
+    declared = int(np.prod(dataset.shape, dtype=np.float64) * dataset.dtype.itemsize)
+    stored = int(dataset.id.get_storage_size())
+    if dataset.chunks is None:
+        offset = dataset.id.get_offset()
+        end = (offset if offset is not None else 0) + declared
+        size = dataset.file.id.get_filesize()
+        if stored < declared or offset is None or end > size:
+            raise FormatError(
+                url,
+                f"data set {dataset.name} declares {dataset.shape} {dataset.dtype} values ({declared} bytes) but the "
+                f"file stores {stored} bytes of it" + (f", ending at byte {end} of {size}" if end > size else ""),
+            )
+    elif declared and not stored:
+        raise FormatError(url, f"data set {dataset.name} declares {dataset.shape} values but stores none")
 
 
 def read_window(dataset, time_first: bool, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:

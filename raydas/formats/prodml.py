@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import FormatError
 from ..timeutil import NS_PER_S, parse_iso
 from . import register
-from .base import RecordInfo, attr_lookup, axis_order_from_names, quantity_of
+from .base import RecordInfo, attr_lookup, axis_order_from_names, metres_per, quantity_of
 from .base import attr_number as number
 from .base import attr_text as text
 from .hdf5 import HDF5Format, numeric_dataset
@@ -46,10 +46,6 @@ def _raw_nodes(h5) -> list[str]:
     return sorted(name for name in acq if name.lower().startswith("raw[") and "RawData" in acq[name])
 
 
-#: length units PRODML files use, in metres
-_LENGTH_UNITS = {"m": 1.0, "ft": 0.3048, "cm": 0.01, "mm": 0.001, "km": 1000.0, "usft": 1200 / 3937}
-
-
 def _metres(url: str, attrs, name: str, default: float = float("nan")) -> float:
     """A length attribute in metres, converted from its unit: ``<name>.uom``
     (v2.1) or ``<name>Unit`` (v2.0); metres when neither is given."""
@@ -59,10 +55,7 @@ def _metres(url: str, attrs, name: str, default: float = float("nan")) -> float:
     unit = attr_lookup(attrs, f"{name}.uom", f"{name}Unit", f"{name}.Uom")
     if unit is None:
         return number(value)
-    key = text(unit).lower().replace(" ", "").replace("[", "").replace("]", "")
-    if key not in _LENGTH_UNITS:
-        raise FormatError(url, f"{name} is in unit {text(unit)!r}; raydas knows {', '.join(_LENGTH_UNITS)}")
-    return number(value) * _LENGTH_UNITS[key]
+    return number(value) * metres_per(url, unit, name)
 
 
 def _fbe_nodes(h5) -> list:
