@@ -33,6 +33,11 @@ _FORMATS: dict[str, Format] = {}
 _BUILTIN_MODULES = (
     "chunkstore",
     "prodml",
+    "neubrex",
+    "gdr",
+    "dasdae",
+    "xdas",
+    "dasvader",
     "silixa",
     "terra15",
     "febus",
@@ -46,6 +51,8 @@ _BUILTIN_MODULES = (
     "bandtable",
     "las",
     "csvtable",
+    # found by structure (one 2-D data set + coordinates), so tried after every vendor's HDF5 reader: keep it last
+    "h5simple",
     "synthetic",
 )
 #: URL scheme -> name of the registered source that serves it (``"synthetic"`` -> ``"synthetic"``)

@@ -117,8 +117,8 @@ def csv_table(folder: Path) -> str:
     return str(url)
 
 
-#: format name -> its samples: paths under the real sample folder, or a function
-#: writing one into a folder and returning its URL
+#: format name -> its samples: paths under the real sample folder (``fibre/...``: under the fibre
+#: sample folder beside it), or a function writing one into a folder and returning its URL
 SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
     "prodml": ("hdf5/iDAS005_hdf5_example.626.h5", "hdf5/prodml_fbe_1.h5"),
     "silixa-h5": ("hdf5/silixa_h5_1.hdf5",),
@@ -130,6 +130,12 @@ SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
     "tdms": ("tdms/sample_tdms_file_v4713.tdms",),
     "mseed": ("mseed/etna_9n_3chan_10s.mseed",),
     "sintela-pb": ("other/sintela_protobuf_1.pb",),
+    "neubrex-das": ("fibre/hdf5/neubrex_das_1.h5",),
+    "gdr-das": ("fibre/hdf5/gdr_1.h5",),
+    "dasdae": ("fibre/hdf5/deformation_rate_event_1.hdf5", "fibre/hdf5/dispersion_event.h5"),
+    "xdas-netcdf": ("fibre/hdf5/xdas_netcdf.nc",),
+    "dasvader-jld2": ("fibre/hdf5/das_vader_1.jld2",),
+    "h5simple": ("fibre/hdf5/h5_simple_1.h5",),
     "raydas-chunks": (chunk_store,),
     "distpy-npy": (written_by_itself,),
     "witsml-fbe": (written_by_itself,),
@@ -157,6 +163,8 @@ def sample_params() -> list:
 
 def sample_url(name: str, sample, request, tmp_path: Path) -> str:
     """The URL of ``sample``: a real file (skipped where they are not), or one written into ``tmp_path`` now."""
+    if isinstance(sample, str) and sample.startswith("fibre/"):
+        return str(request.getfixturevalue("fibre_data") / sample.removeprefix("fibre/"))
     if isinstance(sample, str):
         return str(request.getfixturevalue("real_data") / sample)
     return written_by_itself(name, tmp_path) if sample is written_by_itself else sample(tmp_path)
@@ -179,6 +187,15 @@ def test_every_registered_format_has_a_sample():
     assert not missing, f"registered formats with no conformance sample (add them to SAMPLES): {sorted(missing)}"
     stale = (set(SAMPLES) | set(NOT_FILES)) - registered
     assert not stale, f"SAMPLES or NOT_FILES name formats that are not registered: {sorted(stale)}"
+
+
+def test_every_real_sample_is_declared_in_tested_on():
+    """``raydas formats`` lists the samples a format is tested on: the conformance samples among them."""
+    for name, samples in SAMPLES.items():
+        declared = formats.get_format(name).tested_on
+        for sample in samples:
+            if isinstance(sample, str):
+                assert (sample if sample.startswith("fibre/") else f"real/{sample}") in declared, (name, sample)
 
 
 @pytest.mark.parametrize(("name", "sample"), sample_params())
