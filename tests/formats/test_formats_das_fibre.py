@@ -11,6 +11,7 @@ values are here.
 
 from __future__ import annotations
 
+import json
 import pickle
 import struct
 import warnings
@@ -510,3 +511,46 @@ def test_jld2_truncated_and_damaged_are_refused(fibre_data, tmp_path):
     rec = scan_one(path)  # the metadata are intact
     with pytest.raises(FormatError, match=r"damaged\.jld2: .*(damaged|inflates)"):
         formats.read_samples(rec, 0, 10)
+
+
+def test_raydas_scan_reads_every_das_sample_of_the_fibre_folder(fibre_data, capsys):
+    from raydas.apps.cli import main
+
+    assert main(["scan", str(fibre_data / "hdf5"), str(fibre_data / "mseed"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unreadable"] == [] and report["not_data"] == []
+    found = {r["path"].split(str(fibre_data) + "/", 1)[1]: r for r in report["records"]}
+    assert {name: found[name]["format"] for name in EXPECTED} == {name: e[0] for name, e in EXPECTED.items()}
+    assert {found[f"mseed/geofon_{n}_HSF.mseed"]["format"] for n in ("1D", "3X", "5J", "ZH")} == {"mseed"}
+    assert {r["quantity"] for r in found.values()} == {"strain_rate", "velocity", "unknown"}
+
+
+# --- the helpers the readers share ---------------------------------------------------------------------------------
+def test_time_runs_split_at_gaps_and_refuse_irregular_stamps():
+    from raydas.formats.base import time_runs
+
+    stamps = T0 + 1_000_000 * np.concatenate([np.arange(5), 20 + np.arange(3)])
+    assert time_runs("f.h5", stamps, "t") == [(0, 5, T0, 0.001), (5, 8, T0 + 20_000_000, 0.001)]
+    assert time_runs("f.h5", stamps[:1], "t", dt=0.5) == [(0, 1, T0, 0.5)]  # one stamp: the declared interval
+    with pytest.raises(FormatError, match=r"f\.h5: t holds one time and the file states no sample interval"):
+        time_runs("f.h5", stamps[:1], "t")
+    with pytest.raises(FormatError, match=r"f\.h5: t is not increasing \(sample 2\)"):
+        time_runs("f.h5", stamps[[0, 1, 1, 2]], "t")
+    days = T0 + NS_PER_S * np.array([0, 370, 740, 5 * 86400, 5 * 86400 + 370, 9 * 86400])  # regular, with gaps
+    runs = time_runs("f.h5", days, "t")
+    assert [(lo, hi, dt) for lo, hi, _, dt in runs] == [(0, 3, 370.0), (3, 5, 370.0), (5, 6, 370.0)]
+    jitter = T0 + NS_PER_S * np.array([0, 370, 760, 1100, 1500, 1850])  # within a quarter step of a 370-s grid
+    assert time_runs("f.h5", jitter, "t") == [(0, 6, T0, 370.0)]
+    scattered = T0 + NS_PER_S * np.cumsum([0, 1, 5, 2, 9, 3])  # most steps off any grid
+    with pytest.raises(FormatError, match=r"f\.h5: t: 3 of 5 steps differ .* \(irregular sampling"):
+        time_runs("f.h5", scattered, "t")
+
+
+def test_float32_attributes_are_the_decimals_written_and_lengths_convert():
+    from raydas.formats.base import decimal_number, metres_per
+
+    assert decimal_number(np.float32(0.001)) == 0.001 and float(np.float32(0.001)) != 0.001
+    assert decimal_number(np.array([np.float32(0.4106746)])) == 0.4106746 and decimal_number("1.021") == 1.021
+    assert metres_per("f.h5", b"meters", "x") == 1.0 and metres_per("f.h5", "ft", "x") == 0.3048
+    with pytest.raises(FormatError, match=r"f\.h5: x is in unit 'furlong'"):
+        metres_per("f.h5", "furlong", "x")
