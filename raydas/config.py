@@ -11,6 +11,7 @@ raydas's own config (every key but ``input`` optional)::
       "format": null,                   # force a format instead of detecting it
       "sample_rate": null,              # override the files' sample rate (Hz)
       "quicklook": true,                # render quicklook.png of the band energies at the end
+      "nan_policy": "propagate",        # NaN/Inf samples: propagate, zero (set to 0 first) or fail the chunk
       "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null}
     }
 
@@ -28,6 +29,7 @@ them from anything raydas echoes.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any, Literal
@@ -38,7 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .configfile import config_folder, json_path, load_json, resolve_path, validation_error
 from .errors import ConfigError
 from .fsutil import join
-from .outputs import check_output_path, safe_relative
+from .outputs import check_not_reserved, check_output_path
+from .pipeline import NanPolicy
 
 DISTPY_SYSTEM_KEYS = {
     "in_drive",
@@ -57,13 +60,33 @@ DISTPY_SYSTEM_KEYS = {
 
 
 # --- credentials: from the environment or instance identity, never from configs ----------------
-#: Names of mapping keys / URL query parameters whose values are secrets (s3fs's ``key``/``secret``,
-#: ``token``, ``password``, Azure SAS ``sig``, AWS presigned ``X-Amz-Signature``/``X-Amz-Credential``...).
-SECRET_NAME = re.compile(
-    r"(^|[_\-.])(key|secret|token|password|passwd|pwd|credentials?|sig|signature|sas|"
-    r"connection_?string|x-amz-(signature|credential|security-token))$",
-    re.IGNORECASE,
+#: Endings of the names (mapping keys, URL query parameters, ``name=value`` pairs in text) whose values
+#: are secrets, compared without case or separators (``apiKey``, ``API_KEY``, ``x-api-key`` and
+#: ``X-Amz-Signature`` all count): s3fs's ``key``/``secret``/``token``, passwords and passphrases,
+#: ``Authorization``, Azure's ``AccountKey`` / ``SharedAccessSignature`` / SAS ``sig``, AWS's and
+#: Google's signed-URL ``X-Amz-Signature`` / ``X-Goog-Credential``, CloudFront's ``Signature``...
+SECRET_NAME_ENDINGS = (
+    "key",
+    "keyid",
+    "secret",
+    "token",
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "credential",
+    "credentials",
+    "signature",
+    "authorization",
+    "cookie",
+    "connectionstring",
+    "sas",
+    "bearer",
+    "jwt",
+    "sessionid",
 )
+#: Names that are secrets only when they are the whole name (``sig`` but not ``signal``).
+SECRET_NAMES_WHOLE = frozenset({"sig", "auth", "pass", "pin", "otp", "apikey"})
 #: Environment variables that hold object-store or Ray credentials; their values are scrubbed from reports.
 SECRET_ENV_VARS = (
     "AWS_SECRET_ACCESS_KEY",
@@ -79,48 +102,126 @@ SECRET_ENV_VARS = (
 )
 REDACTED = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s:]*:[^/@\s]*@")
+#: ``name=value`` in a URL's query or fragment, a connection string or free text, and ``name: value``
+#: (the value, in the look-ahead, is scrubbed only when the name is a secret's: see :func:`_scrub_pairs`)
+_PAIR = re.compile(
+    r"(?<![\w-])(?P<name>[A-Za-z][\w.-]*?)\s*[=:]\s*(?=(?P<value>(?:(?:Bearer|Basic|Digest|Token)\s+)?[^\s&;,'\"#<>(){}\[\]]+))",
+    re.I,
+)
+#: ``"name": "value"`` / ``'name': 'value'`` (JSON or a repr of a mapping inside a message)
+_QUOTED_PAIR = re.compile(
+    r"(?P<q>[\"'])(?P<name>[^\"']{1,64})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>[^\"']*)(?P=vq)"
+)
+#: ``Bearer <token>`` / ``Basic <base64>`` (an Authorization header's value)
+_SCHEME_TOKEN = re.compile(
+    r"\b(?P<scheme>[Bb]earer|BEARER|Basic)(?P<sep>\s+)(?=[\w\-.~+/]*[A-Z\d+/=_.~-])[\w\-.~+/]{8,}=*"
+)
+#: a JSON Web Token (three base64url parts, the first a JSON header) and an AWS access key id
+_SECRET_SHAPED = re.compile(r"\beyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]*|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a key or parameter called ``name`` holds a secret, whatever its case
+    or separators (:data:`SECRET_NAME_ENDINGS`, :data:`SECRET_NAMES_WHOLE`)."""
+    plain = re.sub(r"[^a-z0-9]", "", str(name).lower())
+    return bool(plain) and (plain in SECRET_NAMES_WHOLE or plain.endswith(SECRET_NAME_ENDINGS))
+
+
+def _scrub_pairs(text: str) -> str:
+    """``text`` with the values of its secret-named ``name=value`` / ``name: value`` pairs
+    scrubbed. A bare ``key`` counts only in a URL's query or a connection string (after
+    ``?``, ``&``, ``#`` or ``;``): in prose, "key: /Acquisition/Raw[0]" names an HDF5 path."""
+    out, pos = [], 0
+    for m in _PAIR.finditer(text):
+        if m.start() < pos or not is_secret_name(m["name"]) or m["value"].startswith(REDACTED):
+            continue
+        if m["name"].lower() == "key" and (m.start() == 0 or text[m.start() - 1] not in "?&#;"):
+            continue
+        out += [text[pos : m.end()], REDACTED]
+        pos = m.end() + len(m["value"])
+    return "".join(out) + text[pos:]
 
 
 def url_secret(url: str) -> str | None:
-    """What in ``url`` is a credential (a ``user:password@`` part or a secret query
-    parameter such as an Azure SAS ``sig``), or None if it carries none."""
+    """What in ``url`` is a credential (a ``user:password@`` part, or a secret parameter of
+    its query or fragment such as an Azure SAS ``sig`` or an OAuth ``access_token``), or None
+    if it carries none."""
     text = str(url)
     if _URL_PASSWORD.match(text):
         return "a user:password@ part"
-    if "://" in text and "?" in text:
-        for name, _ in parse_qsl(urlsplit(text).query, keep_blank_values=True):
-            if SECRET_NAME.search(name):
-                return f"the query parameter {name!r}"
+    if "://" in text:
+        parts = urlsplit(text)
+        for where, params in (("query", parts.query), ("fragment", parts.fragment)):
+            for name, _ in parse_qsl(params, keep_blank_values=True):
+                if is_secret_name(name):
+                    return f"the {where} parameter {name!r}"
     return None
 
 
-def redact(value: Any) -> Any:
-    """A copy of ``value`` (config, report, message) safe to print or write into results.
+def redact(value: Any, keys: bool = True) -> Any:
+    """A copy of ``value`` (config, report, message, scan listing) safe to print or write
+    into results: the one place credentials are scrubbed from what raydas echoes.
 
-    Mapping entries whose key names a secret (:data:`SECRET_NAME`) become ``***``;
-    in strings, ``user:password@`` in URLs, secret query parameters and the values of
-    the credential environment variables (:data:`SECRET_ENV_VARS`) become ``***``.
+    Parameters
+    ----------
+    value
+        A string, or a mapping / list / tuple of them (other values are kept).
+    keys
+        Scrub the values of mapping entries whose key names a secret
+        (:func:`is_secret_name`); False for raydas's own documents, whose keys are
+        not input (a scan record's ``key`` is an HDF5 path).
+
+    Returns
+    -------
+    Any
+        The same shape, with ``***`` for: the values of secret-named keys; in strings,
+        the ``user:password@`` of URLs, secret-named ``name=value`` / ``name: value`` /
+        ``"name": "value"`` pairs (URL query parameters, connection strings, reprs),
+        ``Bearer``/``Basic`` tokens, JSON Web Tokens, AWS access key ids, and the values
+        of the credential environment variables (:data:`SECRET_ENV_VARS`).
     """
     if isinstance(value, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and SECRET_NAME.search(k) and v not in (None, "") else redact(v))
+            k: (
+                REDACTED
+                if keys and isinstance(k, str) and is_secret_name(k) and v not in (None, "")
+                else redact(v, keys)
+            )
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return type(value)(redact(v) for v in value)
+        return type(value)(redact(v, keys) for v in value)
     if not isinstance(value, str):
         return value
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", value)
-    text = re.sub(
-        r"([?&])([^=&#\s]+)=([^&#\s]*)",
-        lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}" if SECRET_NAME.search(m.group(2)) else m.group(0),
+    text = _QUOTED_PAIR.sub(
+        lambda m: (
+            f"{m['q']}{m['name']}{m['q']}{m['sep']}{m['vq']}{REDACTED}{m['vq']}"
+            if is_secret_name(m["name"])
+            else m.group(0)
+        ),
         text,
     )
+    text = _SCHEME_TOKEN.sub(lambda m: f"{m['scheme']}{m['sep']}{REDACTED}", text)
+    text = _scrub_pairs(text)
+    text = _SECRET_SHAPED.sub(REDACTED, text)
     for name in SECRET_ENV_VARS:
         secret = os.environ.get(name)
         if secret and len(secret) >= 6:
             text = text.replace(secret, REDACTED)
     return text
+
+
+class RedactFilter(logging.Filter):
+    """A logging filter passing each record's message (and traceback) through :func:`redact`;
+    the command line puts it on its log handlers, so that nothing it logs shows a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
 
 
 def _no_credentials(value):
@@ -157,7 +258,7 @@ class RayOptions(BaseModel):
     @field_validator("timeline")
     @classmethod
     def _under_results_root(cls, value):
-        return value if value is None else safe_relative(value)
+        return value if value is None else check_not_reserved(value)
 
 
 class RunConfig(BaseModel):
@@ -176,6 +277,11 @@ class RunConfig(BaseModel):
         None, gt=0, description="sample rate for records that do not state one (distpy's prf)"
     )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
+    nan_policy: NanPolicy = Field(
+        "propagate",
+        description="NaN and infinite samples, counted per chunk and reported: 'propagate' computes with them "
+        "(results they reach are NaN), 'zero' sets them to 0 first, 'fail' fails the chunk",
+    )
     ray: RayOptions = Field(default_factory=RayOptions)
 
     @field_validator("input")
@@ -206,10 +312,52 @@ def _validation_error(exc: ValidationError, source: str | None) -> ConfigError:
     if (
         err["type"] == "extra_forbidden"
         and isinstance(last, str)
-        and (SECRET_NAME.search(last) or last in ("storage_options", "client_kwargs"))
+        and (is_secret_name(last) or last in ("storage_options", "client_kwargs"))
     ):
         return ConfigError(json_path(err["loc"]), CREDENTIALS_ADVICE, source)
     return validation_error(exc, source)
+
+
+def apply_overrides(model: BaseModel, overrides: dict[str, Any], names: dict[str, str] | None = None) -> BaseModel:
+    """``model`` (a :class:`RunConfig` or :class:`RayOptions`) with ``overrides`` applied,
+    validated exactly as the same keys in a config file are.
+
+    Parameters
+    ----------
+    model
+        The config as loaded.
+    overrides
+        Dotted keys (``"output"``, ``"ray.num_actors"``) and their new values.
+    names
+        What to call a dotted key in an error, e.g. the command-line flag
+        (``{"ray.num_actors": "--num-actors"}``); default: its JSON path.
+
+    Returns
+    -------
+    BaseModel
+        A new, validated model of the same type.
+
+    Raises
+    ------
+    ConfigError
+        At the flag (or JSON path) of the first value refused; the value itself is
+        not repeated (it may be a URL with credentials).
+    """
+    if not overrides:
+        return model
+    doc = model.model_dump()
+    for dotted, value in overrides.items():
+        *parents, last = dotted.split(".")
+        target = doc
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    try:
+        return type(model).model_validate(doc)
+    except ValidationError as exc:
+        err = _validation_error(exc, None)
+        dotted = err.json_path.removeprefix("$.")
+        raise ConfigError((names or {}).get(dotted, err.json_path), err.problem) from None
 
 
 def from_distpy_system(doc: dict, source: str | None = None) -> RunConfig:

@@ -62,6 +62,34 @@ class ConfigError(RaydasError):
         return type(self), (self.json_path, self.problem, self.source)
 
 
+class OutputPathError(RaydasError):
+    """A result file cannot be written where it belongs: a folder or file on its
+    path inside the results root is a symbolic link (raydas never writes through
+    one), or is not a folder."""
+
+
+class PlanError(RaydasError):
+    """A record (or one chunk of it) that the processing graph cannot serve,
+    found at planning, before any work: a cut-off or band beyond the record's
+    Nyquist frequency, too few channels, a chunk too short for a command.
+
+    Parameters
+    ----------
+    path
+        The record's file (URL).
+    problem
+        What the graph cannot do with it, naming the command's JSON path.
+    """
+
+    def __init__(self, path: str, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.problem)
+
+
 class PipelineError(RaydasError):
     """A command failed while a pipeline ran on a chunk."""
 

@@ -5,16 +5,24 @@ relative to that root and may not leave it. :func:`safe_relative` is the one
 place this is checked: absolute paths, ``..``, ``~``, backslashes, NUL and
 control characters, URL schemes (``s3://other-bucket``, ``file://``) and
 percent-encoded forms of any of these (``%2e%2e``, ``%2f``) are rejected.
+
+:class:`OutputSink` writes there without following symbolic links: a link
+inside the results root (to a folder or a file outside it) is never written
+through, so that nothing lands outside the root whatever the root holds.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import posixpath
 import re
+import stat
+import uuid
 from urllib.parse import unquote
 
-from .errors import ConfigError
-from .fsutil import join, url_to_fs, write_bytes_atomic
+from .errors import ConfigError, OutputPathError
+from .fsutil import is_local, join, url_to_fs, write_bytes_atomic
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -67,6 +75,34 @@ def safe_relative(path: str) -> str:
     return "" if norm == "." else norm
 
 
+#: What raydas itself keeps at the top of a results root: every name that starts with ``raydas-``
+#: (the failure report ``raydas-failures.json``, the results manifest...), the quick-look of the
+#: band energies and the chunk store's manifest (a chunk store may share the results root).
+RESERVED_PREFIX = "raydas-"
+RESERVED_NAMES = frozenset({"quicklook.png", "manifest.parquet"})
+
+
+def check_not_reserved(path: str) -> str:
+    """:func:`safe_relative`, refusing also a path whose first part is a name raydas
+    keeps at the top of the results root (:data:`RESERVED_PREFIX`, :data:`RESERVED_NAMES`;
+    compared without case, as case-insensitive disks do).
+
+    Raises
+    ------
+    ValueError
+        Saying which file the path would take the place of.
+    """
+    norm = safe_relative(path)
+    first = norm.split("/", 1)[0].casefold()
+    if first.startswith(RESERVED_PREFIX) or first in RESERVED_NAMES:
+        raise ValueError(
+            f"{path!r}: {norm.split('/', 1)[0]!r} is a name raydas keeps for its own files at the top of the "
+            f"results root (names starting with {RESERVED_PREFIX!r}, {', '.join(sorted(RESERVED_NAMES))}); "
+            "choose another"
+        )
+    return norm
+
+
 def check_output_path(path: str, json_path: str, source: str | None = None) -> str:
     """:func:`safe_relative`, raising :class:`ConfigError` at ``json_path`` instead of ValueError."""
     try:
@@ -84,9 +120,26 @@ class OutputSink:
     def url(self, relative: str) -> str:
         return join(self.root, safe_relative(relative))
 
-    def write(self, relative: str, payload: bytes) -> str:
+    def write(self, relative: str, payload) -> str:
+        """Write ``payload`` (bytes, or a list of buffers) to ``relative`` under the root, atomically.
+
+        Returns
+        -------
+        str
+            The URL written.
+
+        Raises
+        ------
+        OutputPathError
+            When a folder on the way, inside the root, is a symbolic link or not a folder
+            (local roots; object stores have no links).
+        """
         url = self.url(relative)
-        write_bytes_atomic(url, payload)
+        fs, root = url_to_fs(self.root)
+        if is_local(fs):
+            _write_local_no_follow(root, safe_relative(relative), payload, url)
+        else:
+            write_bytes_atomic(url, payload)
         return url
 
     def read(self, relative: str) -> bytes:
@@ -115,8 +168,60 @@ class OutputSink:
         for folder, rels in by_folder.items():
             path = posixpath.join(root, folder) if folder else root
             try:
-                names = {posixpath.basename(p) for p in fs.ls(path, detail=False)}
+                # a symbolic link is not an output (the sink never writes one): the chunk is redone
+                names = {posixpath.basename(e["name"]) for e in fs.ls(path, detail=True) if not e.get("islink")}
             except (FileNotFoundError, NotADirectoryError):
                 continue
             found.update(r for r in rels if posixpath.basename(r) in names)
         return found
+
+
+def _write_local_no_follow(root: str, relative: str, payload, url: str) -> None:
+    """Write ``payload`` to ``root/relative`` on a local disk without following a link below ``root``.
+
+    Every folder below the root is opened relative to its parent with ``O_NOFOLLOW``
+    (no window for a link to be swapped in between a check and the write); the file is
+    written to a temporary name in its folder and renamed over the final name, which
+    replaces a link of that name rather than writing to where it points.
+    """
+    parts = payload if isinstance(payload, (list, tuple)) else [payload]
+    *folders, name = relative.split("/")
+    os.makedirs(root, exist_ok=True)  # the root itself is the user's choice, link or not
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, folder in enumerate(folders):
+            try:
+                os.mkdir(folder, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                where = "/".join(folders[: i + 1])
+                link = exc.errno == errno.ELOOP or stat.S_ISLNK(
+                    os.stat(folder, dir_fd=fd, follow_symlinks=False).st_mode
+                )
+                problem = (
+                    "is a symbolic link; raydas does not write through links (they may lead outside the root): "
+                    "remove it, or choose another results root"
+                    if link
+                    else "is a file, not a folder"
+                )
+                raise OutputPathError(f"{url}: {where} inside the results root {problem}") from None
+            os.close(fd)
+            fd = inner
+        temporary = f".{name}.tmp-{uuid.uuid4().hex}"
+        out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=fd)
+        try:
+            with os.fdopen(out, "wb") as fh:
+                for part in parts:
+                    fh.write(part)
+            os.replace(temporary, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            try:
+                os.unlink(temporary, dir_fd=fd)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        os.close(fd)

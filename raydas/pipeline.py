@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 from pydantic import ValidationError
@@ -23,10 +24,13 @@ from pydantic import ValidationError
 from . import commands
 from .backend import to_device, to_host
 from .chunk import Chunk
-from .commands.base import ArrayMeta, Command, Context
+from .commands.base import ArrayMeta, Command, Context, Layout
 from .configfile import load_json, validation_error
-from .errors import ConfigError, PipelineError, RaydasError
-from .outputs import OutputSink
+from .errors import ConfigError, PipelineError, PlanError, RaydasError
+from .outputs import OutputSink, check_not_reserved
+
+if TYPE_CHECKING:
+    from .formats.base import RecordInfo
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +89,101 @@ class Value:
         return self._core
 
 
+#: what a run does with NaN and infinite samples (``nan_policy``): leave them (results there are NaN),
+#: set them to 0 before processing, or fail the chunk
+NanPolicy = Literal["propagate", "zero", "fail"]
+NAN_POLICIES: tuple[str, ...] = get_args(NanPolicy)
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    """The NaN and infinite samples of one chunk, found before its pipeline ran.
+
+    Attributes
+    ----------
+    samples
+        How many of the chunk's own samples (halo excluded) are NaN or infinite.
+    channels
+        Indices of the channels (rows of the chunk) holding them, ascending.
+    in_halo
+        How many more lie in its halo (samples of the neighbouring chunks, which
+        count them as theirs).
+    """
+
+    samples: int
+    channels: tuple[int, ...]
+    in_halo: int = 0
+
+    def describe(self) -> str:
+        """E.g. ``12 NaN/Inf sample(s) on 2 channel(s) (0, 5)``."""
+        shown = ", ".join(str(c) for c in self.channels[:8]) + (", ..." if len(self.channels) > 8 else "")
+        halo = f", {self.in_halo} more in its halo" if self.in_halo else ""
+        return f"{self.samples} NaN/Inf sample(s) on {len(self.channels)} channel(s) ({shown}){halo}"
+
+
+def find_nonfinite(xp, data, halo: tuple[int, int]) -> NonFinite | None:
+    """The NaN and infinite samples of ``data`` (a chunk with ``halo`` samples of its
+    neighbours at each end), or None when every sample is finite.
+
+    One pass over the chunk when all is well (``isfinite(...).all()``, on the
+    device with cupy); the counts are made only when something is not finite.
+    Integer data are always finite.
+    """
+    if data.dtype.kind not in "fc" or bool(xp.isfinite(data).all()):
+        return None
+    bad = ~xp.isfinite(data)
+    before, after = halo
+    own = bad[:, before : bad.shape[1] - after]
+    samples = int(own.sum())
+    channels = tuple(int(c) for c in to_host(xp.nonzero(own.any(axis=1))[0]))
+    return NonFinite(samples=samples, channels=channels, in_halo=int(bad.sum()) - samples)
+
+
 @dataclass
 class ChunkResult:
-    """What running a pipeline on one chunk produced (small: goes back to the driver)."""
+    """What running a pipeline on one chunk produced (small: goes back to the driver).
+
+    ``nonfinite`` describes the NaN and infinite samples the chunk carried (None: none).
+    """
 
     stem: str
     index: int
     written: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    nonfinite: NonFinite | None = None
 
 
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_writer_folders(nodes: list[Node], source: str | None) -> None:
+    """Each command that writes has a ``directory_out`` of its own, and none takes the
+    name of a file raydas keeps at the top of the results root (the failure report...).
+
+    Raises
+    ------
+    ConfigError
+        At the ``directory_out`` of the first writer at fault.
+    """
+    taken: dict[str, str] = {}
+    for node in nodes:
+        folder = getattr(node.command.params, "directory_out", "NONE")
+        if not node.command.writes or folder == "NONE":
+            continue
+        where = f"{node.json_path}.directory_out"
+        try:
+            folder = check_not_reserved(folder)
+        except ValueError as exc:
+            raise ConfigError(where, str(exc), source) from None
+        if folder in taken:
+            raise ConfigError(
+                where,
+                f"{folder!r} is already the directory_out of {taken[folder]}: give each writer a folder of its own "
+                "(their files would overwrite or mix with each other's)",
+                source,
+            )
+        taken[folder] = node.json_path
 
 
 class Pipeline:
@@ -125,6 +212,8 @@ class Pipeline:
         for node in self.order:
             for uid in node.inputs:
                 self.consumers[uid].append(node)
+        for node in self.nodes:
+            node.command.choose_spectrum_layout(self._positive_frequencies_only(node.uid))
 
     # --- building -----------------------------------------------------------
     @classmethod
@@ -195,6 +284,7 @@ class Pipeline:
                     raise ConfigError(
                         f"{node.json_path}.{key}", f"uid {uid} is not defined by any command (0 is the data)", source
                     )
+        _check_writer_folders(nodes, source)
         pipeline = cls(
             nodes,
             name=str(config.get("name", "")),
@@ -230,8 +320,6 @@ class Pipeline:
             gather = []
         if not isinstance(gather, list) or not all(_is_int(g) and g >= 0 for g in gather):
             raise ConfigError(f"{path}.gather_uids", f"must be a list of uids, got {gather!r}", source)
-        if cls.inputs == "gather" and not gather:
-            raise ConfigError(f"{path}.gather_uids", f"{name} needs gather_uids (its second input)", source)
         if cls.inputs == "one" and gather:
             warnings.append(f"{path}.gather_uids: {name} takes one input; gather_uids {gather} are ignored")
             gather = []
@@ -245,6 +333,10 @@ class Pipeline:
             raise validation_error(exc, source, root=path, with_input=True) from None
         except (ValueError, TypeError) as exc:
             raise ConfigError(path, f"{name}: {exc}", source) from None
+        needed = command.gathers_needed()
+        if len(gather) < needed:
+            what = "its second input" if cls.inputs == "gather" else "with these parameters"
+            raise ConfigError(f"{path}.gather_uids", f"{name} needs {needed} gather_uids ({what})", source)
         return Node(uid=uid, command=command, in_uid=in_uid, gather_uids=[int(g) for g in gather], json_path=path)
 
     def _topological_order(self) -> list[Node]:
@@ -270,6 +362,25 @@ class Pipeline:
                 first.json_path, f"commands {stuck} form a cycle (each waits for another's output)", self.source
             )
         return order
+
+    def _positive_frequencies_only(self, uid: int) -> bool:
+        """True when every use of the value ``uid`` reads only non-negative
+        frequencies of a spectrum along time (:attr:`Command.spectrum_use`),
+        following commands that hand it on unchanged; False when it has no use
+        or any use needs the full spectrum (a gathered input always does)."""
+        users = self.consumers.get(uid, [])
+        if not users:
+            return False
+        for user in users:
+            if uid in user.gather_uids:
+                return False
+            use = user.command.spectrum_use
+            if use == "through":
+                if not self._positive_frequencies_only(user.uid):
+                    return False
+            elif use != "positive":
+                return False
+        return True
 
     # --- declarations -------------------------------------------------------
     def halo_samples(self, sample_rate: float) -> int:
@@ -297,6 +408,63 @@ class Pipeline:
                     raise ConfigError(consumer.json_path, f"{consumer.command.name}: {exc}", self.source) from None
                 best = max(best, own + need.get(consumer.uid, 0))
         return best
+
+    def load_inputs(self, sink: OutputSink) -> None:
+        """Let each command read what it keeps under the results root ``sink`` (a
+        saved model: :meth:`Command.load_inputs`) before records are checked.
+
+        Raises
+        ------
+        ConfigError
+            At the command's JSON path, when what it needs is missing or unreadable.
+        """
+        for node in self.order:
+            try:
+                node.command.load_inputs(sink)
+            except (RaydasError, ValueError, OSError) as exc:
+                raise ConfigError(node.json_path, f"{node.command.name}: {exc}", self.source) from None
+
+    def check_record(self, record: RecordInfo, chunk_samples: int | None = None) -> None:
+        """Refuse, before any work, a record this graph cannot serve (its parameters
+        that depend on the record: the Nyquist frequency, the channel count, the
+        length of a chunk), so that it fails alone and the others run.
+
+        Each command checks the layout of the array it will be handed
+        (:meth:`Command.check_layout`), followed through the graph as far as the
+        commands say what they return (:meth:`Command.layout_after`). A command
+        that sees whole-record context (time-local, after time-local commands
+        only) sees at least the record's samples; the others see one chunk.
+
+        Parameters
+        ----------
+        record
+            The record: sample rate (Hz), channels, samples.
+        chunk_samples
+            Own samples of the shortest chunk planned from it (the last, short
+            one); default: the whole record is one chunk.
+
+        Raises
+        ------
+        PlanError
+            Naming the record's file, the command's JSON path and the reason.
+        """
+        rate = record.sample_rate
+        chunk = Layout(rate, record.n_channels, chunk_samples or record.n_samples)
+        layouts: dict[int, tuple[Layout, bool]] = {0: (chunk, True)}  # uid -> (layout, still carries the halo)
+        for node in self.order:
+            given, with_halo = layouts[node.in_uid]
+            cmd = node.command
+            seen = given
+            if cmd.time_local and with_halo and given.samples is not None:
+                seen = replace(given, samples=record.n_samples)
+            try:
+                cmd.check_layout(seen, tuple(layouts[g][0] for g in node.gather_uids))
+                if cmd.time_local:
+                    cmd.halo_samples(rate)
+            except (ValueError, TypeError) as exc:
+                where = f" (record {record.key})" if record.key else ""
+                raise PlanError(record.path, f"{node.json_path} ({cmd.name}){where}: {exc}") from None
+            layouts[node.uid] = (cmd.layout_after(given), with_halo and cmd.time_local)
 
     def output_files(self, stem: str) -> list[str]:
         """Files (relative to the results root) the pipeline writes for a chunk."""
@@ -330,8 +498,15 @@ class Pipeline:
         return drawn
 
     # --- running ------------------------------------------------------------
-    def run(self, chunk: Chunk, xp=np, sink: OutputSink | None = None) -> ChunkResult:
+    def run(
+        self, chunk: Chunk, xp=np, sink: OutputSink | None = None, nan_policy: NanPolicy = "propagate"
+    ) -> ChunkResult:
         """Run the graph on one chunk (its halo included).
+
+        NaN and infinite samples are found first (:func:`find_nonfinite`) and
+        reported in the result; ``nan_policy`` (:data:`NAN_POLICIES`) says what
+        then happens: ``propagate`` computes with them (results they reach are
+        NaN), ``zero`` sets them to 0 first, ``fail`` raises PipelineError.
 
         Parameters
         ----------
@@ -342,6 +517,8 @@ class Pipeline:
         sink
             Where the writers of the graph write (the results root); needed
             only when the graph writes.
+        nan_policy
+            What to do with NaN and infinite samples (see above).
 
         Returns
         -------
@@ -377,12 +554,22 @@ class Pipeline:
         >>> np.load("results/abs/1700000000.npy").tolist()
         [[2.0, 1.0, 0.0], [1.0, 2.0, 3.0]]
         """
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy {nan_policy!r} is not one of {', '.join(NAN_POLICIES)}")
         result = ChunkResult(stem=chunk.stem, index=chunk.index)
         if sink is None and self.output_files(chunk.stem):
             raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")
-        values: dict[int, Value] = {
-            0: Value(to_device(xp, chunk.data), ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))
-        }
+        data = to_device(xp, chunk.data)
+        result.nonfinite = find_nonfinite(xp, data, chunk.halo)
+        if result.nonfinite is not None:
+            if nan_policy == "fail":
+                raise PipelineError(
+                    f"chunk {chunk.stem} from {chunk.source or 'memory'} carries {result.nonfinite.describe()} "
+                    "(nan_policy fail)"
+                )
+            if nan_policy == "zero":
+                data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))
+        values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
         remaining = {uid: len(nodes) for uid, nodes in self.consumers.items()}
         for node in self.order:
             cmd = node.command

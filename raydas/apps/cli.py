@@ -31,23 +31,20 @@ def _cell(v) -> str:
 # --- sub-commands -----------------------------------------------------------------
 def cmd_scan(args) -> int:
     from .. import formats
+    from ..config import redact
     from ..recording import assemble
 
     found = formats.catalogue(args.paths, args.format)
     records, failures = found.records, found.failures
     _, breaks = assemble(records)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "records": [r.to_dict() for r in records],
-                    "discontinuities": [b.to_dict() for b in breaks],
-                    "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
-                    "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
-                },
-                indent=2,
-            )
-        )
+        listing = {
+            "records": [r.to_dict() for r in records],
+            "discontinuities": [b.to_dict() for b in breaks],
+            "unreadable": [{"path": f.path, "error": f.problem} for f in failures],
+            "not_data": [{"path": f.path, "reason": f.problem} for f in found.not_data],
+        }
+        print(json.dumps(redact(listing, keys=False), indent=2))  # paths are input: a URL may be signed
     else:
         cols = [
             ("path", "path"),
@@ -61,16 +58,18 @@ def cmd_scan(args) -> int:
             ("units", "unit"),
             ("quantity", "quantity"),
         ]
-        rows = [dict(r.to_dict(), path=_record_label(r)) for r in records]
+        rows = redact([dict(r.to_dict(), path=_record_label(r)) for r in records], keys=False)
         print(_table(rows, cols) if rows else "no records found")
         for b in breaks:
-            print(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}")
+            print(redact(f"break: {b.kind} between {_short(b.before)} and {_short(b.after)}: {b.detail}"))
         for f in failures:
-            print(f"unreadable: {f}", file=sys.stderr)
+            print(redact(f"unreadable: {f}"), file=sys.stderr)
         if found.not_data:
             print(
-                f"skipped {len(found.not_data)} file(s) that are not data: "
-                + ", ".join(_short(f.path) for f in found.not_data),
+                redact(
+                    f"skipped {len(found.not_data)} file(s) that are not data: "
+                    + ", ".join(_short(f.path) for f in found.not_data)
+                ),
                 file=sys.stderr,
             )
     return 0 if records else 1
@@ -201,38 +200,40 @@ def cmd_graph(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    from ..config import redact
     from .plot import run_plots
 
     for url in run_plots(args.config):
-        print(f"wrote {url}")
+        print(redact(f"wrote {url}"))
     return 0
 
 
-def _apply_overrides(cfg, args):
-    if args.timeline is not None:
-        from ..outputs import check_output_path
+#: the run options of the command line: the config key each overrides, and its flag
+RUN_OPTIONS = {
+    "output": "--output",
+    "input": "--input",
+    "ray.device": "--device",
+    "ray.num_actors": "--num-actors",
+    "ray.num_cpus": "--num-cpus",
+    "ray.timeline": "--timeline",
+    "ray.in_flight": "--in-flight",
+    "ray.address": "--address",
+    "nan_policy": "--nan-policy",
+}
 
-        check_output_path(args.timeline, "--timeline")
-    ray_updates = {
-        k: v
-        for k, v in (
-            ("device", args.device),
-            ("num_actors", args.num_actors),
-            ("num_cpus", args.num_cpus),
-            ("timeline", args.timeline),
-            ("in_flight", args.in_flight),
-            ("address", args.address),
-        )
-        if v is not None
+
+def _apply_overrides(cfg, args):
+    """``cfg`` with the run options given on the command line, validated as config keys are
+    (a :class:`~raydas.errors.ConfigError` names the flag)."""
+    from ..config import apply_overrides
+
+    given = {key: getattr(args, flag[2:].replace("-", "_"), None) for key, flag in RUN_OPTIONS.items()}
+    overrides = {
+        key: value
+        for key, value in given.items()
+        if value is not None and not (key in ("output", "input") and value == "")
     }
-    updates = {}
-    if ray_updates:
-        updates["ray"] = cfg.ray.model_copy(update=ray_updates)
-    if args.output:
-        updates["output"] = args.output
-    if getattr(args, "input", None):
-        updates["input"] = args.input
-    return cfg.model_copy(update=updates) if updates else cfg
+    return apply_overrides(cfg, overrides, names=RUN_OPTIONS)
 
 
 def _execute(cfg, mode: str, args) -> int:
@@ -298,10 +299,15 @@ def cmd_watch(args) -> int:
 
 
 def cmd_up(args) -> int:
+    from ..config import RayOptions, apply_overrides
     from ..runtime import up
 
+    flags = {"num_cpus": "--num-cpus", "num_actors": "--num-actors", "device": "--device"}
+    options = apply_overrides(
+        RayOptions(), {k: getattr(args, k) for k in flags if getattr(args, k) is not None}, names=flags
+    )
     print("raydas: starting Ray (a few seconds)...", file=sys.stderr, flush=True)
-    local = up(num_cpus=args.num_cpus, num_actors=args.num_actors, device=args.device, port=args.port)
+    local = up(num_cpus=options.num_cpus, num_actors=options.num_actors, device=options.device, port=args.port)
     print(f"raydas: {local.describe()}")
     return 0
 
@@ -327,6 +333,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeline", help="save ray.timeline() (Chrome trace JSON) under the results root as this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-resume", action="store_true", help="recompute chunks whose outputs exist")
+    from ..pipeline import NAN_POLICIES
+
+    p.add_argument(
+        "--nan-policy",
+        choices=NAN_POLICIES,
+        help="NaN/Inf samples (counted and reported per chunk): compute with them (propagate, the default), "
+        "set them to 0 first (zero), or fail the chunk (fail)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -403,12 +417,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..config import RedactFilter, redact
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.captureWarnings(True)  # warnings name files: through the log handlers, so through the filter
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactFilter) for f in handler.filters):
+            handler.addFilter(RedactFilter())
     try:
         return args.func(args)
     except RaydasError as exc:
-        print(f"raydas: error: {exc}", file=sys.stderr)
+        print(f"raydas: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("raydas: interrupted; run the same command again to resume", file=sys.stderr)

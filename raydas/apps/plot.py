@@ -10,7 +10,8 @@ Plots config (distpy's ``plotsConfig.json``, plus two raydas keys)::
     {
       "directory_in": "interpretation/NoiseLog",  # raydas: folder of the .npy files
                                                   #   (default: the config's folder)
-      "directory_out": "plots",                   # raydas: where <out_plot>.png go (default: directory_in)
+      "directory_out": "plots",                   # raydas: where <out_plot>.png go, a folder under the
+                                                  #   config's folder (default: directory_in)
       "figure_size": [8, 6], "dpi": 300,          # inches, dots per inch
       "time_reference": "time.npy",               # one unix time (s, UTC) per column
       "depth_reference": "measured_depth.npy",    # one depth (m) per row
@@ -131,7 +132,9 @@ class PlotsConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     directory_in: str | None = Field(None, description="folder of the .npy files (default: the config's folder)")
-    directory_out: str | None = Field(None, description="folder for the PNGs (default: directory_in)")
+    directory_out: str | None = Field(
+        None, description="folder for the PNGs under the config's folder (default: directory_in)"
+    )
     figure_size: list[float] = Field([8, 6], min_length=2, max_length=2, description="inches")
     dpi: int = Field(300, ge=10, le=1200, description="dots per inch")
     start_of_fibre: float | None = Field(None, description="depth of the start of the fibre (display unit)")
@@ -142,6 +145,11 @@ class PlotsConfig(BaseModel):
     well_segments: str | None = Field(None, description="zone file (see read_zones)")
     label_list: list[EventLabel] = Field([], description="events")
     plots: list[PlotSpec] = Field(min_length=1)
+
+    @field_validator("directory_out")
+    @classmethod
+    def _under_the_config(cls, value: str | None) -> str | None:
+        return value if value is None else safe_relative(value)
 
 
 class Zone(BaseModel):

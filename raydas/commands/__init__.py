@@ -13,7 +13,7 @@ import inspect
 
 from ..errors import RaydasError
 from ..plugins import load_modules_and_plugins
-from .base import ArrayMeta, Command, Context, Params, Spectrum
+from .base import ArrayMeta, Command, Context, Layout, Params, Spectrum
 
 _COMMANDS: dict[str, type[Command]] = {}
 _BUILTIN_MODULES = (
@@ -98,6 +98,7 @@ __all__ = [
     "ArrayMeta",
     "Command",
     "Context",
+    "Layout",
     "Params",
     "Spectrum",
     "all_commands",

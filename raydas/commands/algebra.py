@@ -15,14 +15,14 @@ import threading
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..backend import to_host
 from ..errors import FormatError, RaydasError
-from ..fsutil import url_to_fs, write_bytes_atomic
+from ..outputs import OutputSink, safe_relative
 from . import register
-from .base import Command, Params
-from .common import time_or_channel_axis
+from .base import Command, Layout, Params
+from .common import need_at_least, time_or_channel_axis
 
 
 def same_precision(xp, out):
@@ -63,6 +63,7 @@ class Add(Command):
     family = "algebra"
     description = "Sample-by-sample sum x + gather_uids[0]."
     inputs = "gather"
+    keeps_layout = True
 
     def apply(self, xp, x, ctx):
         return same_precision(xp, x + gathered_operand(xp, x, ctx.gathered[0], None, "add"))
@@ -77,6 +78,7 @@ class Multiply(Command):
     family = "algebra"
     description = "Sample-by-sample product x * gather_uids[0]; axis=0/1 scales rows/columns by a vector."
     inputs = "gather"
+    keeps_layout = True
     changed_from_distpy = "axis=0 scales each channel (distpy's axis=0 returned the input unchanged)."
 
     class Params(Params):
@@ -99,6 +101,9 @@ class Gather(Command):
     description = "Concatenate the input and every gather_uids result as columns (one row per channel); per chunk."
     inputs = "gather"
     time_local = False
+
+    def layout_after(self, layout):
+        return Layout(layout.sample_rate, channels=layout.channels)
 
     def apply(self, xp, x, ctx):
         parts = []
@@ -143,6 +148,15 @@ class KMeans(Command):
     class Params(Params):
         n_clusters: int = Field(10, ge=1, description="number of clusters")
 
+    def check_layout(self, layout, gathered=()):
+        k = self.params.n_clusters
+        if not gathered:
+            need_at_least(layout.channels, k, "channels", f"{k} clusters")
+            return
+        sizes = [g.channels * g.samples for g in (layout, *gathered) if g.channels and g.samples]
+        if len(sizes) == 1 + len(gathered):  # every input's size is known: the smallest makes the samples
+            need_at_least(min(sizes), k, "values in the smallest input", f"{k} clusters")
+
     def apply(self, xp, x, ctx):
         cluster = _require("sklearn.cluster", "ml", "kmeans")
         inputs = [np.asarray(to_host(a)) for a in [*ctx.gathered, x]]
@@ -172,55 +186,106 @@ def keras_module():
     return _require("keras", "keras", "the keras command")
 
 
+class KerasTraining(BaseModel):
+    """distpy's ``train`` dictionary of the ``keras`` command."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: int = Field(150, ge=1, description="passes over the chunk")
+    batch_size: int = Field(10, ge=1, description="rows (channels) per gradient step")
+
+
 @register
 class Keras(Command):
     """Predict with a saved keras model; optionally train it first.
 
-    ``filename`` is the model file (``.keras``), a local path or URL. The model
-    is loaded once per process with keras's safe mode (no arbitrary code).
-    With ``train`` (e.g. ``{"epochs": 150, "batch_size": 10}``) the model is
-    first fitted on ``(x, gather_uids[0])`` and saved back to ``filename``
-    (atomically) after every chunk, as distpy did: run such a pipeline on one
-    actor, since parallel actors would each train their own copy. Rows
-    (channels) are the samples given to the model. With ``filename = NONE`` the
-    input is passed on. Per chunk, on the host. Needs ``pip install 'raydas[keras]'``.
+    ``filename`` is the model file (``.keras``), a path under the results root
+    (the one path check of :func:`raydas.outputs.safe_relative`: no absolute
+    path, ``..``, ``~`` or URL), as ``data_load``'s stored arrays are. The model
+    is read once per process with keras's safe mode (no arbitrary code). With
+    ``train`` (e.g. ``{"epochs": 150, "batch_size": 10}``) the model is first
+    fitted on ``(x, gather_uids[0])`` and saved back to the same file
+    (atomically, never through a link) after every chunk, as distpy did: run
+    such a pipeline on one actor, since parallel actors would each train their
+    own copy. Rows (channels) are the samples given to the model. With
+    ``filename = NONE`` the input is passed on. Per chunk, on the host. Needs
+    ``pip install 'raydas[keras]'``.
     """
 
     name = "keras"
     family = "algebra"
-    description = "Predict (optionally train first on gather_uids[0]) with a saved keras model; needs raydas[keras]."
+    description = (
+        "Predict (optionally train first on gather_uids[0]) with a saved keras model under the results root; "
+        "needs raydas[keras]."
+    )
     inputs = "optional"
     time_local = False
     gpu = False
-    changed_from_distpy = "A missing keras or model file is an error (distpy passed the data through silently)."
+    changed_from_distpy = (
+        "A missing keras or model file is an error (distpy passed the data through silently); the model file "
+        "lies under the results root (distpy took any path, and training overwrote it wherever it was); train "
+        "takes epochs and batch_size only and needs gather_uids (checked with the config); a chunk whose length "
+        "a loaded model does not take (the last, short one) is refused."
+    )
 
     class Params(Params):
         filename: str | None = Field(
-            "NONE", description="saved keras model (.keras), path or URL; NONE (or null) passes the input on"
+            "NONE",
+            description="saved keras model (.keras), a path under the results root; NONE (or null) passes the input on",
         )
-        train: dict | None = Field(
+        train: KerasTraining | None = Field(
             None, description="train before predicting: {'epochs': 150, 'batch_size': 10}; targets from gather_uids[0]"
         )
 
+        @field_validator("filename")
+        @classmethod
+        def _inside_results(cls, value: str | None) -> str:
+            if value in (None, "NONE"):
+                return "NONE"
+            relative = safe_relative(value)
+            if not relative:
+                raise ValueError(f"{value!r}: name the model file under the results root")
+            return relative
+
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        self.location = params.filename or "NONE"
-        if self.location != "NONE" and "://" not in self.location:
-            # resolved where the config is compiled: Ray workers may run in another folder
-            self.location = os.path.abspath(os.path.expanduser(self.location))
         self._model = None
         self._lock = threading.Lock()
 
-    def model(self):
-        """The keras model (loaded on first use)."""
+    def gathers_needed(self) -> int:
+        """Training needs its targets in gather_uids[0]."""
+        return 1 if self.params.train is not None else 0
+
+    def check_layout(self, layout, gathered=()):
+        """The model takes one chunk's samples per channel as its features: a chunk of another length
+        (the last, short one of a record) cannot be fed to it. Checked once the model is loaded (it lies
+        under the results root, which planning does not open)."""
+        if self.params.filename == "NONE" or layout.samples is None or self._model is None:
+            return
+        features = (getattr(self._model, "input_shape", None) or (None,))[-1]
+        if features is not None and layout.samples != features:
+            raise ValueError(
+                f"the model {self.params.filename} takes {features} values per channel; "
+                f"a chunk has {layout.samples} samples"
+            )
+
+    def load_inputs(self, sink) -> None:
+        """Load the saved model from under the results root (planning checks chunks against it)."""
+        if self.params.filename != "NONE":
+            with self._lock:
+                self.model(sink)
+
+    def model(self, sink: OutputSink | None):
+        """The keras model, read from under the results root ``sink`` on first use."""
         if self._model is None:
+            if sink is None:
+                raise ValueError("keras reads its model under the results root: run the pipeline with an output folder")
             keras = keras_module()
-            fs, path = url_to_fs(self.location)
             try:
-                payload = fs.cat_file(path)
+                payload = sink.read(self.params.filename)
             except FileNotFoundError:
-                raise FormatError(self.location, "keras model file not found") from None
-            suffix = os.path.splitext(path)[1] or ".keras"
+                raise FormatError(sink.url(self.params.filename), "keras model file not found") from None
+            suffix = os.path.splitext(self.params.filename)[1] or ".keras"
             with tempfile.TemporaryDirectory() as folder:
                 local = os.path.join(folder, f"model{suffix}")
                 with open(local, "wb") as fh:
@@ -228,33 +293,29 @@ class Keras(Command):
                 try:
                     self._model = keras.models.load_model(local, safe_mode=True)
                 except Exception as exc:
-                    raise FormatError(self.location, f"not a loadable keras model ({exc})") from None
+                    raise FormatError(sink.url(self.params.filename), f"not a loadable keras model ({exc})") from None
         return self._model
 
     def apply(self, xp, x, ctx):
-        if self.location == "NONE":
+        if self.params.filename == "NONE":
             return x
         data = np.asarray(to_host(x), dtype=np.float32)
         with self._lock:
-            model = self.model()
+            model = self.model(ctx.sink)
             if self.params.train is not None:
                 if not ctx.gathered:
                     raise ValueError("keras with train needs the targets in gather_uids[0]")
                 target = np.asarray(to_host(ctx.gathered[0]), dtype=np.float32)
                 model.fit(
-                    data,
-                    target,
-                    epochs=int(self.params.train.get("epochs", 150)),
-                    batch_size=int(self.params.train.get("batch_size", 10)),
-                    verbose=0,
+                    data, target, epochs=self.params.train.epochs, batch_size=self.params.train.batch_size, verbose=0
                 )
-                self._save(model)
+                self._save(model, ctx.sink)
             out = model.predict(data, verbose=0)
         return np.asarray(out, dtype=np.float32)
 
-    def _save(self, model) -> None:
+    def _save(self, model, sink: OutputSink) -> None:
         with tempfile.TemporaryDirectory() as folder:
             local = os.path.join(folder, "model.keras")
             model.save(local)
             with open(local, "rb") as fh:
-                write_bytes_atomic(self.location, fh.read())
+                sink.write(self.params.filename, fh.read())

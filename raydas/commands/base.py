@@ -84,6 +84,40 @@ class ArrayMeta:
         return replace(self, halo=(0, 0))
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What planning knows of the array a command will be handed, before any data
+    are read (:meth:`Command.check_layout`).
+
+    Attributes
+    ----------
+    sample_rate
+        Samples per second of the recording (Hz): the ``sample_rate`` of the
+        command's :class:`Context`, so its Nyquist frequency is ``sample_rate / 2``.
+    channels
+        Rows: the record's channels, or what the graph made of them (1 after
+        a mean over channels); None when planning cannot tell.
+    samples
+        Columns: time samples of a chunk (or their Fourier transform), the
+        fewest any chunk hands over, or what the graph made of them (1 after a
+        mean over time, one per band after ``multiple_calcs``); None when
+        planning cannot tell.
+    """
+
+    sample_rate: float
+    channels: int | None = None
+    samples: int | None = None
+
+    def unknown(self) -> Layout:
+        """The same rate, rows and columns unknown."""
+        return Layout(self.sample_rate)
+
+    @property
+    def nyquist(self) -> float:
+        """The Nyquist frequency (Hz)."""
+        return self.sample_rate / 2.0
+
+
 @dataclass
 class Context:
     """Everything a command may need besides its primary input.
@@ -152,6 +186,16 @@ class Command:
         True when :meth:`apply` runs on cupy; False moves this step to the host.
     writes
         True for commands that write files (they run on the host).
+    keeps_layout
+        True when the result has the input's rows and columns (so the
+        checks of later commands at planning still know them).
+    spectrum_use
+        How the command reads a spectrum along time given as its primary input:
+        ``"full"`` (the default) needs every bin, as distpy's full FFT has them;
+        ``"positive"`` reads only the non-negative frequencies, so the one-sided
+        spectrum of real data gives it the same numbers; ``"through"`` hands its
+        input on unchanged (its own consumers decide). The pipeline lets ``fft``
+        compute the cheaper one-sided spectrum only where every use is positive.
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -164,6 +208,8 @@ class Command:
     time_local: ClassVar[bool] = True
     gpu: ClassVar[bool] = True
     writes: ClassVar[bool] = False
+    spectrum_use: ClassVar[str] = "full"
+    keeps_layout: ClassVar[bool] = False
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):
@@ -174,6 +220,34 @@ class Command:
     def halo_samples(self, sample_rate: float) -> int:
         """Samples of context needed on each side along time (time-local commands)."""
         return 0
+
+    def gathers_needed(self) -> int:
+        """How many ``gather_uids`` the command needs with its parameters (checked
+        when the graph is compiled): 1 for ``inputs = "gather"``, else 0."""
+        return 1 if self.inputs == "gather" else 0
+
+    def check_layout(self, layout: Layout, gathered: tuple[Layout, ...] = ()) -> None:
+        """Refuse, before any data are read, what this command cannot compute on
+        input of this layout (a cut-off or band beyond the Nyquist frequency, too
+        few channels, too few samples in a chunk) by raising ValueError saying
+        why. ``gathered``: the layouts of the ``gather_uids`` inputs. The default
+        accepts everything; ``layout`` fields that are None are unknown and accepted."""
+
+    def load_inputs(self, sink) -> None:
+        """Read what this command keeps under the results root (``sink``, an
+        :class:`~raydas.outputs.OutputSink`), such as a saved model, so that
+        :meth:`check_layout` can check against it at planning. The default reads
+        nothing; errors say which file is missing or unreadable."""
+
+    def layout_after(self, layout: Layout) -> Layout:
+        """The layout of the result for input of ``layout``: the same when
+        :attr:`keeps_layout`, else unknown (override where a command knows more)."""
+        return layout if self.keeps_layout else layout.unknown()
+
+    def choose_spectrum_layout(self, positive_only: bool) -> None:
+        """Told once, when the pipeline is compiled, whether every reader of this
+        command's result uses only its non-negative frequencies (``spectrum_use``);
+        ``fft`` then computes the one-sided spectrum. The default ignores it."""
 
     def output_files(self, stem: str) -> list[str]:
         """Paths (relative to the results root) this command writes for a chunk."""

@@ -49,3 +49,41 @@ def channel_spacing(positions, what: str) -> float:
     if not spacing > 0:
         raise ValueError(f"{what} needs distinct channel positions (spacing is {spacing:g} m)")
     return spacing
+
+
+def need_at_least(have: int | None, needed: int, what: str, why: str) -> None:
+    """Refuse at planning (:meth:`Command.check_layout`) when a known count is too small.
+
+    Parameters
+    ----------
+    have
+        How many ``what`` the command will get (None: unknown, accepted).
+    needed
+        How many it needs.
+    what
+        ``"channels"`` or ``"samples in a chunk"``.
+    why
+        What needs them, e.g. ``"a gradient across channels"``.
+
+    Raises
+    ------
+    ValueError
+        Saying what needs how many and how many there are.
+    """
+    if have is not None and have < needed:
+        raise ValueError(f"{why} needs at least {needed} {what}; it would get {have}")
+
+
+def one_per(values: list, others: list, name: str, other_name: str, what: str) -> None:
+    """A rule between two list parameters (in a pydantic validator): ``values``
+    (the parameter ``name``) has one entry per entry of ``others`` (``other_name``).
+
+    Raises
+    ------
+    ValueError
+        Saying how many of each there are.
+    """
+    if len(values) != len(others):
+        raise ValueError(
+            f"{name} has {len(values)} value(s) but {other_name} has {len(others)}: give one of each per {what}"
+        )

@@ -19,13 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..backend import ndimage_module
 from . import register
 from .base import Command, Params
-from .common import time_or_channel_axis
+from .common import need_at_least, time_or_channel_axis
 
 
 class _PassOn(Command):
     """A command that returns its input unchanged."""
 
     family = "control"
+    spectrum_use = "through"
+    keeps_layout = True
 
     def apply(self, xp, x, ctx):
         return x
@@ -70,6 +72,8 @@ class Copy(Command):
     name = "copy"
     family = "control"
     description = "An independent copy of its input (raydas commands never write into their inputs anyway)."
+    spectrum_use = "through"
+    keeps_layout = True
 
     def apply(self, xp, x, ctx):
         return x.copy()
@@ -96,6 +100,10 @@ _DEFAULT_MACRO = [
     {"name": n}
     for n in ("abs", "normalize", "gaussian_filter", "gradient", "threshold", "median_filter", "percentage_on", "sum")
 ]
+
+
+#: macro operations that drop an axis
+_REDUCING = ("sum", "percentage_on")
 
 
 def _gaussian_radius(sigma: float) -> int:
@@ -146,8 +154,7 @@ class Macro(Command):
         super().__init__(params, uid)
         ops = params.command_list
         per_chunk = any(
-            op.name in ("sum", "percentage_on") or (op.name == "normalize" and time_or_channel_axis(op.axis) == 1)
-            for op in ops
+            op.name in _REDUCING or (op.name == "normalize" and time_or_channel_axis(op.axis) == 1) for op in ops
         )
         self.time_local = not per_chunk
 
@@ -162,6 +169,21 @@ class Macro(Command):
             elif op.name == "median_filter":
                 total += op.distance // 2
         return total
+
+    def check_layout(self, layout, gathered=()):
+        """A gradient needs two values along its axis (until an operation reduces the array)."""
+        for op in self.params.command_list:
+            if op.name in _REDUCING:
+                return
+            if op.name == "gradient":
+                axis = time_or_channel_axis(op.axis)
+                have = layout.channels if axis == 0 else layout.samples
+                need_at_least(have, 2, "channels" if axis == 0 else "samples", f"macro gradient along axis {op.axis}")
+
+    def layout_after(self, layout):
+        if any(op.name in _REDUCING for op in self.params.command_list):
+            return layout.unknown()
+        return layout
 
     def apply(self, xp, x, ctx):
         for op in self.params.command_list:

@@ -14,6 +14,7 @@ class StaLta(Command):
     name = "sta_lta"
     family = "detection"
     description = "Short-term over long-term average ratio (centred windows); feed it |x| or x^2."
+    keeps_layout = True
     changed_from_distpy = (
         "Ratio of the two window means; distpy divided each mean by its window again, "
         "scaling the ratio by lta/sta (4.0 on constant input with the defaults)."

@@ -14,6 +14,7 @@ from .common import AxisCommand
 
 class _Elementwise(Command):
     family = "elementwise"
+    keeps_layout = True
 
 
 @register

@@ -6,12 +6,12 @@ import functools
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..backend import ndimage_module, signal_module, to_host
 from . import register
 from .base import Command, Params
-from .common import AxisCommand, channel_spacing
+from .common import AxisCommand, channel_spacing, need_at_least
 
 #: a filter's response is taken to have died out once the tail beyond the halo
 #: holds less than this fraction of its total absolute response.
@@ -73,6 +73,7 @@ class Butter(AxisCommand):
     family = "filters"
     local_along_time = True  # declares its halo along time
     description = "Zero-phase Butterworth filter (forward-backward) along time or across channels."
+    keeps_layout = True
     changed_from_distpy = (
         "Across channels (axis 0) the cut-off is relative to the spatial Nyquist 1/(2 dx) "
         "(distpy used dx/2); computed as second-order sections in float64 for stability."
@@ -87,14 +88,23 @@ class Butter(AxisCommand):
         padtype: Literal["even", "odd", "constant"] | None = Field("even", description="edge extension")
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
 
+        @field_validator("freq")
+        @classmethod
+        def _cut_offs(cls, freq, info: ValidationInfo):
+            freqs = freq if isinstance(freq, list) else [freq]
+            kind = info.data.get("type", "lowpass")
+            want = 2 if kind in ("bandpass", "bandstop") else 1
+            if len(freqs) != want:
+                raise ValueError(f"a {kind} filter needs {want} cut-off frequenc{'ies' if want > 1 else 'y'} in freq")
+            if not all(f > 0 for f in freqs):
+                raise ValueError(f"cut-off frequencies are positive, got {freqs}")
+            if want == 2 and not freqs[0] < freqs[1]:
+                raise ValueError(f"a {kind} filter's band is [low, high] with low < high, got {freqs}")
+            return freq
+
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
         freqs = params.freq if isinstance(params.freq, list) else [params.freq]
-        want = 2 if params.type in ("bandpass", "bandstop") else 1
-        if len(freqs) != want:
-            raise ValueError(
-                f"a {params.type} filter needs {want} cut-off frequenc{'ies' if want > 1 else 'y'} in freq"
-            )
         self.freqs = tuple(float(f) for f in freqs)
 
     def sos(self, nyquist: float) -> np.ndarray:
@@ -104,6 +114,13 @@ class Butter(AxisCommand):
                 f"butter: cut-off {list(self.freqs)} must lie strictly between 0 and the Nyquist frequency {nyquist:g}"
             )
         return butter_sos(self.params.order, wn, self.params.type)
+
+    def check_layout(self, layout, gathered=()):
+        """Along time the cut-off lies below the record's Nyquist frequency; across channels, two channels."""
+        if self.axis == 1:
+            self.sos(layout.nyquist)
+        else:
+            need_at_least(layout.channels, 2, "channels", "butter across channels")
 
     def halo_samples(self, sample_rate: float) -> int:
         """Until the impulse response has decayed (1e-7 of its total), for filters along time."""
@@ -147,6 +164,7 @@ class Gaussian(Command):
     name = "gaussian"
     family = "filters"
     description = "Gaussian filter (ndimage.gaussian_filter); default orders 5 = 5th derivative, set 0 for a blur."
+    keeps_layout = True
 
     class Params(Params):
         xsigma: float = Field(1.0, gt=0, description="standard deviation across channels (channels)")
@@ -171,6 +189,7 @@ class Sobel(Command):
     name = "sobel"
     family = "filters"
     description = "Sobel edge detector (ndimage.sobel) along an axis."
+    keeps_layout = True
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(-1, description="-1 or 1 = derivative along time, 0 = across channels")
@@ -197,6 +216,8 @@ class KernelParams(Params):
 
 class _KernelFilter(Command):
     """A 2-D filter with the kernel ``coeffs``, by the ``scipy.ndimage`` function of the command's name."""
+
+    keeps_layout = True
 
     family = "filters"
 
@@ -240,6 +261,7 @@ class MedianFilter(Command):
     name = "median_filter"
     family = "filters"
     description = "Square median filter of distance x distance (channels x samples), ndimage.median_filter."
+    keeps_layout = True
 
     class Params(Params):
         distance: int = Field(3, ge=1, description="window side (channels and samples)")
@@ -267,6 +289,7 @@ class Wiener(Command):
         "Adaptive Wiener filter (scipy.signal.wiener), window xdir x tdir; per chunk unless noisePower is set."
     )
     time_local = False
+    keeps_layout = True
 
     class Params(Params):
         xdir: int = Field(5, ge=1, description="window across channels (channels, odd)")
@@ -298,6 +321,7 @@ class RunningMean(AxisCommand):
     family = "filters"
     local_along_time = True  # declares its halo along time
     description = "Centred running mean of window_length samples along axis (0 = across channels, 1 = time)."
+    keeps_layout = True
     changed_from_distpy = (
         "Returns the filtered data (distpy returned None); axis is the axis the window runs along, as in numpy "
         "(distpy's loop ran along the other one); the window is centred (distpy meant a forward window)."
@@ -341,6 +365,7 @@ class DipFilter(Command):
         "t-x fat-ray dip filter removing events of apparent velocity `velocity` (m/s); kernel shape, bandwidth (s)."
     )
     changed_from_distpy = "bandwidth and shape are honoured (distpy hard-coded 0.1 s and 9 x 9)."
+    keeps_layout = True
 
     class Params(Params):
         velocity: float = Field(100.0, description="apparent velocity removed (m/s); sign = direction")
@@ -362,6 +387,9 @@ class DipFilter(Command):
             if value == 0:
                 raise ValueError("velocity must not be 0")
             return value
+
+    def check_layout(self, layout, gathered=()):
+        need_at_least(layout.channels, 2, "channels", "dip_filter (a channel spacing)")
 
     def halo_samples(self, sample_rate: float) -> int:
         """Half the kernel along time, shape[1] // 2 samples."""
@@ -400,6 +428,7 @@ class Destripe(Command):
         "Bouali (2010) destriping in the f-k domain: removes stripes common to all channels (axis 1: transposed)."
     )
     time_local = False
+    keeps_layout = True
     changed_from_distpy = (
         "Works on numpy >= 1.24 (distpy used numpy.int); f and k are the exact FFT frequencies "
         "(distpy approximated them with linspace)."
@@ -434,6 +463,7 @@ class Diff(AxisCommand):
     family = "filters"
     local_along_time = True  # declares its halo along time
     description = "Difference x[i+L] - x[i] over an offset L = window_length along axis; shape kept."
+    keeps_layout = True
     changed_from_distpy = (
         "window_length is the offset between the samples differenced (as distpy documented); distpy used it as the "
         "difference order, which shrank the output for values above 1."
@@ -446,6 +476,11 @@ class Diff(AxisCommand):
     def halo_samples(self, sample_rate: float) -> int:
         """window_length samples along time; 0 across channels."""
         return self.params.window_length if self.axis == 1 else 0
+
+    def check_layout(self, layout, gathered=()):
+        lag = self.params.window_length
+        have, what = (layout.samples, "samples") if self.axis == 1 else (layout.channels, "channels")
+        need_at_least(have, lag + 1, what, f"diff over an offset of {lag}")
 
     def apply(self, xp, x, ctx):
         lag = self.params.window_length
@@ -468,6 +503,7 @@ class Gradient(AxisCommand):
     family = "filters"
     local_along_time = True  # declares its halo along time
     description = "Derivative (numpy.gradient) per metre across channels (axis 0) or per second along time (axis 1)."
+    keeps_layout = True
     changed_from_distpy = (
         "Along time the spacing is the sample interval in s (distpy's time axis was usually sample indices); "
         "axis null is refused (it gave two arrays)."
@@ -489,6 +525,10 @@ class Gradient(AxisCommand):
     def halo_samples(self, sample_rate: float) -> int:
         """1 sample along time (central differences); 0 across channels."""
         return 1 if self.axis == 1 else 0
+
+    def check_layout(self, layout, gathered=()):
+        have, what = (layout.samples, "samples") if self.axis == 1 else (layout.channels, "channels")
+        need_at_least(have, self.params.edge_order + 1, what, f"a gradient of edge_order {self.params.edge_order}")
 
     def apply(self, xp, x, ctx):
         x64 = x.astype(xp.float64)
@@ -515,6 +555,7 @@ class Roll(AxisCommand):
     family = "filters"
     local_along_time = True  # declares its halo along time
     description = "Circular shift by window_length samples along axis, or per channel by the shifts in gather_uids[0]."
+    keeps_layout = True
     inputs = "optional"
 
     class Params(Params):
@@ -556,6 +597,7 @@ class Broaden(Command):
     description = (
         "Spread each peak over the window_length - 1 samples before it: running max over the next window_length."
     )
+    keeps_layout = True
 
     class Params(Params):
         window_length: int = Field(50, ge=1, description="length of the forward-looking window (samples)")

@@ -6,13 +6,13 @@ import logging
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
 from ..formats.npyfolder import npy_folder_files
 from . import register
-from .base import ArrayMeta, Command, Params
-from .common import AxisCommand, time_or_channel_axis
+from .base import ArrayMeta, Command, Layout, Params
+from .common import AxisCommand, need_at_least, time_or_channel_axis
 from .io import WriterParams
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,14 @@ class Downsample(Command):
 
     def apply(self, xp, x, ctx):
         return x[:: self.params.xsample, :: self.params.tsample]
+
+    def layout_after(self, layout):
+        def kept(n, step):
+            return None if n is None else -(-n // step)
+
+        return Layout(
+            layout.sample_rate, kept(layout.channels, self.params.xsample), kept(layout.samples, self.params.tsample)
+        )
 
     def out_meta(self, x, out, ctx):
         meta = ctx.meta
@@ -80,6 +88,14 @@ class Clip(Command):
         tmax: float | None = Field(None, description="last time kept (s from the chunk start); null = chunk end")
         double_ended: Literal[-1, 0, 1] = Field(-1, description="-1 all channels, 0 first half, 1 second half reversed")
 
+        @field_validator("tmax")
+        @classmethod
+        def _after_tmin(cls, tmax, info: ValidationInfo):
+            tmin = info.data.get("tmin")
+            if tmax is not None and tmin is not None and tmax < tmin:
+                raise ValueError(f"tmax {tmax} s is before tmin {tmin} s")
+            return tmax
+
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
         self.writes = params.directory_out != "NONE"
@@ -91,6 +107,10 @@ class Clip(Command):
         if not self.writes:
             return []
         return [f"{self.params.directory_out}/{stem}.npy"]
+
+    def check_layout(self, layout, gathered=()):
+        if self.params.double_ended == 0:
+            need_at_least(layout.channels, 2, "channels", "clip of the first half of a double-ended fibre")
 
     def _channels(self, n: int, positions) -> np.ndarray:
         """Indices of the channels kept, in output order."""
@@ -268,6 +288,19 @@ class CurveFit(AxisCommand):
             if self.bounds is not None and (len(self.bounds) != 2 or any(len(b) != ncoef for b in self.bounds)):
                 raise ValueError(f"bounds must be [[{ncoef} lower values], [{ncoef} upper values]] for {self.method}")
             return self
+
+    def check_layout(self, layout, gathered=()):
+        _, ncoef, _ = _MODELS[self.params.method]
+        have, what = (layout.samples, "samples in a chunk") if self.axis == 1 else (layout.channels, "channels")
+        need_at_least(have, ncoef, what, f"a {self.params.method} fit of {ncoef} coefficients")
+
+    def layout_after(self, layout):
+        if self.params.output == "fit":
+            return layout
+        _, ncoef, _ = _MODELS[self.params.method]
+        if self.axis == 1:
+            return Layout(layout.sample_rate, layout.channels, ncoef)
+        return Layout(layout.sample_rate, ncoef, layout.samples)
 
     def _start(self, y: np.ndarray) -> list[float]:
         s = self.params.initSlopes

@@ -9,7 +9,7 @@ import posixpath
 import threading
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
 from ..errors import FormatError
@@ -18,6 +18,7 @@ from ..formats.witsml import band_curve_names, fbe_document
 from ..outputs import OutputSink, safe_relative
 from . import register
 from .base import Command, Params
+from .common import one_per
 
 
 class WriterParams(Params):
@@ -36,6 +37,7 @@ class Writer(Command):
     writes = True
     gpu = False
     time_local = False
+    keeps_layout = True  # writers pass their input on
     suffix = ""
 
     def output_files(self, stem: str) -> list[str]:
@@ -69,6 +71,52 @@ class WriteNpy(Writer):
         return x
 
 
+def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:
+    """Whether ``write_witsml`` writes a ``(1, n)`` input as a column of n rows.
+
+    distpy wrote every one-row input as a column (a time series or a spectrum
+    after a mean over depth: one row per sample); that also turned the band
+    table of a one-channel record into a column, which cannot be written beside
+    its band-0 value. So a one-row input becomes a column only when its curves,
+    with the gathered band 0 (``band00_size`` values, None without), then have
+    the number of columns the curve names (``n_names``) describe and as a row
+    they do not.
+    """
+    if len(shape) != 2 or shape[0] != 1 or shape[1] <= 1:
+        return False
+    n = shape[1]
+    extra = 0 if band00_size is None else band00_size
+    as_row = n + extra == n_names
+    as_column = extra % n == 0 and 1 + extra // n == n_names
+    return as_column and not as_row
+
+
+def witsml_table(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> tuple[int, int, bool]:
+    """The table ``write_witsml`` writes for an input of ``shape`` beside a gathered
+    band 0 of ``band00_size`` values (None without): ``(rows, columns, as_column)``.
+
+    Raises
+    ------
+    ValueError
+        When the band 0 does not give each row the same number of values, or the
+        columns are not one per curve name (``n_names``).
+    """
+    as_column = row_as_column(shape, band00_size, n_names)
+    rows, columns = (shape[1], 1) if as_column else (shape[0], int(np.prod(shape[1:], dtype=np.int64)))
+    extra = band00_size or 0
+    if extra % rows:
+        raise ValueError(
+            f"write_witsml: gather_uids[0] has {extra} values, which the {rows} rows to write cannot share evenly"
+        )
+    columns += extra // rows
+    if columns != n_names:
+        raise ValueError(
+            f"write_witsml: {columns} columns to write but low_freq/high_freq/labels name "
+            f"{n_names}; give one band (or label) per column"
+        )
+    return rows, columns, as_column
+
+
 @register
 class WriteWitsml(Writer):
     name = "write_witsml"
@@ -77,13 +125,23 @@ class WriteWitsml(Writer):
     )
     inputs = "optional"
     suffix = "fbe"
-    changed_from_distpy = "Passes its input on (distpy returned a stale value)."
+    changed_from_distpy = (
+        "Passes its input on (distpy returned a stale value); a one-row input is written as a column only when "
+        "the curve names describe that (distpy also turned a one-channel record's band table into a column)."
+    )
 
     class Params(WriterParams):
         low_freq: list[float] = Field([0], description="lower band edges (Hz), one per column")
         high_freq: list[float] = Field([1], description="upper band edges (Hz), one per column; -1 = Nyquist")
         labels: list[str] = Field([], description="curve names replacing the band names, in order")
         data_style: str = Field("NONE", description="names the installed system in the WITSML file")
+
+        @field_validator("high_freq")
+        @classmethod
+        def _one_per_band(cls, high: list[float], info: ValidationInfo) -> list[float]:
+            if "low_freq" in info.data:
+                one_per(high, info.data["low_freq"], "high_freq", "low_freq", "band")
+            return high
 
     def apply(self, xp, x, ctx):
         p = self.params
@@ -93,21 +151,14 @@ class WriteWitsml(Writer):
         depth = ctx.positions
         if values.ndim == 1:
             values = values.reshape(-1, 1)
-        if values.shape[0] == 1 and values.shape[1] > 1:  # a (1, n) row is written as a column (distpy)
-            values = values.T
+        band00 = np.asarray(to_host(ctx.gathered[0]), dtype=np.float64) if ctx.gathered else None
+        names = self.curve_names(band00 is not None)
+        rows, _, as_column = witsml_table(values.shape, None if band00 is None else band00.size, len(names))
+        if as_column:
+            values = values.T  # a (1, n) row (a time series, a spectrum) is written as a column, as distpy
             depth = None
-        columns = [values]
-        band00 = None
-        if ctx.gathered:
-            band00 = np.asarray(to_host(ctx.gathered[0]), dtype=np.float64).reshape(values.shape[0], -1)
-            columns.insert(0, band00)
+        columns = [values] if band00 is None else [band00.reshape(rows, -1), values]
         table = np.concatenate(columns, axis=1)
-        names = band_curve_names(p.low_freq, p.high_freq, band00 is not None, p.labels)
-        if len(names) != table.shape[1]:
-            raise ValueError(
-                f"write_witsml: {table.shape[1]} columns to write but low_freq/high_freq/labels name "
-                f"{len(names)}; give one band (or label) per column"
-            )
         if depth is None or len(depth) != table.shape[0]:
             depth = np.arange(table.shape[0], dtype=np.float64)
         fs = ctx.sample_rate
@@ -119,6 +170,23 @@ class WriteWitsml(Writer):
         payload = fbe_document(depth, table, names, ctx.start_ns, data_style=p.data_style, descriptions=descriptions)
         ctx.sink.write(f"{p.directory_out}/{ctx.stem}.fbe", payload)
         return x
+
+    def curve_names(self, with_band00: bool) -> list[str]:
+        """The curves written: distpy's band names (``band_0-nyquist`` first with a
+        gathered band 0), replaced in order by ``labels``."""
+        p = self.params
+        return band_curve_names(p.low_freq, p.high_freq, with_band00, p.labels)
+
+    def check_layout(self, layout, gathered=()):
+        """The table (the input's columns, beside the gathered band 0) has one column per curve name."""
+        if self.params.directory_out == "NONE" or layout.channels is None or layout.samples is None:
+            return
+        band00 = None
+        if gathered:
+            if gathered[0].channels is None or gathered[0].samples is None:
+                return
+            band00 = gathered[0].channels * gathered[0].samples
+        witsml_table((layout.channels, layout.samples), band00, len(self.curve_names(bool(gathered))))
 
     def after_run(self, sink: OutputSink, stems: list[str]) -> str | None:
         """The noise-log quick-look (``quicklook.png``) of the band energies written."""
@@ -151,10 +219,14 @@ class DataLoad(Command):
     class Params(WriterParams):
         filename: str = Field("NONE", description="file name under directory_out (.npy)")
 
+        @model_validator(mode="after")
+        def _both_or_neither(self):
+            if (self.directory_out == "NONE") != (self.filename == "NONE"):
+                raise ValueError("data_load needs both directory_out and filename (or neither, to pass its input on)")
+            return self
+
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        if (params.directory_out == "NONE") != (params.filename == "NONE"):
-            raise ValueError("data_load needs both directory_out and filename (or neither, to pass its input on)")
         name = params.filename if params.filename.endswith(".npy") else f"{params.filename}.npy"
         self.relative = safe_relative(posixpath.join(params.directory_out, name)) if params.filename != "NONE" else ""
         self._loaded: dict[str, np.ndarray] = {}

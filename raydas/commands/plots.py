@@ -159,6 +159,10 @@ class Thumbnail(Writer):
     def suffix(self) -> str:
         return self.params.format
 
+    def gathers_needed(self) -> int:
+        """A scatter plot takes its y values from gather_uids[0]."""
+        return 1 if self.params.plot_style == "scatter" else 0
+
     def apply(self, xp, x, ctx):
         p = self.params
         if p.directory_out == "NONE":

@@ -2,8 +2,15 @@
 
 Conventions (fixing distpy where it was wrong):
 
-* ``fft`` of real data along time keeps the one-sided spectrum (bins
-  0..n//2, complex64); ``ifft`` knows to invert it to real samples.
+* ``fft`` has distpy's meaning: the full (two-sided) complex spectrum of
+  every chunk, in complex64, so a graph that uses the whole spectrum (an
+  ``abs`` written out beside the time series, a time-frequency summary) sees
+  distpy's shapes and numbers. Where every use of the spectrum reads only its
+  non-negative frequencies (the band energies of the noise log,
+  :attr:`~raydas.commands.base.Command.spectrum_use` ``"positive"``), the
+  pipeline has ``fft`` of real data along time keep the one-sided spectrum
+  (bins 0..n//2: half the work and memory, the same numbers); ``ifft`` knows
+  to invert it to real samples.
 * A band ``[low_freq, high_freq)`` in Hz covers FFT bins
   ``[int(low*n/fs), int(high*n/fs))``; ``high_freq = -1`` (or a band that rounds
   to nothing, or one reaching Nyquist) runs up to and including the Nyquist bin.
@@ -14,8 +21,7 @@ Conventions (fixing distpy where it was wrong):
   0-Nyquist band equals the time-domain RMS (Parseval). distpy divided by
   ``2(rows-1)`` of its memory block, which made values depend on ``BOXSIZE``.
 * Two-dimensional (f-k) spectra are made as in distpy's configs: ``fft`` along
-  time (axis 1), then ``fft`` along channels (axis 0). The first transform of
-  real data is one-sided; later ones are full. Every spectral axis is recorded
+  time (axis 1), then ``fft`` along channels (axis 0). Every spectral axis is recorded
   in the array's metadata (:class:`~raydas.commands.base.Spectrum`), so
   ``ifft`` in either order, ``velocity_map`` and ``up_wave``/``down_wave``
   know the exact frequency (Hz) and wavenumber (cycles/m) of every bin: numpy's
@@ -29,13 +35,13 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..backend import fft_module, is_numpy, signal_module
 from . import register
 from .algebra import gathered_operand, same_precision
-from .base import ArrayMeta, Command, Params, Spectrum
-from .common import AxisCommand
+from .base import ArrayMeta, Command, Layout, Params, Spectrum
+from .common import AxisCommand, need_at_least, one_per
 from .filters import butter_sos, filtfilt_padlen
 
 
@@ -134,6 +140,37 @@ def band_bins(spec: Spectrum, low: float, high: float) -> tuple[int, int]:
     return i1, max(i1, i2)
 
 
+def band_edges_error(low: float, high: float) -> str | None:
+    """Why ``[low, high)`` Hz is no band, or None. distpy's conventions hold:
+    ``high = -1`` means up to Nyquist, and so does a ``high`` equal to ``low``
+    (a band "too narrow"); any other ``high`` below ``low`` would be empty, and
+    read as zeros that look like data."""
+    if low < 0:
+        return f"the band {low:g} to {high:g} Hz starts below 0 Hz"
+    if high < 0 and high != -1:
+        return f"high_freq {high:g} Hz: -1 means up to Nyquist; no other negative value means anything"
+    if 0 <= high < low:
+        return f"the band {low:g} to {high:g} Hz ends below where it starts (it would be empty)"
+    return None
+
+
+def check_band(low: float, high: float, nyquist: float) -> None:
+    """Refuse a band ``[low, high)`` Hz that reaches beyond the Nyquist frequency
+    (Hz) of the record: its bins do not exist, and would read as zeros that look
+    like data. ``high = -1`` (any negative value) means up to Nyquist.
+
+    Raises
+    ------
+    ValueError
+        Naming the band and the Nyquist frequency.
+    """
+    if low > nyquist or high > nyquist:
+        raise ValueError(
+            f"band {low:g} to {high:g} Hz lies beyond the Nyquist frequency {nyquist:g} Hz of this record "
+            "(use high_freq -1 for 'up to Nyquist')"
+        )
+
+
 def _bin_squares(xp, X, ctx):
     """Squared parts of the spectrum, laid out so that a run of bins is one contiguous slice.
 
@@ -193,22 +230,43 @@ def band_energy(xp, X, ctx, low: float, high: float):
 
 @register
 class FFT(AxisCommand):
+    """Fourier transform along an axis: distpy's full complex spectrum (complex64).
+
+    When the pipeline finds that every use of the result reads only
+    non-negative frequencies (band energies), the transform of real data along
+    time keeps bins ``0..n//2`` only (numpy's ``rfft`` layout, recorded in the
+    array's metadata): the same numbers for those uses at half the cost.
+    """
+
     name = "fft"
     family = "spectral"
-    description = "Fourier transform along an axis (one-sided complex64 spectrum for real data)."
+    description = (
+        "Fourier transform along an axis: the full complex64 spectrum (one-sided where only band energies read it)."
+    )
     time_local = False  # along time (the default axis) it is per chunk; across channels it is local
+    keeps_layout = True  # the transform of the same rows and columns
     changed_from_distpy = (
-        "Real input gives the one-sided spectrum (rfft) in complex64 instead of a full complex128 FFT."
+        "complex64 instead of complex128; where every use reads only non-negative frequencies (band energies) "
+        "the spectrum of real data along time is one-sided (bins 0..n/2), with the same band values."
     )
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = along channels")
 
+    def __init__(self, params, uid=0):
+        super().__init__(params, uid)
+        self.onesided = False  # set by the pipeline (choose_spectrum_layout)
+
+    def choose_spectrum_layout(self, positive_only: bool) -> None:
+        self.onesided = positive_only and self.axis == 1
+
     def apply(self, xp, x, ctx):
         fft = fft_module(xp)
         if xp.iscomplexobj(x):
             return fft.fft(x.astype(xp.complex64, copy=False), axis=self.axis)
-        return fft.rfft(x.astype(xp.float32, copy=False), axis=self.axis)
+        if self.onesided:
+            return fft.rfft(x.astype(xp.float32, copy=False), axis=self.axis)
+        return fft.fft(x.astype(xp.float32, copy=False), axis=self.axis).astype(xp.complex64, copy=False)
 
     def out_meta(self, x, out, ctx):
         meta = ctx.meta
@@ -217,7 +275,7 @@ class FFT(AxisCommand):
             axis=self.axis,
             n=int(x.shape[self.axis]),
             d=d,
-            onesided=not _is_complex(x),
+            onesided=self.onesided and not _is_complex(x),
             coords=meta.positions if self.axis == 0 else None,
         )
         others = tuple(s for s in meta.spectra if s.axis != self.axis)
@@ -237,6 +295,7 @@ class IFFT(AxisCommand):
     family = "spectral"
     description = "Inverse Fourier transform along an axis (real samples back from a one-sided spectrum)."
     time_local = False
+    keeps_layout = True
 
     class Params(Params):
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = along channels")
@@ -280,14 +339,31 @@ class RmsFromFFT(Command):
     family = "spectral"
     description = "RMS amplitude in one frequency band, from an FFT along time."
     time_local = False
+    spectrum_use = "positive"
     changed_from_distpy = (
         "RMS = sqrt(TE)/n_time_samples (distpy divided by 2(rows-1) of its BOXSIZE block); "
-        "band end bins weighted correctly; 0..-1 includes the Nyquist bin, so it equals the time-domain RMS."
+        "band end bins weighted correctly; 0..-1 includes the Nyquist bin, so it equals the time-domain RMS. "
+        "A band beyond a record's Nyquist frequency refuses that record at planning, and one ending below its "
+        "start is a config error (distpy gave zeros for both)."
     )
 
     class Params(Params):
         low_freq: float = Field(0, description="lower band edge (Hz)")
         high_freq: float = Field(-1, description="upper band edge (Hz), exclusive; -1 = Nyquist")
+
+        @field_validator("high_freq")
+        @classmethod
+        def _a_band(cls, high: float, info: ValidationInfo) -> float:
+            problem = band_edges_error(info.data["low_freq"], high) if "low_freq" in info.data else None
+            if problem:
+                raise ValueError(problem)
+            return high
+
+    def check_layout(self, layout, gathered=()):
+        check_band(self.params.low_freq, self.params.high_freq, layout.nyquist)
+
+    def layout_after(self, layout):
+        return Layout(layout.sample_rate, layout.channels, 1)
 
     def apply(self, xp, x, ctx):
         n = _spectrum_of(ctx, x).n
@@ -301,21 +377,55 @@ class MultipleCalcs(Command):
     family = "spectral"
     description = "Several band energies at once (the FBE / noise log): one column per band."
     time_local = False
-    changed_from_distpy = RmsFromFFT.changed_from_distpy
+    changed_from_distpy = (
+        RmsFromFFT.changed_from_distpy + " func is required (without it distpy passed on a stale input)."
+    )
 
     class Params(Params):
-        func: Literal["te_from_fft", "rms_from_fft", "NONE"] = Field(
-            "NONE",
+        func: Literal["te_from_fft", "rms_from_fft", "NONE"] | None = Field(
+            None,
+            validate_default=True,
             description="te_from_fft: band total energy TE (= n x sum of squares of the band-passed chunk); "
-            "rms_from_fft: band RMS; NONE passes the input through (as distpy)",
+            "rms_from_fft: band RMS; NONE passes the input through (as distpy). Required.",
         )
         low_freq: list[float] = Field([0], description="lower band edges (Hz)")
         high_freq: list[float] = Field([0], description="upper band edges (Hz), exclusive; -1 = Nyquist")
 
+        @field_validator("func")
+        @classmethod
+        def _given(cls, func):
+            if func is None:
+                raise ValueError(
+                    "multiple_calcs needs func: te_from_fft (band total energies) or rms_from_fft (band RMS)"
+                )
+            return func
+
+        @field_validator("high_freq")
+        @classmethod
+        def _bands(cls, high: list[float], info: ValidationInfo) -> list[float]:
+            low = info.data.get("low_freq")
+            if low is None:
+                return high
+            one_per(high, low, "high_freq", "low_freq", "band")
+            for lo, hi in zip(low, high):
+                problem = band_edges_error(lo, hi)
+                if problem:
+                    raise ValueError(problem)
+            return high
+
     def __init__(self, params, uid=0):
         super().__init__(params, uid)
-        if len(params.low_freq) != len(params.high_freq):
-            raise ValueError(f"low_freq has {len(params.low_freq)} bands but high_freq has {len(params.high_freq)}")
+        self.spectrum_use = "through" if params.func == "NONE" else "positive"
+
+    def check_layout(self, layout, gathered=()):
+        if self.params.func != "NONE":
+            for low, high in zip(self.params.low_freq, self.params.high_freq):
+                check_band(low, high, layout.nyquist)
+
+    def layout_after(self, layout):
+        if self.params.func == "NONE":
+            return layout
+        return Layout(layout.sample_rate, layout.channels, len(self.params.low_freq))
 
     def apply(self, xp, x, ctx):
         p = self.params
@@ -369,6 +479,23 @@ class AnalyticSignal(AxisCommand):
         )
         axis: Literal[0, 1, -1] = Field(1, description="1 (or -1) = along time, 0 = across channels")
 
+    def __init__(self, params, uid=0):
+        super().__init__(params, uid)
+        # along time it rebuilds the full spectrum from a one-sided one (Hermitian symmetry): the same result
+        self.spectrum_use = "positive" if self.axis == 1 else "full"
+
+    keeps_layout = True
+
+    def check_layout(self, layout, gathered=()):
+        w = self.params.window_length
+        if self.axis == 1:
+            if abs(self.params.freq) > layout.nyquist:
+                nyquist = layout.nyquist
+                raise ValueError(f"freq {self.params.freq:g} Hz lies beyond the Nyquist frequency {nyquist:g} Hz")
+            need_at_least(layout.samples, w, "samples in a chunk", f"a Hann window of {w} samples")
+        else:
+            need_at_least(layout.channels, w, "channels", f"a Hann window of {w} channels")
+
     def kernel_spectrum(self, xp, spec: Spectrum):
         """FFT (length ``spec.n``) of the scaled, windowed complex exponential."""
         n, w = spec.n, self.params.window_length
@@ -402,6 +529,7 @@ class Deconvolve(Command):
     name = "deconvolve"
     family = "spectral"
     description = "Spectral division X conj(D)/(|D|^2 + tolerance), D from gather_uids[0]; per chunk."
+    keeps_layout = True
     inputs = "gather"
     time_local = False
 
@@ -423,6 +551,7 @@ class VirtualCMP(AxisCommand):
     name = "virtual_cmp"
     family = "spectral"
     description = "Virtual common-midpoint gather X conj(flip(X, axis)) of a spectrum; per chunk."
+    keeps_layout = True
     time_local = False
 
     class Params(Params):
@@ -450,6 +579,7 @@ class _Wavefield(Command):
 
     family = "spectral"
     time_local = False
+    keeps_layout = True
     keep_sign = 0  # +1: k f > 0 kept, -1: k f < 0 kept
 
     def apply(self, xp, x, ctx):
@@ -494,15 +624,16 @@ class UpWave(_Wavefield):
     numpy's ``exp(-i 2 pi (k x + f t))`` convention a wave ``cos(2 pi (f t + k x))``
     moves towards smaller ``x``); bins on the ``k = 0`` and ``f = 0`` (and
     Nyquist) lines are shared half and half with ``down_wave``, so that
-    ``up_wave + down_wave`` gives back the input exactly. Real output when the
-    first FFT was of real data. Per chunk.
+    ``up_wave + down_wave`` gives back the input exactly. Complex output (real
+    up to rounding for real data), as distpy's; real when the graph made the
+    time spectrum one-sided. Per chunk.
     """
 
     name = "up_wave"
     description = "Up-going waves (towards smaller positions) from an f-k spectrum, back in time-space; per chunk."
     keep_sign = 1
     changed_from_distpy = (
-        "Works on raydas's one-sided f-k spectra with exact bins; removed quadrants are zeroed (distpy scaled them "
+        "Exact f-k bins; removed quadrants are zeroed (distpy scaled them "
         "by 1e-6) and the k=0/f=0 lines are split evenly with down_wave so up + down = input."
     )
 
@@ -534,6 +665,7 @@ class VelocityMap(Command):
     name = "velocity_map"
     family = "spectral"
     description = "Apparent velocity |f|/|k| (m/s) on the bins of an f-k spectrum (exact FFT bins); per chunk."
+    keeps_layout = True
     time_local = False
     changed_from_distpy = (
         "Exact FFT bin frequencies and wavenumbers (distpy used linspace(0, Nyquist, n/2): its bins are "
@@ -560,11 +692,23 @@ class VelocityMask(Command):
     name = "velocity_mask"
     family = "spectral"
     description = "Velocity pass mask (min_velocity, max_velocity] from velocity_map, optionally smoothed; per chunk."
+    keeps_layout = True
     time_local = False
+
+    changed_from_distpy = "max_velocity must exceed min_velocity (otherwise distpy's mask was empty)."
 
     class Params(Params):
         min_velocity: float = Field(1400.0, description="lower velocity bound (m/s), exclusive")
         max_velocity: float = Field(1600.0, description="upper velocity bound (m/s), inclusive")
+
+        @field_validator("max_velocity")
+        @classmethod
+        def _above_min(cls, vmax: float, info: ValidationInfo) -> float:
+            vmin = info.data.get("min_velocity")
+            if vmin is not None and not vmax > vmin:
+                raise ValueError(f"max_velocity {vmax:g} m/s must exceed min_velocity {vmin:g} m/s (the mask is empty)")
+            return vmax
+
         smooth: float = Field(0, ge=0, description="> 1 smooths the mask edges: low-pass at 1/smooth (0 = off)")
 
     def apply(self, xp, x, ctx):

@@ -13,12 +13,12 @@ import warnings
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..backend import ndimage_module, to_host
 from . import register
-from .base import Command, Params
-from .common import AxisCommand
+from .base import Command, Layout, Params
+from .common import AxisCommand, need_at_least
 
 _KEEPDIMS = "Keeps the reduced axis ((n_channels, 1) over time; distpy returned a 1-D array)."
 
@@ -39,8 +39,20 @@ class _Reduction(AxisCommand):
             return self.reduce(xp, x.reshape(1, -1), 1).reshape(1, 1)
         return self.reduce(xp, x, self.axis)
 
+    def layout_after(self, layout):
+        return reduced_layout(layout, self.axis)
+
     def reduce(self, xp, x, axis: int):
         raise NotImplementedError
+
+
+def reduced_layout(layout: Layout, axis: int | None) -> Layout:
+    """The layout after reducing ``axis`` (1: one value per channel; 0: one row along time; None: a number)."""
+    if axis == 1:
+        return Layout(layout.sample_rate, layout.channels, 1)
+    if axis == 0:
+        return Layout(layout.sample_rate, 1, layout.samples)
+    return Layout(layout.sample_rate, 1, 1)
 
 
 @register
@@ -181,6 +193,9 @@ class PeakToPeak(Command):
     class Params(Params):
         window_length: int = Field(200, ge=1, description="window (samples)")
 
+    def layout_after(self, layout):
+        return reduced_layout(layout, 1)
+
     def apply(self, xp, x, ctx):
         nd = ndimage_module(xp)
         w = self.params.window_length
@@ -205,10 +220,16 @@ class CountPeaks(Command):
         sta: int = Field(50, ge=1, description="smallest wavelet width (samples)")
         lta: int = Field(200, ge=2, description="wavelet widths stay below this (samples)")
 
-    def __init__(self, params, uid=0):
-        super().__init__(params, uid)
-        if params.lta <= params.sta:
-            raise ValueError(f"lta ({params.lta}) must exceed sta ({params.sta})")
+        @field_validator("lta")
+        @classmethod
+        def _above_sta(cls, lta: int, info: ValidationInfo) -> int:
+            sta = info.data.get("sta")
+            if sta is not None and lta <= sta:
+                raise ValueError(f"lta ({lta}) must exceed sta ({sta})")
+            return lta
+
+    def layout_after(self, layout):
+        return reduced_layout(layout, 1)
 
     def apply(self, xp, x, ctx):
         from scipy.signal import find_peaks_cwt
@@ -228,7 +249,7 @@ class ApproxVlf(Command):
     """distpy's "very low frequency" estimate: per channel a Gaussian-weighted
     average over the chunk (centred on the chunk's middle, variance 3e6
     samples^2, so nearly flat for chunks of a few thousand samples), then a
-    3-channel median (``scipy.signal.medfilt``, zero beyond the fibre ends)
+    3-channel median (``scipy.signal.medfilt``, zero beyond the fibre ends; a single channel keeps its average)
     to suppress fading channels."""
 
     name = "approx_vlf"
@@ -236,7 +257,13 @@ class ApproxVlf(Command):
     description = "Very-low-frequency estimate: Gaussian-weighted chunk average per channel, 3-channel median."
     time_local = False
     gpu = False
-    changed_from_distpy = "Returns (n_channels, 1) (distpy: a 1-D array)."
+    changed_from_distpy = (
+        "Returns (n_channels, 1) (distpy: a 1-D array); one channel alone keeps its average "
+        "(distpy's 3-channel median of it and two zeros beyond the fibre ends gave 0)."
+    )
+
+    def layout_after(self, layout):
+        return reduced_layout(layout, 1)
 
     def apply(self, xp, x, ctx):
         from scipy.signal import medfilt
@@ -246,7 +273,9 @@ class ApproxVlf(Command):
         k = np.arange(n)
         w = np.exp(-((k - 0.5 * n) ** 2) / (2.0 * VLF_VARIANCE))
         avg = data @ (w / w.sum())
-        return medfilt(avg, 3).astype(np.float32).reshape(-1, 1)
+        if avg.size > 1:
+            avg = medfilt(avg, 3)
+        return avg.astype(np.float32).reshape(-1, 1)
 
 
 @register
@@ -262,6 +291,14 @@ class Extract(AxisCommand):
     class Params(Params):
         index: int = Field(0, description="row (channel) or column (time sample) index; negative counts from the end")
         axis: Literal[0, 1, -1] = Field(1, description="0 = one channel, 1 (or -1) = one time sample of the chunk")
+
+    def check_layout(self, layout, gathered=()):
+        i = self.params.index
+        have, what = (layout.channels, "channels") if self.axis == 0 else (layout.samples, "samples in a chunk")
+        need_at_least(have, i + 1 if i >= 0 else -i, what, f"extract of index {i}")
+
+    def layout_after(self, layout):
+        return reduced_layout(layout, self.axis)
 
     def apply(self, xp, x, ctx):
         i = self.params.index
@@ -302,6 +339,13 @@ class Hash(Command):
 
     class Params(Params):
         offset: int = Field(0, ge=0, description="first sample of the 64 hashed (samples from the chunk start)")
+
+    def layout_after(self, layout):
+        return reduced_layout(layout, 1)
+
+    def check_layout(self, layout, gathered=()):
+        start = self.params.offset
+        need_at_least(layout.samples, start + 64, "samples in a chunk", f"a hash of 64 samples from offset {start}")
 
     def apply(self, xp, x, ctx):
         start = self.params.offset

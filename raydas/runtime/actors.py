@@ -64,6 +64,8 @@ class ProcessorSetup:
         The results root (path or URL) every output lies under.
     device
         ``"cpu"`` or ``"gpu"``: the array backend the actor computes with.
+    nan_policy
+        What the pipeline does with NaN and infinite samples (:data:`raydas.pipeline.NAN_POLICIES`).
     key
         A digest of all the above, made once on the driver: actors keep one
         compiled pipeline per key.
@@ -73,10 +75,13 @@ class ProcessorSetup:
     source: str | None
     output_root: str
     device: str = "cpu"
+    nan_policy: str = "propagate"
     key: str = field(init=False, default="")
 
     def __post_init__(self):
-        text = json.dumps([self.processing, self.source, self.output_root, self.device], sort_keys=True, default=str)
+        text = json.dumps(
+            [self.processing, self.source, self.output_root, self.device, self.nan_policy], sort_keys=True, default=str
+        )
         object.__setattr__(self, "key", hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
@@ -101,6 +106,7 @@ class _Compiled:
     upload: Any  # backend.HostToDevice
     sink: OutputSink
     writers: frozenset[str]  # names of the writer commands (their seconds are the "write" stage)
+    nan_policy: str = "propagate"
 
 
 # --- the work itself (plain Python: Ray wraps it) -------------------------------------------------
@@ -149,7 +155,9 @@ class Processor:
                     self._uploads[setup.device] = HostToDevice(array_namespace(setup.device))
                 upload = self._uploads[setup.device]
                 writers = frozenset(n.command.name for n in pipeline.order if n.command.writes)
-                compiled = _Compiled(pipeline, upload.xp, upload, OutputSink(setup.output_root), writers)
+                compiled = _Compiled(
+                    pipeline, upload.xp, upload, OutputSink(setup.output_root), writers, setup.nan_policy
+                )
                 self._compiled[setup.key] = compiled
                 while len(self._compiled) > self.KEEP_SETUPS:
                     self._compiled.popitem(last=False)
@@ -206,7 +214,7 @@ class Processor:
         staged = dataclasses.replace(chunk, data=work.upload(chunk.data))
         upload = time.perf_counter() - t_up
         with work.upload.computing():
-            result = work.pipeline.run(staged, work.xp, work.sink)
+            result = work.pipeline.run(staged, work.xp, work.sink, nan_policy=work.nan_policy)
         for name in expected:  # a re-sent chunk: clear what the killed attempt left half-written
             remove_stale_temporaries(work.sink.url(name))
         result.seconds["upload"] = upload

@@ -10,7 +10,9 @@ A run connects, in this order of preference, to:
    starting and stopping a private Ray costs seconds;
 3. a private local Ray of its own (``address="local"``), stopped at the end.
    ``ray.address: "local"`` or ``ray.num_cpus`` (``--num-cpus``, the size of a
-   private Ray) ask for this one even when a Ray is running.
+   private Ray) ask for this one even when a Ray is running. It dies with the
+   process that started it, however that process dies: a reaper
+   (:mod:`raydas.runtime.reaper`) kills what Ray would leave behind for a minute.
 
 Devices: one GPU actor per GPU of the cluster (``num_gpus=1`` and an explicit
 ``num_cpus``), CPU actors where there is none ("auto" looks at
@@ -22,8 +24,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
 import sys
-from dataclasses import dataclass
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..config import RayOptions
@@ -96,6 +101,7 @@ class Connection:
     how: str
     address: str
     owned: bool
+    reaper: subprocess.Popen | None = field(default=None, compare=False, repr=False)
 
     def describe(self) -> str:
         """One line saying which Ray the run uses."""
@@ -112,6 +118,8 @@ class Connection:
 
         if self.owned:
             ray.shutdown()
+        if self.reaper is not None:
+            stop_reaper(self.reaper)
 
 
 def connect(options: RayOptions) -> Connection:
@@ -139,15 +147,67 @@ def connect(options: RayOptions) -> Connection:
     if running:
         attach(running)
         return Connection("attached", running, owned=True)
-    ray.init(
-        address="local",
-        num_cpus=options.num_cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-        _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS},
+    mark = uuid.uuid4().hex
+    reaper = start_reaper(mark)  # first: whenever this process dies from now on, its Ray goes too
+    try:
+        with _marked(mark):
+            ray.init(
+                address="local",
+                num_cpus=options.num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                _system_config={"free_objects_period_milliseconds": FREE_OBJECTS_PERIOD_MS},
+            )
+    except BaseException:
+        stop_reaper(reaper)
+        raise
+    reaper.stdin.write(b"started\n")  # look now: the raylet's agents run (and rename themselves)
+    reaper.stdin.flush()
+    return Connection("private", ray.get_runtime_context().gcs_address, owned=True, reaper=reaper)
+
+
+def start_reaper(mark: str) -> subprocess.Popen:
+    """Start the reaper of the private Ray marked ``mark`` (:mod:`raydas.runtime.reaper`):
+    it kills that Ray's processes once this process closes its pipe or dies. It runs in a
+    session of its own, so that signals sent to this process's group leave it to do that."""
+    from . import reaper
+
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", reaper.__file__, mark],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
     )
-    return Connection("private", ray.get_runtime_context().gcs_address, owned=True)
+
+
+def stop_reaper(reaper: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Close the reaper's pipe (it then kills what is left of its Ray) and wait for it."""
+    try:
+        reaper.stdin.close()
+        reaper.wait(timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        reaper.kill()
+        reaper.wait()
+
+
+@contextmanager
+def _marked(mark: str):
+    """Set the reaper's mark in the environment while a private Ray starts (its processes
+    inherit it; processes this one starts later do not)."""
+    from .reaper import MARK_VARIABLE
+
+    before = os.environ.get(MARK_VARIABLE)
+    os.environ[MARK_VARIABLE] = mark
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MARK_VARIABLE, None)
+        else:
+            os.environ[MARK_VARIABLE] = before
 
 
 def attach(address: str) -> None:

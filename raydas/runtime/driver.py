@@ -262,6 +262,8 @@ class Driver:
             report.outputs_written += len(outcome.result.written)
             report.bytes_processed += nbytes
             report.add_stages(outcome.stage_seconds(ticket.submitted))
+            if outcome.result.nonfinite is not None:
+                report.add_nonfinite(plan, outcome.result.nonfinite)
             if ticket.row_ref is not None and self.store is not None:
                 row = self._ray.get(ticket.row_ref)
                 if row is not None:

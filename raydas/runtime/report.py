@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import redact
 from ..errors import FormatError, RaydasError
-from ..pipeline import ChunkResult
+from ..pipeline import ChunkResult, NonFinite
 from ..recording import ChunkPlan
 from ..timeutil import to_iso
 
@@ -28,7 +28,8 @@ class Failure:
     Attributes
     ----------
     stage
-        ``"scan"``, ``"ingest"`` or ``"process"``.
+        ``"scan"``, ``"plan"`` (a record or chunk the processing graph cannot
+        serve, found before any work), ``"ingest"`` or ``"process"``.
     file
         The file at fault (``;``-separated when a chunk spans several and the
         error does not say which one); ``""`` when no file is to blame.
@@ -161,10 +162,39 @@ class RunReport:
     latencies: list[float] = field(default_factory=list)
     timeline: str | None = None
     ray: str = ""
+    nan_policy: str = "propagate"
+    nonfinite_chunks: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def add_nonfinite(self, plan: ChunkPlan, found: NonFinite) -> None:
+        """Note a chunk that carried NaN or infinite samples of its own (``nonfinite_chunks``:
+        chunk stem, files, samples, channels)."""
+        if found.samples:
+            self.nonfinite_chunks.append(
+                {
+                    "chunk": plan.stem,
+                    "file": ";".join(plan.sources),
+                    "samples": found.samples,
+                    "channels": list(found.channels),
+                }
+            )
+
+    def nonfinite_line(self) -> str | None:
+        """How many chunks, samples and channels were NaN/Inf, and what the policy did; None if none were."""
+        if not self.nonfinite_chunks:
+            return None
+        samples = sum(c["samples"] for c in self.nonfinite_chunks)
+        channels = len({ch for c in self.nonfinite_chunks for ch in c["channels"]})
+        done = {"propagate": "results they reach are NaN", "zero": "set to 0 before processing"}.get(
+            self.nan_policy, self.nan_policy
+        )
+        return (
+            f"{len(self.nonfinite_chunks)} chunk(s) carried {samples} NaN/Inf sample(s) on {channels} channel(s) "
+            f"(nan_policy {self.nan_policy}: {done})"
+        )
 
     def add_stages(self, seconds: dict[str, float]) -> None:
         for name, value in seconds.items():
@@ -193,6 +223,8 @@ class RunReport:
             )
         if self.chunks_resent:
             lines.append(f"recovered: {self.chunks_resent} chunk(s) re-sent after their actor died")
+        if nonfinite := self.nonfinite_line():
+            lines.append(f"non-finite: {nonfinite}")
         if self.latencies:
             lat = np.asarray(self.latencies)
             lines.append(
@@ -211,7 +243,7 @@ class RunReport:
             lines.append(f"warning:   {w}")
         for f in self.failures:
             lines.append(f"FAILED:    {f.line()}")
-        return "\n".join(lines)
+        return redact("\n".join(lines))  # paths, warnings and errors are input
 
     def failure_document(self, config: dict) -> dict:
         """The JSON failure report (:data:`FAILURE_REPORT`): what failed, the chunk
@@ -219,13 +251,14 @@ class RunReport:
         failed = {f.chunk for f in self.failures if f.chunk}
         return {
             "failures": [f.to_dict() for f in self.failures],
-            "discontinuities": self.discontinuities,
+            "discontinuities": redact(self.discontinuities, keys=False),
             "chunks": {
                 "total": self.chunks_total,
                 "processed": self.chunks_done,
                 "already_done": self.chunks_skipped,
                 "failed": len(failed),
             },
+            "nonfinite": self.nonfinite_chunks,
             "rerun": "fix or remove the files named here, then run the same command again: "
             "chunks whose outputs exist are skipped",
             "config": redact(config),

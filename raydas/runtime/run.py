@@ -23,6 +23,7 @@ Its lifecycle is public, so that ``raydas watch`` drives a run the same way
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import json
 import os
@@ -33,13 +34,13 @@ from collections.abc import Callable, Iterator
 from .. import formats
 from ..config import RunConfig
 from ..configfile import load_json
-from ..errors import ConfigError, FormatError, RaydasError, RunFailed
+from ..errors import ConfigError, FormatError, PlanError, RaydasError, RunFailed
 from ..formats.base import RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
-from ..recording import ChunkPlan, assemble, plan_chunks
+from ..recording import ChunkPlan, Recording, assemble, plan_chunks
 from . import cluster
 from .actors import ActorPool, ProcessorSetup
 from .driver import Driver
@@ -128,10 +129,11 @@ class Run:
         self.sample_memory = sample_memory
         self.actors = actors
         self.driver: Driver | None = None
-        self.report = RunReport(output=self.config.output)
+        self.report = RunReport(output=self.config.output, nan_policy=self.config.nan_policy)
         self.processing: dict | None = None
         self.processing_source: str | None = None
         self.pipeline: Pipeline | None = None
+        self._inputs_loaded = False
         self.scan_options = formats.ScanOptions(
             format=self.config.format,
             sample_rate=self.config.sample_rate,
@@ -180,7 +182,49 @@ class Run:
             return []
         self.report.files += 1
         self.report.records += len(records)
-        return records
+        return self.servable(records)
+
+    def servable(self, records: list[RecordInfo]) -> list[RecordInfo]:
+        """The records the pipeline can serve (:meth:`Pipeline.check_record`); each of the
+        others is a failure (stage ``plan``, its file and the reason), before any work."""
+        if self.pipeline is None:
+            return records
+        if not self._inputs_loaded:  # a saved model the graph reads, so that chunks are checked against it
+            self.pipeline.load_inputs(OutputSink(self.config.output))
+            self._inputs_loaded = True
+        kept = []
+        for record in records:
+            try:
+                self.pipeline.check_record(record)
+            except PlanError as exc:
+                self.report.failures.append(Failure.from_error("plan", exc, file=exc.path))
+                continue
+            kept.append(record)
+        return kept
+
+    def _servable_chunks(self, recordings: list[Recording], plans: list[ChunkPlan]) -> list[ChunkPlan]:
+        """The planned chunks the pipeline can serve; a chunk too short for it (the last
+        of a recording, say, for a command that needs so many samples) is a failure
+        (stage ``plan``) and the others run."""
+        if self.pipeline is None:
+            return plans
+        problems: dict[tuple[int, int], PlanError | None] = {}
+        kept = []
+        for plan in plans:
+            key = (plan.recording_index, plan.stop - plan.start)
+            if key not in problems:
+                rec = recordings[plan.recording_index]
+                try:
+                    whole = dataclasses.replace(rec.first, n_samples=rec.n_samples)
+                    self.pipeline.check_record(whole, chunk_samples=key[1])
+                    problems[key] = None
+                except PlanError as exc:
+                    problems[key] = exc
+            if problems[key] is None:
+                kept.append(plan)
+            else:
+                self.report.failures.append(Failure.of_chunk("plan", problems[key], plan))
+        return kept
 
     def halo_for(self, sample_rate: float) -> int:
         """Halo samples each chunk needs on each side at ``sample_rate`` (Hz)."""
@@ -188,9 +232,10 @@ class Run:
 
     def plan(self, records: list[RecordInfo]) -> list[ChunkPlan]:
         """Chunks of the recordings ``records`` make up (breaks noted in the report)."""
-        recordings, breaks = assemble(records)
+        recordings, breaks = assemble(self.servable(records))
         self.report.discontinuities = [d.to_dict() for d in breaks]
-        return plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
+        plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
+        return self._servable_chunks(recordings, plans)
 
     def expected_outputs(self, plan: ChunkPlan) -> list[str]:
         """Files (relative to :meth:`outputs_root`) the chunk ``plan`` leaves when done."""
@@ -260,7 +305,9 @@ class Run:
             connection.close()
 
     def _setup(self) -> ProcessorSetup:
-        return ProcessorSetup(self.processing, self.processing_source, self.config.output)
+        return ProcessorSetup(
+            self.processing, self.processing_source, self.config.output, nan_policy=self.config.nan_policy
+        )
 
     def drive(self, plans: list[ChunkPlan]) -> list[StoredChunk]:
         """Send ``plans`` through ingest and the actors (a :meth:`session`); returns

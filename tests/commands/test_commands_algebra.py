@@ -192,7 +192,7 @@ def test_keras_predicts_with_a_saved_model(tmp_path, keras):
     weights = RNG.standard_normal((200, 2)).astype(np.float32)
     bias = np.array([1.0, -2.0], dtype=np.float32)
     _linear_model(keras, str(tmp_path / "m.keras"), weights, bias)
-    value, _ = run_command({"name": "keras", "filename": str(tmp_path / "m.keras")}, make_chunk(X, FS))
+    value, _ = run_command({"name": "keras", "filename": "m.keras"}, make_chunk(X, FS), out_dir=tmp_path)
     np.testing.assert_allclose(value, X.astype(np.float64) @ weights + bias, rtol=1e-4, atol=1e-4)
 
 
@@ -207,11 +207,11 @@ def test_keras_trains_on_gathered_targets_and_saves(tmp_path, keras):
             "uid": 2,
             "in_uid": 0,
             "gather_uids": [1],
-            "filename": str(path),
+            "filename": "m.keras",
             "train": {"epochs": 3, "batch_size": 2},
         },
     ]
-    value, _ = run_graph(graph, make_chunk(X, FS))
+    value, _ = run_graph(graph, make_chunk(X, FS), out_dir=tmp_path)
     assert value.shape == (6, 1) and np.any(value != 0)  # the zero model has learnt something
     assert path.read_bytes() != before
     saved = keras.models.load_model(str(path))
@@ -220,14 +220,14 @@ def test_keras_trains_on_gathered_targets_and_saves(tmp_path, keras):
 
 def test_keras_missing_model_names_the_file(tmp_path, keras):
     with pytest.raises(PipelineError) as err:
-        run_command({"name": "keras", "filename": str(tmp_path / "none.keras")}, make_chunk(X, FS))
+        run_command({"name": "keras", "filename": "none.keras"}, make_chunk(X, FS), out_dir=tmp_path)
     assert "none.keras" in str(err.value)
 
 
 def test_keras_without_keras_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "keras", None)
     with pytest.raises(PipelineError) as err:
-        run_command({"name": "keras", "filename": str(tmp_path / "m.keras")}, make_chunk(X, FS))
+        run_command({"name": "keras", "filename": "m.keras"}, make_chunk(X, FS), out_dir=tmp_path)
     assert "raydas[keras]" in str(err.value)
 
 

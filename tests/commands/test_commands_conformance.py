@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import types
 from dataclasses import dataclass, field
 
@@ -189,8 +190,14 @@ SAMPLES: dict[str, list[Case]] = {
     "down_wave": [Case(setup=FK)],
     "velocity_map": [Case(setup=FK)],
     "velocity_mask": [
-        Case(setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}], params={"max_velocity": 500.0}),
-        Case(setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}], params={"max_velocity": 500.0, "smooth": 4}),
+        Case(
+            setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}],
+            params={"min_velocity": 100.0, "max_velocity": 500.0},
+        ),
+        Case(
+            setup=[*FK, {"name": "velocity_map", "uid": 3, "in_uid": 2}],
+            params={"min_velocity": 100.0, "max_velocity": 500.0, "smooth": 4},
+        ),
     ],
     # detection
     "sta_lta": [Case(setup=ABS, params={"sta": 5, "lta": 20})],
@@ -302,7 +309,10 @@ def prepare(name: str, case: Case, root, xp=np, writable: bool = False, model: s
     if case.needs and importlib.util.find_spec(case.needs) is None:
         pytest.skip(f"{name} needs {case.needs} (an optional extra)")
     cls = commands.get(name)
-    params = {k: (model if v == "MODEL" else v) for k, v in case.params.items()}
+    if model is not None:  # the keras model lies under the results root
+        os.makedirs(root, exist_ok=True)
+        shutil.copy(model, os.path.join(root, "model.keras"))
+    params = {k: ("model.keras" if v == "MODEL" else v) for k, v in case.params.items()}
     command = cls(cls.Params.model_validate(params), uid=len(case.setup) + 1)
     sink = OutputSink(str(root))
     for path, array in case.files.items():

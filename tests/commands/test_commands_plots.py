@@ -14,7 +14,7 @@ from helpers import T0_NS, date_num, make_chunk, png_size_and_dpi, run_graph
 from PIL import Image
 
 from raydas.commands.plots import thumbnail_figure
-from raydas.errors import ConfigError, PipelineError
+from raydas.errors import ConfigError
 from raydas.outputs import OutputSink
 from raydas.pipeline import Pipeline
 
@@ -110,8 +110,8 @@ def test_thumbnail_scatter_in_a_pipeline_and_without_gather(tmp_path):
     run_graph(graph, chunk, out_dir=tmp_path)
     assert (tmp_path / "sc" / f"{chunk.stem}.png").stat().st_size > 0
     lone = [{"name": "thumbnail", "uid": 1, "in_uid": 0, "plot_style": "scatter", "directory_out": "sc"}]
-    with pytest.raises(PipelineError, match="scatter' needs gather_uids"):
-        run_graph(lone, chunk, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"\$\.command_list\[0\]\.gather_uids: thumbnail needs 1 gather_uids"):
+        run_graph(lone, chunk, out_dir=tmp_path)  # at validation, before any work
 
 
 def test_thumbnail_rejects_bad_parameters_with_json_path():

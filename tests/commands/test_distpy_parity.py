@@ -16,6 +16,7 @@ through ONE process of the distpy environment (a module fixture).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -73,18 +74,11 @@ def _x(kind: str) -> np.ndarray:
 
 
 # --- comparison helpers ---------------------------------------------------------------
-def _onesided(d: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """distpy's full FFT cut to raydas's one-sided spectrum when raydas keeps bins 0..n/2 only."""
-    if d.ndim == 2 and r.ndim == 2 and d.shape[1] == NT and r.shape[1] == NT // 2 + 1:
-        return d[:, : NT // 2 + 1]
-    return d
-
-
 def close(r, d, rtol: float = 2e-5, trim: tuple[int, int] = (0, 0), what: str = "") -> None:
     """raydas ``r`` equals distpy ``d`` to float32 rounding (relative to the largest
     |d|), after dropping ``trim`` = (rows, columns) at each edge (edge conventions)."""
     r = np.asarray(r)
-    d = _onesided(np.asarray(d), r)
+    d = np.asarray(d)
     if r.shape != d.shape and r.size == d.size:  # (n,) against (n, 1): keepdims differences
         r = r.reshape(d.shape)
     assert r.shape == d.shape, f"{what} shapes differ: raydas {r.shape}, distpy {d.shape}"
@@ -136,6 +130,7 @@ class Case:
     rtol: float = 2e-5
     boxsize: int = 500
     files: dict = field(default_factory=dict)  # relative path -> array, put in place before both runs
+    fs: float = FS  # the chunk's sample rate (Hz), distpy's prf
 
     def raydas_graph(self) -> list[dict]:
         if self.raydas is not None:
@@ -164,7 +159,7 @@ FFT = {"name": "fft", "axis": 1}
 def check_scaled(factor: float, trim=(0, 0)):
     def check(run: Run) -> None:
         close(run.r * factor, run.d, trim=trim, what="distpy / raydas")
-        far(run.r, _onesided(run.d, run.r), "the documented factor is not 1 here")
+        far(run.r, run.d, "the documented factor is not 1 here")
 
     return check
 
@@ -289,29 +284,39 @@ def check_down(run: Run) -> None:
 
 def check_velocity_map(run: Run) -> None:
     d, r = run.d, np.asarray(run.r, dtype=np.float64)
-    assert d.shape == (NX, NT) and r.shape == (NX, NT // 2 + 1)  # raydas's time spectrum is one-sided
+    assert d.shape == r.shape == (NX, NT)  # both on distpy's full f-k grid
     # distpy: frequency axis linspace(0, fs/2, nt/2), wavenumber axis linspace(0, 1/(2 dx), nx/2)
     assert d[1, 1] == pytest.approx((FS / 2 / (NT // 2 - 1)) / ((1 / (2 * DX)) / (NX // 2 - 1) + 1e-7))
-    # raydas: the FFT's own bins, fs/nt Hz and 1/(nx dx) cycles/m apart
-    assert r[1, 1] == pytest.approx((FS / NT) / (1 / (NX * DX)), rel=1e-6)
+    # raydas: the FFT's own bins, fs/nt Hz and 1/(nx dx) cycles/m apart, in numpy's fftfreq order
+    f = np.abs(np.fft.fftfreq(NT, 1 / FS))
+    k = np.abs(np.fft.fftfreq(NX, DX))
+    moving = k > 0
+    np.testing.assert_allclose(r[moving], f[None, :] / k[moving, None], rtol=1e-6)
+    assert np.all(np.isinf(r[~moving]))  # k = 0: an event on every channel at once
     # distpy from raydas: bin m of the first half of each axis is m exact bins stretched by (n/2)/(n/2 - 1);
     # bin n-1-m of the second half repeats bin m, one bin off the exact mirror n-m; plus 1e-7 added to k
     stretch_f, stretch_k = (NT // 2) / (NT // 2 - 1), (NX // 2) / (NX // 2 - 1)
     i, j = np.arange(NX), np.arange(NT)
     m_k = np.where(i < NX // 2, i, NX - 1 - i)  # raydas row (|k| bin) that distpy's row i stands for
     m_f = np.where(j < NT // 2, j, NT - 1 - j)  # raydas column (|f| bin) that distpy's column j stands for
-    k = m_k / (NX * DX)  # cycles/m, exact
-    moving = m_k > 0
-    f_times = r[m_k[moving]][:, m_f] * k[moving, None]  # |f| (Hz) recovered from raydas's map: v |k|
+    distpy_moving = m_k > 0
+    f_times = r[m_k[distpy_moving]][:, m_f] * k[m_k[distpy_moving], None]  # |f| (Hz) from raydas's map: v |k|
     np.testing.assert_allclose(f_times, np.broadcast_to(m_f * FS / NT, f_times.shape), rtol=1e-6, atol=1e-9)
-    expected = f_times * stretch_f / (k[moving, None] * stretch_k + 1e-7)
-    np.testing.assert_allclose(d[moving], expected, rtol=1e-6, err_msg="distpy = raydas on linspace bins")
-    # the k = 0 rows (distpy's rows 0 and nx-1): raydas inf (an event on every channel at once), distpy f / 1e-7
-    assert np.all(np.isinf(r[0]))
-    np.testing.assert_allclose(d[~moving], np.broadcast_to(m_f * FS / NT * stretch_f / 1e-7, (2, NT)), rtol=1e-6)
+    expected = f_times * stretch_f / (k[m_k[distpy_moving], None] * stretch_k + 1e-7)
+    np.testing.assert_allclose(d[distpy_moving], expected, rtol=1e-6, err_msg="distpy = raydas on linspace bins")
+    # the k = 0 rows (distpy's rows 0 and nx-1): raydas inf, distpy f / 1e-7
+    np.testing.assert_allclose(d[~distpy_moving], np.broadcast_to(m_f * FS / NT * stretch_f / 1e-7, (2, NT)), rtol=1e-6)
     np.testing.assert_allclose(r[1:, 0], 0.0, atol=1e-6)  # zero frequency on a moving row: zero velocity in both
     np.testing.assert_allclose(d[:, 0], 0.0, atol=1e-6)
     far(d[1 : NX // 2, 1 : NT // 2], r[1 : NX // 2, 1 : NT // 2], "the linspace bins are stretched")
+
+
+def check_angle(run: Run) -> None:
+    r, d = np.asarray(run.r, dtype=np.float64), run.d
+    assert r.shape == d.shape
+    # the same angles on the circle: a real negative bin (DC, Nyquist) is +pi or -pi by the sign of its zero
+    # imaginary part, which complex64 and complex128 arithmetic need not share
+    np.testing.assert_allclose(np.angle(np.exp(1j * (r - d))), 0.0, atol=2e-5 * np.pi)
 
 
 def check_velocity_mask(run: Run) -> None:
@@ -330,7 +335,7 @@ def check_analytic(run: Run) -> None:
     assert "sum(window)/2" in commands.get("analytic_signal").changed_from_distpy
     close(run.r * gain, run.d, rtol=2e-5, what="estimator with fs = dx (distpy) vs fs = prf (raydas), x gain")
     same_number, _, _ = run.extra["freq100"]
-    far(run.r, _onesided(same_number, np.asarray(run.r)), "the same freq means another filter in distpy")
+    far(run.r, same_number, "the same freq means another filter in distpy")
 
 
 def check_kmeans(run: Run) -> None:
@@ -372,6 +377,74 @@ def check_write_witsml(run: Run) -> None:
     close(run.r, run.x.mean(axis=1, keepdims=True), what="raydas passes its input on")
 
 
+# --- distpy's shipped example graphs (tests/fixtures/distpy), unchanged in both programs -----------------------
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "distpy"
+
+
+def example(name: str) -> list[dict]:
+    """The command_list of a distpy example graph (its uids are its list positions, as distpy needs)."""
+    return json.loads((EXAMPLES / name).read_text())["command_list"]
+
+
+def _fbes(run: Run, folder: str):
+    """(distpy's, raydas's) parsed .fbe file of the chunk in ``folder``: (time, curves, depth, values)."""
+    d = parse_fbe((run.folder / folder / f"{STEM}.fbe").read_bytes())
+    r = parse_fbe((run.out / folder / f"{STEM}.fbe").read_bytes())
+    assert r[1] == d[1], f"curves: raydas {r[1]}, distpy {d[1]}"
+    assert r[0] == d[0] == T0_NS
+    close(r[2], d[2], rtol=1e-12, what="DEPTH")
+    return d, r
+
+
+def check_time_frequency(label: str):
+    """UKGEOS rms2summary / vlf2summary: the time series and the magnitude of its full spectrum, one row per sample."""
+
+    def check(run: Run) -> None:
+        d, r = _fbes(run, "tfa")
+        assert r[1] == [label, "tfa"] and r[3].shape == (NT, 2)
+        close(r[2], np.arange(NT), rtol=0, what="a (1, n) row is written with sample numbers as depth")
+        close(r[3], d[3], rtol=2e-5, what="time series and |spectrum|")
+        np.testing.assert_array_equal(run.d, run.x)  # distpy's write_witsml returns a stale value (the chunk)
+
+    return check
+
+
+def check_seismic2vlf(run: Run) -> None:
+    d, r = _fbes(run, "vlf")
+    assert r[1] == ["rms", "vlf"]
+    close(r[3][:, 0] * NT / (2 * (NX - 1)), d[3][:, 0], what="rms: distpy = raydas x n/(2(rows-1))")
+    close(r[3][1:-1, 1], d[3][1:-1, 1], rtol=1e-4, what="approx_vlf (as the approx_vlf row, ends apart)")
+
+
+def check_noiselog(run: Run) -> None:
+    d, r = _fbes(run, "NoiseLog")
+    assert r[1] == ["band_0-nyquist", "band_01_200--1", "band_02_600--1", "band_03_1000--1"]
+    close(r[3][:, 0] * NT / (2 * (NX - 1)), d[3][:, 0], what="band 0-Nyquist RMS: distpy = raydas x n/(2(rows-1))")
+    close(r[3][:, 1:], d[3][:, 1:], rtol=5e-5, what="band total energies (tones inside the bands)")
+
+
+def check_thumbnail_example(run: Run) -> None:
+    for root in (run.folder, run.out):
+        assert (root / "png" / f"{STEM}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    close(run.r, run.d, rtol=1e-4, what="the band-passed chunk the thumbnail passes on")
+
+
+def example_case(name: str, check: Callable[[Run], None], **kw) -> Case:
+    graph = example(name)
+    return Case(f"example:{name}", graph, raydas=graph, relation="distpy's example graph, unchanged", check=check, **kw)
+
+
+EXAMPLE_CASES = [
+    # UKGEOS graphs at 500 Hz, as their system configs (prf 500)
+    example_case("ukgeos/rms2summary.json", check_time_frequency("rms"), data="tones", fs=500.0),
+    example_case("ukgeos/vlf2summary.json", check_time_frequency("vlf"), data="tones", fs=500.0),
+    example_case("ukgeos/seismic2vlf.json", check_seismic2vlf, data="tones", fs=500.0),
+    # the noise log at distpy's 10 kHz (bands from 200, 600 and 1000 Hz to Nyquist: the tones lie inside them)
+    example_case("strainrate2noiselog.json", check_noiselog, data="tones", fs=10_000.0),
+    example_case("strainrate2thumbnail.json", check_thumbnail_example, data="noise"),
+]
+
+
 VELMAP_GRAPH = [
     {"name": "fft", "uid": 1, "in_uid": 0, "axis": 1},
     {"name": "fft", "uid": 2, "in_uid": 1, "axis": 0},
@@ -398,7 +471,7 @@ CASES = [
     Case("macro", one("macro", command_list=[{"name": "abs"}, {"name": "median_filter", "distance": 3}]), trim=(2, 2)),
     # element-wise
     Case("abs", one("abs")),
-    Case("angle", after(FFT, "angle"), trim=(0, 1)),
+    Case("angle", after(FFT, "angle"), check=check_angle),
     Case("conj", after(FFT, "conj")),
     Case("real", one("real")),
     Case("unwrap", one("unwrap"), data="phase", rtol=1e-5),
@@ -480,7 +553,7 @@ CASES = [
         check=check_clip,
     ),
     # spectral
-    Case("fft", one("fft"), check=check_fft, relation="same (raydas keeps bins 0..n/2)"),
+    Case("fft", one("fft"), check=check_fft, relation="same: distpy's full spectrum (complex64)"),
     Case("ifft", after(FFT, "ifft"), check=check_ifft),
     Case(
         "rms_from_fft",
@@ -631,6 +704,9 @@ CASES = [
 ]
 
 
+CASES += EXAMPLE_CASES
+
+
 def _assert_error(run: Run, text: str) -> None:
     assert text in run.report.get("error", ""), run.report
 
@@ -730,7 +806,7 @@ def distpy_results(tmp_path_factory):
         runs.update(case.extra)
         for name, (command_list, options) in runs.items():
             keys.append((case.id, name))
-            jobs.append(DistpyJob(command_list, _x(case.data), FS, xaxis=np.arange(NX) * DX, **options))
+            jobs.append(DistpyJob(command_list, _x(case.data), case.fs, xaxis=np.arange(NX) * DX, **options))
     folder = tmp_path_factory.mktemp("distpy")
     for i, (case_id, _) in enumerate(keys):
         for rel, array in next(c for c in CASES if c.id == case_id).files.items():
@@ -757,7 +833,7 @@ def test_parity_with_distpy(case: Case, distpy_results, tmp_path):
     for rel, array in case.files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         np.save(tmp_path / rel, array)
-    chunk = make_chunk(DATA[case.data], FS, spacing=DX)
+    chunk = make_chunk(DATA[case.data], case.fs, spacing=DX)
 
     def raydas(graph):
         value, _ = run_graph(graph, chunk, out_dir=tmp_path)

@@ -53,7 +53,13 @@ def test_cycle():
 def test_bad_parameter_types():
     e = _error({"command_list": [{"name": "butter", "uid": 1, "in_uid": 0, "order": "five"}]})
     assert e.json_path == "$.command_list[0].order"
-    e = _error({"command_list": [{"name": "multiple_calcs", "uid": 1, "in_uid": 0, "low_freq": [0, "x"]}]})
+    e = _error(
+        {
+            "command_list": [
+                {"name": "multiple_calcs", "uid": 1, "in_uid": 0, "func": "te_from_fft", "low_freq": [0, "x"]}
+            ]
+        }
+    )
     assert e.json_path == "$.command_list[0].low_freq[1]"
     e = _error({"command_list": [{"name": "butter", "uid": 1, "in_uid": 0, "type": "notch"}]})
     assert e.json_path == "$.command_list[0].type"
@@ -70,11 +76,10 @@ def test_structure_errors():
     assert _error({"command_list": [{"name": "abs", "uid": 0, "in_uid": 0}]}).json_path == "$.command_list[0].uid"
     dup = _error({"command_list": [{"name": "abs", "uid": 1, "in_uid": 0}, {"name": "real", "uid": 1, "in_uid": 0}]})
     assert dup.json_path == "$.command_list[1].uid" and "already used" in dup.problem
+    bands = {"func": "rms_from_fft", "low_freq": [0, 1], "high_freq": [5]}
     assert (
-        _error(
-            {"command_list": [{"name": "multiple_calcs", "uid": 1, "in_uid": 0, "low_freq": [0, 1], "high_freq": [5]}]}
-        ).json_path
-        == "$.command_list[0]"
+        _error({"command_list": [{"name": "multiple_calcs", "uid": 1, "in_uid": 0, **bands}]}).json_path
+        == "$.command_list[0].high_freq"
     )
 
 

@@ -156,7 +156,8 @@ def test_watch_drives_its_run_through_public_methods_only(ray_session, tmp_path)
     from raydas.apps import demo
 
     inbox = tmp_path / "inbox"
-    demo.generate(str(inbox), files=2, seconds=1.0, channels=8, sample_rate=500.0)
+    # 1 kHz: the demo's noise-log bands reach 500 Hz (at 500 Hz they lie beyond Nyquist: refused at planning)
+    demo.generate(str(inbox), files=2, seconds=1.0, channels=8, sample_rate=1000.0)
     (inbox / "broken.sgy").write_bytes(b"\x00\x01\xff garbage" * 300)  # a scan failure, recorded through the run
     cfg = RunConfig(input="unused", output=str(tmp_path / "out"), processing=NOISELOG, quicklook=False)
     watcher = Watcher(str(inbox), cfg, interval=0.1, idle_exit=0.3, progress=False)

@@ -159,8 +159,58 @@ def test_worker_node_lost_mid_run(demo_files, tmp_path):
     assert len([n for n in os.listdir(tmp_path / "res" / "NoiseLog") if n.endswith(".fbe")]) == 24
 
 
+def _in_session(sid: int) -> dict[int, str]:
+    """The processes of the session ``sid`` still running (not zombies): id -> name (Linux /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except (OSError, ValueError):
+            continue
+        name = stat[stat.index(b"(") + 1 : stat.rindex(b")")].decode(errors="replace")
+        state, _, _, session = stat[stat.rindex(b")") + 2 :].split()[:4]
+        if int(session) == sid and state != b"Z":
+            found[int(entry)] = name
+    return found
+
+
+def _children(pid: int) -> dict[int, bytes]:
+    """The children of ``pid`` outside its session: id -> start time field (Linux /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except (OSError, ValueError):
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if int(fields[1]) == pid and int(fields[3]) != pid:
+            found[int(entry)] = fields[19]
+    return found
+
+
+def _still_running(processes: dict[int, bytes]) -> dict[int, str]:
+    """Those of ``processes`` (id -> start time) still running (the same process, not a zombie)."""
+    left = {}
+    for pid, start in processes.items():
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if fields[19] == start and fields[0] != b"Z":
+            left[pid] = stat[stat.index(b"(") + 1 : stat.rindex(b")")].decode(errors="replace")
+    return left
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the private Ray's processes through /proc")
 def test_driver_killed_then_rerun_writes_only_what_is_missing(ray_session, demo_files, tmp_path):
+    """The driver alone is killed (SIGKILL): its private Ray goes with it (Ray by itself leaves
+    the raylet's agents behind for a minute), the files written are complete, and a rerun
+    writes only what is missing."""
     cfg = tmp_path / "run.json"
     out = tmp_path / "res"
     cfg.write_text(
@@ -179,25 +229,32 @@ def test_driver_killed_then_rerun_writes_only_what_is_missing(ray_session, demo_
         [sys.executable, "-m", "raydas", "run", str(cfg), "--no-progress", "--num-cpus", "2"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True,  # a session of its own: every process of its private Ray is in it
     )
     folder = out / "NoiseLog"
     deadline = time.monotonic() + 180
+    left: dict[int, str] = {}
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             if folder.exists() and len(os.listdir(folder)) >= 20:
                 break
             time.sleep(0.02)
         assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read().decode()[-2000:]
-        os.kill(proc.pid, signal.SIGKILL)  # the driver only
+        ray_processes = _in_session(proc.pid)
+        assert any("raylet" in n for n in ray_processes.values()), ray_processes  # its private Ray runs
+        helpers = _children(proc.pid)  # raydas's own helpers (in sessions of their own), e.g. the reaper
+        os.kill(proc.pid, signal.SIGKILL)  # the driver alone
         proc.wait(timeout=30)
+        gone_by = time.monotonic() + 30  # well before Ray's agents would give up by themselves (60 s)
+        while (left := _in_session(proc.pid) | _still_running(helpers)) and time.monotonic() < gone_by:
+            time.sleep(0.5)
+        assert left == {}, f"the killed driver's private Ray left {left} running"
     finally:
-        time.sleep(1.0)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # then its private Ray, before looking at the files
-        except ProcessLookupError:
-            pass
-    time.sleep(0.5)
+        for pid in left:  # whatever lingers must not outlive the test
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     before = {n: os.stat(folder / n).st_mtime_ns for n in os.listdir(folder) if not n.startswith(".")}
     assert 20 <= len(before) < 240
     for name in before:  # a file under a final name is complete
@@ -484,7 +541,7 @@ def test_cli_timeline_flag_and_synthetic_input(ray_session, tmp_path, capsys):
             "run",
             str(cfg),
             "--input",
-            "synthetic://?seconds=3&rate=500&channels=16",
+            "synthetic://?seconds=3&rate=1000&channels=16",  # the noise log's bands reach 500 Hz
             "--timeline",
             "trace.json",
             "--in-flight",

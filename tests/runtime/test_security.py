@@ -14,7 +14,7 @@ import pytest
 from helpers import REPO
 
 from raydas.config import load_config, redact
-from raydas.errors import ConfigError
+from raydas.errors import ConfigError, OutputPathError
 from raydas.outputs import OutputSink, check_output_path, safe_relative
 from raydas.pipeline import Pipeline
 
@@ -150,10 +150,11 @@ def test_redact_hides_secret_keys_urls_and_env_values(monkeypatch):
     }
     out = redact(doc)
     text = json.dumps(out)
-    for secret in ("AKIA1", "s1", "t1", "p1", "p2", 's3"', "env-secret-value-123"):
+    for secret in ("AKIA1", "s1", "t1", "p1", "p2", "env-secret-value-123"):
         assert secret not in text
     assert out["sample_rate"] == 1000.0 and out["api_key"] is None
-    assert "name=keep" in out["input"][1] and out["input"][0] == "s3://***@b/x"
+    assert out["input"] == ["s3://***@b/x", "https://h/x?sig=***&name=keep"]  # the query's secret, only it
+    assert out["error"] == "denied with ***"
     assert doc["key"] == "AKIA1"  # the input is left alone
 
 
@@ -228,3 +229,391 @@ def test_s3_credentials_never_reach_outputs_logs_or_reports(s3_bucket, s3_server
                 assert secret.encode() not in fh.read(), path
     finally:
         subprocess.run(["rm", "-rf", ray_tmp], check=False)
+
+
+# --- symbolic links inside the results root ---------------------------------------------------
+def test_the_sink_does_not_write_through_a_linked_folder(tmp_path):
+    root, outside = tmp_path / "res", tmp_path / "outside"
+    (root / "a").mkdir(parents=True)
+    outside.mkdir()
+    os.symlink(outside, root / "NoiseLog")
+    os.symlink(outside, root / "a" / "deep")
+    sink = OutputSink(str(root))
+    for relative in ("NoiseLog/1.fbe", "a/deep/b/1.fbe"):
+        with pytest.raises(OutputPathError, match="symbolic link"):
+            sink.write(relative, b"result")
+    assert os.listdir(outside) == []
+    assert sink.write("a/b/1.fbe", b"result") == f"{root}/a/b/1.fbe"  # real folders are made and written
+
+
+def test_the_sink_replaces_a_linked_file_instead_of_writing_where_it_points(tmp_path):
+    root, victim = tmp_path / "res", tmp_path / "victim.txt"
+    (root / "NoiseLog").mkdir(parents=True)
+    victim.write_text("precious")
+    os.symlink(victim, root / "NoiseLog" / "1.fbe")
+    sink = OutputSink(str(root))
+    assert sink.existing(["NoiseLog/1.fbe"]) == set()  # a link is not an output: resume redoes it
+    sink.write("NoiseLog/1.fbe", b"result")
+    assert victim.read_text() == "precious"
+    assert not os.path.islink(root / "NoiseLog" / "1.fbe") and (root / "NoiseLog" / "1.fbe").read_bytes() == b"result"
+
+
+@pytest.mark.slow
+def test_a_run_never_writes_through_links_in_the_results_root(ray_session, demo_files, tmp_path):
+    """A linked writer folder fails its chunks, named in the failure report; a linked output
+    file is replaced by the real output (its target untouched); nothing lands outside."""
+    from raydas.config import RunConfig
+    from raydas.errors import RunFailed
+    from raydas.runtime import FAILURE_REPORT, run
+
+    root, outside = tmp_path / "res", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    os.symlink(outside, root / "NoiseLog")
+    cfg = RunConfig(input=demo_files, output=str(root), processing=NOISELOG, quicklook=False)
+    with pytest.raises(RunFailed) as err:
+        run(cfg, progress=False)
+    assert len(err.value.failures) == 12 and all("symbolic link" in f.error for f in err.value.failures)
+    assert os.listdir(outside) == []
+    assert json.loads((root / FAILURE_REPORT).read_text())["chunks"]["failed"] == 12
+
+    os.remove(root / "NoiseLog")
+    (root / "NoiseLog").mkdir()
+    victim = outside / "victim.fbe"
+    victim.write_bytes(b"precious")
+    first = "1748779200.fbe"  # the first chunk's output (2025-06-01T12:00:00Z)
+    os.symlink(victim, root / "NoiseLog" / first)
+    report = run(cfg, progress=False)
+    assert report.chunks_done == 12 and report.chunks_skipped == 0  # the link was not taken for an output
+    assert victim.read_bytes() == b"precious" and os.listdir(outside) == ["victim.fbe"]
+    assert not os.path.islink(root / "NoiseLog" / first)
+
+
+# --- every path from a config goes through the one check ---------------------------------------
+@pytest.mark.parametrize("bad", ESCAPES)
+def test_keras_model_file_stays_under_the_results_root(bad):
+    """The keras command reads its model there and, with train, saves it back there
+    (it overwrote a file outside the root when training)."""
+    graph = {
+        "command_list": [
+            {"name": "mean", "uid": 1, "in_uid": 0},
+            {"name": "keras", "uid": 2, "in_uid": 0, "gather_uids": [1], "filename": bad, "train": {"epochs": 1}},
+        ]
+    }
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_config(graph, source="flow.json")
+    assert err.value.json_path == "$.command_list[1].filename"
+    assert "output paths" in str(err.value)
+
+
+def _plots_config(folder, directory_out):
+    import numpy as np
+
+    np.save(folder / "time.npy", 1_583_020_800 + 60.0 * np.arange(4))
+    np.save(folder / "measured_depth.npy", np.arange(3.0).reshape(-1, 1))
+    np.save(folder / "band.npy", np.ones((3, 4)))
+    doc = {
+        "directory_out": directory_out,
+        "dpi": 20,
+        "figure_size": [2, 2],
+        "plots": [{"plot_type": "well_log", "out_plot": "log", "plot_list": [{"data": "band.npy"}]}],
+    }
+    path = folder / "plotsConfig.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("bad", ESCAPES)
+def test_plots_directory_out_stays_under_the_config_folder(bad, tmp_path):
+    from raydas.apps.cli import main
+    from raydas.apps.plot import load_plots_config
+
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    path = _plots_config(folder, bad)
+    with pytest.raises(ConfigError) as err:
+        load_plots_config(str(path))
+    assert err.value.json_path == "$.directory_out" and "output paths" in str(err.value)
+    assert main(["plot", str(path)]) == 2
+    found = [os.path.join(d, f) for d, _, files in os.walk(tmp_path) for f in files if f.endswith(".png")]
+    assert found == []
+
+
+def test_plots_directory_out_under_the_config_folder_is_drawn(tmp_path):
+    from raydas.apps.plot import run_plots
+
+    path = _plots_config(tmp_path, "plots/well")
+    assert run_plots(str(path)) == [f"{tmp_path}/plots/well/log.png"]
+
+
+def test_two_writers_may_not_share_a_folder():
+    graph = {
+        "command_list": [
+            {"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "out"},
+            {"name": "rms_from_fft", "uid": 2, "in_uid": 0},
+            {"name": "write_npy", "uid": 3, "in_uid": 2, "directory_out": "./out/"},  # the same folder
+        ]
+    }
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_config(graph, source="flow.json")
+    assert err.value.json_path == "$.command_list[2].directory_out"
+    assert "$.command_list[0]" in str(err.value)
+    graph["command_list"][2]["directory_out"] = "out/rms"  # a folder of its own, even inside the other's
+    assert len(Pipeline.from_config(graph).nodes) == 3
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        {"name": "write_npy"},
+        {"name": "write_witsml"},
+        {"name": "thumbnail"},
+        {"name": "clip", "tmin": 0.0, "tmax": 0.5},
+    ],
+)
+@pytest.mark.parametrize(
+    "folder", ["raydas-failures.json", "RAYDAS-FAILURES.JSON", "raydas-manifest", "quicklook.png", "manifest.parquet"]
+)
+def test_a_writer_folder_may_not_take_the_name_of_raydas_files(command, folder):
+    graph = {"command_list": [dict(command, uid=1, in_uid=0, directory_out=folder)]}
+    with pytest.raises(ConfigError) as err:
+        Pipeline.from_config(graph, source="flow.json")
+    assert err.value.json_path == "$.command_list[0].directory_out"
+    assert "raydas keeps for its own files" in str(err.value)
+
+
+def test_the_reserved_names_cover_the_files_raydas_writes_at_the_root():
+    from raydas.commands.quicklook import QUICKLOOK
+    from raydas.formats.chunkstore import MANIFEST
+    from raydas.outputs import check_not_reserved
+    from raydas.runtime import FAILURE_REPORT
+
+    for name in (FAILURE_REPORT, QUICKLOOK, MANIFEST):
+        with pytest.raises(ValueError):
+            check_not_reserved(name)
+    with pytest.raises(ConfigError) as err:  # the Chrome trace may not replace the failure report either
+        load_config({"input": "x", "ray": {"timeline": FAILURE_REPORT}})
+    assert err.value.json_path == "$.ray.timeline"
+    assert check_not_reserved("NoiseLog/raydas-failures.json") == "NoiseLog/raydas-failures.json"  # not at the top
+
+
+# --- credentials never echoed, whatever their case or style -----------------------------------
+#: names whose values are secrets, in the cases and styles configs, URLs and headers use
+SECRET_KEYS = [
+    "apiKey",
+    "api_key",
+    "API-KEY",
+    "x-api-key",
+    "Authorization",
+    "authorization",
+    "passphrase",
+    "Passphrase",
+    "password",
+    "PASSWORD",
+    "passwd",
+    "pwd",
+    "secret",
+    "client_secret",
+    "clientSecret",
+    "token",
+    "accessToken",
+    "access_token",
+    "refresh_token",
+    "sessionToken",
+    "aws_secret_access_key",
+    "AWS_SESSION_TOKEN",
+    "X-Amz-Signature",
+    "x-amz-security-token",
+    "X-Amz-Credential",
+    "X-Goog-Signature",
+    "X-Goog-Credential",
+    "sig",
+    "Signature",
+    "sas_token",
+    "SASToken",
+    "SharedAccessSignature",
+    "connection_string",
+    "AccountKey",
+    "private_key",
+    "privateKey",
+    "credentials",
+    "cookie",
+    "jwt",
+]
+assert len(SECRET_KEYS) >= 30
+
+
+def _secret(i: int) -> str:
+    return f"Zq{i:02d}x7SecretValue{i:02d}k"  # unique, and not a word raydas could print by itself
+
+
+def _url_forms(host: str) -> list[tuple[str, str]]:
+    """(URL, its secret): each secret-shaped name as a query parameter, plus the other ways
+    URLs carry credentials (user:password@, a fragment, a bare API key, several at once)."""
+    forms = [(f"http://{host}/d.sgy?name=keep&{k}={_secret(i)}", _secret(i)) for i, k in enumerate(SECRET_KEYS)]
+    n = len(SECRET_KEYS)
+    forms += [
+        (f"http://user:{_secret(n)}@{host}/d.sgy", _secret(n)),
+        (f"http://{host}/d.sgy#access_token={_secret(n + 1)}", _secret(n + 1)),
+        (f"http://{host}/d.sgy?key={_secret(n + 2)}", _secret(n + 2)),  # Google-style API key
+        (f"http://{host}/d.sgy?sv=2024-01-01&sp=r&sig={_secret(n + 3)}&se=2030", _secret(n + 3)),  # Azure SAS
+        (f"http://{host}/d.sgy?Expires=1&Signature={_secret(n + 4)}&Key-Pair-Id=K2", _secret(n + 4)),  # CloudFront
+    ]
+    return forms
+
+
+def _text_forms() -> list[tuple[str, str]]:
+    """(text, its secret): the secret-shaped names in the forms messages carry them."""
+    forms = []
+    for i, k in enumerate(SECRET_KEYS):
+        s = _secret(i)
+        forms += [(f"failed with {k}={s} set", s), (f"{{'{k}': '{s}'}}", s), (f'{{"{k}": "{s}"}}', s)]
+    forms += [
+        (f"Authorization: Bearer {_secret(90)}", _secret(90)),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        ("curl -H 'Authorization: Basic dXNlcjpwYXNz' x", "dXNlcjpwYXNz"),
+        (f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={_secret(91)};EndpointSuffix=x", _secret(91)),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl seen", "eyJzdWIiOiIxMjM0NTY3ODkwIn0"),
+    ]
+    return forms
+
+
+def test_redact_scrubs_every_secret_shaped_key_url_and_text():
+    doc = {k: _secret(i) for i, k in enumerate(SECRET_KEYS)}
+    out = redact({"nested": [doc], "sample_rate": 1000.0, "record": "/Acquisition/Raw[0]"})
+    assert out["nested"][0] == {k: "***" for k in SECRET_KEYS}
+    assert out["sample_rate"] == 1000.0 and out["record"] == "/Acquisition/Raw[0]"
+    for url, secret in _url_forms("h"):
+        assert secret not in redact(url), url
+        assert "name=keep" in redact(url) or "name=keep" not in url  # what is not secret stays
+    for text, secret in _text_forms():
+        assert secret not in redact(text), text
+    # what is not a secret is left alone
+    for text in (
+        "record key: /Acquisition/Raw[0]",
+        "abfs://data@account.dfs.core.windows.net/x.h5",
+        "signal 12:00:00 basic checks; token expired; author=Smith; keyboard=us",
+        "s3://bucket/path/to/das.sgy?versionId=3",
+    ):
+        assert redact(text) == text
+    assert redact({"key": "/Acquisition/Raw[0]"}, keys=False) == {"key": "/Acquisition/Raw[0]"}
+
+
+@pytest.fixture
+def http_host(tmp_path):
+    """A loopback HTTP server (query strings and fragments ignored) serving a small file
+    d.sgy that is not SEG-Y, so that scanning any URL to it fails fast, naming the URL."""
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "d.sgy").write_bytes(b"not seg-y" * 100)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _raydas(*args, env=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "raydas", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+@pytest.mark.slow
+def test_scan_never_echoes_a_secret(http_host, demo_files, tmp_path):
+    """`raydas scan` over every URL form (served, so each is read, fails and is named in the
+    errors) and a local file whose name carries a secret pair (a record): table, JSON, errors."""
+    import shutil
+
+    forms = _url_forms(http_host)
+    local = tmp_path / "local"
+    local.mkdir()
+    shutil.copy(demo_files[1], local / f"das_apiKey={_secret(99)}.sgy")
+    urls = [u for u, _ in forms] + [str(local)]
+    secrets = [s for _, s in forms] + [_secret(99)]
+    for extra in ([], ["--json"]):
+        done = _raydas("scan", *urls, *extra)
+        echoed = done.stdout + done.stderr
+        assert "d.sgy" in echoed and "das_apiKey=***" in echoed  # the inputs were named...
+        for secret in secrets:
+            assert secret not in echoed, (secret, extra)  # ...without their secrets
+        assert "Traceback" not in echoed
+
+
+@pytest.mark.parametrize("flag", ["--input", "--output"])
+def test_the_input_and_output_flags_never_echo_a_secret(flag, tmp_path, capsys):
+    from raydas.apps.cli import main
+
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"input": str(tmp_path / "none.sgy"), "processing": NOISELOG}))
+    for url, secret in _url_forms("host.invalid"):
+        assert main(["run", str(config), flag, url, "--no-progress"]) == 2, url
+        echoed = capsys.readouterr()
+        assert flag in echoed.err and secret not in echoed.out + echoed.err, url
+
+
+def test_config_errors_never_echo_a_secret(tmp_path, capsys):
+    """A processing graph's bad values are echoed in its errors: never their secrets."""
+    from raydas.apps.cli import main
+
+    config = tmp_path / "run.json"
+    for url, secret in _url_forms("host.invalid"):
+        graph = {"command_list": [{"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": url}]}
+        config.write_text(json.dumps({"input": str(tmp_path / "none.sgy"), "processing": graph}))
+        assert main(["run", str(config), "--no-progress"]) == 2
+        echoed = capsys.readouterr()
+        assert "directory_out" in echoed.err and secret not in echoed.out + echoed.err, url
+
+
+@pytest.mark.slow
+def test_a_run_never_echoes_a_secret(demo_files, tmp_path):
+    """A verbose CLI run whose inline processing config carries every secret-shaped key (at
+    its top and as a command's unknown parameters), over a folder holding a good file and a
+    broken one whose name carries a secret pair, with a secret in the environment: the
+    secrets reach neither the console (summary, failure lines, logs), nor the failure report
+    (its copy of the config included), nor the outputs, nor the Ray session's logs."""
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(demo_files[0], data)
+    broken = data / f"broken_password={_secret(98)}.sgy"
+    broken.write_bytes(open(demo_files[1], "rb").read()[:5000])
+    graph = json.load(open(NOISELOG))
+    keyed = {k: _secret(i) for i, k in enumerate(SECRET_KEYS)}
+    graph.update(keyed)
+    graph["command_list"][0] = dict(graph["command_list"][0], **keyed)  # unknown parameters: ignored, logged
+    out = tmp_path / "res"
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"input": str(data), "output": str(out), "processing": graph, "quicklook": False}))
+    ray_tmp = tempfile.mkdtemp(prefix="rdsec")  # short: Ray's socket paths must stay under 107 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    env.update({"RAY_TMPDIR": ray_tmp, "AWS_SECRET_ACCESS_KEY": _secret(97)})
+    secrets = [*keyed.values(), _secret(98), _secret(97)]
+    try:
+        done = _raydas("-v", "run", str(config), "--no-progress", "--num-cpus", "2", env=env)
+        assert done.returncode == 1, done.stderr  # the broken file fails alone
+        assert "broken_password=***" in done.stderr and "has no parameter" in done.stderr
+        report = json.loads((out / "raydas-failures.json").read_text())
+        assert report["config"]["processing"]["apiKey"] == "***"
+        assert report["config"]["processing"]["command_list"][0]["Authorization"] == "***"
+        written = [os.path.join(d, f) for d, _, files in os.walk(out) for f in files]
+        logs = list(_all_files(ray_tmp))
+        assert any(p.endswith("raylet.out") for p in logs) and len(written) > 4
+        for secret in secrets:
+            assert secret not in done.stdout + done.stderr, secret
+            for path in written + logs:
+                with open(path, "rb") as fh:
+                    assert secret.encode() not in fh.read(), (secret, path)
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
