@@ -46,6 +46,11 @@ class Chunk:
         Position of this chunk in its recording (0-based).
     attrs
         Free-form metadata (vendor headers worth keeping).
+    times_ns
+        The time of every sample in ``data`` (int64 ns, UTC) when the samples
+        are not regularly spaced (a record with stamps,
+        :attr:`raydas.formats.RecordInfo.times_ns`); ``dt`` is then only their
+        median step. ``None`` for regular samples.
     """
 
     data: Any
@@ -58,6 +63,7 @@ class Chunk:
     source: str = ""
     index: int = 0
     attrs: dict = field(default_factory=dict)
+    times_ns: np.ndarray | None = None
 
     def __post_init__(self):
         if getattr(self.data, "ndim", None) != 2:
@@ -71,6 +77,12 @@ class Chunk:
         self.halo = (before, after)
         self.data_start_ns = int(self.data_start_ns)
         self.dt = float(self.dt)
+        if self.times_ns is not None:
+            self.times_ns = np.asarray(self.times_ns, dtype=np.int64).reshape(-1)
+            if self.times_ns.shape[0] != self.data.shape[1]:
+                raise ValueError(f"{self.times_ns.shape[0]} time stamps for {self.data.shape[1]} samples")
+            if self.times_ns.size:
+                self.data_start_ns = int(self.times_ns[0])
 
     # --- sampling -----------------------------------------------------------
     @property
@@ -90,6 +102,8 @@ class Chunk:
     @property
     def start_ns(self) -> int:
         """Time of the first sample that belongs to this chunk, halo excluded (ns, UTC)."""
+        if self.times_ns is not None and self.halo[0] < self.times_ns.size:
+            return int(self.times_ns[self.halo[0]])
         return self.data_start_ns + int(round(self.halo[0] * self.dt * NS_PER_S))
 
     @property
@@ -109,13 +123,17 @@ class Chunk:
         return self.data[:, before : self.data.shape[1] - after]
 
     def times(self) -> np.ndarray:
-        """Time of every sample in ``data`` as ``datetime64[ns]``."""
+        """Time of every sample in ``data`` as ``datetime64[ns]`` (its stamps, when it has them)."""
+        if self.times_ns is not None:
+            return self.times_ns.astype("datetime64[ns]")
         offsets = np.round(np.arange(self.data.shape[1]) * self.dt * NS_PER_S).astype(np.int64)
         return (self.data_start_ns + offsets).astype("datetime64[ns]")
 
     def trimmed(self) -> Chunk:
         """A copy of this chunk's metadata around its core samples, halo (0, 0)."""
-        return replace(self, data=self.core, data_start_ns=self.start_ns, halo=(0, 0))
+        before, after = self.halo
+        stamps = None if self.times_ns is None else self.times_ns[before : self.times_ns.size - after]
+        return replace(self, data=self.core, data_start_ns=self.start_ns, halo=(0, 0), times_ns=stamps)
 
     # --- xarray ----------------------------------------------------------------
     def to_xarray(self):

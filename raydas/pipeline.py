@@ -448,6 +448,18 @@ class Pipeline:
         PlanError
             Naming the record's file, the command's JSON path and the reason.
         """
+        if not record.regular:
+            for node in self.order:
+                if node.command.needs_regular_time:
+                    steps = np.diff(record.times_ns) / 1e9
+                    spacing = f"steps {steps.min():g} s to {steps.max():g} s" if steps.size else "a single reading"
+                    where = f" (record {record.key})" if record.key else ""
+                    raise PlanError(
+                        record.path,
+                        f"{node.json_path} ({node.command.name}){where}: needs a regular sample rate, and the "
+                        f"record's {record.n_samples} readings carry their own time stamps ({spacing}); raydas "
+                        "does not invent a regular rate for them",
+                    )
         rate = record.sample_rate
         chunk = Layout(rate, record.n_channels, chunk_samples or record.n_samples)
         layouts: dict[int, tuple[Layout, bool]] = {0: (chunk, True)}  # uid -> (layout, still carries the halo)

@@ -30,7 +30,7 @@ CONTIGUITY_TOLERANCE = 0.5
 class Discontinuity:
     """Why two consecutive records are not one recording."""
 
-    kind: str  # "gap", "overlap", "sampling change", "channel change"
+    kind: str  # "gap", "overlap", "sampling change", "channel change", "irregular time"
     before: str
     after: str
     detail: str
@@ -83,10 +83,14 @@ class Recording:
 
     @property
     def end_ns(self) -> int:
+        if not self.first.regular:  # a record with stamps is never joined with another
+            return self.first.end_ns
         return self.start_ns + int(round(self.n_samples * self.dt * NS_PER_S))
 
     def time_of(self, sample: int) -> int:
-        """Time of a sample index of the recording (ns, UTC)."""
+        """Time of a sample index of the recording (ns, UTC): its stamp for a record with stamps."""
+        if not self.first.regular:
+            return self.first.time_of(sample)
         return self.start_ns + int(round(sample * self.dt * NS_PER_S))
 
     def pieces(self, start: int, stop: int) -> list[tuple[RecordInfo, int, int]]:
@@ -101,6 +105,8 @@ class Recording:
 
 
 def _same_layout(a: RecordInfo, b: RecordInfo) -> tuple[str, str] | None:
+    if not (a.regular and b.regular):  # stamped readings are never stitched into a regular series
+        return "irregular time", "a record with its own time stamps is not joined with another"
     if a.n_channels != b.n_channels:
         return "channel change", f"{a.n_channels} channels then {b.n_channels}"
     if not math.isclose(a.dt, b.dt, rel_tol=1e-6):

@@ -196,6 +196,12 @@ class Command:
         spectrum of real data gives it the same numbers; ``"through"`` hands its
         input on unchanged (its own consumers decide). The pipeline lets ``fft``
         compute the cheaper one-sided spectrum only where every use is positive.
+    needs_regular_time
+        True (the default) when the command reads the samples as a series of
+        rate ``1/dt`` (filters, spectra, windows in seconds, writers stamping
+        times from ``dt``): a record with its own irregular time stamps (slow
+        DTS/DSS readings, see :attr:`raydas.formats.RecordInfo.times_ns`) is
+        then refused at planning, never given an invented regular rate.
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -210,6 +216,7 @@ class Command:
     writes: ClassVar[bool] = False
     spectrum_use: ClassVar[str] = "full"
     keeps_layout: ClassVar[bool] = False
+    needs_regular_time: ClassVar[bool] = True
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):
@@ -293,6 +300,7 @@ class Command:
             "halo": _halo_doc(cls),
             "gpu": cls.gpu,
             "writes": cls.writes,
+            "needs_regular_time": cls.needs_regular_time,
             "changed_from_distpy": cls.changed_from_distpy,
         }
 

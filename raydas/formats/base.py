@@ -74,6 +74,14 @@ class RecordInfo:
         Names of the coordinates not read from the file but assumed by the
         reader (words of :data:`ASSUMABLE`: ``"start_time"``, ``"positions"``,
         ``"units"``, ``"sample_rate"``, ``"gauge_length"``).
+    times_ns
+        For a record whose readings are not regularly spaced (slow DTS/DSS
+        readings stamped as they come, a single reading): the time of every
+        sample, int64 ns since 1970 (UTC), shape ``(n_samples,)``; ``dt`` is
+        then only the median step (or the acquisition time of a single
+        reading), never a rate to process with (:attr:`regular` is False and
+        commands that need a regular rate refuse the record at planning).
+        ``None`` for regularly sampled records.
     """
 
     path: str
@@ -90,6 +98,7 @@ class RecordInfo:
     stream: str = ""
     quantity: str = "unknown"
     assumed: tuple[str, ...] = ()
+    times_ns: np.ndarray | None = None
 
     def __post_init__(self):
         if self.quantity not in QUANTITIES:
@@ -103,6 +112,20 @@ class RecordInfo:
             raise FormatError(self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise FormatError(self.path, f"sample interval {self.dt!r} s is not a positive number")
+        if self.times_ns is not None:
+            self.times_ns = np.asarray(self.times_ns, dtype=np.int64).reshape(-1)
+            if self.times_ns.shape[0] != self.n_samples:
+                raise FormatError(self.path, f"{self.times_ns.shape[0]} time stamps for {self.n_samples} samples")
+            if self.n_samples and (np.diff(self.times_ns) <= 0).any():
+                raise FormatError(self.path, "time stamps are not increasing")
+            if self.n_samples:
+                self.start_ns = int(self.times_ns[0])
+
+    @property
+    def regular(self) -> bool:
+        """True when the samples are ``dt`` apart; False when the record carries
+        its own stamps (:attr:`times_ns`)."""
+        return self.times_ns is None
 
     @property
     def sample_rate(self) -> float:
@@ -111,8 +134,17 @@ class RecordInfo:
 
     @property
     def end_ns(self) -> int:
-        """Time just after the last sample (exclusive), ns since epoch (UTC)."""
+        """Time just after the last sample (exclusive), ns since epoch (UTC); for a
+        record with stamps, the last stamp plus ``dt``."""
+        if self.times_ns is not None and self.n_samples:
+            return int(self.times_ns[-1]) + int(round(self.dt * NS_PER_S))
         return self.start_ns + int(round(self.n_samples * self.dt * NS_PER_S))
+
+    def time_of(self, sample: int) -> int:
+        """Time of sample ``sample`` (ns, UTC): its stamp, or ``start_ns + sample * dt``."""
+        if self.times_ns is not None:
+            return int(self.times_ns[sample])
+        return self.start_ns + int(round(sample * self.dt * NS_PER_S))
 
     @property
     def channel_spacing(self) -> float:
@@ -123,6 +155,8 @@ class RecordInfo:
 
     def sample_index(self, t_ns: int) -> int:
         """Index of the first sample at or after ``t_ns`` (may be out of range)."""
+        if self.times_ns is not None:
+            return int(np.searchsorted(self.times_ns, t_ns, side="left"))
         return int(math.ceil((t_ns - self.start_ns) / (self.dt * NS_PER_S) - 1e-6))
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,7 +167,7 @@ class RecordInfo:
             "format": self.format,
             "channels": self.n_channels,
             "samples": self.n_samples,
-            "sample_rate_hz": self.sample_rate,
+            "sample_rate_hz": self.sample_rate if self.regular else None,  # stamped readings have no rate
             "channel_spacing_m": _finite_or_none(self.channel_spacing),
             "first_position_m": _finite_or_none(float(self.positions[0])) if self.n_channels else None,
             "start": to_iso(self.start_ns),
@@ -143,6 +177,8 @@ class RecordInfo:
             "assumed": list(self.assumed),
             "gauge_length_m": _finite_or_none(self.gauge_length),
             "stream": self.stream,
+            "regular": self.regular,
+            **({} if self.regular else {"median_step_s": self.dt, "times": [to_iso(int(t)) for t in self.times_ns]}),
         }
 
 
@@ -297,28 +333,39 @@ class Format:
         start_ns: int | None = None,
         end_ns: int | None = None,
         channels: slice = slice(None),
-        record: int = 0,
+        record: int | None = None,
     ) -> Chunk:
         """Read a time window ``[start_ns, end_ns)`` (ns, UTC) of one record of
-        ``source`` (a URL, or a probe of it that detection made) as a Chunk."""
+        ``source`` (a URL, or a probe of it that detection made) as a Chunk.
+
+        ``record`` picks the record by its index in the scan; by default the
+        record holding ``start_ns`` (the first record when ``start_ns`` is None
+        or before every record). A record with stamps (:attr:`RecordInfo.times_ns`)
+        gives a Chunk with its stamps (:attr:`Chunk.times_ns`)."""
         if not isinstance(source, Probe):
             with Probe(source) as probe:
                 return self.read(probe, start_ns, end_ns, channels, record)
         records = self.scan(source)
         if not records:
             raise FormatError(source.url, f"holds no {self.name} record")
+        if record is None:
+            record = 0
+            if start_ns is not None:
+                later = [k for k, r in enumerate(records) if r.start_ns <= start_ns]
+                record = max(later, key=lambda k: records[k].start_ns) if later else 0
         info = records[record]
         i0 = 0 if start_ns is None else min(max(info.sample_index(start_ns), 0), info.n_samples)
         i1 = info.n_samples if end_ns is None else min(max(info.sample_index(end_ns), i0), info.n_samples)
         data = self.read_samples(info, i0, i1, channels)
         return Chunk(
             data=data,
-            data_start_ns=info.start_ns + int(round(i0 * info.dt * NS_PER_S)),
+            data_start_ns=info.time_of(i0) if i0 < info.n_samples else info.end_ns,
             dt=info.dt,
             positions=info.positions[channels],
             units=info.units,
             gauge_length=info.gauge_length,
             source=info.path,
+            times_ns=None if info.times_ns is None else info.times_ns[i0:i1],
         )
 
     def __repr__(self) -> str:
