@@ -34,6 +34,8 @@ _BUILTIN_MODULES = (
     "chunkstore",
     "prodml",
     "neubrex",
+    "neubrex_rfs",
+    "febus_dts",
     "gdr",
     "dasdae",
     "xdas",

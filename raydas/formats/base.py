@@ -649,3 +649,42 @@ def axis_order_from_names(names, url: str, n_channels: int | None = None, shape=
         if shape[0] == n_channels and shape[1] != n_channels:
             return False
     return True
+
+
+def epoch_ns(url: str, values, unit_s: float, what: str) -> np.ndarray:
+    """Stamps a file stores as float epoch times (``unit_s`` seconds per unit:
+    1.0 for seconds, 1e-6 for microseconds) as int64 ns since 1970 (UTC),
+    rounded to the microsecond (a float64 of today's epoch seconds holds no
+    finer digit).
+
+    Raises
+    ------
+    FormatError
+        Naming ``url`` and ``what``, when a stamp is missing (NaN, inf) or before 1970.
+    """
+    t = np.asarray(values, dtype=np.float64).reshape(-1)
+    if t.size == 0:
+        raise FormatError(url, f"{what} holds no time")
+    if not np.isfinite(t).all() or (t < 0).any() or (t * unit_s > 1e11).any():
+        bad = int(np.flatnonzero(~np.isfinite(t) | (t < 0) | (t * unit_s > 1e11))[0])
+        raise FormatError(url, f"{what}[{bad}] = {float(t[bad])!r} is not a time since 1970")
+    return np.round(t * (unit_s * 1e6)).astype(np.int64) * 1000
+
+
+def reading_interval(url: str, stamps_ns: np.ndarray, what: str, single: float | None = None) -> float:
+    """The ``dt`` of a record of stamped readings: their median step (s), or for
+    one reading ``single`` (its acquisition time, as the file states it; 1 s
+    when the file states none). Only a description: such a record keeps its
+    stamps (:attr:`RecordInfo.times_ns`) and no command reads it as a rate.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url`` and ``what``, when the stamps do not increase.
+    """
+    steps = np.diff(np.asarray(stamps_ns, dtype=np.int64))
+    if steps.size and not (steps > 0).all():
+        raise FormatError(url, f"{what} is not increasing (reading {int(np.argmin(steps > 0)) + 1})")
+    if steps.size:
+        return float(np.median(steps)) / NS_PER_S
+    return float(single) if single is not None and single > 0 else 1.0

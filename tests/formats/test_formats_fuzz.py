@@ -54,6 +54,8 @@ HEADERS = {
     "fibre/hdf5/h5_simple_1.h5": 2048,
     "fibre/hdf5/xdas_netcdf.nc": 2048,
     "fibre/hdf5/das_vader_1.jld2": 7000,  # user block, superblock, dDAS and data object headers, chunk start
+    "fibre/dts/febus_dts.h5": 4096,  # superblock, root attributes, group headers
+    "fibre/dss/neubrex_dss_forge.h5": 4096,
 }
 HANG_SECONDS = 20
 
