@@ -50,6 +50,7 @@ _BUILTIN_MODULES = (
     "tdms",
     "mseed",
     "sintela",
+    "sentek",
     "bandtable",
     "las",
     "csvtable",

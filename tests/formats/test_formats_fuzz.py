@@ -56,6 +56,7 @@ HEADERS = {
     "fibre/hdf5/das_vader_1.jld2": 7000,  # user block, superblock, dDAS and data object headers, chunk start
     "fibre/dts/febus_dts.h5": 4096,  # superblock, root attributes, group headers
     "fibre/dss/neubrex_dss_forge.h5": 4096,
+    "fibre/other/DASDMSShot00_20230328155653619.das": 73504,  # header, positions and stamps
 }
 HANG_SECONDS = 20
 
