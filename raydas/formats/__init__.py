@@ -51,6 +51,7 @@ _BUILTIN_MODULES = (
     "mseed",
     "sintela",
     "sentek",
+    "sor",
     "bandtable",
     "las",
     "csvtable",

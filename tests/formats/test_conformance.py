@@ -139,6 +139,7 @@ SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
     "febus-dts": ("fibre/dts/febus_dts.h5", "fibre/dts/febus_dts_1_C1_20250424_231747.h5"),
     "neubrex-rfs": ("fibre/dss/neubrex_dss_forge.h5",),
     "sentek-das": ("fibre/other/DASDMSShot00_20230328155653619.das",),
+    "sor": ("fibre/otdr/ofl100_1.sor", "fibre/otdr/ofl100_2.sor"),
     "raydas-chunks": (chunk_store,),
     "distpy-npy": (written_by_itself,),
     "witsml-fbe": (written_by_itself,),

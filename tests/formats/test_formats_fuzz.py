@@ -57,6 +57,7 @@ HEADERS = {
     "fibre/dts/febus_dts.h5": 4096,  # superblock, root attributes, group headers
     "fibre/dss/neubrex_dss_forge.h5": 4096,
     "fibre/other/DASDMSShot00_20230328155653619.das": 73504,  # header, positions and stamps
+    "fibre/otdr/ofl100_1.sor": 1322,  # map, parameter and event blocks, DataPts header
 }
 HANG_SECONDS = 20
 
