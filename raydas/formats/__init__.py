@@ -36,6 +36,7 @@ _BUILTIN_MODULES = (
     "neubrex",
     "neubrex_rfs",
     "febus_dts",
+    "febus_g1",
     "gdr",
     "dasdae",
     "xdas",

@@ -16,6 +16,7 @@ format (pandas for CSV; LAS 2.0 text as its standard lays it out).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 
 from raydas import formats
 from raydas.chunk import Chunk
+from raydas.errors import FormatError
 from raydas.formats.base import RecordInfo
 from raydas.timeutil import NS_PER_S, parse_iso
 
@@ -140,6 +142,11 @@ SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
     "neubrex-rfs": ("fibre/dss/neubrex_dss_forge.h5",),
     "sentek-das": ("fibre/other/DASDMSShot00_20230328155653619.das",),
     "sor": ("fibre/otdr/ofl100_1.sor", "fibre/otdr/ofl100_2.sor"),
+    "febus-g1-text": (
+        "fibre/dss/febg1_C1_2023-05-10T12.25.03+0000.bsl",
+        "fibre/dss/febus-g1-spectra_C1_2023-11-30T15.13.14+0000.mtx",
+    ),
+    "febus-g1-h5": ("fibre/dss/febus-g1-spectra_C2_2026-06-03T17.28.13+0200.mtx.h5",),
     "raydas-chunks": (chunk_store,),
     "distpy-npy": (written_by_itself,),
     "witsml-fbe": (written_by_itself,),
@@ -207,6 +214,9 @@ def test_windowed_read_is_the_slice_of_the_full_read(name, sample, request, tmp_
     url = sample_url(name, sample, request, tmp_path)
     for rec in scanned(name, url):
         n, c = rec.n_samples, rec.n_channels
+        if "frequency_mhz" in rec.attrs:  # spectra: (channel, time, frequency), refused as a 2-D series
+            check_spectra(name, url, rec)
+            continue
         full = formats.read_samples(rec, 0, n)
         assert full.dtype == np.float32 and full.shape == (c, n)
         windows = [
@@ -229,12 +239,33 @@ def test_scan_metadata_are_the_chunk_coordinates(name, sample, request, tmp_path
     url = sample_url(name, sample, request, tmp_path)
     fmt = formats.get_format(name)
     for index, rec in enumerate(scanned(name, url)):  # in the format's scan order, as Format.read counts records
+        if "frequency_mhz" in rec.attrs:
+            with pytest.raises(FormatError, match="holds Brillouin spectra"):
+                fmt.read(url, record=index)
+            continue
         whole = fmt.read(url, record=index)
         assert_coordinates(whole, rec, 0, rec.n_samples)
         i0, i1 = rec.n_samples // 4, max(rec.n_samples // 4 + 1, rec.n_samples // 2)
         t0 = rec.time_of(i0)
         t1 = rec.time_of(i1) if i1 < rec.n_samples else rec.end_ns
         assert_coordinates(fmt.read(url, t0, t1, record=index), rec, i0, i1)
+
+
+def check_spectra(name: str, url: str, rec: RecordInfo) -> None:
+    """A record of spectra: its 2-D read is refused naming the file; its windows of spectra are slices of all."""
+    with pytest.raises(FormatError, match=f"{re.escape(url)}: holds Brillouin spectra"):
+        formats.read_samples(rec, 0, rec.n_samples)
+    fmt = formats.get_format(name)
+    bins = rec.attrs["frequency_mhz"]["count"]
+    if rec.n_samples == 1:
+        full = fmt.read_spectra(rec)
+        assert full.shape == (rec.n_channels, 1, bins) and full.dtype == np.float32
+        np.testing.assert_array_equal(fmt.read_spectra(rec, slice(1, None, 3)), full[1::3])
+        return
+    full = fmt.read_spectra(rec)
+    assert full.shape == (rec.n_channels, rec.n_samples, bins) and full.dtype == np.float32
+    n = rec.n_samples
+    np.testing.assert_array_equal(fmt.read_spectra(rec, n // 3, n // 2, slice(1, None, 2)), full[1::2, n // 3 : n // 2])
 
 
 def assert_coordinates(chunk: Chunk, rec: RecordInfo, i0: int, i1: int) -> None:

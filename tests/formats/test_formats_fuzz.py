@@ -58,6 +58,8 @@ HEADERS = {
     "fibre/dss/neubrex_dss_forge.h5": 4096,
     "fibre/other/DASDMSShot00_20230328155653619.das": 73504,  # header, positions and stamps
     "fibre/otdr/ofl100_1.sor": 1322,  # map, parameter and event blocks, DataPts header
+    "fibre/dss/febg1_C1_2023-05-10T12.25.03+0000.bsl": 600,  # the Param header and the first values
+    "fibre/dss/febus-g1-spectra_C2_2026-06-03T17.28.13+0200.mtx.h5": 4096,
 }
 HANG_SECONDS = 20
 
