@@ -55,6 +55,7 @@ _BUILTIN_MODULES = (
     "sor",
     "bandtable",
     "las",
+    "geometry",
     "csvtable",
     # found by structure (one 2-D data set + coordinates), so tried after every vendor's HDF5 reader: keep it last
     "h5simple",
