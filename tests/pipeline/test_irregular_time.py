@@ -92,3 +92,30 @@ def test_commands_refuse_a_record_with_stamps_at_planning(command):
     with pytest.raises(PlanError, match="1 readings carry their own time stamps \\(a single reading\\)"):
         p.check_record(single)
     p.check_record(RecordInfo("memory://r", "test", 3, 6, 370.0, T0_NS, [0.0, 1.0, 2.0]))  # regular: served
+
+
+def test_in_a_run_the_stamped_record_fails_alone_at_planning(ray_session, fibre_data, tmp_path):
+    import json
+    import os
+
+    from raydas.config import RunConfig
+    from raydas.errors import RunFailed
+    from raydas.runtime import run
+
+    dts = str(fibre_data / "dts/febus_dts_1_C1_20250424_231747.h5")
+    fast = "synthetic://?seconds=2&rate=1000&channels=4"
+    graph = {
+        "command_list": [
+            {"name": "butter", "freq": 10.0, "order": 4, "uid": 1, "in_uid": 0},
+            {"name": "write_npy", "directory_out": "npy", "uid": 2, "in_uid": 1},
+        ]
+    }
+    (tmp_path / "graph.json").write_text(json.dumps(graph))
+    out = tmp_path / "out"
+    config = RunConfig(input=[fast, dts], output=str(out), processing=str(tmp_path / "graph.json"))
+    with pytest.raises(RunFailed) as err:
+        run(config, progress=False)
+    (failure,) = err.value.failures
+    assert failure.stage == "plan" and failure.file == dts
+    assert "needs a regular sample rate" in failure.error and "5 readings" in failure.error
+    assert len([f for f in os.listdir(out / "npy") if f[0].isdigit()]) == 2  # the synthetic record's chunks
