@@ -554,3 +554,33 @@ def test_float32_attributes_are_the_decimals_written_and_lengths_convert():
     assert metres_per("f.h5", b"meters", "x") == 1.0 and metres_per("f.h5", "ft", "x") == 0.3048
     with pytest.raises(FormatError, match=r"f\.h5: x is in unit 'furlong'"):
         metres_per("f.h5", "furlong", "x")
+
+
+#: sample -> (data set, stored time first), as the research notes found them (the JLD2 file: see its raw-byte test)
+STORED = {
+    "hdf5/neubrex_das_1.h5": ("Acoustic", True),
+    "hdf5/gdr_1.h5": ("DasRawData/RawData", True),
+    "hdf5/deformation_rate_event_1.hdf5": (None, True),  # the one patch's data set under /waveforms
+    "hdf5/dispersion_event.h5": (None, False),
+    "hdf5/h5_simple_1.h5": ("raw", True),
+    "hdf5/xdas_netcdf.nc": ("__values__", True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STORED))
+def test_a_time_window_is_the_h5py_hyperslab(fibre_data, name):
+    """raydas.read of [t0, t1) (times, not indices) equals h5py's hyperslab of those samples."""
+    path = fibre_data / name
+    rec = scan_one(path)
+    dataset, time_first = STORED[name]
+    i0, i1 = rec.n_samples // 3, rec.n_samples // 3 + max(2, rec.n_samples // 5)
+    chunk = formats.read(str(path), rec.time_of(i0), rec.time_of(i1))
+    with h5py.File(path, "r") as f:
+        if dataset is None:
+            (patch,) = list(f["waveforms"].values())
+            node = patch["data"]
+        else:
+            node = f[dataset]
+        expected = node[i0:i1, :].T if time_first else node[:, i0:i1]
+    assert chunk.start_ns == rec.time_of(i0) and chunk.data.shape == (rec.n_channels, i1 - i0)
+    np.testing.assert_array_equal(chunk.data, expected.astype(np.float32))
