@@ -186,9 +186,22 @@ class Run:
 
     def servable(self, records: list[RecordInfo]) -> list[RecordInfo]:
         """The records the pipeline can serve (:meth:`Pipeline.check_record`); each of the
-        others is a failure (stage ``plan``, its file and the reason), before any work."""
+        others is a failure (stage ``plan``, its file and the reason), before any work.
+        Without a pipeline (``ingest`` into the chunk store, which holds regular series),
+        a record with its own irregular time stamps is such a failure too."""
         if self.pipeline is None:
-            return records
+            kept = []
+            for record in records:
+                if record.regular:
+                    kept.append(record)
+                    continue
+                exc = PlanError(
+                    record.path,
+                    f"its {record.n_samples} readings carry their own time stamps; the chunk store holds regularly "
+                    "sampled series and raydas does not invent a regular rate for them",
+                )
+                self.report.failures.append(Failure.from_error("plan", exc, file=record.path))
+            return kept
         if not self._inputs_loaded:  # a saved model the graph reads, so that chunks are checked against it
             self.pipeline.load_inputs(OutputSink(self.config.output))
             self._inputs_loaded = True

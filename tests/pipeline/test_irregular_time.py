@@ -119,3 +119,18 @@ def test_in_a_run_the_stamped_record_fails_alone_at_planning(ray_session, fibre_
     assert failure.stage == "plan" and failure.file == dts
     assert "needs a regular sample rate" in failure.error and "5 readings" in failure.error
     assert len([f for f in os.listdir(out / "npy") if f[0].isdigit()]) == 2  # the synthetic record's chunks
+
+
+def test_ingest_into_the_chunk_store_refuses_the_stamped_record(ray_session, fibre_data, tmp_path):
+    from raydas.config import RunConfig
+    from raydas.errors import RunFailed
+    from raydas.runtime import run
+
+    rfs = str(fibre_data / "dss/neubrex_dss_forge.h5")
+    fast = "synthetic://?seconds=2&rate=1000&channels=4"
+    config = RunConfig(input=[fast, rfs], output=str(tmp_path / "unused"), store=str(tmp_path / "store"))
+    with pytest.raises(RunFailed) as err:
+        run(config, mode="ingest", progress=False)
+    (failure,) = err.value.failures
+    assert failure.stage == "plan" and failure.file == rfs
+    assert "6 readings carry their own time stamps; the chunk store holds regularly sampled series" in failure.error
