@@ -500,6 +500,12 @@ def write(data, url: str, format: str | None = None, **options) -> list[str]:
             known = ", ".join(f"{n} ({'/'.join(r.extensions)})" for n, r in writers().items())
             raise RaydasError(f"cannot tell the format to write {url!r} from its name; pass format= one of: {known}")
         writer = matches[0]
+    chunks = data.values() if isinstance(data, dict) else [data]
+    if any(getattr(c, "times_ns", None) is not None for c in chunks):
+        raise RaydasError(
+            f"cannot write {url!r} as {writer.name}: the data carry their own irregular time stamps "
+            "(Chunk.times_ns), and the format stores a regular sample interval that raydas would have to invent"
+        )
     return writer.write(data, url, **options)
 
 

@@ -134,3 +134,13 @@ def test_ingest_into_the_chunk_store_refuses_the_stamped_record(ray_session, fib
     (failure,) = err.value.failures
     assert failure.stage == "plan" and failure.file == rfs
     assert "6 readings carry their own time stamps; the chunk store holds regularly sampled series" in failure.error
+
+
+def test_a_chunk_with_stamps_is_not_written_as_a_regular_series(tmp_path):
+    from raydas import formats
+    from raydas.errors import RaydasError
+
+    chunk = Chunk(np.zeros((3, 6), np.float32), 0, dt=370.0, positions=[0.0, 1.0, 2.0], times_ns=STAMPS)
+    with pytest.raises(RaydasError, match=r"x\.sgy' as segy: the data carry their own irregular time stamps"):
+        formats.write(chunk, str(tmp_path / "x.sgy"))
+    assert not (tmp_path / "x.sgy").exists()
