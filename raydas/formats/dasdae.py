@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import FormatError
 from . import register
 from .base import RecordInfo, attr_number, attr_text, metres_per, quantity_of, run_key, time_runs
-from .hdf5 import HDF5Format, check_stored, numeric_dataset
+from .hdf5 import HDF5Format, check_complete, check_stored, numeric_dataset
 
 FORMAT_NAME = "DASDAE"
 VERSIONS = ("1",)
@@ -36,7 +36,7 @@ VERSIONS = ("1",)
 def _coordinate(url: str, group, dim: str, length: int) -> np.ndarray:
     """The 1-D coordinate data set ``_coord_<dim>`` of a patch, checked against its axis length."""
     coord = numeric_dataset(url, group, f"_coord_{dim}", ndim=1)
-    check_stored(url, coord)
+    check_complete(url, coord)
     if coord.shape[0] != length:
         raise FormatError(url, f"{coord.name} has {coord.shape[0]} values for an axis of {length}")
     return coord

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import FormatError
 from . import register
 from .base import RecordInfo, attr_number, attr_text, epoch_ns, reading_interval
-from .hdf5 import HDF5Format, check_stored, numeric_dataset
+from .hdf5 import HDF5Format, check_complete, check_stored, numeric_dataset
 
 DATA, TIME, DISTANCE = "Data/Temperature", "Data/Time", "Data/Distance"
 
@@ -51,6 +51,8 @@ class FebusDTSFormat(HDF5Format):
         check_stored(url, data)
         times = numeric_dataset(url, h5, TIME, ndim=(1, 2))
         distance = numeric_dataset(url, h5, DISTANCE, ndim=1)
+        check_complete(url, times)
+        check_complete(url, distance)
         n_time, n_chan = data.shape
         if times.shape[0] != n_time or (times.ndim == 2 and times.shape[1] != 1):
             raise FormatError(url, f"{TIME} has shape {times.shape}; {DATA} {data.shape} needs ({n_time}, 1)")

@@ -38,7 +38,7 @@ from ..errors import FormatError
 from ..fsutil import url_to_fs
 from . import register
 from .base import Format, Probe, RecordInfo, attr_number, epoch_ns, open_h5, reading_interval
-from .hdf5 import HDF5Format, check_stored, hdf5_errors, numeric_dataset
+from .hdf5 import HDF5Format, check_complete, check_stored, hdf5_errors, numeric_dataset
 
 #: a G1 text file larger than this is no G1 text file (the samples are 150-500 kB)
 MAX_TEXT_BYTES = 256 * 2**20
@@ -215,6 +215,8 @@ class FebusG1SpectraFormat(HDF5Format):
         n_time, n_dist, n_freq = mtx.shape
         distances = numeric_dataset(url, h5, "distances", ndim=1)
         starts = numeric_dataset(url, h5, "start_times", ndim=1)
+        check_complete(url, distances)
+        check_complete(url, starts)
         if distances.shape[0] != n_dist or starts.shape[0] != n_time:
             raise FormatError(
                 url,

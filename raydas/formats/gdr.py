@@ -37,7 +37,7 @@ from .base import (
     run_key,
     time_runs,
 )
-from .hdf5 import HDF5Format, check_stored, numeric_dataset
+from .hdf5 import HDF5Format, check_complete, check_stored, numeric_dataset
 
 ACQUISITION = "DasMetadata/Interrogator/Acquisition"
 DATA = "DasRawData/RawData"
@@ -92,7 +92,7 @@ class GDRFormat(HDF5Format):
         time_first = axis_order_from_names(dims, url, int(n_declared) if n_declared is not None else None, data.shape)
         n_time, n_chan = data.shape if time_first else data.shape[::-1]
         times = numeric_dataset(url, h5, TIMES, ndim=1)
-        check_stored(url, times)
+        check_complete(url, times)
         if times.shape[0] != n_time:
             raise FormatError(url, f"{TIMES} has {times.shape[0]} times for {n_time} samples")
         rate = _number(url, acq, "AcquisitionSampleRate")

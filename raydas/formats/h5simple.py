@@ -30,7 +30,7 @@ from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
 from .base import RecordInfo, run_key, time_runs
-from .hdf5 import HDF5Format, check_stored, numeric_dataset
+from .hdf5 import HDF5Format, check_complete, check_stored, numeric_dataset
 
 #: ns per unit of a time coordinate, tried in this order on its first value
 TIME_SCALES = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
@@ -103,7 +103,7 @@ class SimpleHDF5Format(HDF5Format):
         times, unit, axis = candidates[0]
         data = numeric_dataset(url, h5, data.name)
         check_stored(url, data)
-        check_stored(url, times)
+        check_complete(url, times)
         time_first = axis == 0
         n_time, n_chan = data.shape if time_first else data.shape[::-1]
         values = np.asarray(times[()], dtype=np.float64)
@@ -111,7 +111,7 @@ class SimpleHDF5Format(HDF5Format):
         stamps = np.round(values * TIME_SCALES[unit]).astype(np.int64)
         others = [c for c in coords if c is not times and c.shape[0] == n_chan]
         for coord in others:
-            check_stored(url, coord)
+            check_complete(url, coord)
         others = [c for c in others if _increasing(c)]
         positions = np.asarray(others[0][()], dtype=np.float64) if len(others) == 1 else np.arange(n_chan, dtype=float)
         return [

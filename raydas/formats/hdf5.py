@@ -135,6 +135,28 @@ def check_stored(url: str, dataset) -> None:
         raise FormatError(url, f"data set {dataset.name} declares {dataset.shape} values but stores none")
 
 
+def check_complete(url: str, dataset) -> None:
+    """Refuse a data set a scan reads whole (a time or position array) unless all
+    its declared values are stored: :func:`check_stored`, and for chunked data
+    every chunk allocated. A chunked array declaring a billion values with one
+    chunk written would otherwise be read as a billion fill values.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, the data set, the chunks it declares and those it stores.
+    """
+    check_stored(url, dataset)
+    if dataset.chunks is None or not dataset.size:
+        return
+    declared = int(np.prod([-(-n // c) for n, c in zip(dataset.shape, dataset.chunks)], dtype=np.float64))
+    stored = int(dataset.id.get_num_chunks())
+    if stored < declared:
+        raise FormatError(
+            url, f"data set {dataset.name} declares {dataset.shape} values in {declared} chunks but stores {stored}"
+        )
+
+
 def read_window(dataset, time_first: bool, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
     """Samples ``[start, stop)`` x ``channels`` of a 2-D HDF5 data set as a
     float32 ``(channel, time)`` array, reading only that hyperslab.

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import FormatError
 from . import register
 from .base import RecordInfo, attr_text, epoch_ns, quantity_of, reading_interval
-from .hdf5 import HDF5Format, check_stored, numeric_dataset, read_window
+from .hdf5 import HDF5Format, check_complete, check_stored, numeric_dataset, read_window
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 #: Neubrex's marker of an invalid point (float32 bits 0xC8602585)
@@ -74,12 +74,17 @@ class NeubrexRFSFormat(HDF5Format):
         check_stored(url, data)
         n_time, n_chan = data.shape
         depth = numeric_dataset(url, h5, "depth", ndim=1)
+        check_complete(url, depth)
         if depth.shape[0] != n_chan:
             raise FormatError(url, f"depth has {depth.shape[0]} points for {n_chan} columns of data")
         if "stamps_unix" in h5:
             unix = numeric_dataset(url, h5, "stamps_unix", ndim=1)
+            check_complete(url, unix)
             stamps, source = epoch_ns(url, unix[()], 1e-6, "stamps_unix"), "stamps_unix"
         else:
+            if h5["stamps"].shape != (n_time,):
+                raise FormatError(url, f"stamps has shape {h5['stamps'].shape}; data {data.shape} needs ({n_time},)")
+            check_complete(url, h5["stamps"])
             stamps = _local_stamps(url, h5["stamps"][()], attr_text(data.attrs.get("TimeZoneFormat", "+00:00")))
             source = "stamps"
         if stamps.shape[0] != n_time:

@@ -216,3 +216,20 @@ def _detects(fmt, path) -> bool:
             return bool(fmt.detect(probe))
         except Exception:
             return False
+
+
+def test_a_sparse_time_array_declaring_a_billion_readings_is_refused_without_reading_it(tmp_path):
+    """Chunked arrays with a chunk written declare what they like: a time array read whole at scan must
+    have every chunk stored, or the scan would read a billion fill values."""
+    path = tmp_path / "sparse.h5"
+    n = 10**9
+    with h5py.File(path, "w") as f:
+        f.attrs["device"] = np.bytes_(b"DTS")
+        temperature = f.create_dataset("Data/Temperature", shape=(n, 4), chunks=(1, 4), dtype=np.float64)
+        temperature[0] = 20.0
+        times = f.create_dataset("Data/Time", shape=(n, 1), chunks=(1024, 1), dtype=np.float64)
+        times[0] = 1.7e9
+        f.create_dataset("Data/Distance", data=np.arange(4.0))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(FormatError, match=r"sparse\.h5: data set /Data/Time declares \(1000000000, 1\) values in "):
+        formats.scan_file(str(path))
