@@ -1,6 +1,6 @@
 """Property test: damaged headers of the real sample files (SEG-Y, HDF5 of
 every vendor, TDMS, miniSEED, Sintela protobuf, and the fibre samples: DAS
-HDF5, xdas NetCDF, DASVader JLD2) are either read or refused
+HDF5, xdas NetCDF, DASVader JLD2, Sentek, DTS/DSS HDF5 and text, OTDR) are either read or refused
 with the project's own error (a RaydasError naming the file); no reader may
 crash with another exception or hang.
 
@@ -59,6 +59,9 @@ HEADERS = {
     "fibre/other/DASDMSShot00_20230328155653619.das": 73504,  # header, positions and stamps
     "fibre/otdr/ofl100_1.sor": 1322,  # map, parameter and event blocks, DataPts header
     "fibre/dss/febg1_C1_2023-05-10T12.25.03+0000.bsl": 600,  # the Param header and the first values
+    "fibre/dss/febus-g1-spectra_C1_2023-11-30T15.13.14+0000.mtx": 5000,  # the header and the first spectrum
+    "fibre/dts/febus_dts_1_C1_20250424_231747.h5": 4096,
+    "fibre/otdr/ofl100_2.sor": 1219,
     "fibre/dss/febus-g1-spectra_C2_2026-06-03T17.28.13+0200.mtx.h5": 4096,
 }
 HANG_SECONDS = 20
