@@ -53,9 +53,7 @@ def testdata() -> Path:
 def restamped(template: bytes, n_traces: int, trace_bytes: int, when: dt.datetime) -> bytes:
     """``template`` (a SEG-Y file) with every trace header's start time set to ``when`` (UTC, whole seconds)."""
     out = bytearray(template)
-    fields = np.array(
-        [when.year, when.timetuple().tm_yday, when.hour, when.minute, when.second], dtype=">i2"
-    ).tobytes()
+    fields = np.array([when.year, when.timetuple().tm_yday, when.hour, when.minute, when.second], dtype=">i2").tobytes()
     for i in range(n_traces):
         at = TEXT_AND_BINARY + i * trace_bytes + 156  # bytes 157-166: year, day, hour, minute, second
         out[at : at + len(fields)] = fields
@@ -142,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, report = raydas_pass(folder, catalogue_url)
                 times["raydas"].append(seconds)
         if len(report.scanned) != args.files or report.errors:
-            raise RuntimeError(f"raydas indexed {len(report.scanned)} of {args.files} files with {report.errors} errors")
+            found = len(report.scanned)
+            raise RuntimeError(f"raydas indexed {found} of {args.files} files with {report.errors} errors")
         if not args.no_dascore:
             times["dascore"].append(dascore_pass(folder))
         from raydas.catalogue import Catalogue
@@ -180,17 +179,21 @@ def main(argv: list[str] | None = None) -> int:
             f"{med['limit'] / med[key] * (files / args.files):.3f} |"
         )
     text = "\n".join(lines)
-    last = f"index_vs_limit={index_vs_limit:.3f} index_vs_dascore={index_vs_dascore:.3f} update_vs_index={update_vs_index:.3f}"
+    last = (
+        f"index_vs_limit={index_vs_limit:.3f} index_vs_dascore={index_vs_dascore:.3f} "
+        f"update_vs_index={update_vs_index:.3f}"
+    )
     print(text)
     print(last)
     if args.results:
         import dascore
 
+        stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+        cpu = platform.processor() or platform.machine()
         with open(args.results, "a") as fh:
             fh.write(
-                f"\n## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC - index ({args.files} files, {args.runs} timed passes "
-                "per side, DASCore 1)\n\n"
-                f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.platform()}\n"
+                f"\n## {stamp} - index ({args.files} files, {args.runs} timed passes per side, DASCore 1)\n\n"
+                f"- machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}\n"
                 f"- versions: python {platform.python_version()}, dascore {dascore.__version__}\n"
                 f"- load average before: {', '.join(f'{x:.1f}' for x in load_before)}; after: "
                 f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (shared machine)\n\n{text}\n\n"
