@@ -11,8 +11,9 @@ Cases (sizes for the full run; ``--quick`` shrinks them to finish in about a min
    same rows written), distpy 1.32.3 on its own Python 3.8 stack (its float64
    ingest layout, ``parallel_flag=1, ncpu=2``), and DASCore's ``dft`` route.
 2. **Ingest.** A SEG-Y file (raydas's SEG-Y writer, IEEE float32) and a PRODML v2.1 HDF5 file
-   (h5py) of 320 MB each into the chunk store with ``raydas ingest``, against
-   reading the same bytes raw (``cat`` to /dev/null; one h5py read).
+   (h5py) of 320 MB each into the chunk store with ``raydas ingest`` (both
+   cores), against ``cp`` of the same file to the same disk: ingest reads,
+   decodes, checksums and writes, so its limit is a copy.
 3. **Scaling.** 1 and 2 processor actors; chunks of 1, 5 and 30 s.
 4. **Start-up.** Time to first output of a one-file ``raydas run`` (the CLI, a
    small SEG-Y file) with a private Ray against one attached to a Ray kept
@@ -34,7 +35,7 @@ How it is timed (honestly, the same way for every side):
   clock, like a warm pool); the row "actors started in the run" includes it.
 * Throughput ratios are ratios of median wall times on the same work.
 
-The last line printed is ``fbe_vs_limit=<r> fbe_vs_distpy=<r> ingest_vs_read=<r> attach_vs_private=<r>``
+The last line printed is ``fbe_vs_limit=<r> fbe_vs_distpy=<r> ingest_vs_copy=<r> attach_vs_private=<r>``
 (``nan`` where a side could not run; a message says why). Full runs are appended
 to ``benchmarks/RESULTS.md`` with the date, machine and versions.
 """
@@ -307,27 +308,19 @@ def dascore_side(w: data.Workload, store: str, out: str, notes: list[str], skip:
     )
 
 
-def raw_read_side(name: str, path: str, how: str, samples: int) -> Side:
+def copy_side(name: str, path: str, dest: str, samples: int) -> Side:
+    """``cp`` of the file to ``dest`` (beside the chunk store, the same disk): the
+    limit of ingest, which reads, decodes, checksums and writes the same bytes."""
     nbytes = os.path.getsize(path)
-    if how == "cat":
 
-        def one_pass() -> float:
-            t0 = time.perf_counter()
-            subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
-            return time.perf_counter() - t0
+    def one_pass() -> float:
+        if os.path.exists(dest):
+            os.remove(dest)
+        t0 = time.perf_counter()
+        subprocess.run(["cp", path, dest], check=True)
+        return time.perf_counter() - t0
 
-        config = "cat file > /dev/null"
-    else:
-        import h5py
-
-        def one_pass() -> float:
-            t0 = time.perf_counter()
-            with h5py.File(path, "r") as h5:
-                h5["Acquisition/Raw[0]/RawData"][...]
-            return time.perf_counter() - t0
-
-        config = "one h5py read of RawData"
-    return Side("ingest", name, config, samples, nbytes, one_pass)
+    return Side("ingest", name, "cp file to the store's disk", samples, nbytes, one_pass)
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
@@ -534,11 +527,11 @@ def main(argv: list[str] | None = None) -> int:
             f"PRODML {os.path.getsize(prodml_path) / 1e6:.0f} MB"
         )
         ingest = [
-            raw_read_side("SEG-Y raw read", segy_path, "cat", n_ingest),
+            copy_side("SEG-Y copy", segy_path, str(work / "copy.sgy"), n_ingest),
             raydas_ingest_side(
                 "SEG-Y ingest", segy_path, str(work / "store-segy"), os.path.getsize(segy_path), n_ingest
             ),
-            raw_read_side("PRODML raw read", prodml_path, "h5py", n_ingest),
+            copy_side("PRODML copy", prodml_path, str(work / "copy.h5"), n_ingest),
             raydas_ingest_side(
                 "PRODML ingest", prodml_path, str(work / "store-prodml"), os.path.getsize(prodml_path), n_ingest
             ),
@@ -615,8 +608,8 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     def ref_of(side: Side) -> Side | None:
-        if side.case == "ingest":  # each format against the raw read of the same file
-            return by_name[("ingest", side.name.replace(" ingest", " raw read"))]
+        if side.case == "ingest":  # each format against a copy of the same file
+            return by_name[("ingest", side.name.replace(" ingest", " copy"))]
         return refs.get(side.case)
 
     sides = fbe + ingest + scaling + starts
@@ -624,22 +617,22 @@ def main(argv: list[str] | None = None) -> int:
     fbe_vs_limit = ratio(by_name[("fbe", "limit")], raydas_fbe)
     fbe_vs_distpy = ratio(by_name[("fbe", "distpy")], raydas_fbe)
     fbe_vs_dascore = ratio(by_name[("fbe", "dascore")], raydas_fbe)
-    read = [by_name[("ingest", "SEG-Y raw read")], by_name[("ingest", "PRODML raw read")]]
+    copies = [by_name[("ingest", "SEG-Y copy")], by_name[("ingest", "PRODML copy")]]
     ing = [by_name[("ingest", "SEG-Y ingest")], by_name[("ingest", "PRODML ingest")]]
-    if all(s.times for s in read + ing):
-        ingest_vs_read = sum(s.median for s in read) / sum(s.median for s in ing)
+    if all(s.times for s in copies + ing):
+        ingest_vs_copy = sum(s.median for s in copies) / sum(s.median for s in ing)
     else:
-        ingest_vs_read = math.nan
-    per_format = ", ".join(f"{a.name.split()[0]} {fmt_ratio(ratio(a, b))}" for a, b in zip(read, ing))
+        ingest_vs_copy = math.nan
+    per_format = ", ".join(f"{a.name.split()[0]} {fmt_ratio(ratio(a, b))}" for a, b in zip(copies, ing))
     text = table(sides, ref_of)
     mach, vers = machine(), versions()
     load_after = os.getloadavg()
     summary = [
         f"raydas FBE vs limit: {fmt_ratio(fbe_vs_limit)} (target >= 0.8); vs distpy: {fmt_ratio(fbe_vs_distpy)}x "
         f"(target >= 6); vs DASCore: {fmt_ratio(fbe_vs_dascore)}x",
-        f"ingest vs raw read: {fmt_ratio(ingest_vs_read)} (target >= 0.5; per format: {per_format})",
+        f"ingest vs copy: {fmt_ratio(ingest_vs_copy)} (target >= 0.8; per format: {per_format})",
         f"Ray start {ray_seconds:.2f} s, excluded from every timing but the start-up case's",
-        "x ref = reference median / row median (throughput ratio): the limit for fbe, the raw read of the same "
+        "x ref = reference median / row median (throughput ratio): the limit for fbe, a cp of the same "
         "file for ingest, 2 actors with 1-s chunks for scaling, the private Ray for start-up (how many times "
         "sooner the first output comes)",
     ]
@@ -656,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"appended to {results_md}")
     print(
         f"fbe_vs_limit={fmt_ratio(fbe_vs_limit)} fbe_vs_distpy={fmt_ratio(fbe_vs_distpy)} "
-        f"ingest_vs_read={fmt_ratio(ingest_vs_read)} attach_vs_private={fmt_ratio(start_ratio)}"
+        f"ingest_vs_copy={fmt_ratio(ingest_vs_copy)} attach_vs_private={fmt_ratio(start_ratio)}"
     )
     return 0
 

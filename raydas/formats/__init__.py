@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from .. import fsutil
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
-from ..fsutil import is_local
 from ..plugins import load_modules_and_plugins
 from . import isolation
 from .base import Format, Probe, RecordInfo
@@ -266,8 +265,8 @@ def scan_file(url: str, options: ScanOptions | str | None = None, *, format: str
     into a FormatError that names the file.
 
     One :class:`Probe` serves detection and scan: the file's first bytes are
-    read once, and an HDF5 file is opened once. Local HDF5 files are scanned
-    in a helper process (:mod:`raydas.formats.isolation`, the probe and its
+    read once, and an HDF5 file is opened once. HDF5 files (local or remote)
+    are scanned in a helper process (:mod:`raydas.formats.isolation`, the probe and its
     first bytes handed over), so a damaged one cannot hang the scan.
 
     Parameters
@@ -285,18 +284,18 @@ def scan_file(url: str, options: ScanOptions | str | None = None, *, format: str
         records = source.scan_url(url)
     else:
         probe = Probe(url)
-        if _is_local_hdf5(probe):
+        if _is_hdf5_file(probe):
             records = isolation.run_guarded(url, _scan_probe, probe, options.format)
         else:
             records = _scan_probe(probe, options.format)
     return [options.apply(r) for r in records]
 
 
-def _is_local_hdf5(probe: Probe) -> bool:
-    """True for a local file whose first bytes are HDF5's signature. An input
-    that cannot be read is not: its scan then says why."""
+def _is_hdf5_file(probe: Probe) -> bool:
+    """True for a file (local or remote, not in memory) whose first bytes are HDF5's signature.
+    An input that cannot be read is not: its scan then says why."""
     try:
-        return is_local(probe.fs) and not probe.is_dir and probe.is_hdf5
+        return isolation.can_isolate(probe.fs) and not probe.is_dir and probe.is_hdf5
     except OSError:
         return False
 

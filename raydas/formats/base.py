@@ -214,8 +214,9 @@ class Probe:
     def head(self) -> bytes:
         if self.is_dir:
             return b""
-        with self.fs.open(self.path, "rb") as fh:
-            return fh.read(self.HEAD_BYTES)
+        # one ranged read: opening a remote file with its default cache would fetch
+        # many megabytes ahead for these few kilobytes
+        return bytes(self.fs.cat_file(self.path, start=0, end=self.HEAD_BYTES))
 
     @property
     def name(self) -> str:
@@ -247,6 +248,12 @@ class Probe:
         self.close()
 
 
+#: bytes fetched ahead of each read of a remote HDF5 file: small, because h5py
+#: reads metadata in many small scattered pieces and data in whole contiguous
+#: runs or HDF5 chunks (a remote store's default block is tens of megabytes)
+REMOTE_BLOCK_BYTES = 16 * 1024
+
+
 def open_h5(url: str):
     """Open an HDF5 file read-only from a local path or any fsspec URL."""
     import h5py
@@ -255,7 +262,7 @@ def open_h5(url: str):
     try:
         if is_local(fs):
             return h5py.File(path, "r")
-        return h5py.File(fs.open(path, "rb", cache_type="readahead"), "r")
+        return h5py.File(fs.open(path, "rb", cache_type="readahead", block_size=REMOTE_BLOCK_BYTES), "r")
     except OSError as exc:
         raise FormatError(url, f"cannot be opened as HDF5 ({exc})") from exc
 

@@ -19,10 +19,10 @@ import io
 import json
 import posixpath
 import re
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 
 from ..chunk import Chunk
 from ..errors import FormatError
@@ -46,11 +46,17 @@ def npy_parts(array: np.ndarray) -> list:
 
 
 def checksum(payload) -> str:
-    """``crc32:<hex>`` of bytes, or of a list of buffers taken one after the other."""
-    crc = 0
+    """``xxh3_64:<hex>`` (xxHash XXH3, 64 bits) of bytes, or of a list of
+    buffers taken one after the other: the digest of the file's bytes.
+
+    XXH3 rather than CRC-32: ingest checksums every byte it writes, and CRC-32
+    (about 1.7 GB/s) took as long as writing the file; XXH3 runs at memory
+    speed. Stores written before carry ``crc32:<hex>``.
+    """
+    digest = xxhash.xxh3_64()
     for part in payload if isinstance(payload, (list, tuple)) else [payload]:
-        crc = zlib.crc32(part, crc)
-    return f"crc32:{crc:08x}"
+        digest.update(part)
+    return f"xxh3_64:{digest.hexdigest()}"
 
 
 def load_npy(url: str, mmap: bool = True) -> np.ndarray:

@@ -18,6 +18,8 @@ import contextlib
 import numpy as np
 
 from ..errors import FormatError, RaydasError
+from ..fsutil import is_local, url_to_fs
+from . import isolation
 from .base import Format, Probe, RecordInfo, as_float32, open_h5, required_number, time_major_to_float32
 
 
@@ -64,6 +66,17 @@ class HDF5Format(Format):
         FormatError
             Naming the file, when it cannot be opened or its content is damaged.
         """
+        fs = url_to_fs(record.path)[0]
+        if not is_local(fs) and isolation.can_isolate(fs):
+            # a remote file is read in the helper process, with its timeout, so a
+            # damaged one (or a stalled transfer) fails alone instead of hanging the actor
+            return isolation.run_guarded(
+                record.path, _read_here, self.name, record, start, stop, channels, what="reading its samples"
+            )
+        return self.read_here(record, start, stop, channels)
+
+    def read_here(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        """:meth:`read_samples` in this process, unguarded (the helper process calls this)."""
         with hdf5_errors(record.path), open_h5(record.path) as h5:
             return self.read_hdf5(h5, record, start, stop, channels)
 
@@ -209,3 +222,10 @@ def hdf5_errors(url: str):
         raise FormatError(
             url, f"HDF5 content is damaged or not as the format says ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _read_here(format_name: str, record: RecordInfo, start: int, stop: int, channels: slice) -> np.ndarray:
+    """The helper process's side of a guarded remote read (module level: pickled by name)."""
+    from . import get_format
+
+    return get_format(format_name).read_here(record, start, stop, channels)

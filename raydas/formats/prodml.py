@@ -232,11 +232,18 @@ class ProdmlFormat(HDF5Format):
 
 
 # --- writing ------------------------------------------------------------------------
+#: bytes of one HDF5 chunk of the RawData raydas writes (all loci, as many
+#: samples as fit): small enough that a windowed read from a remote store
+#: fetches little beyond its window (an HDF5 chunk is fetched whole)
+WRITE_CHUNK_BYTES = 128 * 1024
+
+
 def write_prodml(chunk, url: str) -> list[str]:
     """Write a Chunk as PRODML v2.1 HDF5 (attribute spellings of v2.1: ``<Name>.uom``).
 
     ``/Acquisition/Raw[0]/RawData`` holds the samples as float32 ``(time, locus)``
-    and ``RawDataTime`` the time of every sample in microseconds since 1970 (UTC).
+    and ``RawDataTime`` the time of every sample in microseconds since 1970 (UTC);
+    RawData is stored in HDF5 chunks of :data:`WRITE_CHUNK_BYTES` (whole time rows).
     Positions are written as PRODML defines them, ``(StartLocusIndex + i) *
     SpatialSamplingInterval``, so they are rounded to that grid.
     """
@@ -278,7 +285,8 @@ def write_prodml(chunk, url: str) -> list[str]:
         raw.attrs["RawDataUnit"] = ascii_attr(chunk.units)
         raw.attrs["NumberOfLoci"] = np.int32(n_loci)
         raw.attrs["StartLocusIndex"] = np.int32(start_locus)
-        dset = raw.create_dataset("RawData", data=data.T, chunks=(min(n_time, 4096) or 1, n_loci or 1))
+        rows = min(n_time, max(1, WRITE_CHUNK_BYTES // (4 * max(n_loci, 1)))) or 1
+        dset = raw.create_dataset("RawData", data=data.T, chunks=(rows, n_loci or 1))
         dset.attrs["Dimensions"] = np.array([b"time", b"locus"])
         dset.attrs["PartStartTime"] = ascii_attr(first)
         dset.attrs["PartEndTime"] = ascii_attr(last)

@@ -16,10 +16,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import limit  # noqa: E402
 
-LAST_LINE = re.compile(
-    r"^fbe_vs_limit=(nan|\d+\.\d+) fbe_vs_distpy=(nan|\d+\.\d+) ingest_vs_read=(nan|\d+\.\d+) "
-    r"attach_vs_private=(nan|\d+\.\d+)$"
-)
+LAST_LINE = re.compile(r"^\w+=(nan|\d+\.\d+)( \w+=(nan|\d+\.\d+))*$")
+#: the ratios the last line must give (more may follow)
+RATIOS = ("fbe_vs_limit", "fbe_vs_distpy", "ingest_vs_copy", "attach_vs_private")
 
 
 def _reference_band_rms(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
@@ -76,7 +75,9 @@ def test_quick_benchmark_ends_with_the_ratio_line(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert LAST_LINE.match(lines[-1]), lines[-5:]
+    assert set(RATIOS) <= {pair.split("=")[0] for pair in lines[-1].split()}, lines[-1]
     assert "| fbe | raydas |" in done.stdout and "| ingest | SEG-Y ingest |" in done.stdout
+    assert "| ingest | SEG-Y copy |" in done.stdout
     assert "| startup | attached (raydas up) |" in done.stdout
     assert "GPU run pending" in done.stdout
     assert not any(tmp_path.iterdir())  # the data folder is cleaned up
