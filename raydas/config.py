@@ -261,6 +261,22 @@ class RayOptions(BaseModel):
         return value if value is None else check_not_reserved(value)
 
 
+class GeometryConfig(BaseModel):
+    """A channel geometry table for a run (see :mod:`raydas.geometry`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(description="the CSV table (path or URL): channel, X, Y, Z per row")
+    first_channel: int = Field(
+        0, description="the table's channel number of each record's first channel (the next count up)"
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _no_credentials_in_url(cls, value):
+        return _no_credentials(value)
+
+
 class RunConfig(BaseModel):
     """A raydas run: where data come from, how they are processed, where results go."""
 
@@ -275,6 +291,9 @@ class RunConfig(BaseModel):
     sample_rate: float | None = Field(None, gt=0, description="override the sample rate of every record (Hz)")
     assumed_sample_rate: float | None = Field(
         None, gt=0, description="sample rate for records that do not state one (distpy's prf)"
+    )
+    geometry: GeometryConfig | None = Field(
+        None, description="channel geometry table (channel -> X, Y, Z CSV) attached to every record"
     )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
     nan_policy: NanPolicy = Field(
@@ -445,6 +464,8 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
                 "output": resolve_path(base, cfg.output),
                 "store": resolve_path(base, cfg.store),
                 "processing": resolve_path(base, cfg.processing) if isinstance(cfg.processing, str) else cfg.processing,
+                "geometry": cfg.geometry
+                and cfg.geometry.model_copy(update={"file": resolve_path(base, cfg.geometry.file)}),
             }
         )
     return cfg

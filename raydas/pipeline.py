@@ -583,6 +583,7 @@ class Pipeline:
                 data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))
         values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
         remaining = {uid: len(nodes) for uid, nodes in self.consumers.items()}
+        channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"]) if "channel_xyz" in chunk.attrs else None
         for node in self.order:
             cmd = node.command
             primary = values[node.in_uid]
@@ -603,6 +604,7 @@ class Pipeline:
                 stem=chunk.stem,
                 sink=sink,
                 cache=primary.cache,
+                channel_xyz=channel_xyz,
             )
             t0 = time.perf_counter()
             try:

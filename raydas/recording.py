@@ -211,6 +211,7 @@ class ChunkPlan:
             gauge_length=self.gauge_length,
             source=";".join(self.sources),
             index=self.index,
+            attrs=_channel_coordinates(self.pieces[0][0]),
         )
 
 
@@ -247,3 +248,11 @@ def plan_chunks(
                 )
             )
     return plans
+
+
+def _channel_coordinates(record: RecordInfo) -> dict:
+    """The chunk attributes that carry a record's channel coordinates (X, Y, Z
+    per channel, from a geometry table), if it has them."""
+    if "channel_xyz" not in record.attrs:
+        return {}
+    return {"channel_xyz": record.attrs["channel_xyz"], "geometry": record.attrs.get("geometry", "")}

@@ -141,6 +141,9 @@ class Context:
     cache
         Per-input scratch shared by consumers of the same value (e.g. the power
         spectrum of an FFT, computed once for every band command).
+    channel_xyz
+        ``(positions, xyz)`` of the chunk's channels when a geometry table gave
+        them coordinates (see :meth:`coordinates`), else None.
     """
 
     sample_rate: float
@@ -151,10 +154,28 @@ class Context:
     stem: str = ""
     sink: Any = None
     cache: dict = field(default_factory=dict)
+    channel_xyz: tuple | None = None
 
     @property
     def positions(self) -> np.ndarray:
         return self.meta.positions
+
+    def coordinates(self) -> np.ndarray | None:
+        """X, Y, Z (the geometry table's units, usually m) of the channels of
+        the primary input, shape ``(n_channels, 3)``: each channel's position
+        along the fibre is matched to a channel of the chunk (NaN where none
+        matches, e.g. after a command averaged channels). None when the chunk
+        has no geometry or axis 0 is not channels."""
+        if self.channel_xyz is None or self.positions is None:
+            return None
+        known, xyz = self.channel_xyz
+        wanted = np.asarray(self.positions, dtype=np.float64).reshape(-1)
+        order = np.argsort(known)
+        where = np.clip(np.searchsorted(known[order], wanted), 0, len(known) - 1)
+        match = order[where]
+        out = np.asarray(xyz, dtype=np.float64)[match].copy()
+        out[np.abs(known[match] - wanted) > 1e-6] = np.nan
+        return out
 
     @property
     def dt(self) -> float:

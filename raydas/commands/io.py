@@ -50,7 +50,8 @@ class Writer(Command):
 class WriteNpy(Writer):
     name = "write_npy"
     description = (
-        "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy); pass it on."
+        "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy, and "
+        "coordinates.npy when a geometry table gave the channels X, Y, Z); pass it on."
     )
     suffix = "npy"
     changed_from_distpy = "time.npy holds seconds from the chunk start (distpy wrote sample indices)."
@@ -64,8 +65,9 @@ class WriteNpy(Writer):
         host = to_host(x)
         depth = ctx.positions if ctx.positions is not None and len(ctx.positions) == host.shape[0] else None
         seconds = np.arange(host.shape[1]) * ctx.meta.dt if ctx.meta.dt is not None and host.ndim == 2 else None
+        xyz = ctx.coordinates() if depth is not None else None
         for path, payload in npy_folder_files(
-            self.params.directory_out, f"{ctx.stem}.npy", host, depth, seconds
+            self.params.directory_out, f"{ctx.stem}.npy", host, depth, seconds, xyz
         ).items():
             ctx.sink.write(path, payload)
         return x

@@ -19,9 +19,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import fsutil
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
+from ..geometry import ChannelGeometry, looks_like_geometry
 from ..plugins import load_modules_and_plugins
 from . import isolation
 from .base import Format, Probe, RecordInfo
@@ -54,7 +57,6 @@ _BUILTIN_MODULES = (
     "sor",
     "bandtable",
     "las",
-    "geometry",
     "csvtable",
     # found by structure (one 2-D data set + coordinates), so tried after every vendor's HDF5 reader: keep it last
     "h5simple",
@@ -113,11 +115,20 @@ class ScanOptions:
         Sample rate (Hz) of the records whose format does not state one
         (:attr:`Format.states_sample_rate` False, e.g. distpy's npy folders);
         distpy's ``prf``.
+    geometry
+        A channel geometry table (:func:`raydas.geometry.read_geometry`): each
+        record's channels get its X, Y, Z (``record.attrs["channel_xyz"]``,
+        ``(n_channels, 3)``, NaN where the table has none).
+    first_channel
+        The table's channel number of each record's first channel (the next
+        channels count up from it).
     """
 
     format: str | None = None
     sample_rate: float | None = None
     assumed_sample_rate: float | None = None
+    geometry: ChannelGeometry | None = None
+    first_channel: int = 0
 
     @classmethod
     def of(cls, options: ScanOptions | str | None = None, format: str | None = None) -> ScanOptions:
@@ -127,12 +138,16 @@ class ScanOptions:
         return cls(format=format or options)
 
     def apply(self, record: RecordInfo) -> RecordInfo:
-        """``record`` with its sample interval overridden as these options say (in place)."""
+        """``record`` with its sample interval overridden and its channel
+        coordinates attached as these options say (in place)."""
         rate = self.sample_rate
         if rate is None and self.assumed_sample_rate and not get_format(record.format).states_sample_rate:
             rate = self.assumed_sample_rate
         if rate is not None:
             record.dt = 1.0 / rate
+        if self.geometry is not None:
+            record.attrs["channel_xyz"] = self.geometry.at(self.first_channel + np.arange(record.n_channels))
+            record.attrs["geometry"] = self.geometry.source
         return record
 
 
@@ -191,6 +206,12 @@ def detect_probe(probe: Probe) -> Format:
         raise FormatError(url, "does not exist") from None
     except OSError as exc:
         raise FormatError(url, f"cannot be opened ({exc})") from None
+    if looks_like_geometry(probe.head):
+        raise NotDataError(
+            url,
+            "is a channel geometry table (channel -> X, Y, Z), not data: give it to a run with the "
+            "'geometry' configuration key",
+        )
     if document:
         raise NotDataError(url, f"is not in a recognised DAS format (it is {document}, not data)")
     raise FormatError(url, f"is not in a recognised DAS format (known: {', '.join(_FORMATS)})")

@@ -38,6 +38,7 @@ from ..errors import ConfigError, FormatError, PlanError, RaydasError, RunFailed
 from ..formats.base import RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
+from ..geometry import read_geometry
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
 from ..recording import ChunkPlan, Recording, assemble, plan_chunks
@@ -138,9 +139,18 @@ class Run:
             format=self.config.format,
             sample_rate=self.config.sample_rate,
             assumed_sample_rate=self.config.assumed_sample_rate,
+            **self._geometry_options(),
         )
         if self.mode.processes:
             self._load_processing()
+
+    def _geometry_options(self) -> dict:
+        """The channel geometry table the config names, read and checked once here (a
+        damaged table refuses the run before any work, naming its file and line)."""
+        if self.config.geometry is None:
+            return {}
+        table = read_geometry(self.config.geometry.file)
+        return {"geometry": table, "first_channel": self.config.geometry.first_channel}
 
     def _load_processing(self) -> None:
         proc = self.config.processing
@@ -417,8 +427,14 @@ def _with_absolute_local_paths(config: RunConfig) -> RunConfig:
             return path
         return os.path.abspath(path)
 
+    geometry = config.geometry and config.geometry.model_copy(update={"file": absolute(config.geometry.file)})
     return config.model_copy(
-        update={"input": absolute(config.input), "output": absolute(config.output), "store": absolute(config.store)}
+        update={
+            "input": absolute(config.input),
+            "output": absolute(config.output),
+            "store": absolute(config.store),
+            "geometry": geometry,
+        }
     )
 
 

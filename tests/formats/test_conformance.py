@@ -157,7 +157,6 @@ SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
 #: registered sources that are not files, so have no sample here, and why
 NOT_FILES = {
     "synthetic": "samples generated on the fly from a synthetic:// URL; no file holds them",
-    "channel-coords": "geometry tables hold no samples: scans list them as not data (test_geometry.py)",
 }
 #: formats whose files carry no unit the reader can read back, and why
 DROPS_UNITS = {

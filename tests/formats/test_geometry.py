@@ -1,5 +1,6 @@
-"""Channel geometry tables (``Channel,X,Y,Z`` CSV): loaded against the csv
-module's plain read, and met by scans as "not data" with what they are."""
+"""Channel geometry tables (channel -> X, Y, Z CSV): read and checked against a
+plain reading of the real survey table, refused with the file and line when
+damaged, and listed as "not data" by scans."""
 
 from __future__ import annotations
 
@@ -11,45 +12,135 @@ import pytest
 
 from raydas import formats
 from raydas.errors import FormatError, NotDataError
-from raydas.formats.geometry import read_channel_coords
+from raydas.geometry import looks_like_geometry, read_geometry
 
-NAME = "meta/brady_hs_DAS_DTS_coords.csv"
-
-
-def test_brady_table_against_the_csv_module(fibre_data):
-    with open(fibre_data / NAME, newline="") as fh:
-        rows = list(csv.reader(fh))
-    assert rows[0] == ["Channel", "X", "Y", "Z"] and rows[1][0] == "number"
-    plain = np.array(rows[2:], dtype=np.float64)
-    table = read_channel_coords(str(fibre_data / NAME))
-    assert table.units == ["UTM [m]"] * 3
-    np.testing.assert_array_equal(table.channels, np.arange(-20, 8701))
-    placed = ~(plain[:, 1:] == 0).all(axis=1)
-    assert placed.sum() == 8621 and np.isnan(table.xyz[~placed]).all()  # 0,0,0 rows: no coordinate
-    np.testing.assert_array_equal(table.xyz[placed], plain[placed, 1:])
-    np.testing.assert_array_equal(table.xyz[table.channels == 978][0], [328033.32, 4407777.56, 1231.873])
+BRADY = "meta/brady_hs_DAS_DTS_coords.csv"
 
 
-def test_a_scan_lists_the_table_as_not_data(fibre_data, capsys):
-    with pytest.raises(NotDataError, match=r"brady_hs_DAS_DTS_coords\.csv: is a channel geometry table .*8621 placed"):
-        formats.scan_file(str(fibre_data / NAME))
-    found = formats.catalogue(str(fibre_data / "meta"))
+@pytest.fixture
+def brady(fibre_data):
+    return fibre_data / BRADY
+
+
+def test_real_survey_table(brady):
+    geometry = read_geometry(str(brady))
+    with open(brady, newline="") as fh:  # the same table read plainly
+        rows = list(csv.reader(fh))[2:]
+    table = {int(r[0]): tuple(float(v) for v in r[1:4]) for r in rows}
+    assert geometry.channels.tolist() == sorted(table)
+    assert (geometry.channels[0], geometry.channels[-1]) == (-20, 8700)
+    assert geometry.units == ("UTM [m]", "UTM [m]", "UTM [m]")
+    np.testing.assert_array_equal(geometry.at([978])[0], table[978])
+    np.testing.assert_array_equal(geometry.at([978])[0], (328033.32, 4407777.56, 1231.873))
+    # 0, 0, 0 rows (channels -20..29 and 8651..8700) mean "no coordinate"
+    unknown = [c for c, xyz in table.items() if xyz == (0.0, 0.0, 0.0)]
+    assert len(unknown) == 100 and geometry.n_known == len(table) - 100
+    assert np.isnan(geometry.at(unknown)).all()
+    # channels outside the table are unknown too, never another channel's point
+    assert np.isnan(geometry.at([-21, 8701, 10**6])).all()
+
+
+def test_scan_says_the_table_is_not_data(brady):
+    with pytest.raises(NotDataError, match="channel geometry table.*'geometry'"):
+        formats.scan_file(str(brady))
+    assert looks_like_geometry(brady.read_bytes()[:65536])
+    found = formats.catalogue(str(brady.parent))
     assert not found.records and not found.failures and len(found.not_data) == 1
 
 
-def test_bad_tables_are_refused_naming_the_row(tmp_path):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("Channel,X,Y,Z\n1,2,3,4\n2,two,3,4\n")
-    with pytest.raises(FormatError, match=r"bad\.csv: row 3 is not a channel and three numbers"):
-        read_channel_coords(str(bad))
-    twice = tmp_path / "twice.csv"
-    twice.write_text("channel, x, y, z\n1,2,3,4\n1,2,3,5\n")
-    with pytest.raises(FormatError, match=r"twice\.csv: channel numbers are not whole numbers listed once each"):
-        read_channel_coords(str(twice))
-    other = tmp_path / "other.csv"
-    other.write_text("time,depth,temperature\n1,2,3\n")
-    with pytest.raises(FormatError, match=r"other\.csv: does not start with the header Channel,X,Y,Z"):
-        read_channel_coords(str(other))
+def test_table_without_units_row_any_column_order(tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("z,Channel,Y,X,comment\n10,0,2,1,a\n11.5,1,3,2,b\n")
+    geometry = read_geometry(str(path))
+    np.testing.assert_array_equal(geometry.at([0, 1]), [[1, 2, 10], [2, 3, 11.5]])
+    assert geometry.units == ("", "", "")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("channel,x,y\n0,1,2\n", r"line 1: .*missing \['z'\]"),
+        ("channel,x,y,z\n0,1,2,three\n", r"line 2: Z 'three' is not a number"),
+        ("channel,x,y,z\nunits,m,m,m\n0,1,nan,3\n", r"line 3: Y 'nan' is not finite"),
+        ("channel,x,y,z\n0.5,1,2,3\n", r"line 2: channel '0.5' is not an integer"),
+        ("channel,x,y,z\n0,1,2,3\n1,1,2,3\n0,4,5,6\n", r"channel 0 appears more than once"),
+        ("channel,x,y,z\n0,1,2\n", r"line 2: 3 fields"),
+        ("channel,x,y,z\n", r"no channel rows"),
+        ("channel,x,y,z\nnumber,m,m,m\n", r"no channel rows"),
+    ],
+)
+def test_damaged_tables_name_the_file_and_line(tmp_path, text, message):
+    path = tmp_path / "geometry.csv"
+    path.write_text(text)
+    with pytest.raises(FormatError, match=message) as caught:
+        read_geometry(str(path))
+    assert str(path) in str(caught.value)
+
+
+def test_wrong_type_and_missing_file(tmp_path, brady):
+    binary = tmp_path / "g.csv"
+    binary.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(FormatError, match="not a text"):
+        read_geometry(str(binary))
+    truncated = tmp_path / "cut.csv"
+    truncated.write_bytes(brady.read_bytes()[:1000])  # cut inside the row of channel 43
+    with pytest.raises(FormatError, match="line 66: 3 fields"):
+        read_geometry(str(truncated))
+    cut_mid_number = tmp_path / "cut2.csv"
+    cut_mid_number.write_text("channel,x,y,z\n0,1,2,3\n1,2,3")
+    with pytest.raises(FormatError, match="line 3: 3 fields"):
+        read_geometry(str(cut_mid_number))
+    with pytest.raises(FormatError, match="does not exist"):
+        read_geometry(str(tmp_path / "missing.csv"))
+
+
+def test_run_carries_the_table_into_outputs(ray_session, demo_files, tmp_path):
+    """A run with a geometry table: every written chunk's coordinates.npy holds the
+    table's X, Y, Z of its channels (channel numbers counted from first_channel),
+    NaN for channels the table marks unknown, beside measured_depth.npy."""
+    from raydas.config import load_config
+    from raydas.runtime import run
+
+    table = tmp_path / "survey.csv"
+    rows = ["Channel,X,Y,Z", "number,m,m,m"]
+    rows += [f"{c},{1000 + c * 0.5},{2000 - c},{10 + c / 8}" if c != 107 else f"{c},0,0,0" for c in range(90, 140)]
+    table.write_text("\r\n".join(rows) + "\r\n")
+    graph = {
+        "document": 0,
+        "name": "copy",
+        "command_list": [{"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "xyz"}],
+    }
+    config = tmp_path / "run.json"
+    config.write_text(
+        json.dumps(
+            {
+                "input": demo_files[0],
+                "output": "results",
+                "processing": graph,
+                "quicklook": False,
+                "geometry": {"file": "survey.csv", "first_channel": 100},  # relative to the config's folder
+            }
+        )
+    )
+    report = run(load_config(str(config)), progress=False)
+    assert report.ok and report.chunks_done == 4
+    written = sorted((tmp_path / "results").rglob("coordinates.npy"))
+    assert written, "no coordinates.npy written"
+    expected = np.array([[1000 + c * 0.5, 2000 - c, 10 + c / 8] for c in range(100, 140)])
+    expected[7] = np.nan  # channel 107: 0, 0, 0 in the table
+    for path in written:
+        np.testing.assert_array_equal(np.load(path), expected)
+
+
+def test_damaged_table_refuses_the_run_naming_it(tmp_path, demo_files):
+    from raydas.config import RunConfig
+    from raydas.runtime import Run
+
+    table = tmp_path / "survey.csv"
+    table.write_text("channel,x,y,z\n0,1,2,3\n1,1,oops,3\n")
+    config = RunConfig(input=demo_files[0], output=str(tmp_path / "r"), geometry={"file": str(table)})
+    with pytest.raises(FormatError, match=r"survey.csv: line 3: Y 'oops' is not a number"):
+        Run(config, mode="ingest")
 
 
 def test_raydas_scan_reads_every_data_file_of_the_fibre_folder(fibre_data, capsys):
@@ -61,7 +152,7 @@ def test_raydas_scan_reads_every_data_file_of_the_fibre_folder(fibre_data, capsy
     assert sorted(n["path"].split(str(fibre_data) + "/", 1)[1] for n in report["not_data"]) == [
         "README.md",
         "licenses/MIT-DASDAE-test_data.txt",
-        NAME,
+        BRADY,
     ]
     read = {r["path"].split(str(fibre_data) + "/", 1)[1] for r in report["records"]}
     data_files = {

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pipeline", ("raydas.pipeline", "raydas.recording")),
     ("commands", ("raydas.commands",)),
     ("formats", ("raydas.formats",)),
-    ("model", ("raydas.chunk",)),
+    ("model", ("raydas.chunk", "raydas.geometry")),
     # leaves that know no DAS: errors, time and file-system helpers, the plug-in loader, the array backend, the
     # version; configfile (the one JSON loader: the pipeline, below the config models, reads command lists with
     # it) and outputs (the results root's safe paths and sink, which commands write into)
