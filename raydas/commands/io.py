@@ -13,8 +13,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
 from ..errors import FormatError
+from ..formats.dasdae_writer import DATA_TYPES, dasdae_bytes
 from ..formats.npyfolder import npy_folder_files
 from ..formats.witsml import band_curve_names, fbe_document
+from ..formats.writecheck import Patch, checked_patch
 from ..outputs import OutputSink, safe_relative
 from . import register
 from .base import Command, Params
@@ -69,6 +71,65 @@ class WriteNpy(Writer):
         ).items():
             ctx.sink.write(path, payload)
         return x
+
+
+class PatchWriterParams(WriterParams):
+    units: str = Field(
+        "", description="unit of the values written (e.g. strain/s); empty: unknown (the graph may change the unit)"
+    )
+
+
+class PatchWriter(Writer):
+    """Base of the writers of one self-describing file per chunk (DASDAE, NetCDF,
+    PRODML): the chunk's ``(channel, time)`` array with its coordinates, channel
+    positions in m and sample times in ns UTC. An input that is not one (1-D, a
+    spectrum, rows that are no longer channels) is refused, naming the command."""
+
+    def target(self, ctx) -> str:
+        """The chunk's file, relative to the results root: the name :meth:`output_files`
+        declares (so what a run expects, counts and resumes is what is written)."""
+        return self.output_files(ctx.stem)[0]
+
+    def patch(self, x, ctx) -> Patch:
+        """The checked content of the chunk (see :func:`raydas.formats.writecheck.checked_patch`)."""
+        host = to_host(x)
+        positions = ctx.positions if host.ndim == 2 else None
+        return checked_patch(self.name, host, ctx.start_ns, ctx.meta.dt, positions, self.params.units)
+
+    def encode(self, patch: Patch) -> bytes:
+        """The file's content."""
+        raise NotImplementedError
+
+    def apply(self, xp, x, ctx):
+        if self.params.directory_out == "NONE":
+            return x
+        ctx.sink.write(self.target(ctx), self.encode(self.patch(x, ctx)))
+        return x
+
+
+@register
+class WriteDasdae(PatchWriter):
+    name = "write_dasdae"
+    description = (
+        "Write the chunk as DASDAE HDF5 <directory_out>/<unixtime>.h5 (DASCore's format: distance m, time UTC)."
+    )
+    suffix = "h5"
+    changed_from_distpy = "New in raydas (distpy has no DASDAE writer)."
+
+    class Params(PatchWriterParams):
+        data_type: str = Field(
+            "", description=f"DASCore's name of the quantity: one of {', '.join(DATA_TYPES)}; empty: unset"
+        )
+
+        @field_validator("data_type")
+        @classmethod
+        def _known_type(cls, value: str) -> str:
+            if value and value not in DATA_TYPES:
+                raise ValueError(f"{value!r} is not one of {', '.join(DATA_TYPES)}")
+            return value
+
+    def encode(self, patch: Patch) -> bytes:
+        return dasdae_bytes(patch, self.params.data_type)
 
 
 def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:

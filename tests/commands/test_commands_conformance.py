@@ -221,6 +221,7 @@ SAMPLES: dict[str, list[Case]] = {
     "keras": [Case(params={"filename": "MODEL"}, needs="keras")],
     # io
     "write_npy": [Case(params={"directory_out": "npy"}), Case(setup=SPECTRUM, params={"directory_out": "spec"})],
+    "write_dasdae": [Case(params={"directory_out": "dasdae", "units": "strain/s", "data_type": "strain_rate"})],
     "write_witsml": [
         Case(
             setup=[

