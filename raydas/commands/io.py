@@ -17,6 +17,7 @@ from ..formats.dasdae_writer import DATA_TYPES, dasdae_bytes
 from ..formats.npyfolder import npy_folder_files
 from ..formats.witsml import band_curve_names, fbe_document
 from ..formats.writecheck import Patch, checked_patch
+from ..formats.xdas_writer import netcdf_bytes
 from ..outputs import OutputSink, safe_relative
 from . import register
 from .base import Command, Params
@@ -130,6 +131,22 @@ class WriteDasdae(PatchWriter):
 
     def encode(self, patch: Patch) -> bytes:
         return dasdae_bytes(patch, self.params.data_type)
+
+
+@register
+class WriteNetcdf(PatchWriter):
+    name = "write_netcdf"
+    description = (
+        "Write the chunk as xdas NetCDF4 <directory_out>/<unixtime>.nc ((time, distance): time UTC, distance m)."
+    )
+    suffix = "nc"
+    changed_from_distpy = "New in raydas (distpy has no NetCDF writer)."
+
+    class Params(PatchWriterParams):
+        pass
+
+    def encode(self, patch: Patch) -> bytes:
+        return netcdf_bytes(patch)
 
 
 def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:

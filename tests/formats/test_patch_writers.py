@@ -16,6 +16,7 @@ from helpers import make_chunk, run_command, run_graph
 from raydas.chunk import Chunk
 from raydas.errors import ConfigError, PipelineError, RaydasError
 from raydas.formats.dasdae_writer import dascore_units, write_dasdae
+from raydas.formats.xdas_writer import write_netcdf
 from raydas.pipeline import Pipeline
 from raydas.timeutil import NS_PER_S
 
@@ -159,3 +160,84 @@ def test_every_patch_writer_refuses_what_it_cannot_write(data, start, dt, positi
 
     with pytest.raises(RaydasError, match=rf"^DASDAE writer: .*{message}"):
         checked_patch("DASDAE writer", data, start, dt, positions)
+
+
+# --- xdas NetCDF ------------------------------------------------------------------------------
+def xdas():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pytest.importorskip("xdas")
+
+
+def test_netcdf_opens_in_xdas_with_the_same_values_and_coordinates(tmp_path, chunk):
+    xd = xdas()
+    url = str(tmp_path / "out.nc")
+    assert write_netcdf(chunk, url) == [url]
+    da = xd.open_dataarray(url)
+    assert da.dims == ("time", "distance")
+    values = np.asarray(da.values)
+    assert values.dtype == np.float32
+    np.testing.assert_array_equal(values, chunk.data.T)
+    np.testing.assert_array_equal(da.coords["time"].values, expected_times(START, 400, DT))
+    np.testing.assert_array_equal(da.coords["distance"].values, POSITIONS)
+    assert da.attrs["units"] == "strain/s" and da.attrs["gauge_length"] == 8.0
+    np.testing.assert_array_equal(np.asarray(da.sel(distance=104.0).values), chunk.data[2])
+
+
+def test_netcdf_irregular_positions_and_a_rate_of_no_whole_ns(tmp_path):
+    xd = xdas()
+    positions = np.array([0.0, 1.0, 3.5, 10.0])
+    data = np.arange(4 * 30, dtype=np.float32).reshape(4, 30)
+    url = str(tmp_path / "odd.nc")
+    write_netcdf(Chunk(data, START, 1 / 3000, positions), url)
+    da = xd.open_dataarray(url)
+    np.testing.assert_array_equal(da.coords["distance"].values, positions)  # every channel a tie point
+    # the first and last times are exact; xdas interpolates those between them to within 1 ns
+    times = da.coords["time"].values.astype(np.int64)
+    expected = expected_times(START, 30, 1 / 3000).astype(np.int64)
+    assert times[0] == expected[0] and times[-1] == expected[-1] and np.abs(times - expected).max() <= 1
+    np.testing.assert_array_equal(np.asarray(da.values), data.T)
+
+
+def test_netcdf_one_sample_one_channel(tmp_path):
+    xd = xdas()
+    url = str(tmp_path / "one.nc")
+    write_netcdf(Chunk(np.array([[2.5]], np.float32), START, DT, [42.0]), url)
+    da = xd.open_dataarray(url)
+    assert da.shape == (1, 1) and float(np.asarray(da.values)[0, 0]) == 2.5
+    assert da.coords["time"].values[0] == np.datetime64(START, "ns") and da.coords["distance"].values[0] == 42.0
+
+
+def test_netcdf_layout_read_plainly(tmp_path, chunk):
+    url = str(tmp_path / "out.nc")
+    write_netcdf(chunk, url)
+    with h5py.File(url, "r") as h5:
+        assert h5.attrs["Conventions"] == "CF-1.13" and "_NCProperties" in h5.attrs
+        np.testing.assert_array_equal(h5["__values__"][:], chunk.data.T)
+        np.testing.assert_array_equal(h5["time_indices"][:], [0, 399])
+        np.testing.assert_array_equal(h5["time_values"][:], [START, START + 399 * 2_000_000])
+        assert h5["time_values"].attrs["units"] == "nanoseconds since 1970-01-01 00:00:00"
+        np.testing.assert_array_equal(h5["distance_values"][:], [100.0, 108.0])
+
+
+def test_write_netcdf_command_writes_the_chunk_under_the_results_root(tmp_path):
+    xd = xdas()
+    data = np.random.default_rng(4).standard_normal((6, 300)).astype(np.float32)
+    chunk = make_chunk(data, 500.0, spacing=1.5, halo=(50, 20))
+    value, _ = run_command({"name": "write_netcdf", "directory_out": "nc", "units": "m/s"}, chunk, out_dir=tmp_path)
+    np.testing.assert_array_equal(value, data[:, 50:280])
+    da = xd.open_dataarray(str(tmp_path / "nc" / f"{chunk.stem}.nc"))
+    np.testing.assert_array_equal(np.asarray(da.values), data[:, 50:280].T)
+    np.testing.assert_array_equal(da.coords["time"].values, expected_times(chunk.start_ns, 230, 1 / 500))
+    np.testing.assert_array_equal(da.coords["distance"].values, 1.5 * np.arange(6))
+    assert da.attrs["units"] == "m/s"
+
+
+def test_write_netcdf_refuses_a_mean_over_time(tmp_path):
+    chunk = make_chunk(np.ones((4, 64), np.float32), 100.0)
+    graph = [
+        {"name": "mean", "uid": 1, "in_uid": 0, "axis": 0},
+        {"name": "write_netcdf", "uid": 2, "in_uid": 1, "directory_out": "nc"},
+    ]
+    with pytest.raises(PipelineError, match=r"write_netcdf .*channel positions"):
+        run_graph(graph, chunk, out_dir=tmp_path)
