@@ -15,6 +15,7 @@ from ..backend import to_host
 from ..errors import FormatError
 from ..formats.dasdae_writer import DATA_TYPES, dasdae_bytes
 from ..formats.npyfolder import npy_folder_files
+from ..formats.prodml import prodml_bytes
 from ..formats.witsml import band_curve_names, fbe_document
 from ..formats.writecheck import Patch, checked_patch
 from ..formats.xdas_writer import netcdf_bytes
@@ -147,6 +148,20 @@ class WriteNetcdf(PatchWriter):
 
     def encode(self, patch: Patch) -> bytes:
         return netcdf_bytes(patch)
+
+
+@register
+class WriteProdml(PatchWriter):
+    name = "write_prodml"
+    description = "Write the chunk as PRODML 2.1 raw data <directory_out>/<unixtime>.h5 (time us UTC, loci in m)."
+    suffix = "h5"
+    changed_from_distpy = "New in raydas (distpy has no PRODML writer)."
+
+    class Params(PatchWriterParams):
+        pass
+
+    def encode(self, patch: Patch) -> bytes:
+        return prodml_bytes(patch)
 
 
 def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:

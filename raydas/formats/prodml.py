@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from ..errors import FormatError
-from ..timeutil import NS_PER_S, parse_iso
+from ..timeutil import parse_iso
 from . import register
 from .base import RecordInfo, attr_lookup, axis_order_from_names
 from .base import attr_number as number
@@ -233,28 +233,45 @@ class ProdmlFormat(HDF5Format):
 
 
 # --- writing ------------------------------------------------------------------------
-def write_prodml(chunk, url: str) -> list[str]:
-    """Write a Chunk as PRODML v2.1 HDF5 (attribute spellings of v2.1: ``<Name>.uom``).
+def prodml_bytes(patch, source: str = "") -> bytes:
+    """The content of a PRODML v2.1 HDF5 file holding ``patch`` as raw data.
 
-    ``/Acquisition/Raw[0]/RawData`` holds the samples as float32 ``(time, locus)``
-    and ``RawDataTime`` the time of every sample in microseconds since 1970 (UTC).
-    Positions are written as PRODML defines them, ``(StartLocusIndex + i) *
-    SpatialSamplingInterval``, so they are rounded to that grid.
+    ``/Acquisition/Raw[0]/RawData`` holds the samples as ``(time, locus)`` in their
+    own dtype (float32 from the pipeline) and ``RawDataTime`` the time of every
+    sample in microseconds since 1970 (UTC), with ``PartStartTime`` /
+    ``PartEndTime`` (ISO 8601, UTC) on both. ``/Acquisition`` carries what
+    readers look for (``schemaVersion`` "2.1", ``uuid`` and ``AcquisitionId``,
+    ``NumberOfLoci``, ``StartLocusIndex``, ``SpatialSamplingInterval`` in m,
+    ``GaugeLength`` in m, ``PulseRate`` in Hz, ``PulseWidth`` in ns). raydas does
+    not know the interrogator's pulse rate and width: ``PulseRate`` is the output
+    data rate and ``PulseWidth`` NaN. Positions are written as PRODML defines them,
+    ``(StartLocusIndex + i) * SpatialSamplingInterval``, so they are rounded to
+    that grid. The same patch always gives the same bytes (the uuid is made from
+    the content's description), so a chunk written again is byte-identical.
+
+    Parameters
+    ----------
+    patch
+        The checked samples and coordinates (:func:`raydas.formats.writecheck.checked_patch`).
+    source
+        Where the samples came from (kept in ``AcquisitionDescription``).
     """
     import io
+    import uuid
 
     import h5py
 
-    from ..fsutil import write_bytes_atomic
     from ..timeutil import to_iso
 
-    data = np.asarray(chunk.data, dtype=np.float32)
+    data = patch.data
     n_loci, n_time = data.shape
-    positions = np.asarray(chunk.positions, dtype=np.float64)
+    positions = patch.positions
     step = float(np.median(np.diff(positions))) if n_loci > 1 else 1.0
     start_locus = int(round(positions[0] / step)) if step else 0
-    times_us = (chunk.data_start_ns + np.round(np.arange(n_time) * chunk.dt * NS_PER_S).astype(np.int64)) // 1000
-    first, last = to_iso(int(times_us[0]) * 1000), to_iso(int(times_us[-1]) * 1000 if n_time else chunk.data_start_ns)
+    times_us = patch.times_ns // 1000
+    first, last = to_iso(int(patch.times_ns[0])), to_iso(int(patch.times_ns[-1]))
+    rate = 1.0 / patch.dt
+    ident = str(uuid.uuid5(uuid.NAMESPACE_URL, f"raydas:prodml:{source}:{first}:{n_loci}x{n_time}:{rate!r}:{step!r}"))
     ascii_attr = lambda v: np.bytes_(str(v))  # noqa: E731  (PRODML strings are fixed-length byte strings)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as h5:
@@ -262,21 +279,27 @@ def write_prodml(chunk, url: str) -> list[str]:
         acq = h5.create_group("Acquisition")
         for key, value in {
             "schemaVersion": "2.1",
+            "uuid": ident,
+            "AcquisitionId": ident,
             "MeasurementStartTime": first,
             "ServiceCompanyName": "raydas",
             "GaugeLength.uom": "m",
             "SpatialSamplingInterval.uom": "m",
-            "AcquisitionDescription": f"written by raydas from {chunk.source}"[:200],
+            "PulseRate.uom": "Hz",
+            "PulseWidth.uom": "ns",
+            "AcquisitionDescription": f"written by raydas from {source}"[:200],
         }.items():
             acq.attrs[key] = ascii_attr(value)
-        acq.attrs["GaugeLength"] = float(chunk.gauge_length)
+        acq.attrs["GaugeLength"] = float(patch.gauge_length)
         acq.attrs["SpatialSamplingInterval"] = step
         acq.attrs["NumberOfLoci"] = np.int32(n_loci)
         acq.attrs["StartLocusIndex"] = np.int32(start_locus)
+        acq.attrs["PulseRate"] = rate
+        acq.attrs["PulseWidth"] = float("nan")
         raw = acq.create_group("Raw[0]")
-        raw.attrs["OutputDataRate"] = 1.0 / chunk.dt
+        raw.attrs["OutputDataRate"] = rate
         raw.attrs["OutputDataRate.uom"] = ascii_attr("Hz")
-        raw.attrs["RawDataUnit"] = ascii_attr(chunk.units)
+        raw.attrs["RawDataUnit"] = ascii_attr(patch.units)
         raw.attrs["NumberOfLoci"] = np.int32(n_loci)
         raw.attrs["StartLocusIndex"] = np.int32(start_locus)
         dset = raw.create_dataset("RawData", data=data.T, chunks=(min(n_time, 4096) or 1, n_loci or 1))
@@ -286,8 +309,38 @@ def write_prodml(chunk, url: str) -> list[str]:
         dset.attrs["Count"] = np.int64(data.size)
         dset.attrs["StartIndex"] = np.int64(0)
         times = raw.create_dataset("RawDataTime", data=times_us)
-        times.attrs["StartTime"] = ascii_attr(first)
-        times.attrs["EndTime"] = ascii_attr(last)
+        for key in ("PartStartTime", "StartTime"):
+            times.attrs[key] = ascii_attr(first)
+        for key in ("PartEndTime", "EndTime"):
+            times.attrs[key] = ascii_attr(last)
         times.attrs["Uom"] = ascii_attr("us")
-    write_bytes_atomic(url, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_prodml(chunk, url: str) -> list[str]:
+    """Write a :class:`~raydas.chunk.Chunk` (its own samples, halo trimmed) as
+    PRODML v2.1 HDF5 raw data (attribute spellings of v2.1: ``<Name>.uom``);
+    see :func:`prodml_bytes`. raydas's reader and DASCore's PRODML reader open it.
+
+    Parameters
+    ----------
+    chunk
+        Samples ``(channel, time)``; positions in m, start in ns UTC, ``dt`` in s.
+    url
+        Where to write (any fsspec URL); written atomically.
+
+    Returns
+    -------
+    list of str
+        ``[url]``.
+
+    Raises
+    ------
+    RaydasError
+        For what :func:`~raydas.formats.writecheck.checked_patch` refuses.
+    """
+    from ..fsutil import write_bytes_atomic
+    from .writecheck import chunk_patch
+
+    write_bytes_atomic(url, prodml_bytes(chunk_patch("PRODML writer", chunk), chunk.source))
     return [url]

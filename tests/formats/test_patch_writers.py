@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from helpers import make_chunk, run_command, run_graph
 
+from raydas import formats
 from raydas.chunk import Chunk
 from raydas.errors import ConfigError, PipelineError, RaydasError
 from raydas.formats.dasdae_writer import dascore_units, write_dasdae
+from raydas.formats.prodml import write_prodml
 from raydas.formats.xdas_writer import write_netcdf
 from raydas.pipeline import Pipeline
 from raydas.timeutil import NS_PER_S
@@ -241,3 +243,61 @@ def test_write_netcdf_refuses_a_mean_over_time(tmp_path):
     ]
     with pytest.raises(PipelineError, match=r"write_netcdf .*channel positions"):
         run_graph(graph, chunk, out_dir=tmp_path)
+
+
+# --- PRODML -----------------------------------------------------------------------------------
+def test_prodml_opens_in_dascores_prodml_reader_and_in_raydas(tmp_path, chunk):
+    dc = dascore()
+    url = str(tmp_path / "out.h5")
+    assert write_prodml(chunk, url) == [url]
+    assert dc.get_format(url) == ("PRODML", "2.1")
+    for patch in (dc.spool(url)[0], dc.read(url)[0]):
+        assert patch.dims == ("time", "distance")
+        np.testing.assert_array_equal(patch.data, chunk.data.T)
+        np.testing.assert_array_equal(patch.get_array("time"), expected_times(START, 400, DT))
+        np.testing.assert_array_equal(patch.get_array("distance"), POSITIONS)
+        assert patch.attrs.data_units == dc.get_quantity("strain/s")
+        assert patch.attrs.gauge_length == 8.0 and patch.attrs.schema_version == "2.1"
+    (rec,), failures = formats.scan(url)
+    assert not failures and rec.format == "prodml"
+    assert (rec.n_channels, rec.n_samples, rec.dt, rec.start_ns) == (5, 400, pytest.approx(DT), START)
+    np.testing.assert_allclose(rec.positions, POSITIONS)
+    np.testing.assert_array_equal(formats.read(url).data, chunk.data)
+
+
+def test_every_writer_gives_the_same_bytes_for_the_same_chunk(tmp_path, chunk):
+    """A chunk written again (a resumed run) is byte-identical."""
+    for name, write in (("dasdae", write_dasdae), ("nc", write_netcdf), ("prodml", write_prodml)):
+        a, b = str(tmp_path / f"a.{name}"), str(tmp_path / f"b.{name}")
+        write(chunk, a)
+        write(chunk, b)
+        assert open(a, "rb").read() == open(b, "rb").read(), name
+
+
+def test_write_prodml_command_writes_the_chunk_under_the_results_root(tmp_path):
+    dc = dascore()
+    data = np.random.default_rng(5).standard_normal((6, 300)).astype(np.float32)
+    chunk = make_chunk(data, 500.0, spacing=1.5, halo=(50, 20))
+    value, _ = run_command({"name": "write_prodml", "directory_out": "p", "units": "m/s"}, chunk, out_dir=tmp_path)
+    np.testing.assert_array_equal(value, data[:, 50:280])
+    url = str(tmp_path / "p" / f"{chunk.stem}.h5")
+    patch = dc.spool(url)[0]
+    np.testing.assert_array_equal(patch.data, data[:, 50:280].T)
+    np.testing.assert_array_equal(patch.get_array("time"), expected_times(chunk.start_ns, 230, 1 / 500))
+    np.testing.assert_array_equal(patch.get_array("distance"), 1.5 * np.arange(6))
+    back = formats.read(url)
+    np.testing.assert_array_equal(back.data, data[:, 50:280])
+    assert back.start_ns == chunk.start_ns and back.units == "m/s"
+
+
+def test_write_prodml_refuses_one_dimensional_input(tmp_path):
+    from raydas import commands
+    from raydas.commands.base import ArrayMeta, Context
+    from raydas.outputs import OutputSink
+
+    kind = commands.get("write_prodml")
+    cmd = kind(kind.Params(directory_out="p"))
+    ctx = Context(500.0, ArrayMeta(positions=np.arange(4.0), dt=0.002), start_ns=START, sink=OutputSink(str(tmp_path)))
+    with pytest.raises(RaydasError, match=r"^write_prodml: writes \(channel, time\) arrays; got a 1-D"):
+        cmd.apply(np, np.ones(4, np.float32), ctx)
+    assert not (tmp_path / "p").exists()
