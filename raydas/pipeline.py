@@ -591,6 +591,7 @@ class Pipeline:
                 stem=chunk.stem,
                 sink=sink,
                 cache=primary.cache,
+                placement=chunk.placement,
             )
             t0 = time.perf_counter()
             try:

@@ -141,6 +141,9 @@ class Context:
     cache
         Per-input scratch shared by consumers of the same value (e.g. the power
         spectrum of an FFT, computed once for every band command).
+    placement
+        Where the chunk lies in its recording (:class:`raydas.chunk.Placement`);
+        None for a chunk not cut from a planned recording.
     """
 
     sample_rate: float
@@ -151,6 +154,7 @@ class Context:
     stem: str = ""
     sink: Any = None
     cache: dict = field(default_factory=dict)
+    placement: Any = None
 
     @property
     def positions(self) -> np.ndarray:

@@ -5,6 +5,7 @@ named by the chunk's unix time (distpy's layout), and passes its input on.
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import threading
 
@@ -19,6 +20,7 @@ from ..formats.prodml import prodml_bytes
 from ..formats.witsml import band_curve_names, fbe_document
 from ..formats.writecheck import Patch, checked_patch
 from ..formats.xdas_writer import netcdf_bytes
+from ..formats.zarr_writer import ZarrSlot, zarr_chunk_files
 from ..outputs import OutputSink, safe_relative
 from . import register
 from .base import Command, Params
@@ -162,6 +164,53 @@ class WriteProdml(PatchWriter):
 
     def encode(self, patch: Patch) -> bytes:
         return prodml_bytes(patch)
+
+
+@register
+class WriteZarr(PatchWriter):
+    """Write each recording's results into one Zarr v3 store,
+    ``<directory_out>/<unixtime of the recording's start>.zarr``: a ``(distance, time)``
+    array ``data`` sized for the whole recording, with coordinates ``time`` (ns UTC)
+    and ``distance`` (m), that ``xarray.open_zarr`` opens. Each chunk writes its own
+    Zarr chunk (placed by the planner, so chunks written at once by many actors never
+    touch each other's files), the metadata (the same bytes from every chunk), then
+    its receipt ``<directory_out>/<unixtime>.zarr-chunk.json`` (the store, its files,
+    its samples): the file a run counts, and finds on resuming, for the chunk. Any
+    fsspec results root works (local, S3...). Needs the ``zarr`` extra.
+
+    The input must keep the recording's time samples (write before resampling or
+    cutting along time); a chunk not cut from a planned recording is a store of its own.
+    """
+
+    name = "write_zarr"
+    description = (
+        "Write each recording into one Zarr v3 store <directory_out>/<unixtime>.zarr ((distance, time), "
+        "time UTC, distance m), chunk by chunk from any actor; a receipt per chunk."
+    )
+    suffix = "zarr-chunk.json"
+    changed_from_distpy = "New in raydas (distpy has no Zarr writer)."
+
+    class Params(PatchWriterParams):
+        pass
+
+    def apply(self, xp, x, ctx):
+        if self.params.directory_out == "NONE":
+            return x
+        patch = self.patch(x, ctx)
+        slot = ZarrSlot.of(ctx.placement, patch.data.shape[1], patch.start_ns, self.name)
+        store = posixpath.join(self.params.directory_out, slot.store_name)
+        files = zarr_chunk_files(patch, slot)
+        for key, payload in files.items():
+            ctx.sink.write(f"{store}/{key}", payload)
+        receipt = {
+            "store": store,
+            "files": list(files),
+            "first_sample": slot.first,
+            "samples": int(patch.data.shape[1]),
+            "start_ns": patch.start_ns,
+        }
+        ctx.sink.write(self.target(ctx), json.dumps(receipt, sort_keys=True).encode())
+        return x
 
 
 def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:

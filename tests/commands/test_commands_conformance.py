@@ -224,6 +224,7 @@ SAMPLES: dict[str, list[Case]] = {
     "write_dasdae": [Case(params={"directory_out": "dasdae", "units": "strain/s", "data_type": "strain_rate"})],
     "write_netcdf": [Case(params={"directory_out": "netcdf", "units": "strain/s"}, needs="h5netcdf")],
     "write_prodml": [Case(params={"directory_out": "prodml", "units": "strain/s"})],
+    "write_zarr": [Case(params={"directory_out": "zarr", "units": "strain/s"}, needs="zarr")],
     "write_witsml": [
         Case(
             setup=[
