@@ -8,8 +8,9 @@ One file holds one ``(time, distance)`` array, its coordinates stored as CF
                         coordinate_interpolation = "time_values: time_interpolation
                         distance_values: distance_interpolation", units (of the samples)
     /time_indices       int64 sample indices of the time tie points (first and last)
-    /time_values        int64 ns since 1970-01-01 UTC at those indices
-                        (units = "nanoseconds since 1970-01-01 00:00:00")
+    /time_values        int64 ns since the first sample at those indices (units =
+                        "nanoseconds since <first sample, UTC, to the ns>"; small
+                        numbers, so that readers going through float64 stay exact)
     /distance_indices   int64 channel indices of the distance tie points
                         (first and last when evenly spaced, else every channel)
     /distance_values    float64 positions along the fibre at those indices, m
@@ -33,7 +34,12 @@ from .writecheck import Patch, chunk_patch
 
 CONVENTIONS = "CF-1.13"
 VALUES = "__values__"  # the name xdas gives an unnamed array
-TIME_UNITS = "nanoseconds since 1970-01-01 00:00:00"
+
+
+def time_units(start_ns: int) -> str:
+    """CF units of times counted in ns from ``start_ns`` (ns since 1970, UTC):
+    ``"nanoseconds since 2024-06-01 12:00:00.125000000"``."""
+    return "nanoseconds since " + str(np.datetime64(int(start_ns), "ns")).replace("T", " ")
 
 
 def _tie_points(n: int, regular: bool) -> np.ndarray:
@@ -73,8 +79,9 @@ def netcdf_bytes(patch: Patch) -> bytes:
             "distance_points": len(d_index),
         }
         nc.create_variable("time_indices", ("time_points",), data=t_index)
-        values = nc.create_variable("time_values", ("time_points",), data=patch.times_ns[t_index])
-        values.attrs["units"] = TIME_UNITS
+        offsets = patch.times_ns[t_index] - patch.start_ns
+        values = nc.create_variable("time_values", ("time_points",), data=offsets)
+        values.attrs["units"] = time_units(patch.start_ns)
         values.attrs["calendar"] = "proleptic_gregorian"
         nc.create_variable("distance_indices", ("distance_points",), data=d_index)
         distance = nc.create_variable("distance_values", ("distance_points",), data=patch.positions[d_index])
