@@ -301,3 +301,65 @@ def test_write_prodml_refuses_one_dimensional_input(tmp_path):
     with pytest.raises(RaydasError, match=r"^write_prodml: writes \(channel, time\) arrays; got a 1-D"):
         cmd.apply(np, np.ones(4, np.float32), ctx)
     assert not (tmp_path / "p").exists()
+
+
+# --- PRODML FBE -------------------------------------------------------------------------------
+def band_chunks(n_time: int = 6, positions=POSITIONS) -> dict:
+    rng = np.random.default_rng(1)
+    return {
+        (10.0, 50.0): Chunk(rng.random((5, n_time), dtype=np.float32), START, 1.0, positions, units="strain^2"),
+        (50.0, 200.0): Chunk(rng.random((5, n_time), dtype=np.float32), START, 1.0, positions, units="strain^2"),
+    }
+
+
+def test_prodml_fbe_opens_in_dascore_and_raydas_band_by_band(tmp_path):
+    dc = dascore()
+    bands = band_chunks()
+    url = str(tmp_path / "fbe.h5")
+    assert formats.write(bands, url, format="prodml") == [url]
+    # dascore.read gives one patch per band (a spool of this file would pick patches by their
+    # time and distance, which all bands share, so it is not used here)
+    patches = {(p.attrs.start_frequency, p.attrs.end_frequency): p for p in dc.read(url)}
+    assert set(patches) == set(bands)
+    for band, chunk in bands.items():
+        patch = patches[band]
+        assert patch.dims == ("time", "distance")
+        np.testing.assert_array_equal(patch.data, chunk.data.T)
+        np.testing.assert_array_equal(patch.get_array("distance"), POSITIONS)
+        np.testing.assert_array_equal(patch.get_array("time"), expected_times(START, 6, 1.0))
+        assert patch.attrs.data_units == dc.get_quantity("strain^2")
+    records, failures = formats.scan(url)
+    assert not failures and len(records) == 2
+    for rec in records:
+        band = tuple(rec.attrs["band_hz"])
+        assert rec.attrs["kind"] == "fbe" and rec.stream == f"Fbe[0] {band[0]:g}-{band[1]:g} Hz"
+        assert (rec.n_channels, rec.n_samples, rec.dt, rec.start_ns) == (5, 6, 1.0, START)
+        np.testing.assert_allclose(rec.positions, POSITIONS)
+        np.testing.assert_array_equal(formats.read_samples(rec, 0, 6), bands[band].data)
+
+
+def test_prodml_fbe_of_one_reading_is_read_by_raydas(tmp_path):
+    """One band-energy reading per file (one per chunk): raydas reads it with the group's
+    OutputDataRate; DASCore 0.1.24 cannot make a time axis of one PRODML time stamp."""
+    url = str(tmp_path / "fbe1.h5")
+    bands = band_chunks(n_time=1)
+    formats.write(bands, url, format="prodml")
+    records, failures = formats.scan(url)
+    assert not failures and [(r.n_samples, r.dt, r.start_ns) for r in records] == [(1, 1.0, START)] * 2
+    np.testing.assert_array_equal(formats.read_samples(records[0], 0, 1), bands[(10.0, 50.0)].data)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda b: {(50.0, 10.0) if k == (10.0, 50.0) else k: v for k, v in b.items()}, "not 0 <= start <= end"),
+        (lambda b: {(float("nan"), 5.0): next(iter(b.values()))}, "not 0 <= start <= end"),
+        (lambda b: {**b, (200.0, 400.0): Chunk(np.ones((5, 3), np.float32), START, 1.0, POSITIONS)}, "differs"),
+        (lambda b: band_chunks(positions=POSITIONS - 200.0), "before 0 m"),
+        (lambda b: {}, "0 bands"),
+    ],
+)
+def test_prodml_fbe_refuses_bands_it_cannot_write(tmp_path, change, message):
+    with pytest.raises(RaydasError, match=rf"^PRODML FBE writer: .*{message}"):
+        formats.write(change(band_chunks()), str(tmp_path / "bad.h5"), format="prodml")
+    assert not (tmp_path / "bad.h5").exists()
