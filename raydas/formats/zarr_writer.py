@@ -2,8 +2,9 @@
 ``(distance, time)`` array with its coordinates, filled chunk by chunk by many
 processes at once, on any fsspec file system (local, S3...).
 
-A store (a folder) holds a Zarr v3 group that ``xarray.open_zarr`` opens as a
-Dataset::
+A store (a folder) holds a Zarr v3 group that ``xarray.open_zarr(url,
+consolidated=False)`` opens as a Dataset (no consolidated metadata: it is not
+part of Zarr v3, and xarray without ``consolidated=False`` warns, then opens it)::
 
     <store>/zarr.json                  the group (attributes: what wrote it)
     <store>/data/zarr.json             (distance, time) array, the recording's whole length,
