@@ -180,6 +180,10 @@ class WriteZarr(PatchWriter):
 
     The input must keep the recording's time samples (write before resampling or
     cutting along time); a chunk not cut from a planned recording is a store of its own.
+    While a recording grows (``raydas watch``) the array is sized as the chunk's plan
+    knew it; a chunk planned earlier does not shorten an array a later plan lengthened
+    (two chunks writing the metadata at the very same moment may still leave the
+    shorter length until the next chunk is written).
     """
 
     name = "write_zarr"
@@ -200,6 +204,9 @@ class WriteZarr(PatchWriter):
         slot = ZarrSlot.of(ctx.placement, patch.data.shape[1], patch.start_ns, self.name)
         store = posixpath.join(self.params.directory_out, slot.store_name)
         files = zarr_chunk_files(patch, slot)
+        if self._longer_already(ctx.sink, store, slot.total):
+            # a recording that grows (raydas watch): a chunk planned earlier never shortens the array
+            files = {k: v for k, v in files.items() if k not in ("data/zarr.json", "time/zarr.json")}
         for key, payload in files.items():
             ctx.sink.write(f"{store}/{key}", payload)
         receipt = {
@@ -211,6 +218,16 @@ class WriteZarr(PatchWriter):
         }
         ctx.sink.write(self.target(ctx), json.dumps(receipt, sort_keys=True).encode())
         return x
+
+    @staticmethod
+    def _longer_already(sink, store: str, total: int) -> bool:
+        """Whether the store's array already spans more than ``total`` samples along time
+        (written for a later plan of a growing recording)."""
+        try:
+            meta = json.loads(sink.read(f"{store}/data/zarr.json"))
+            return int(meta["shape"][1]) > total
+        except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):
+            return False
 
 
 def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:

@@ -214,3 +214,22 @@ def test_wrong_input_is_refused(tmp_path, data, positions, message):
 def test_a_chunk_outside_its_array_is_refused():
     with pytest.raises(RaydasError, match="300 columns where the chunk has 100 samples"):
         ZarrSlot.of(Placement(START, 900, 1000, 300), 300, START, "Zarr writer")
+
+
+def test_a_chunk_planned_earlier_does_not_shorten_a_growing_recording(tmp_path):
+    """raydas watch plans again as files arrive: the recording (and its array) grows."""
+    chunks = recording_chunks()
+    grown = Chunk(
+        WHOLE[:, GRID : 2 * GRID], START + round(GRID * DT * NS_PER_S), DT, POSITIONS, units="strain/s",
+        placement=Placement(START, GRID, 2 * N_SAMPLES, GRID),
+    )  # fmt: skip
+    root = str(tmp_path)
+    sink = OutputSink(root)
+    pipeline = Pipeline.from_config(
+        {"command_list": [{"name": "write_zarr", "uid": 1, "in_uid": 0, "directory_out": "z", "units": "strain/s"}]}
+    )
+    pipeline.run(grown, np, sink)
+    pipeline.run(chunks[0], np, sink)  # planned when the recording held N_SAMPLES
+    array = zarr.open_array(f"{root}/z/{unix_stem(START)}.zarr/data", mode="r")
+    assert array.shape == (N_CHANNELS, 2 * N_SAMPLES)
+    np.testing.assert_array_equal(array[:, : 2 * GRID], WHOLE[:, : 2 * GRID])
