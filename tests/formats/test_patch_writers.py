@@ -363,3 +363,19 @@ def test_prodml_fbe_refuses_bands_it_cannot_write(tmp_path, change, message):
     with pytest.raises(RaydasError, match=rf"^PRODML FBE writer: .*{message}"):
         formats.write(change(band_chunks()), str(tmp_path / "bad.h5"), format="prodml")
     assert not (tmp_path / "bad.h5").exists()
+
+
+# --- every writer command: through the results sink -------------------------------------------
+@pytest.mark.parametrize("name", ["write_dasdae", "write_netcdf", "write_prodml", "write_zarr"])
+def test_writer_commands_never_write_through_a_link(tmp_path, name):
+    import os
+
+    pytest.importorskip({"write_netcdf": "h5netcdf", "write_zarr": "zarr"}.get(name, "h5py"))
+    root, outside = tmp_path / "res", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    os.symlink(outside, root / "out")
+    chunk = make_chunk(np.ones((3, 50), np.float32), 100.0)
+    with pytest.raises(PipelineError, match=rf"^{name} .*out inside the results root is a symbolic link"):
+        run_command({"name": name, "directory_out": "out"}, chunk, out_dir=root)
+    assert os.listdir(outside) == []
