@@ -592,6 +592,7 @@ class Pipeline:
                 sink=sink,
                 cache=primary.cache,
                 placement=chunk.placement,
+                chunk_samples=chunk.n_samples,
             )
             t0 = time.perf_counter()
             try:

@@ -144,6 +144,8 @@ class Context:
     placement
         Where the chunk lies in its recording (:class:`raydas.chunk.Placement`);
         None for a chunk not cut from a planned recording.
+    chunk_samples
+        Own time samples of the chunk (halo excluded), whatever the graph made of them.
     """
 
     sample_rate: float
@@ -155,6 +157,7 @@ class Context:
     sink: Any = None
     cache: dict = field(default_factory=dict)
     placement: Any = None
+    chunk_samples: int = 0
 
     @property
     def positions(self) -> np.ndarray:

@@ -13,10 +13,10 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
-from ..errors import FormatError
+from ..errors import FormatError, RaydasError
 from ..formats.dasdae_writer import DATA_TYPES, dasdae_bytes
 from ..formats.npyfolder import npy_folder_files
-from ..formats.prodml import prodml_bytes
+from ..formats.prodml import prodml_bytes, prodml_fbe_bytes
 from ..formats.witsml import band_curve_names, fbe_document
 from ..formats.writecheck import Patch, checked_patch
 from ..formats.xdas_writer import netcdf_bytes
@@ -228,6 +228,83 @@ class WriteZarr(PatchWriter):
             return int(meta["shape"][1]) > total
         except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):
             return False
+
+
+@register
+class WriteProdmlFbe(PatchWriter):
+    """Write band energies (the table ``multiple_calcs`` makes: one row per channel,
+    one column per band) as PRODML 2.1 processed data, ``<directory_out>/<unixtime>.h5``:
+    ``/Acquisition/Processed/Fbe[0]`` with one ``FbeData[i]`` per band (its edges in
+    Hz; ``high_freq`` -1, or equal to ``low_freq``, is the Nyquist frequency), holding
+    one reading per chunk at the chunk's start (µs UTC), at an ``OutputDataRate`` of one
+    reading per chunk length (Hz; the planner's chunk length, the chunk's own
+    otherwise). ``gather_uids[0]``, when given, is the band from 0 Hz to Nyquist
+    (one column), written first as distpy's ``write_witsml`` writes it. raydas reads
+    these files back band by band (each band a stream; one file per chunk joins in
+    time); DASCore 0.1.24 cannot make a time axis of a single PRODML reading.
+    """
+
+    name = "write_prodml_fbe"
+    description = (
+        "Write band energies as PRODML 2.1 FBE <directory_out>/<unixtime>.h5 (one reading per chunk; "
+        "gather_uids[0]: band 0-Nyquist)."
+    )
+    inputs = "optional"
+    suffix = "h5"
+    changed_from_distpy = "New in raydas (distpy writes band energies as WITSML only)."
+
+    class Params(PatchWriterParams):
+        low_freq: list[float] = Field([0], description="lower band edges (Hz), one per column")
+        high_freq: list[float] = Field([1], description="upper band edges (Hz), one per column; -1 = Nyquist")
+
+        @field_validator("high_freq")
+        @classmethod
+        def _one_per_band(cls, high: list[float], info: ValidationInfo) -> list[float]:
+            if "low_freq" in info.data:
+                one_per(high, info.data["low_freq"], "high_freq", "low_freq", "band")
+                for lo, hi in zip(info.data["low_freq"], high):
+                    if lo < 0 or (0 <= hi < lo) or (hi < 0 and hi != -1):
+                        raise ValueError(f"the band {lo:g} to {hi:g} Hz is no band (-1: up to Nyquist)")
+            return high
+
+    def check_layout(self, layout, gathered=()):
+        """One column per band; the gathered band 0, one column."""
+        p = self.params
+        if p.directory_out == "NONE":
+            return
+        if layout.samples is not None and layout.samples != len(p.low_freq):
+            raise ValueError(
+                f"write_prodml_fbe: its input has {layout.samples} columns but low_freq/high_freq name "
+                f"{len(p.low_freq)} bands; give one band per column (the band table of multiple_calcs)"
+            )
+        if gathered and gathered[0].samples not in (None, 1):
+            raise ValueError(f"write_prodml_fbe: gather_uids[0] (band 0) has {gathered[0].samples} columns, not 1")
+
+    def apply(self, xp, x, ctx):
+        p = self.params
+        if p.directory_out == "NONE":
+            return x
+        values = np.asarray(to_host(x))
+        nyquist = ctx.sample_rate / 2.0
+        bands = [(lo, nyquist if hi < 0 or hi == lo else hi) for lo, hi in zip(p.low_freq, p.high_freq)]
+        if values.ndim != 2 or values.shape[1] != len(bands):
+            raise RaydasError(
+                f"write_prodml_fbe: writes a (channel, band) table with {len(bands)} bands; got shape {values.shape}"
+            )
+        columns = [values[:, i : i + 1] for i in range(len(bands))]
+        if ctx.gathered:
+            band0 = np.asarray(to_host(ctx.gathered[0]))
+            if band0.shape != (values.shape[0], 1):
+                raise RaydasError(
+                    f"write_prodml_fbe: band 0 (gather_uids[0]) has shape {band0.shape}, not ({values.shape[0]}, 1)"
+                )
+            bands.insert(0, (0.0, nyquist))
+            columns.insert(0, band0)
+        samples = ctx.placement.chunk_samples if ctx.placement is not None else ctx.chunk_samples
+        period = samples / ctx.sample_rate if samples else None  # s between readings
+        patches = [checked_patch(self.name, c, ctx.start_ns, period, ctx.positions, p.units) for c in columns]
+        ctx.sink.write(self.target(ctx), prodml_fbe_bytes(bands, patches))
+        return x
 
 
 def row_as_column(shape: tuple[int, ...], band00_size: int | None, n_names: int) -> bool:

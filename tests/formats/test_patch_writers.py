@@ -379,3 +379,72 @@ def test_writer_commands_never_write_through_a_link(tmp_path, name):
     with pytest.raises(PipelineError, match=rf"^{name} .*out inside the results root is a symbolic link"):
         run_command({"name": name, "directory_out": "out"}, chunk, out_dir=root)
     assert os.listdir(outside) == []
+
+
+def noise_log_graph(directory: str = "pfbe", **writer) -> list[dict]:
+    lows, highs = [10, 100], [100, -1]
+    return [
+        {"name": "fft", "uid": 1, "in_uid": 0},
+        {"name": "rms_from_fft", "uid": 2, "in_uid": 1},
+        {"name": "multiple_calcs", "uid": 3, "in_uid": 1, "func": "rms_from_fft", "low_freq": lows, "high_freq": highs},
+        {
+            "name": "write_prodml_fbe",
+            "uid": 4,
+            "in_uid": 3,
+            "gather_uids": [2],
+            "directory_out": directory,
+            "low_freq": lows,
+            "high_freq": highs,
+            **writer,
+        },
+    ]
+
+
+def test_write_prodml_fbe_writes_a_noise_log_that_raydas_reads_back_band_by_band(tmp_path):
+    from helpers import T0_NS
+
+    from raydas.recording import assemble
+
+    noise = np.random.default_rng(8).standard_normal((4, 2000)).astype(np.float32)
+    chunks = [make_chunk(noise[:, :1000], 1000.0, spacing=2.0), make_chunk(noise[:, 1000:], 1000.0, spacing=2.0)]
+    chunks[1].data_start_ns = T0_NS + NS_PER_S
+    expected = {}
+    for chunk in chunks:
+        graph = noise_log_graph(units="rad")
+        bands, _ = run_graph(graph, chunk, keep=3, out_dir=tmp_path)
+        total, _ = run_graph(graph, chunk, keep=2, out_dir=tmp_path)
+        expected[chunk.stem] = {(0.0, 500.0): total[:, 0], (10.0, 100.0): bands[:, 0], (100.0, 500.0): bands[:, 1]}
+    with h5py.File(tmp_path / "pfbe" / f"{chunks[0].stem}.h5", "r") as h5:
+        fbe = h5["Acquisition/Processed/Fbe[0]"]
+        assert fbe.attrs["OutputDataRate"] == 1.0 and fbe.attrs["FbeDataUnit"] == b"rad"
+        assert [
+            (d.attrs["StartFrequency"], d.attrs["EndFrequency"]) for d in (fbe[f"FbeData[{i}]"] for i in range(3))
+        ] == [
+            (0.0, 500.0),
+            (10.0, 100.0),
+            (100.0, 500.0),
+        ]
+        np.testing.assert_array_equal(fbe["FbeDataTime"][:], [T0_NS // 1000])
+    records, failures = formats.scan(str(tmp_path / "pfbe"))
+    assert not failures and len(records) == 6
+    recordings, breaks = assemble(records)
+    assert not breaks and len(recordings) == 3  # one per band, the two chunks joined in time
+    for recording in recordings:
+        band = tuple(recording.first.attrs["band_hz"])
+        np.testing.assert_allclose(recording.first.positions, 2.0 * np.arange(4))
+        for rec, chunk in zip(recording.records, chunks):
+            assert rec.start_ns == chunk.start_ns and rec.dt == 1.0
+            np.testing.assert_allclose(formats.read_samples(rec, 0, 1)[:, 0], expected[chunk.stem][band], rtol=1e-6)
+
+
+def test_write_prodml_fbe_refuses_a_table_of_other_bands_at_planning():
+    from raydas.errors import PlanError
+
+    pipeline = Pipeline.from_config({"command_list": noise_log_graph(low_freq=[10], high_freq=[100])})
+    from raydas.formats.base import RecordInfo
+
+    record = RecordInfo("memory://r.npy", "test", 4, 4000, 0.001, START, np.arange(4.0))
+    with pytest.raises(PlanError, match=r"write_prodml_fbe: its input has 2 columns but low_freq/high_freq name 1"):
+        pipeline.check_record(record, chunk_samples=1000)
+    with pytest.raises(ConfigError, match="high_freq"):
+        Pipeline.from_config({"command_list": noise_log_graph(low_freq=[10, 100], high_freq=[5, -1])})
