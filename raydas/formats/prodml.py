@@ -324,6 +324,8 @@ def prodml_bytes(patch, source: str = "") -> bytes:
     ``(StartLocusIndex + i) * SpatialSamplingInterval``, so they are rounded to
     that grid. The same patch always gives the same bytes (the uuid is made from
     the content's description), so a chunk written again is byte-identical.
+    DASCore 0.1.24 cannot make a time axis of a file of one time sample (raydas
+    reads it, with ``OutputDataRate``).
 
     Parameters
     ----------

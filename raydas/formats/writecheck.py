@@ -55,6 +55,13 @@ class Patch:
         """The sample interval rounded to whole ns."""
         return int(round(self.dt * NS_PER_S))
 
+    def regular_times(self) -> bool:
+        """Whether the sample times are ``start + round(i * dt)`` (False for stamped, irregular samples)."""
+        if len(self.times_ns) < 2:
+            return True
+        offsets = np.round(np.arange(len(self.times_ns), dtype=np.float64) * (self.dt * NS_PER_S)).astype(np.int64)
+        return bool(np.array_equal(self.times_ns - self.times_ns[0], offsets))
+
     def regular_positions(self) -> float | None:
         """The channel spacing (m) when positions are evenly spaced to 1e-9 relative, else None."""
         if len(self.positions) < 2:
@@ -64,7 +71,9 @@ class Patch:
         return step if step != 0 and np.allclose(steps, step, rtol=1e-9, atol=0) else None
 
 
-def checked_patch(writer: str, data, start_ns: int, dt, positions, units: str = "", gauge_length=float("nan")) -> Patch:
+def checked_patch(
+    writer: str, data, start_ns: int, dt, positions, units: str = "", gauge_length=float("nan"), times_ns=None
+) -> Patch:
     """Check what a writer is handed and build its :class:`Patch`.
 
     Parameters
@@ -81,14 +90,17 @@ def checked_patch(writer: str, data, start_ns: int, dt, positions, units: str = 
         Channel positions in metres, one per row of ``data``.
     units, gauge_length
         Unit of the samples; gauge length in metres (nan when unknown).
+    times_ns
+        The time of every sample (int64 ns since 1970, UTC) when the samples carry
+        stamps (irregular sampling); None: ``start_ns + round(i * dt)``.
 
     Raises
     ------
     RaydasError
         When ``data`` is not 2-D with at least one channel and one sample, the
         positions are not one finite number per channel, the sample interval is
-        not a finite positive number of seconds, or a sample time does not fit
-        in int64 ns.
+        not a finite positive number of seconds, a sample time does not fit
+        in int64 ns, or given stamps are not one increasing time per sample.
     """
     array = np.asarray(data)
     if array.ndim != 2:
@@ -112,11 +124,19 @@ def checked_patch(writer: str, data, start_ns: int, dt, positions, units: str = 
         raise RaydasError(f"{writer}: sample interval {dt!r} is not a number of seconds") from None
     if not (math.isfinite(dt) and dt > 0):
         raise RaydasError(f"{writer}: sample interval {dt!r} s is not a finite positive number")
-    offsets = np.round(np.arange(array.shape[1], dtype=np.float64) * (dt * NS_PER_S))
-    last = int(start_ns) + float(offsets[-1])
-    if not (-_MAX_NS <= int(start_ns) and last <= _MAX_NS):
-        raise RaydasError(f"{writer}: sample times from {start_ns} ns do not fit in int64 ns since 1970")
-    times = np.int64(start_ns) + offsets.astype(np.int64)
+    if times_ns is not None:
+        times = np.asarray(times_ns).reshape(-1)
+        if times.dtype.kind not in "iu" or times.shape[0] != array.shape[1]:
+            raise RaydasError(f"{writer}: {times.shape[0]} time stamps ({times.dtype}) for {array.shape[1]} samples")
+        times = times.astype(np.int64)
+        if np.any(np.diff(times) <= 0):
+            raise RaydasError(f"{writer}: sample time stamps must increase")
+    else:
+        offsets = np.round(np.arange(array.shape[1], dtype=np.float64) * (dt * NS_PER_S))
+        last = int(start_ns) + float(offsets[-1])
+        if not (-_MAX_NS <= int(start_ns) and last <= _MAX_NS):
+            raise RaydasError(f"{writer}: sample times from {start_ns} ns do not fit in int64 ns since 1970")
+        times = np.int64(start_ns) + offsets.astype(np.int64)
     return Patch(
         data=np.ascontiguousarray(array),
         positions=pos,
@@ -128,6 +148,10 @@ def checked_patch(writer: str, data, start_ns: int, dt, positions, units: str = 
 
 
 def chunk_patch(writer: str, chunk) -> Patch:
-    """:func:`checked_patch` of a :class:`~raydas.chunk.Chunk`'s own samples (halo trimmed)."""
+    """:func:`checked_patch` of a :class:`~raydas.chunk.Chunk`'s own samples (halo
+    trimmed), with their stamps when the chunk carries them (a ``times_ns`` attribute)."""
     core = chunk.trimmed()
-    return checked_patch(writer, core.data, core.data_start_ns, core.dt, core.positions, core.units, core.gauge_length)
+    stamps = getattr(core, "times_ns", None)
+    return checked_patch(
+        writer, core.data, core.data_start_ns, core.dt, core.positions, core.units, core.gauge_length, stamps
+    )

@@ -7,7 +7,8 @@ One file holds one ``(time, distance)`` array, its coordinates stored as CF
     /__values__         (time, distance) samples, float32; attributes
                         coordinate_interpolation = "time_values: time_interpolation
                         distance_values: distance_interpolation", units (of the samples)
-    /time_indices       int64 sample indices of the time tie points (first and last)
+    /time_indices       int64 sample indices of the time tie points (first and last;
+                        every sample for stamped, irregular samples)
     /time_values        int64 ns since the first sample at those indices (units =
                         "nanoseconds since <first sample, UTC, to the ns>"; small
                         numbers, so that readers going through float64 stay exact)
@@ -67,7 +68,7 @@ def netcdf_bytes(patch: Patch) -> bytes:
     except ImportError:
         raise RaydasError("the NetCDF writer needs h5netcdf: pip install 'raydas[netcdf]'") from None
     n_channels, n_times = patch.data.shape
-    t_index = _tie_points(n_times, regular=True)  # checked_patch's times are start + round(i * dt)
+    t_index = _tie_points(n_times, regular=patch.regular_times())  # stamped samples: every time a tie point
     d_index = _tie_points(n_channels, regular=patch.regular_positions() is not None)
     buf = io.BytesIO()
     with h5netcdf.File(buf, "w") as nc:

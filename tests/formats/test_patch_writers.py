@@ -448,3 +448,25 @@ def test_write_prodml_fbe_refuses_a_table_of_other_bands_at_planning():
         pipeline.check_record(record, chunk_samples=1000)
     with pytest.raises(ConfigError, match="high_freq"):
         Pipeline.from_config({"command_list": noise_log_graph(low_freq=[10, 100], high_freq=[5, -1])})
+
+
+def test_stamped_irregular_samples_keep_their_times_in_dascore_and_xdas(tmp_path):
+    from raydas.formats.dasdae_writer import dasdae_bytes
+    from raydas.formats.writecheck import checked_patch
+    from raydas.formats.xdas_writer import netcdf_bytes
+
+    dc, xd = dascore(), xdas()
+    stamps = START + np.array([0, 1_000_000, 2_500_000, 2_600_000, 9_000_000], dtype=np.int64)
+    data = np.arange(15, dtype=np.float32).reshape(3, 5)
+    patch = checked_patch("writer", data, START, 0.001, [0.0, 1.0, 2.0], times_ns=stamps)
+    assert not patch.regular_times()
+    (tmp_path / "s.h5").write_bytes(dasdae_bytes(patch))
+    (tmp_path / "s.nc").write_bytes(netcdf_bytes(patch))
+    np.testing.assert_array_equal(dc.spool(str(tmp_path / "s.h5"))[0].get_array("time"), stamps.astype("M8[ns]"))
+    da = xd.open_dataarray(str(tmp_path / "s.nc"))
+    np.testing.assert_array_equal(da.coords["time"].values, stamps.astype("M8[ns]"))
+    np.testing.assert_array_equal(np.asarray(da.values), data.T)
+    with pytest.raises(RaydasError, match="must increase"):
+        checked_patch("writer", data, START, 0.001, [0.0, 1.0, 2.0], times_ns=stamps[::-1])
+    with pytest.raises(RaydasError, match="4 time stamps"):
+        checked_patch("writer", data, START, 0.001, [0.0, 1.0, 2.0], times_ns=stamps[:4])
