@@ -17,6 +17,31 @@ import numpy as np
 from .timeutil import NS_PER_S, to_iso, unix_stem
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a chunk's own samples lie in its recording, as the planner cut it.
+
+    Writers that fill one array per recording from many processes at once
+    (``write_zarr``) place each chunk by it, without asking anyone.
+
+    Attributes
+    ----------
+    recording_start_ns
+        Time of the recording's first sample, ns since 1970 (UTC); it names the recording.
+    first
+        Index in the recording of the chunk's first own sample (a multiple of ``chunk_samples``).
+    samples
+        Samples in the whole recording.
+    chunk_samples
+        Own samples of every chunk of the recording but its last (the planner's chunk length).
+    """
+
+    recording_start_ns: int
+    first: int
+    samples: int
+    chunk_samples: int
+
+
 @dataclass
 class Chunk:
     """A block of DAS samples and its coordinates.
@@ -51,6 +76,9 @@ class Chunk:
         are not regularly spaced (a record with stamps,
         :attr:`raydas.formats.RecordInfo.times_ns`); ``dt`` is then only their
         median step. ``None`` for regular samples.
+    placement
+        Where the chunk lies in its recording (:class:`Placement`); None for a
+        chunk that was not cut from a planned recording.
     """
 
     data: Any
@@ -64,6 +92,7 @@ class Chunk:
     index: int = 0
     attrs: dict = field(default_factory=dict)
     times_ns: np.ndarray | None = None
+    placement: Placement | None = None
 
     def __post_init__(self):
         if getattr(self.data, "ndim", None) != 2:

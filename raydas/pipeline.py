@@ -605,6 +605,8 @@ class Pipeline:
                 sink=sink,
                 cache=primary.cache,
                 channel_xyz=channel_xyz,
+                placement=chunk.placement,
+                chunk_samples=chunk.n_samples,
             )
             t0 = time.perf_counter()
             try:

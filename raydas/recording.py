@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import formats
-from .chunk import Chunk
+from .chunk import Chunk, Placement
 from .formats.base import RecordInfo
 from .timeutil import NS_PER_S, to_iso, unix_stem
 
@@ -187,6 +187,7 @@ class ChunkPlan:
     positions: np.ndarray
     units: str = ""
     gauge_length: float = float("nan")
+    placement: Placement | None = None  # where the chunk lies in its recording (set by plan_chunks)
 
     @property
     def stem(self) -> str:
@@ -212,6 +213,7 @@ class ChunkPlan:
             source=";".join(self.sources),
             index=self.index,
             attrs=_channel_coordinates(self.pieces[0][0]),
+            placement=self.placement,
         )
 
 
@@ -245,6 +247,7 @@ def plan_chunks(
                     positions=rec.positions,
                     units=rec.first.units,
                     gauge_length=rec.first.gauge_length,
+                    placement=Placement(rec.time_of(0), start, rec.n_samples, size),
                 )
             )
     return plans

@@ -144,6 +144,11 @@ class Context:
     channel_xyz
         ``(positions, xyz)`` of the chunk's channels when a geometry table gave
         them coordinates (see :meth:`coordinates`), else None.
+    placement
+        Where the chunk lies in its recording (:class:`raydas.chunk.Placement`);
+        None for a chunk not cut from a planned recording.
+    chunk_samples
+        Own time samples of the chunk (halo excluded), whatever the graph made of them.
     """
 
     sample_rate: float
@@ -155,6 +160,8 @@ class Context:
     sink: Any = None
     cache: dict = field(default_factory=dict)
     channel_xyz: tuple | None = None
+    placement: Any = None
+    chunk_samples: int = 0
 
     @property
     def positions(self) -> np.ndarray:

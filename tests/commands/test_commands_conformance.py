@@ -221,6 +221,29 @@ SAMPLES: dict[str, list[Case]] = {
     "keras": [Case(params={"filename": "MODEL"}, needs="keras")],
     # io
     "write_npy": [Case(params={"directory_out": "npy"}), Case(setup=SPECTRUM, params={"directory_out": "spec"})],
+    "write_dasdae": [Case(params={"directory_out": "dasdae", "units": "strain/s", "data_type": "strain_rate"})],
+    "write_netcdf": [Case(params={"directory_out": "netcdf", "units": "strain/s"}, needs="h5netcdf")],
+    "write_prodml": [Case(params={"directory_out": "prodml", "units": "strain/s"})],
+    "write_zarr": [Case(params={"directory_out": "zarr", "units": "strain/s"}, needs="zarr")],
+    "write_prodml_fbe": [
+        Case(
+            setup=[
+                *SPECTRUM,
+                {
+                    "name": "multiple_calcs",
+                    "uid": 2,
+                    "in_uid": 1,
+                    "func": "rms_from_fft",
+                    "low_freq": [0, 100],
+                    "high_freq": [100, -1],
+                },
+                {"name": "rms_from_fft", "uid": 3, "in_uid": 1},
+            ],
+            in_uid=2,
+            gather=[3],
+            params={"directory_out": "pfbe", "low_freq": [0, 100], "high_freq": [100, -1]},
+        )
+    ],
     "write_witsml": [
         Case(
             setup=[
@@ -337,6 +360,8 @@ def prepare(name: str, case: Case, root, xp=np, writable: bool = False, model: s
         start_ns=chunk.start_ns,
         stem=chunk.stem,
         sink=sink,
+        placement=chunk.placement,
+        chunk_samples=chunk.n_samples,
     )
     return Prepared(command, handed_over(case.input_uid), ctx)
 
