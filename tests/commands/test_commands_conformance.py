@@ -246,6 +246,29 @@ SAMPLES: dict[str, list[Case]] = {
     ],
     # plots
     "thumbnail": [Case(params={"directory_out": "thumbs", "dpi": 20, "figure_size": [2, 2]})],
+    # interferometry
+    "detrend": [Case(), Case(params={"type": "constant"})],
+    "taper": [Case(), Case(params={"fraction": 0.2, "max_length": 0.01})],
+    "whiten": [
+        Case(params={"low_freq": 10.0, "high_freq": 200.0}),
+        Case(params={"low_freq": 10.0, "high_freq": 200.0, "smooth_hz": 20.0, "taper_hz": 10.0}),
+    ],
+    "one_bit": [Case()],
+    "running_abs_mean": [Case(params={"window": 0.01})],
+    "xcorr": [
+        Case(params={"sources": [0, 3], "max_lag_seconds": 0.02}),
+        Case(params={"channel_range": [2, 6], "max_lag_seconds": 0.02, "method": "coherence", "smooth_hz": 20.0}),
+        Case(params={"max_lag_seconds": 0.3, "method": "deconvolution"}),
+    ],
+    "dispersion": [
+        Case(
+            params={"min_velocity": 100, "max_velocity": 2000, "velocity_step": 100, "low_freq": 10, "high_freq": 300}
+        ),
+        Case(
+            setup=chain(("xcorr", {"sources": [0], "max_lag_seconds": 0.05})),
+            params={"min_velocity": 100, "max_velocity": 2000, "velocity_step": 50, "side": "causal"},
+        ),
+    ],
 }
 
 
@@ -395,6 +418,9 @@ def test_same_result_through_the_xp_interface(name, case, tmp_path, stand_in, mo
     scale = float(finite.max()) if finite.size else 1.0
     np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6 * scale, equal_nan=True)
     assert (meta.halo, meta.dt, meta.spectra) == (expected_meta.halo, expected_meta.dt, expected_meta.spectra)
+    assert meta.coords == expected_meta.coords  # names, axes and units
+    for c, e in zip(meta.coords, expected_meta.coords):
+        np.testing.assert_array_equal(to_host(c.values), e.values, err_msg=c.name)
     if expected_meta.positions is None:
         assert meta.positions is None
     else:
