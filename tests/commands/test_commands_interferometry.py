@@ -3,11 +3,15 @@ written here: detrend, taper, whiten, one_bit, running_abs_mean, xcorr, dispersi
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
-from helpers import T0_NS, make_chunk, run_command, run_graph
+from helpers import REPO, T0_NS, make_chunk, run_command, run_graph
 from scipy.signal import windows
 
+from raydas import commands
 from raydas.errors import ConfigError, PlanError
 from raydas.formats.base import RecordInfo
 from raydas.pipeline import Pipeline
@@ -350,3 +354,32 @@ def test_dispersion_needs_offsets():
     command = Dispersion(Dispersion.Params())
     with pytest.raises(ValueError, match="offsets"):
         command.apply(np, np.ones((3, 10), np.float32), Context(sample_rate=FS, meta=ArrayMeta()))
+
+
+def test_write_npy_writes_the_lag_and_pair_coordinates(tmp_path):
+    x = _delayed(500)
+    graph = [
+        {"name": "xcorr", "uid": 1, "in_uid": 0, "sources": [0], "max_lag_seconds": 0.05},
+        {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "xcorr"},
+    ]
+    chunk = make_chunk(x, FS, spacing=5.0)
+    value, _ = run_graph(graph, chunk, keep=1, out_dir=tmp_path)
+    folder = tmp_path / "xcorr"
+    np.testing.assert_array_equal(np.load(folder / f"{chunk.stem}.npy"), value)
+    np.testing.assert_allclose(np.load(folder / "time.npy"), np.arange(-10, 11) / FS)  # lags, not 0..
+    np.testing.assert_allclose(np.load(folder / "lag.npy"), np.arange(-10, 11) / FS)
+    np.testing.assert_array_equal(np.load(folder / "receiver_channel.npy"), np.arange(5))
+    np.testing.assert_allclose(np.load(folder / "offset.npy"), np.arange(5) * 5.0)
+    assert not (folder / "measured_depth.npy").exists()  # rows are pairs, not channels
+
+
+@pytest.mark.parametrize("name", ["detrend", "taper", "whiten", "one_bit", "running_abs_mean", "xcorr", "dispersion"])
+def test_every_key_is_documented_in_configs_readme(name):
+    with open(f"{REPO}/configs/README.md") as fh:
+        text = fh.read()
+    sections = dict(re.findall(r"^### `(\w+)`\n(.*?)(?=^### |\Z)", text, flags=re.S | re.M))
+    assert name in sections, f"configs/README.md has no section for {name}"
+    documented = set(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", sections[name], flags=re.M))
+    cls = commands.get(name)
+    expected = {(k, json.dumps(f.default)) for k, f in cls.Params.model_fields.items()}
+    assert documented == expected, f"{name}: README keys/defaults {sorted(documented)} != {sorted(expected)}"
