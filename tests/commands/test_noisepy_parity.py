@@ -2,9 +2,10 @@
 
 NoisePy (``noisepy-seis``, module ``noisepy.seis.noise_module``) runs in its own
 interpreter through ``tests/noisepy_runner.py``: the one named by
-``RAYDAS_NOISEPY_PYTHON``, else this one if it imports NoisePy; without either the
-tests skip and say why. noisepy-seis declares Python < 3.11 and a long list of
-dependencies (obspy, pyasdf, zarr, ...); installed with ``pip install --no-deps
+``RAYDAS_NOISEPY_PYTHON`` (``benchmarks/noisepy_env.sh`` builds one and prints it),
+else this one if it imports NoisePy; without either the tests skip and say why.
+noisepy-seis declares Python < 3.11 and a long list of dependencies (obspy,
+pyasdf, zarr, ...); installed with ``pip install --no-deps
 --ignore-requires-python noisepy-seis noisepy-seis-io`` plus the few pure-Python
 modules its imports ask for (pyasdf, dill, prov, pydantic-yaml, ruamel.yaml,
 psutil, diskcache, datetimerange, typepy, mbstrdecoder) into a scratch venv that
