@@ -14,7 +14,10 @@ Cases (sizes for the full run; ``--quick`` shrinks them to finish in about a min
    100 full, at 1 kHz / 2 kHz) correlated in every one-second chunk of a chunk store
    (lags +-0.1 s) with ``xcorr`` and written per chunk with ``write_npy``, against the
    bare-kernel limit (``xcorr_limit.py``: 2 processes, float32 ``rfft`` of the window,
-   conjugate products of every pair, ``irfft``, the same ``.npy`` written).
+   conjugate products of every pair, ``irfft``, the same ``.npy`` written), and against
+   NoisePy's own functions (``ext_noisepy.py``: ``noise_processing``, then
+   ``smooth_source_spect`` and ``correlate`` pair by pair as its correlate step calls
+   them, 2 processes) where ``RAYDAS_NOISEPY_PYTHON`` names its interpreter.
 2. **Ingest.** A SEG-Y file (raydas's SEG-Y writer, IEEE float32) and a PRODML v2.1 HDF5 file
    (h5py) of 320 MB each into the chunk store with ``raydas ingest``, against
    reading the same bytes raw (``cat`` to /dev/null; one h5py read).
@@ -40,7 +43,7 @@ How it is timed (honestly, the same way for every side):
 * Throughput ratios are ratios of median wall times on the same work.
 
 The last line printed is ``fbe_vs_limit=<r> fbe_vs_distpy=<r> ingest_vs_read=<r> attach_vs_private=<r>
-xcorr_vs_limit=<r>``
+xcorr_vs_limit=<r> xcorr_vs_noisepy=<r>``
 (``nan`` where a side could not run; a message says why). Full runs are appended
 to ``benchmarks/RESULTS.md`` with the date, machine and versions.
 """
@@ -305,6 +308,25 @@ def xcorr_limit_side(w: data.Workload, store: str, out: str, pool) -> Side:
         w.samples,
         w.float32_bytes,
         one_pass,
+    )
+
+
+def noisepy_xcorr_side(w: data.Workload, store: str, out: str, notes: list[str]) -> Side:
+    pairs = w.channels * (w.channels + 1) // 2
+    config = f"NoisePy noise_processing + smooth_source_spect/correlate per pair ({pairs}), 2 proc, npy written"
+    try:
+        python = external.noisepy_python()
+    except external.Unavailable as exc:
+        return Side("xcorr", "noisepy", config, w.samples, w.float32_bytes, None, why_not=str(exc))
+    notes.append("noisepy: " + json.dumps(external.versions(python, ["numpy", "scipy"])))
+    args = [store, out, str(w.prf), str(w.channels), str(XCORR_LAG_SECONDS), "--processes", "2"]
+    return Side(
+        "xcorr",
+        "noisepy",
+        config,
+        w.samples,
+        w.float32_bytes,
+        lambda: external.timed_child(python, "ext_noisepy.py", args),
     )
 
 
@@ -597,7 +619,11 @@ def main(argv: list[str] | None = None) -> int:
                 folder="xcorr",
             ),
             xcorr_limit_side(xw, xcorr_store, str(work / "out-xcorr-limit"), pool),
+            noisepy_xcorr_side(xw, xcorr_store, str(work / "out-xcorr-noisepy"), notes),
         ]
+        for s in xcorr:
+            if s.run is None:
+                log(f"  {s.name}: not run: {s.why_not}")
         if idle_wait:
             wait_until_idle(idle_wait, log)
         measure(xcorr, runs, log)
@@ -701,6 +727,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sides = fbe + xcorr + ingest + scaling + starts
     xcorr_vs_limit = ratio(by_name[("xcorr", "limit")], by_name[("xcorr", "raydas")])
+    xcorr_vs_noisepy = ratio(by_name[("xcorr", "noisepy")], by_name[("xcorr", "raydas")])
     raydas_fbe = by_name[("fbe", "raydas")]
     fbe_vs_limit = ratio(by_name[("fbe", "limit")], raydas_fbe)
     fbe_vs_distpy = ratio(by_name[("fbe", "distpy")], raydas_fbe)
@@ -719,7 +746,9 @@ def main(argv: list[str] | None = None) -> int:
         f"raydas FBE vs limit: {fmt_ratio(fbe_vs_limit)} (target >= 0.8); vs distpy: {fmt_ratio(fbe_vs_distpy)}x "
         f"(target >= 6); vs DASCore: {fmt_ratio(fbe_vs_dascore)}x",
         f"ingest vs raw read: {fmt_ratio(ingest_vs_read)} (target >= 0.5; per format: {per_format})",
-        f"raydas xcorr vs limit: {fmt_ratio(xcorr_vs_limit)} (target >= 0.8)",
+        f"raydas xcorr vs limit: {fmt_ratio(xcorr_vs_limit)} (target >= 0.8); vs NoisePy: "
+        f"{fmt_ratio(xcorr_vs_noisepy)}x (target >= 5; NoisePy's numbers differ as tests/commands/"
+        "test_noisepy_parity.py documents)",
         f"Ray start {ray_seconds:.2f} s, excluded from every timing but the start-up case's",
         "x ref = reference median / row median (throughput ratio): the limit for fbe, the raw read of the same "
         "file for ingest, 2 actors with 1-s chunks for scaling, the private Ray for start-up (how many times "
@@ -739,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"fbe_vs_limit={fmt_ratio(fbe_vs_limit)} fbe_vs_distpy={fmt_ratio(fbe_vs_distpy)} "
         f"ingest_vs_read={fmt_ratio(ingest_vs_read)} attach_vs_private={fmt_ratio(start_ratio)} "
-        f"xcorr_vs_limit={fmt_ratio(xcorr_vs_limit)}"
+        f"xcorr_vs_limit={fmt_ratio(xcorr_vs_limit)} xcorr_vs_noisepy={fmt_ratio(xcorr_vs_noisepy)}"
     )
     return 0
 

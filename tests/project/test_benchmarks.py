@@ -19,7 +19,8 @@ import xcorr_limit  # noqa: E402
 
 LAST_LINE = re.compile(
     r"^fbe_vs_limit=(nan|\d+\.\d+) fbe_vs_distpy=(nan|\d+\.\d+) ingest_vs_read=(nan|\d+\.\d+) "
-    r"attach_vs_private=(nan|\d+\.\d+) xcorr_vs_limit=(nan|\d+\.\d+)$"
+    r"attach_vs_private=(nan|\d+\.\d+) xcorr_vs_limit=(nan|\d+\.\d+) "
+    r"xcorr_vs_noisepy=(nan|\d+\.\d+)$"
 )
 
 
