@@ -287,7 +287,7 @@ class XCorr(Command):
             None, description="virtual-source channels (row indices); null = all pairs within channel_range"
         )
         channel_range: list[int] | None = Field(
-            None, description="[first, stop) channels (row indices) correlated; null = all"
+            None, description="[first, stop) channels (row indices) correlated, within the record; null = all"
         )
         max_lag_seconds: float = Field(1.0, gt=0, description="largest lag kept on each side (s)")
         method: Literal["cross-correlation", "coherence", "deconvolution"] = Field(
@@ -345,7 +345,7 @@ class XCorr(Command):
             )
         r = self.params.channel_range
         if r is not None:
-            need_at_least(layout.channels, r[0] + 1, "channels", f"xcorr channel_range {r}")
+            need_at_least(layout.channels, r[1], "channels", f"xcorr channel_range {r}")
 
     def layout_after(self, layout):
         pairs = None if layout.channels is None else len(self.pairs(layout.channels)[0])

@@ -257,6 +257,7 @@ def test_xcorr_of_chunks_of_any_length_and_many_pairs_in_blocks(monkeypatch):
 def test_xcorr_refuses_sources_and_ranges_outside_the_record():
     assert "at least 9 channels" in _refusal({"name": "xcorr", "sources": [0, 8]}, channels=8)
     assert "channel_range" in _refusal({"name": "xcorr", "channel_range": [8, 12]}, channels=8)
+    assert "at least 9 channels" in _refusal({"name": "xcorr", "channel_range": [0, 9]}, channels=8)
     assert "under one sample" in _refusal({"name": "xcorr", "max_lag_seconds": 0.001}, fs=FS)
     assert "sources" in _config_error({"name": "xcorr", "sources": [-1]})
     assert "channel_range" in _config_error({"name": "xcorr", "channel_range": [5, 2]})
