@@ -26,7 +26,9 @@ Cases (sizes for the full run; ``--quick`` shrinks them to finish in about a min
    small SEG-Y file) with a private Ray against one attached to a Ray kept
    running by ``raydas up`` (``benchmarks/startup.py``; Ray's start *is* on this
    clock, it is what is measured). ``--quick`` times one pass per side, with no warm-up.
-5. **GPU.** Skipped here (no GPU): GPU run pending.
+5. **GPU.** Not timed by this script: on a GPU machine ``bash benchmarks/gpu_check.sh``
+   runs ``benchmarks/gpu_bench.py`` (FBE and all-pairs xcorr on cupy against numpy and
+   against the host-to-device copy bandwidth) with the command checks on cupy.
 
 How it is timed (honestly, the same way for every side):
 
