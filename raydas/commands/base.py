@@ -53,6 +53,29 @@ class Spectrum:
 
 
 @dataclass(frozen=True)
+class Coordinate:
+    """Labels of one axis of an array besides channel positions and time (the
+    lag of a correlation, the channel pair of each row, a velocity or frequency).
+
+    Attributes
+    ----------
+    name
+        Short name, also the file name ``write_npy`` gives it (``<name>.npy``).
+    axis
+        The axis it labels (0 = rows, 1 = columns).
+    values
+        One value per entry of that axis (a host numpy array).
+    units
+        Its units (``"s"``, ``"m"``, ``"Hz"``, ``"m/s"``; ``""`` for indices).
+    """
+
+    name: str
+    axis: int
+    values: Any = field(compare=False, repr=False)
+    units: str = ""
+
+
+@dataclass(frozen=True)
 class ArrayMeta:
     """What the executor knows about an intermediate array.
 
@@ -67,12 +90,23 @@ class ArrayMeta:
         Sample interval of axis 1 in seconds, or ``None`` when axis 1 is not time.
     spectra
         Axes that hold Fourier transforms.
+    coords
+        Other labels of the axes (:class:`Coordinate`), such as the lag and the
+        channel pairs of a cross-correlation.
     """
 
     halo: tuple[int, int] = (0, 0)
     positions: Any = None
     dt: float | None = None
     spectra: tuple[Spectrum, ...] = ()
+    coords: tuple[Coordinate, ...] = ()
+
+    def coord(self, name: str) -> Coordinate | None:
+        """The coordinate called ``name``, or None."""
+        for c in self.coords:
+            if c.name == name:
+                return c
+        return None
 
     def spectrum(self, axis: int) -> Spectrum | None:
         for s in self.spectra:
@@ -199,7 +233,7 @@ class Command:
         distpy's JSON name.
     family
         One of spectral, filters, statistics, geometry, detection, algebra,
-        elementwise, io, plots, control.
+        elementwise, io, plots, control, interferometry.
     description
         One line for ``raydas commands``.
     inputs
@@ -312,6 +346,7 @@ class Command:
             positions=meta.positions if same_rows else None,
             dt=meta.dt if same_cols else None,
             spectra=tuple(s for s in meta.spectra if (s.axis == 0 and same_rows) or (s.axis == 1 and same_cols)),
+            coords=tuple(c for c in meta.coords if (c.axis == 0 and same_rows) or (c.axis == 1 and same_cols)),
         )
 
     @classmethod

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from ..backend import to_host
 from ..errors import FormatError, RaydasError
 from ..formats.dasdae_writer import DATA_TYPES, dasdae_bytes
-from ..formats.npyfolder import npy_folder_files
+from ..formats.npyfolder import npy_bytes, npy_folder_files
 from ..formats.prodml import prodml_bytes, prodml_fbe_bytes
 from ..formats.witsml import band_curve_names, fbe_document
 from ..formats.writecheck import Patch, checked_patch
@@ -56,8 +56,9 @@ class Writer(Command):
 class WriteNpy(Writer):
     name = "write_npy"
     description = (
-        "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy, and "
-        "coordinates.npy when a geometry table gave the channels X, Y, Z); pass it on."
+        "Write the chunk's array as <directory_out>/<unixtime>.npy (+ measured_depth.npy, time.npy, "
+        "coordinates.npy when a geometry table gave the channels X, Y, Z, and <coordinate>.npy for an xcorr "
+        "or dispersion result); pass it on."
     )
     suffix = "npy"
     changed_from_distpy = "time.npy holds seconds from the chunk start (distpy wrote sample indices)."
@@ -71,10 +72,14 @@ class WriteNpy(Writer):
         host = to_host(x)
         depth = ctx.positions if ctx.positions is not None and len(ctx.positions) == host.shape[0] else None
         seconds = np.arange(host.shape[1]) * ctx.meta.dt if ctx.meta.dt is not None and host.ndim == 2 else None
+        columns_in_s = [c for c in ctx.meta.coords if c.axis == 1 and c.units == "s"]
+        if columns_in_s and host.ndim == 2:  # a lag axis: time.npy holds the lags (s)
+            seconds = np.asarray(columns_in_s[0].values)
         xyz = ctx.coordinates() if depth is not None else None
-        for path, payload in npy_folder_files(
-            self.params.directory_out, f"{ctx.stem}.npy", host, depth, seconds, xyz
-        ).items():
+        files = npy_folder_files(self.params.directory_out, f"{ctx.stem}.npy", host, depth, seconds, xyz)
+        for c in ctx.meta.coords:  # the other labels of the axes (channel pairs, velocities, frequencies)
+            files[posixpath.join(self.params.directory_out, f"{c.name}.npy")] = npy_bytes(np.asarray(c.values))
+        for path, payload in files.items():
             ctx.sink.write(path, payload)
         return x
 
