@@ -691,7 +691,7 @@ class Catalogue:
             self.fs.makedirs(posixpath.dirname(full), exist_ok=True)
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, compression="zstd")
-            fsutil.write_bytes_atomic(fsutil.unstrip(self.fs, full), sink.getvalue())
+            fsutil.write_bytes_atomic(fsutil.unstrip(self.fs, full), sink.getvalue().to_pybytes())
             pending[hidden] = name
         parts = [p for p in state["parts"] if p not in set(remove)] + list(add)
         known = list(state.get("roots", []))
