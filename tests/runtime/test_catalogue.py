@@ -464,3 +464,22 @@ def test_index_a_bucket_on_s3(real_data, tmp_path, s3_bucket):
 def test_record_from_an_error_row_is_refused():
     with pytest.raises(RaydasError, match="was not scanned"):
         record_from_row({"path": "x.sgy", "status": "error", "error": "bad"})
+
+
+def test_the_documented_columns_are_the_schema():
+    from helpers import REPO
+
+    text = open(os.path.join(REPO, "configs", "README.md")).read().split("## The catalogue", 1)[1]
+    rows = [line.split("|")[1:3] for line in text.splitlines() if line.startswith("| `")]
+    documented = [(name.strip().strip("`"), kind.strip()) for name, kind in rows]
+    arrow = {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "timestamp[ns, UTC]": pa.timestamp("ns", tz="UTC"),
+        "list<float64>": pa.list_(pa.float64()),
+        "list<string>": pa.list_(pa.string()),
+    }
+    assert [name for name, _ in documented] == SCHEMA.names
+    for name, kind in documented:
+        assert arrow[kind] == SCHEMA.field(name).type, name
