@@ -74,6 +74,8 @@ STATE_FILE = "_catalogue.json"
 RECORDS_DIR = "records"
 #: files scanned between two commits of an update (each commit is atomic)
 BATCH_FILES = 512
+#: part files a partition may gather (one per update that touched it) before an update merges them
+COMPACT_PARTS = 16
 #: files one Ray task scans (an update with fewer files spreads them out more)
 FILES_PER_TASK = 32
 #: ``status`` of a row: a record, a file no reader could scan, a file that is a document not data
@@ -660,9 +662,16 @@ class Catalogue:
         return posixpath.join(self.root, *parts)
 
     # state ------------------------------------------------------------------------------------
-    def state(self) -> dict:
-        """The state file's content (a new catalogue's when there is none); finishes a
-        commit an interrupted update left half done."""
+    def state(self, repair: bool = True) -> dict:
+        """The state file's content (a new catalogue's when there is none).
+
+        Parameters
+        ----------
+        repair
+            Finish a commit that an interrupted update left half done (rename its
+            parts, remove the ones it replaced). False for readers, which may not
+            write: they read such parts under their pending names.
+        """
         path = self._path(STATE_FILE)
         try:
             with self.fs.open(path, "rb") as fh:
@@ -675,7 +684,7 @@ class Catalogue:
             raise RaydasError(
                 f"{redact(self.url)}: catalogue schema {state.get('schema')!r}, this raydas reads {SCHEMA_VERSION}"
             )
-        if state.get("journal"):
+        if state.get("journal") and repair:
             state = self._apply_journal(state)
         return state
 
@@ -739,11 +748,17 @@ class Catalogue:
     # reading ----------------------------------------------------------------------------------
     def dataset(self, state: dict | None = None) -> ds.Dataset | None:
         """The committed parts as a :class:`pyarrow.dataset.Dataset` (None when empty)."""
-        state = self.state() if state is None else state
+        state = self.state(repair=False) if state is None else state
         if not state["parts"]:
             return None
         base = self._path(RECORDS_DIR)
-        files = [posixpath.join(base, p) for p in state["parts"]]
+        pending = {name: hidden for hidden, name in (state.get("journal") or {}).get("rename", {}).items()}
+        files = []
+        for part in state["parts"]:
+            path = posixpath.join(base, part)
+            if part in pending and not self.fs.exists(path):  # committed, not yet renamed
+                path = posixpath.join(base, pending[part])
+            files.append(path)
         return ds.dataset(
             files,
             schema=pa.unify_schemas([SCHEMA, PARTITIONING]),
@@ -860,8 +875,39 @@ class Catalogue:
             )
         elif not gone and not set(safe_roots) <= set(state.get("roots", [])):
             state = self._commit(state, {}, [], sorted(safe_roots))
+        self.compact(COMPACT_PARTS, state)
         report.seconds = time.perf_counter() - t0
         return report
+
+    def compact(self, max_parts: int = 1, state: dict | None = None) -> int:
+        """Merge the part files of each partition that has more than ``max_parts``
+        into one (rows ordered by start and path), in one atomic commit; an update
+        does this when a partition gathers more than :data:`COMPACT_PARTS`.
+
+        Returns
+        -------
+        int
+            How many part files fewer the catalogue has.
+        """
+        state = self.state() if state is None else state
+        folders: dict[str, list[str]] = {}
+        for part in state["parts"]:
+            folders.setdefault(posixpath.dirname(part), []).append(part)
+        base = self._path(RECORDS_DIR)
+        add, remove = {}, []
+        for folder, parts in sorted(folders.items()):
+            if len(parts) <= max_parts:
+                continue
+            tables = []
+            for part in parts:
+                with self.fs.open(posixpath.join(base, part), "rb") as fh:
+                    tables.append(pq.read_table(fh, schema=SCHEMA))
+            merged = pa.concat_tables(tables).sort_by([("start", "ascending"), ("path", "ascending")])
+            add[_part_name(folder)] = merged
+            remove.extend(parts)
+        if remove:
+            self._commit(state, add, remove, [])
+        return len(remove) - len(add)
 
     def _list(self, roots: list[str]) -> dict[str, FileStamp]:
         """Credential-free path -> stamp of every file under ``roots`` (the first root wins)."""
@@ -1046,6 +1092,7 @@ def select_records(
 
 __all__ = [
     "BATCH_FILES",
+    "COMPACT_PARTS",
     "PARTITIONING",
     "RECORDS_DIR",
     "SCHEMA",

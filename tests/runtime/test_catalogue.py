@@ -275,10 +275,16 @@ def test_commit_interrupted_after_its_state_file_is_finished_on_open(tmp_path, m
     hidden = [n for n in state["journal"]["rename"]]
     assert all(os.path.basename(h).startswith(".") for h in hidden)
     monkeypatch.setattr(Catalogue, "_apply_journal", real_apply)
-    again = Catalogue(str(tmp_path / "cat"))
-    assert [os.path.basename(r["path"]) for r in _rows(again)] == ["a.sgy"]
-    assert "journal" not in json.loads((tmp_path / "cat" / STATE_FILE).read_text())
+    reader = Catalogue(str(tmp_path / "cat"))  # a reader sees the committed rows and writes nothing
+    assert [os.path.basename(r["path"]) for r in _rows(reader)] == ["a.sgy"]
+    assert len(reader.select(T0, T0 + NS).records) == 1
+    assert json.loads((tmp_path / "cat" / STATE_FILE).read_text())["journal"]
+    again = Catalogue(str(tmp_path / "cat"))  # the next update finishes the commit, then finds nothing to do
     assert again.update([str(folder)], use_ray=False).scanned == []
+    assert "journal" not in json.loads((tmp_path / "cat" / STATE_FILE).read_text())
+    assert [os.path.basename(r["path"]) for r in _rows(again)] == ["a.sgy"]
+    names = [os.path.basename(f) for f in ds.dataset(str(tmp_path / "cat" / "records"), format="parquet").files]
+    assert len(names) == 1 and names[0].startswith("part-")
 
 
 def test_uncommitted_parts_are_removed_by_the_next_update(tmp_path):
@@ -292,6 +298,28 @@ def test_uncommitted_parts_are_removed_by_the_next_update(tmp_path):
     stray.write_bytes(b"half a part")
     cat.update([str(folder)], use_ray=False)
     assert not stray.exists()
+
+
+def test_parts_of_a_partition_are_merged(tmp_path, monkeypatch):
+    import raydas.catalogue as catalogue_module
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    cat = Catalogue(str(tmp_path / "cat"))
+    for i in range(3):  # three updates, each adding a file of the same day: three parts in one partition
+        _sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)
+        cat.update([str(folder)], use_ray=False)
+    assert len(cat.state()["parts"]) == 3
+    before = sorted(r["path"] for r in _rows(cat))
+    assert cat.compact() == 2
+    (part,) = cat.state()["parts"]
+    plain = ds.dataset(str(tmp_path / "cat" / "records"), format="parquet", partitioning="hive")
+    assert [os.path.relpath(f, tmp_path / "cat" / "records") for f in plain.files] == [part]
+    assert sorted(plain.to_table().column("path").to_pylist()) == before
+    monkeypatch.setattr(catalogue_module, "COMPACT_PARTS", 1)  # an update merges once a partition has more
+    _sgy(folder / "f3.sgy", T0 + 30 * NS)
+    cat.update([str(folder)], use_ray=False)
+    assert len(cat.state()["parts"]) == 1 and len(_rows(cat)) == 4
 
 
 # --- selecting ---------------------------------------------------------------------------------
