@@ -39,6 +39,7 @@ import base64
 import contextlib
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import json
 import logging
@@ -235,7 +236,13 @@ def _regular_positions(positions: np.ndarray) -> bool:
     n = positions.shape[0]
     if n < 3:
         return True
-    return bool(np.allclose(positions, np.linspace(positions[0], positions[-1], n), rtol=0, atol=1e-9))
+    return bool(np.max(np.abs(positions - np.linspace(positions[0], positions[-1], n))) <= 1e-9)
+
+
+@functools.lru_cache(maxsize=8192)
+def _safe(url: str) -> str:
+    """:func:`~raydas.config.redact` of a URL (paths and roots repeat: remembered)."""
+    return redact(url)
 
 
 def _finite(x) -> float | None:
@@ -248,7 +255,7 @@ def _record_row(record: RecordInfo, stamp: FileStamp, caught: list[str], now_ns:
     quantity = getattr(record, "quantity", None) or record.attrs.get("quantity")
     assumed = getattr(record, "assumed", None) or []
     return {
-        "path": redact(record.path),
+        "path": _safe(record.path),
         "key": record.key,
         "stream": record.stream,
         "format": record.format,
@@ -276,7 +283,7 @@ def _record_row(record: RecordInfo, stamp: FileStamp, caught: list[str], now_ns:
 def _error_row(stamp: FileStamp, status: str, message: str, caught: list[str], now_ns: int) -> dict:
     row = dict.fromkeys(SCHEMA.names)
     row.update(
-        path=redact(stamp.url),
+        path=_safe(stamp.url),
         key="",
         stream="",
         status=status,
@@ -293,7 +300,7 @@ def _stamp_columns(stamp: FileStamp, now_ns: int) -> dict:
         "size": stamp.size,
         "mtime": stamp.mtime_ns or None,
         "etag": stamp.etag or None,
-        "root": redact(stamp.root),
+        "root": _safe(stamp.root),
         "scanned_at": now_ns,
     }
 
@@ -918,7 +925,7 @@ class Catalogue:
             except FileNotFoundError:
                 raise RaydasError(f"{redact(root)}: does not exist") from None
             for url, info in found:
-                listing.setdefault(redact(url), _stamp(url, root, info))
+                listing.setdefault(_safe(url), _stamp(url, root, info))
         return listing
 
     def _drop(self, state: dict, index: dict, gone: set[str], roots: list[str]) -> dict:
@@ -961,7 +968,7 @@ class Catalogue:
         with contextlib.closing(_scan_groups(groups, options, use_ray, ray_options)) as scans:
             for group, table in scans:
                 pending.append(table)
-                pending_urls.extend(redact(s.url) for s in group)
+                pending_urls.extend(_safe(s.url) for s in group)
                 if len(pending_urls) >= batch_files:
                     commit()
         if pending:
