@@ -522,7 +522,7 @@ def record_from_row(row: dict) -> RecordInfo:
     return dataclasses.replace(record, **extra) if extra else record
 
 
-def _plain_rows(table: pa.Table) -> list[dict]:
+def plain_rows(table: pa.Table) -> list[dict]:
     """``table.to_pylist()`` with its timestamps as int ns (``to_pylist`` would give
     datetimes, which hold microseconds only)."""
     for name in ("start", "end", "mtime", "scanned_at"):
@@ -848,7 +848,7 @@ class Catalogue:
         t0 = time.perf_counter()
         options = formats.ScanOptions.of(options)
         roots = [roots] if isinstance(roots, str) else [str(r) for r in roots]
-        roots = [r if "://" in r else os.path.abspath(r) for r in roots]  # the same root from any folder
+        roots = [root_of(r) for r in roots]
         if not roots:
             raise RaydasError("no roots to index")
         report = UpdateReport()
@@ -942,6 +942,38 @@ class Catalogue:
                 add[_part_name(posixpath.dirname(part))] = table
         return self._commit(state, add, parts, [redact(r) for r in roots])
 
+    def _add(self, state: dict, table: pa.Table, roots: list[str]) -> dict:
+        add = {}
+        for (day, source), piece in _split_partitions(table).items():
+            add[_part_name(f"day={day}/source={source}")] = piece
+        return self._commit(state, add, [], roots)
+
+    def add(self, table: pa.Table) -> None:
+        """Commit rows of files not yet catalogued (what :func:`scan_stamps` made, e.g.
+        for files ``raydas watch`` took), in one atomic commit; partitions that
+        gathered more than :data:`COMPACT_PARTS` parts are merged."""
+        if not table.num_rows:
+            return
+        roots = sorted(set(table.column("root").to_pylist()))
+        state = self._add(self.state(), table, roots)
+        self.compact(COMPACT_PARTS, state)
+
+    def stamp(self, url: str, root: str) -> FileStamp:
+        """The :class:`FileStamp` of one file (one ``info`` call), found under ``root``."""
+        fs, path = fsutil.url_to_fs(url)
+        return _stamp(url, root_of(root), fs.info(path))
+
+    def records_under(self, root: str) -> tuple[list[RecordInfo], list[str]]:
+        """The records of the files catalogued under ``root``, and the paths of every
+        file catalogued under it (those with errors included)."""
+        rows = self.table(filter=pc.field("root") == _safe(root_of(root)))
+        records = [record_from_row(r) for r in plain_rows(rows) if r["status"] == "ok" and r["attrs"] is not None]
+        rescan = {r["path"] for r in plain_rows(rows.select(["path", "status", "attrs"])) if r["status"] == "ok"}
+        rescan -= {r.path for r in records}
+        for path in sorted(rescan):
+            records.extend(formats.scan_file(path))
+        return records, sorted(set(rows.column("path").to_pylist()))
+
     def _scan_and_commit(
         self, state, todo, options, use_ray, ray_options, batch_files, files_per_task, on_batch, report, roots
     ) -> dict:
@@ -954,10 +986,7 @@ class Catalogue:
         def commit():
             nonlocal state, pending, pending_urls
             table = pa.concat_tables(pending)
-            add = {}
-            for (day, source), piece in _split_partitions(table).items():
-                add[_part_name(f"day={day}/source={source}")] = piece
-            state = self._commit(state, add, [], safe_roots)
+            state = self._add(state, table, safe_roots)
             report.batches += 1
             report.scanned.extend(pending_urls)
             report.errors += _error_files(table)
@@ -1007,7 +1036,7 @@ class Catalogue:
             expr = expr & (pc.field("channels") >= need)
         rows = self.table(filter=expr).sort_by([("start", "ascending"), ("path", "ascending"), ("key", "ascending")])
         records, rescan = [], set()
-        for row in _plain_rows(rows):
+        for row in plain_rows(rows):
             if row["attrs"] is None:  # the reader's metadata did not fit the catalogue: scan this one file again
                 rescan.add(row["path"])
                 continue
@@ -1023,6 +1052,13 @@ class Catalogue:
             {"path": p, "error": e} for p, e in zip(bad.column("path").to_pylist(), bad.column("error").to_pylist())
         ]
         return Selection(start_ns, end_ns, records, gaps, overlaps, sorted(unreadable, key=lambda u: u["path"]), rows)
+
+
+def root_of(url: str) -> str:
+    """A root as the catalogue keeps it: a local path made absolute (the same root from
+    any folder), a URL as it is."""
+    url = str(url)
+    return url if "://" in url else os.path.abspath(url)
 
 
 def _error_files(table: pa.Table) -> int:
@@ -1115,7 +1151,9 @@ __all__ = [
     "encode_attrs",
     "parse_channels",
     "parse_time",
+    "plain_rows",
     "record_from_row",
+    "root_of",
     "scan_stamps",
     "select_records",
     "source_name",

@@ -331,7 +331,14 @@ def cmd_watch(args) -> int:
         doc = dict(doc, input=args.url)  # a watch config needs no input: the watched folder is it
     cfg = _apply_overrides(load_config(doc, base=config_folder(args.config)), args)
     try:
-        report = watch(args.url, cfg, interval=args.interval, idle_exit=args.idle_exit, progress=not args.no_progress)
+        report = watch(
+            args.url,
+            cfg,
+            interval=args.interval,
+            idle_exit=args.idle_exit,
+            progress=not args.no_progress,
+            catalogue=args.catalogue,
+        )
     except RunFailed as exc:
         print(f"raydas: watch finished with {len(exc.failures)} failure(s); report: {exc.report_path}", file=sys.stderr)
         return 1
@@ -422,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, help="run config (JSON) giving processing, output, chunk_seconds")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between listings (default 2)")
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a new file")
+    p.add_argument(
+        "--catalogue", help="catalogue (raydas index) keeping what the watcher took: a restart opens none of it again"
+    )
     _add_run_options(p)
     p.set_defaults(func=cmd_watch)
 

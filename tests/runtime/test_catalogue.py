@@ -511,3 +511,40 @@ def test_the_documented_columns_are_the_schema():
     assert [name for name, _ in documented] == SCHEMA.names
     for name, kind in documented:
         assert arrow[kind] == SCHEMA.field(name).type, name
+
+
+# --- watch keeps its state in a catalogue -----------------------------------------------------------
+def test_watch_keeps_its_state_in_a_catalogue(tmp_path, monkeypatch):
+    """A watcher with a catalogue commits each file it takes; a restarted one takes the
+    catalogued files with their records without opening them (no Ray needed for this side)."""
+    from raydas.config import RunConfig
+    from raydas.runtime.watch import Watcher
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    catalogue = str(tmp_path / "cat")
+    cfg = RunConfig(input="unused", output=str(tmp_path / "out"), processing=ABS_GRAPH, chunk_seconds=1.0)
+    _sgy(inbox / "a.sgy", T0, seconds=4.0)
+    (inbox / "broken.sgy").write_bytes(bytes(4000))
+    first = Watcher(str(inbox), cfg, progress=False, catalogue=catalogue)
+    assert first.poll() == 0 and first.poll() == 2  # taken once their sizes settled
+    assert [f.stage for f in first.run.report.failures] == ["scan"]
+    stems = [p.stem for p, _ in first.ready_plans(final=True)]
+    assert stems == [str(T0 // NS + k) for k in range(4)]
+    rows = _by_path(Catalogue(catalogue))
+    assert sorted(rows) == ["a.sgy", "broken.sgy"] and rows["broken.sgy"][0]["status"] == "error"
+    assert rows["a.sgy"][0]["root"] == str(inbox)
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("a catalogued file was opened again")
+
+    monkeypatch.setattr(formats, "scan_file", no_scan)  # the module the watcher and the catalogue scan with
+    again = Watcher(str(inbox), cfg, progress=False, catalogue=catalogue)
+    assert again.poll() == 0 and again.poll() == 0  # nothing new: nothing taken, nothing opened
+    assert [p.stem for p, _ in again.ready_plans(final=True)] == stems
+    assert again.run.report.files == 2 and again.run.report.records == 1
+    monkeypatch.undo()
+    _sgy(inbox / "b.sgy", T0 + 4 * NS, seconds=2.0)
+    assert again.poll() == 0 and again.poll() == 1
+    assert len(again.ready_plans(final=True)) == 6
+    assert sorted(_by_path(Catalogue(catalogue))) == ["a.sgy", "b.sgy", "broken.sgy"]
