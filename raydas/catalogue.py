@@ -668,6 +668,10 @@ class Catalogue:
     def _path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
 
+    def exists(self) -> bool:
+        """True when a catalogue is there (an update has committed to it)."""
+        return self.fs.exists(self._path(STATE_FILE))
+
     # state ------------------------------------------------------------------------------------
     def state(self, repair: bool = True) -> dict:
         """The state file's content (a new catalogue's when there is none).
@@ -1023,6 +1027,10 @@ class Catalogue:
             Records (ready for planning: ``raydas.run(config, records=selection)``), gaps, overlaps, unreadable files.
         """
         start_ns, end_ns = parse_time(start), parse_time(end)
+        if not self.exists():
+            raise RaydasError(
+                f"{redact(self.url)}: no catalogue there (build one with: raydas index ROOT... --catalogue URL)"
+            )
         if end_ns <= start_ns:
             raise RaydasError(f"the span ends ({to_iso(end_ns)}) before it starts ({to_iso(start_ns)})")
         wanted = parse_channels(channels)

@@ -357,6 +357,11 @@ def test_select_reports_gaps_and_overlaps_computed_by_hand(tmp_path):
         cat.select(T0, T0 + NS, channels="four")
 
 
+def test_selecting_from_no_catalogue_says_so(tmp_path):
+    with pytest.raises(RaydasError, match="no catalogue there"):
+        Catalogue(str(tmp_path / "typo")).select(T0, T0 + NS)
+
+
 def test_catalogue_refuses_credentials_in_its_url(tmp_path):
     with pytest.raises(RaydasError, match="credential"):
         Catalogue("s3://user:secret@bucket/catalogue")
