@@ -553,3 +553,44 @@ def test_watch_keeps_its_state_in_a_catalogue(tmp_path, monkeypatch):
     assert again.poll() == 0 and again.poll() == 1
     assert len(again.ready_plans(final=True)) == 6
     assert sorted(_by_path(Catalogue(catalogue))) == ["a.sgy", "b.sgy", "broken.sgy"]
+
+
+@pytest.mark.slow
+def test_cli_indexes_a_bucket_in_ray_tasks_without_storing_the_secret(real_data, s3_server, s3_bucket, tmp_path):
+    """``raydas index s3://...`` in a process of its own, on a private Ray whose workers
+    read the bucket, the secret key only in the environment: it is nowhere in the catalogue."""
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+
+    import s3fs
+
+    secret = f"raydas-test-secret-{uuid.uuid4().hex}"
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_server})
+    for name in REAL[:2]:
+        fs.put(str(real_data / name), f"{s3_bucket}/das/{os.path.basename(name)}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "RAY_TMPDIR": tempfile.mkdtemp(prefix="rdcat"),  # short: Ray's socket paths must stay under 107 bytes
+            "AWS_ENDPOINT_URL": s3_server,
+            "FSSPEC_S3_ENDPOINT_URL": s3_server,
+        }
+    )
+    catalogue = f"{s3_bucket}/catalogue"
+    command = [sys.executable, "-m", "raydas", "index", f"{s3_bucket}/das", "--catalogue", catalogue]
+    done = subprocess.run(
+        command + ["--address", "local", "--json"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["listed"] == 2 and len(doc["scanned"]) == 2 and doc["errors"] == 0
+    s3fs.S3FileSystem.clear_instance_cache()
+    rows = _by_path(Catalogue(catalogue))
+    assert rows["small_channel_patch.sgy"][0]["channels"] == 10 and rows["small_channel_patch.sgy"][0]["etag"]
+    for path in fs.find(catalogue):
+        assert secret.encode() not in fs.cat_file(path), path
+    assert secret not in done.stdout + done.stderr
