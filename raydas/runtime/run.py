@@ -196,7 +196,8 @@ class Run:
         """The records given (a catalogue's selection): counted in the report, the
         selection's gaps, overlaps and unreadable files noted as warnings."""
         given = self.given
-        records = list(getattr(given, "records", given))
+        # the config's sample-rate overrides apply as to scanned records (on copies: the selection stays as it is)
+        records = [self.scan_options.apply(dataclasses.replace(r)) for r in getattr(given, "records", given)]
         if hasattr(given, "span"):
             self.span = given.span
             for hole in given.gaps + given.overlaps:

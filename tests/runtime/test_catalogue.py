@@ -408,6 +408,34 @@ def test_run_from_a_catalogue_span_without_a_rescan(tmp_path, ray_session, monke
         np.testing.assert_array_equal(got, expected)
 
 
+def test_a_catalogue_run_applies_the_configs_sample_rate_and_notes_gaps(tmp_path):
+    from raydas.runtime import Run
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    _sgy(folder / "A.sgy", T0, seconds=2.0)
+    _sgy(folder / "B.sgy", T0 + 3 * NS, seconds=2.0)
+    cat = Catalogue(str(tmp_path / "cat"))
+    cat.update([str(folder)], use_ray=False)
+    selection = cat.select(T0, T0 + 5 * NS)
+    config = raydas.load_config(
+        {"catalogue": str(tmp_path / "cat"), "start": "2023-11-14T22:13:20Z", "end": "2023-11-14T22:13:25Z"}
+    )
+    assert config.input is None
+    records = Run(config, mode="ingest").scan()  # from the config's catalogue and span: nothing scanned
+    assert [r.dt for r in records] == [0.01, 0.01]
+    overridden = Run(config.model_copy(update={"sample_rate": 200.0}), mode="ingest", records=selection)
+    assert [r.dt for r in overridden.scan()] == [0.005, 0.005]  # the config's override, as for scanned files
+    assert [r.dt for r in selection.records] == [0.01, 0.01]  # the selection itself untouched
+    assert overridden.report.warnings == [
+        "catalogue: gap of 1 s from 2023-11-14T22:13:22.000000Z to 2023-11-14T22:13:23.000000Z"
+    ]
+    with pytest.raises(raydas.ConfigError, match="start and end"):
+        raydas.load_config({"catalogue": str(tmp_path / "cat"), "start": "2023-11-14T22:13:20Z"})
+    with pytest.raises(raydas.ConfigError, match="give catalogue too"):
+        raydas.load_config({"input": str(folder), "start": "2023-11-14T22:13:20Z"})
+
+
 @pytest.mark.slow
 def test_cli_index_select_and_run_from_a_catalogue(tmp_path, ray_session, capsys):
     from raydas.apps.cli import main
