@@ -1037,6 +1037,8 @@ class Catalogue:
         start_s = pa.scalar(start_ns, _TS)
         end_s = pa.scalar(end_ns, _TS)
         expr = (pc.field("status") == "ok") & (pc.field("start") < end_s) & (pc.field("end") > start_s)
+        last_day = str(np.datetime64(end_ns - 1, "ns").astype("datetime64[D]"))
+        expr = expr & (pc.field("day") <= last_day)  # whole partitions after the span are never opened
         if format:
             expr = expr & (pc.field("format") == format)
         if wanted is not None:
