@@ -274,6 +274,12 @@ def expand(spec: str | Iterable[str]) -> list[str]:
     return fsutil.expand(spec if isinstance(spec, str) else [str(s) for s in spec], keep_whole=is_container)
 
 
+def expand_with_info(spec: str | Iterable[str]) -> list[tuple[str, dict]]:
+    """:func:`expand`, each URL with its listing entry (size, modification time,
+    ETag: :func:`raydas.fsutil.expand_with_info`), from the same listing."""
+    return fsutil.expand_with_info(spec if isinstance(spec, str) else [str(s) for s in spec], keep_whole=is_container)
+
+
 def _safe_detect(reader: Format, probe: Probe) -> bool:
     try:
         return bool(reader.detect(probe))
@@ -540,6 +546,7 @@ __all__ = [
     "detect",
     "detect_probe",
     "expand",
+    "expand_with_info",
     "get_format",
     "is_container",
     "read",

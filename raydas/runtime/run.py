@@ -42,6 +42,7 @@ from ..geometry import read_geometry
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
 from ..recording import ChunkPlan, Recording, assemble, plan_chunks
+from ..timeutil import to_iso
 from . import cluster
 from .actors import ActorPool, ProcessorSetup
 from .driver import Driver
@@ -100,6 +101,12 @@ class Run:
     actors
         Processor actors to use instead of the cluster's (a warm pool kept by
         the caller across runs; the run stops only actors the pool started).
+    records
+        The records to run instead of scanning the input: a
+        :class:`~raydas.catalogue.Selection` (``Catalogue(url).select(start, end)``;
+        only the chunks overlapping its span run) or a list of
+        :class:`~raydas.formats.base.RecordInfo`. A config with ``catalogue``,
+        ``start`` and ``end`` selects them itself.
 
     Raises
     ------
@@ -116,6 +123,7 @@ class Run:
         on_result: OnResult | None = None,
         sample_memory: bool = True,
         actors: ActorPool | None = None,
+        records=None,
     ):
         try:
             self.mode = Mode(mode)
@@ -135,6 +143,8 @@ class Run:
         self.processing_source: str | None = None
         self.pipeline: Pipeline | None = None
         self._inputs_loaded = False
+        self.given = records
+        self.span: tuple[int, int] | None = None
         self.scan_options = formats.ScanOptions(
             format=self.config.format,
             sample_rate=self.config.sample_rate,
@@ -174,11 +184,43 @@ class Run:
         return self.config.store if self.mode.reads_store(self.config.store) else self.config.input
 
     def scan(self, spec: str | list[str] | None = None) -> list[RecordInfo]:
-        """Scan ``spec`` (default: :meth:`input_spec`); files that fail are recorded in the report."""
+        """Scan ``spec`` (default: :meth:`input_spec`); files that fail are recorded in the report.
+
+        With records given (or a config naming a catalogue and a span) and no
+        ``spec``, nothing is scanned: those records are returned."""
+        if spec is None and not self.mode.reads_store(self.config.store):
+            if self.given is None and self.config.catalogue:
+                from ..catalogue import Catalogue
+
+                self.given = Catalogue(self.config.catalogue).select(self.config.start, self.config.end)
+            if self.given is not None:
+                return self._given_records()
         records, failures = formats.scan(self.input_spec() if spec is None else spec, self.scan_options)
         for exc in failures:
             self.report.failures.append(Failure.from_error("scan", exc, file=exc.path))
         self.report.files += len({r.path for r in records}) + len(failures)
+        self.report.records += len(records)
+        return records
+
+    def _given_records(self) -> list[RecordInfo]:
+        """The records given (a catalogue's selection): counted in the report, the
+        selection's gaps, overlaps and unreadable files noted as warnings."""
+        given = self.given
+        # the config's sample-rate overrides apply as to scanned records (on copies: the selection stays as it is)
+        records = [self.scan_options.apply(dataclasses.replace(r)) for r in getattr(given, "records", given)]
+        if hasattr(given, "span"):
+            self.span = given.span
+            for hole in given.gaps + given.overlaps:
+                self.report.warnings.append(
+                    f"catalogue: {hole.kind} of {hole.seconds:.6g} s from {to_iso(hole.start_ns)} to "
+                    f"{to_iso(hole.end_ns)}" + (f" in stream {hole.stream!r}" if hole.stream else "")
+                )
+            if given.unreadable:
+                self.report.warnings.append(
+                    f"catalogue: {len(given.unreadable)} catalogued file(s) could not be scanned when indexed "
+                    f"(they may hold data in the span): " + ", ".join(u["path"] for u in given.unreadable[:5])
+                )
+        self.report.files += len({r.path for r in records})
         self.report.records += len(records)
         return records
 
@@ -258,6 +300,9 @@ class Run:
         recordings, breaks = assemble(self.servable(records))
         self.report.discontinuities = [d.to_dict() for d in breaks]
         plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
+        if self.span is not None:  # a catalogue's span: the chunks that overlap it
+            lo, hi = self.span
+            plans = [p for p in plans if p.start_ns < hi and p.start_ns + round((p.stop - p.start) * p.dt * 1e9) > lo]
         return self._servable_chunks(recordings, plans)
 
     def expected_outputs(self, plan: ChunkPlan) -> list[str]:
@@ -434,6 +479,7 @@ def _with_absolute_local_paths(config: RunConfig) -> RunConfig:
             "output": absolute(config.output),
             "store": absolute(config.store),
             "geometry": geometry,
+            "catalogue": absolute(config.catalogue),
         }
     )
 
@@ -444,6 +490,7 @@ def run(
     progress: bool = True,
     resume: bool = True,
     on_result: OnResult | None = None,
+    records=None,
 ) -> RunReport:
     """Run raydas on a config: scan the input, cut it into chunks, process them on Ray, write the results.
 
@@ -456,8 +503,9 @@ def run(
     ----------
     config
         The run config (:func:`raydas.load_config`).
-    mode, progress, resume, on_result
-        As for :class:`Run`.
+    mode, progress, resume, on_result, records
+        As for :class:`Run`: ``records`` is what to run instead of scanning the input, e.g.
+        ``raydas.Catalogue(url).select(start, end)`` (then only chunks inside its span run).
 
     Returns
     -------
@@ -506,4 +554,4 @@ def run(
     >>> again.chunks_done, again.chunks_skipped
     (0, 2)
     """
-    return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()
+    return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result, records=records).execute()

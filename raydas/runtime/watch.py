@@ -18,6 +18,11 @@ exist are skipped.
 
 Latency is measured per chunk from when the watcher first saw the last file
 the chunk needs to when its outputs were written.
+
+With a catalogue (``--catalogue URL``, :class:`raydas.catalogue.Catalogue`) the
+watcher keeps its state there: every file it takes is scanned once and its
+rows committed to the catalogue, and a restarted watcher takes the files the
+catalogue already holds under the watched URL from it, without opening them.
 """
 
 from __future__ import annotations
@@ -28,11 +33,11 @@ import time
 
 from .. import formats
 from ..config import RunConfig
-from ..errors import RaydasError
+from ..errors import FormatError, RaydasError
 from ..fsutil import url_to_fs
 from ..recording import ChunkPlan, assemble, plan_chunks
 from .driver import Driver
-from .report import RunReport
+from .report import Failure, RunReport
 from .run import Mode, Run
 
 log = logging.getLogger(__name__)
@@ -52,10 +57,18 @@ class Watcher:
         Seconds between listings.
     idle_exit
         Stop after this many seconds without a new file (None: run until stopped).
+    catalogue
+        Catalogue URL keeping the watcher's state (files taken and their records) across restarts.
     """
 
     def __init__(
-        self, url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None, progress: bool = True
+        self,
+        url: str,
+        config: RunConfig,
+        interval: float = 2.0,
+        idle_exit: float | None = None,
+        progress: bool = True,
+        catalogue: str | None = None,
     ):
         self.url = url
         self.config = config.model_copy(update={"input": url})
@@ -69,6 +82,22 @@ class Watcher:
         self._records: list = []
         self._submitted: set[str] = set()  # chunk stems handed to the driver (or already done)
         self._last_new = time.monotonic()
+        self.catalogue = None
+        if catalogue:
+            from ..catalogue import Catalogue
+
+            self.catalogue = Catalogue(catalogue)
+            self._resume_from_catalogue()
+
+    def _resume_from_catalogue(self) -> None:
+        """Take the files the catalogue holds under the watched URL, with their records, unopened."""
+        records, paths = self.catalogue.records_under(self.url)
+        now = time.time()
+        for path in paths:
+            self._taken[path] = now
+        self.run.report.files += len(paths)
+        self.run.report.records += len(records)
+        self._records.extend(self.run.servable(records))
 
     # listing --------------------------------------------------------------------------------
     def poll(self) -> int:
@@ -80,6 +109,7 @@ class Watcher:
         except (FileNotFoundError, RaydasError):
             urls = []
         taken = 0
+        rows = []
         for url in urls:
             if url in self._taken:
                 continue
@@ -97,10 +127,37 @@ class Watcher:
             self._sizes.pop(url)
             self._taken[url] = self._first_seen.pop(url, time.time())
             taken += 1
-            self._records.extend(self.run.scan_file(url))
+            if self.catalogue is None:
+                self._records.extend(self.run.scan_file(url))
+            else:
+                rows.append(self._scan_into_catalogue(url))
+        if rows:
+            import pyarrow as pa
+
+            self.catalogue.add(pa.concat_tables(rows))
         if taken:
             self._last_new = time.monotonic()
         return taken
+
+    def _scan_into_catalogue(self, url: str):
+        """Scan one file that arrived into catalogue rows (its records joined to the
+        recording, a failure recorded in the report); returns the rows."""
+        from ..catalogue import plain_rows, record_from_row, scan_stamps
+
+        table = scan_stamps([self.catalogue.stamp(url, self.url)], self.run.scan_options)
+        records = []
+        for row in plain_rows(table):
+            if row["status"] == "ok":
+                records.append(record_from_row(row) if row["attrs"] is not None else None)
+            else:
+                failure = FormatError(url, row["error"])
+                self.run.report.failures.append(Failure.from_error("scan", failure, file=url))
+        if any(r is None for r in records):  # metadata that does not fit the catalogue: the scan's own records
+            records = formats.scan_file(url, self.run.scan_options)
+        self.run.report.files += 1
+        self.run.report.records += len(records)
+        self._records.extend(self.run.servable(records))
+        return table
 
     # planning ---------------------------------------------------------------------------------
     def ready_plans(self, final: bool = False) -> list[tuple[ChunkPlan, float]]:
@@ -175,7 +232,12 @@ class Watcher:
 
 
 def watch(
-    url: str, config: RunConfig, interval: float = 2.0, idle_exit: float | None = None, progress: bool = True
+    url: str,
+    config: RunConfig,
+    interval: float = 2.0,
+    idle_exit: float | None = None,
+    progress: bool = True,
+    catalogue: str | None = None,
 ) -> RunReport:
     """Process files arriving in ``url`` with ``config`` (see :class:`Watcher`)."""
-    return Watcher(url, config, interval=interval, idle_exit=idle_exit, progress=progress).watch()
+    return Watcher(url, config, interval=interval, idle_exit=idle_exit, progress=progress, catalogue=catalogue).watch()

@@ -25,7 +25,7 @@ PACKAGE = "raydas"
 #: The layers, top to bottom: (name, module prefixes). A prefix matches the module itself and everything below it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("applications", ("raydas.apps",)),
-    ("runtime", ("raydas.runtime",)),
+    ("runtime", ("raydas.runtime", "raydas.catalogue")),
     ("config", ("raydas.config",)),
     ("pipeline", ("raydas.pipeline", "raydas.recording")),
     ("commands", ("raydas.commands",)),
