@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import datetime as _dt
 import functools
 import hashlib
@@ -104,6 +103,7 @@ SCHEMA = pa.schema(
         pa.field("positions_m", pa.list_(pa.float64())),  # null when evenly spaced first..last
         pa.field("gauge_length_m", pa.float64()),
         pa.field("assumed", pa.list_(pa.string())),  # what the reader assumed (RecordInfo.assumed)
+        pa.field("times_ns", pa.list_(pa.int64())),  # every sample's time (UTC, ns) when irregular; else null
         pa.field("warnings", pa.list_(pa.string())),  # warnings the scan gave
         pa.field("attrs", pa.string()),  # the reader's metadata (typed JSON), to read without a re-scan
         pa.field("status", pa.string(), nullable=False),  # ok, error, not_data
@@ -252,14 +252,12 @@ def _finite(x) -> float | None:
 def _record_row(record: RecordInfo, stamp: FileStamp, caught: list[str], now_ns: int) -> dict:
     positions = np.asarray(record.positions, dtype=np.float64)
     attrs_text, exact = encode_attrs(record.attrs)
-    quantity = getattr(record, "quantity", None) or record.attrs.get("quantity")
-    assumed = getattr(record, "assumed", None) or []
     return {
         "path": _safe(record.path),
         "key": record.key,
         "stream": record.stream,
         "format": record.format,
-        "quantity": str(quantity) if quantity else None,
+        "quantity": record.quantity,
         "units": record.units,
         "start": record.start_ns,
         "end": record.end_ns,
@@ -271,7 +269,8 @@ def _record_row(record: RecordInfo, stamp: FileStamp, caught: list[str], now_ns:
         "channel_spacing_m": _finite(record.channel_spacing),
         "positions_m": None if _regular_positions(positions) else positions.tolist(),
         "gauge_length_m": _finite(record.gauge_length),
-        "assumed": [str(a) for a in assumed],
+        "assumed": [str(a) for a in record.assumed],
+        "times_ns": None if record.times_ns is None else record.times_ns.tolist(),
         "warnings": [redact(w) for w in caught],
         "attrs": redact(attrs_text, keys=False) if exact else None,
         "status": "ok",
@@ -512,14 +511,11 @@ def record_from_row(row: dict) -> RecordInfo:
         key=row.get("key") or "",
         attrs=decode_attrs(row.get("attrs")),
         stream=row.get("stream") or "",
+        quantity=row.get("quantity") or "unknown",
+        assumed=tuple(row.get("assumed") or ()),
+        times_ns=None if row.get("times_ns") is None else np.asarray(row["times_ns"], dtype=np.int64),
     )
-    names = {f.name for f in dataclasses.fields(RecordInfo)}
-    extra = {}
-    if "quantity" in names and row.get("quantity"):
-        extra["quantity"] = row["quantity"]
-    if "assumed" in names and row.get("assumed"):
-        extra["assumed"] = list(row["assumed"])
-    return dataclasses.replace(record, **extra) if extra else record
+    return record
 
 
 def plain_rows(table: pa.Table) -> list[dict]:

@@ -53,6 +53,13 @@ class DASDAEFormat(HDF5Format):
     versions = VERSIONS
     tested_on = ("fibre/hdf5/deformation_rate_event_1.hdf5", "fibre/hdf5/dispersion_event.h5")
 
+    def write(self, chunk, url: str, data_type: str = "", **options) -> list[str]:
+        """Write a Chunk as DASDAE v1 (DASCore opens it); see
+        :func:`raydas.formats.dasdae_writer.write_dasdae`."""
+        from .dasdae_writer import write_dasdae
+
+        return write_dasdae(chunk, url, data_type)
+
     def looks_like(self, h5) -> bool:
         return attr_text(h5.attrs.get("__format__", "")) == FORMAT_NAME and "waveforms" in h5
 

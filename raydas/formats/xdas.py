@@ -134,6 +134,13 @@ class XdasNetCDFFormat(HDF5Format):
     quantities = ("strain_rate", "strain", "velocity")
     tested_on = ("fibre/hdf5/xdas_netcdf.nc",)
 
+    def write(self, chunk, url: str, **options) -> list[str]:
+        """Write a Chunk as xdas NetCDF4 (``xdas.open_dataarray`` opens it); see
+        :func:`raydas.formats.xdas_writer.write_netcdf`."""
+        from .xdas_writer import write_netcdf
+
+        return write_netcdf(chunk, url)
+
     def looks_like(self, h5) -> bool:
         return "_NCProperties" in h5.attrs and any(
             getattr(node, "ndim", 0) == 2 and ATTRIBUTE in node.attrs for node in h5.values()

@@ -540,6 +540,7 @@ def test_the_documented_columns_are_the_schema():
         "timestamp[ns, UTC]": pa.timestamp("ns", tz="UTC"),
         "list<float64>": pa.list_(pa.float64()),
         "list<string>": pa.list_(pa.string()),
+        "list<int64>": pa.list_(pa.int64()),
     }
     assert [name for name, _ in documented] == SCHEMA.names
     for name, kind in documented:
@@ -622,3 +623,18 @@ def test_cli_indexes_a_bucket_in_ray_tasks_without_storing_the_secret(real_data,
     for path in fs.find(catalogue):
         assert secret.encode() not in fs.cat_file(path), path
     assert secret not in done.stdout + done.stderr
+
+
+def test_irregular_readings_keep_their_stamps(fibre_data, tmp_path):
+    """A slow DTS file's readings are not evenly spaced: the catalogue keeps every
+    stamp, so a record rebuilt from it never gets an invented regular rate."""
+    folder = tmp_path / "dts"
+    folder.mkdir()
+    shutil.copy(fibre_data / "dss" / "neubrex_dss_forge.h5", folder)
+    (scanned,) = formats.scan(str(folder))[0]
+    assert scanned.times_ns is not None  # irregular: six readings at their own times
+    cat = Catalogue(str(tmp_path / "cat"))
+    cat.update([str(folder)], use_ray=False)
+    (rebuilt,) = cat.select(0, 2**62).records
+    np.testing.assert_array_equal(rebuilt.times_ns, scanned.times_ns)
+    assert not rebuilt.regular and rebuilt.assumed == scanned.assumed and rebuilt.quantity == scanned.quantity
