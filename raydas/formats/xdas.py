@@ -172,7 +172,10 @@ class XdasNetCDFFormat(HDF5Format):
         index, values = points[timed[0]]
         per_unit, origin = _time_origin(url, values)
         ties_ns = [int(round(v * per_unit)) if isinstance(v, float) else int(v) * per_unit for v in values[()].tolist()]
-        stamps = ties_ns[0] + origin + np.round(_interpolate(index, np.subtract(ties_ns, ties_ns[0]), n_time))
+        # offsets from the first tie point in float64 (exact to well under 1 ns), the epoch added in int64:
+        # adding it to a float64 array would round every stamp to 256 ns
+        offsets = np.round(_interpolate(index, np.subtract(ties_ns, ties_ns[0]), n_time)).astype(np.int64)
+        stamps = np.int64(ties_ns[0] + origin) + offsets
         index, values = points[dims[1] if time_first else dims[0]]
         unit = values.attrs.get("units")
         positions = _interpolate(index, np.asarray(values[()], dtype=np.float64), n_chan)
