@@ -79,6 +79,26 @@ def dascore_python() -> Path:
     return python
 
 
+def noisepy_python() -> Path:
+    """NoisePy's interpreter: ``$RAYDAS_NOISEPY_PYTHON`` (``bash benchmarks/noisepy_env.sh`` builds one).
+
+    Raises
+    ------
+    Unavailable
+        When it is not set, or ``noisepy.seis.noise_module`` does not import there.
+    """
+    given = os.environ.get("RAYDAS_NOISEPY_PYTHON")
+    if not given:
+        raise Unavailable(
+            "RAYDAS_NOISEPY_PYTHON is not set (noisepy-seis declares Python < 3.11; "
+            "bash benchmarks/noisepy_env.sh builds an interpreter that runs it)"
+        )
+    python = _python_of(Path(given))
+    if not _imports(python, "noisepy.seis.noise_module"):
+        raise Unavailable(f"noisepy.seis.noise_module does not import under {python}")
+    return python
+
+
 def _imports(python: Path, module: str) -> bool:
     return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, timeout=300).returncode == 0
 

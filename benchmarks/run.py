@@ -10,15 +10,26 @@ Cases (sizes for the full run; ``--quick`` shrinks them to finish in about a min
    processes reading the same stored float32 chunks, scipy rfft, band sums,
    same rows written), distpy 1.32.3 on its own Python 3.8 stack (its float64
    ingest layout, ``parallel_flag=1, ncpu=2``), and DASCore's ``dft`` route.
+1b. **Cross-correlation.** All pairs ``i <= j`` of a window of channels (48 quick,
+   100 full, at 1 kHz / 2 kHz) correlated in every one-second chunk of a chunk store
+   (lags +-0.1 s) with ``xcorr`` and written per chunk with ``write_npy``, against the
+   bare-kernel limit (``xcorr_limit.py``: 2 processes, float32 ``rfft`` of the window,
+   conjugate products of every pair, ``irfft``, the same ``.npy`` written), and against
+   NoisePy's own functions (``ext_noisepy.py``: ``noise_processing``, then
+   ``smooth_source_spect`` and ``correlate`` pair by pair as its correlate step calls
+   them, 2 processes) where ``RAYDAS_NOISEPY_PYTHON`` names its interpreter.
 2. **Ingest.** A SEG-Y file (raydas's SEG-Y writer, IEEE float32) and a PRODML v2.1 HDF5 file
-   (h5py) of 320 MB each into the chunk store with ``raydas ingest``, against
-   reading the same bytes raw (``cat`` to /dev/null; one h5py read).
+   (h5py) of 320 MB each into the chunk store with ``raydas ingest`` (both
+   cores), against ``cp`` of the same file to the same disk: ingest reads,
+   decodes, checksums and writes, so its limit is a copy.
 3. **Scaling.** 1 and 2 processor actors; chunks of 1, 5 and 30 s.
 4. **Start-up.** Time to first output of a one-file ``raydas run`` (the CLI, a
    small SEG-Y file) with a private Ray against one attached to a Ray kept
    running by ``raydas up`` (``benchmarks/startup.py``; Ray's start *is* on this
    clock, it is what is measured). ``--quick`` times one pass per side, with no warm-up.
-5. **GPU.** Skipped here (no GPU): GPU run pending.
+5. **GPU.** Not timed by this script: on a GPU machine ``bash benchmarks/gpu_check.sh``
+   runs ``benchmarks/gpu_bench.py`` (FBE and all-pairs xcorr on cupy against numpy and
+   against the host-to-device copy bandwidth) with the command checks on cupy.
 
 How it is timed (honestly, the same way for every side):
 
@@ -34,7 +45,8 @@ How it is timed (honestly, the same way for every side):
   clock, like a warm pool); the row "actors started in the run" includes it.
 * Throughput ratios are ratios of median wall times on the same work.
 
-The last line printed is ``fbe_vs_limit=<r> fbe_vs_distpy=<r> ingest_vs_read=<r> attach_vs_private=<r>``
+The last line printed is ``fbe_vs_limit=<r> fbe_vs_distpy=<r> ingest_vs_copy=<r> attach_vs_private=<r>
+xcorr_vs_limit=<r> xcorr_vs_noisepy=<r>``
 (``nan`` where a side could not run; a message says why). Full runs are appended
 to ``benchmarks/RESULTS.md`` with the date, machine and versions.
 """
@@ -66,6 +78,7 @@ import external  # noqa: E402
 import limit  # noqa: E402
 import numpy as np  # noqa: E402
 import startup  # noqa: E402
+import xcorr_limit  # noqa: E402
 
 BANDS = [(1, 100), (100, 500), (500, 1000), (1000, 2000), (2000, 3000), (3000, 4000), (4000, 5000)]
 NOISELOG = HERE / "fbe-noiselog.json"
@@ -78,6 +91,7 @@ class Size:
     ingest_channels: int
     ingest_samples: int
     runs: int
+    xcorr: data.Workload  # channels = the correlated window
 
 
 FULL = Size(
@@ -86,6 +100,7 @@ FULL = Size(
     ingest_channels=2000,
     ingest_samples=40000,
     runs=5,
+    xcorr=data.Workload(100, 2000, 30),
 )
 QUICK = Size(
     fbe=data.Workload(200, 10000, 4),
@@ -93,7 +108,25 @@ QUICK = Size(
     ingest_channels=400,
     ingest_samples=20000,
     runs=3,
+    xcorr=data.Workload(48, 1000, 10),
 )
+XCORR_LAG_SECONDS = 0.1
+
+
+def xcorr_processing(w: data.Workload) -> dict:
+    """The raydas graph of the cross-correlation case: all pairs of the window, written per chunk."""
+    return {
+        "command_list": [
+            {
+                "name": "xcorr",
+                "uid": 1,
+                "in_uid": 0,
+                "channel_range": [0, w.channels],
+                "max_lag_seconds": XCORR_LAG_SECONDS,
+            },
+            {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "xcorr"},
+        ]
+    }
 
 
 @dataclass
@@ -184,11 +217,13 @@ def raydas_process_side(
     warm: WarmActors | None,
     chunk_seconds: float = 1.0,
     num_actors: int | None = None,
+    processing: dict | None = None,
+    folder: str = "NoiseLog",
 ) -> Side:
     from raydas.config import RunConfig
     from raydas.runtime import Mode, Run
 
-    processing = json.loads(NOISELOG.read_text())
+    processing = processing or json.loads(NOISELOG.read_text())
     expected = math.ceil(w.seconds / chunk_seconds)
 
     def one_pass() -> float:
@@ -206,10 +241,10 @@ def raydas_process_side(
         t0 = time.perf_counter()
         report = Run(cfg, mode=Mode.PROCESS, progress=False, resume=False, actors=actors).execute()
         seconds = time.perf_counter() - t0
-        written = len(os.listdir(os.path.join(out, "NoiseLog")))
+        written = len([f for f in os.listdir(os.path.join(out, folder)) if f[0].isdigit()])  # one per chunk
         if report.chunks_done != written or written < expected:
             raise RuntimeError(
-                f"raydas wrote {written} .fbe files for {report.chunks_done} chunks, expected {expected}"
+                f"raydas wrote {written} files in {folder} for {report.chunks_done} chunks, expected {expected}"
             )
         return seconds
 
@@ -254,6 +289,48 @@ def limit_side(w: data.Workload, store: str, out: str, pool) -> Side:
         w.samples,
         w.float32_bytes,
         one_pass,
+    )
+
+
+def xcorr_limit_side(w: data.Workload, store: str, out: str, pool) -> Side:
+    files = sorted(os.path.join(store, f) for f in os.listdir(store) if f[0].isdigit() and f.endswith(".npy"))
+    lag = round(XCORR_LAG_SECONDS * w.prf)
+
+    def one_pass() -> float:
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        jobs = [(f, os.path.join(out, os.path.basename(f)), 0, w.channels, lag) for f in files]
+        t0 = time.perf_counter()
+        pool.map(xcorr_limit.run_chunk, jobs, chunksize=1)
+        return time.perf_counter() - t0
+
+    pairs = w.channels * (w.channels + 1) // 2
+    return Side(
+        "xcorr",
+        "limit",
+        f"bare kernel: scipy rfft f32, conj products of {pairs} pairs, irfft, 2 proc, npy written",
+        w.samples,
+        w.float32_bytes,
+        one_pass,
+    )
+
+
+def noisepy_xcorr_side(w: data.Workload, store: str, out: str, notes: list[str]) -> Side:
+    pairs = w.channels * (w.channels + 1) // 2
+    config = f"NoisePy noise_processing + smooth_source_spect/correlate per pair ({pairs}), 2 proc, npy written"
+    try:
+        python = external.noisepy_python()
+    except external.Unavailable as exc:
+        return Side("xcorr", "noisepy", config, w.samples, w.float32_bytes, None, why_not=str(exc))
+    notes.append("noisepy: " + json.dumps(external.versions(python, ["numpy", "scipy"])))
+    args = [store, out, str(w.prf), str(w.channels), str(XCORR_LAG_SECONDS), "--processes", "2"]
+    return Side(
+        "xcorr",
+        "noisepy",
+        config,
+        w.samples,
+        w.float32_bytes,
+        lambda: external.timed_child(python, "ext_noisepy.py", args),
     )
 
 
@@ -308,27 +385,19 @@ def dascore_side(w: data.Workload, store: str, out: str, notes: list[str], skip:
     )
 
 
-def raw_read_side(name: str, path: str, how: str, samples: int) -> Side:
+def copy_side(name: str, path: str, dest: str, samples: int) -> Side:
+    """``cp`` of the file to ``dest`` (beside the chunk store, the same disk): the
+    limit of ingest, which reads, decodes, checksums and writes the same bytes."""
     nbytes = os.path.getsize(path)
-    if how == "cat":
 
-        def one_pass() -> float:
-            t0 = time.perf_counter()
-            subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
-            return time.perf_counter() - t0
+    def one_pass() -> float:
+        if os.path.exists(dest):
+            os.remove(dest)
+        t0 = time.perf_counter()
+        subprocess.run(["cp", path, dest], check=True)
+        return time.perf_counter() - t0
 
-        config = "cat file > /dev/null"
-    else:
-        import h5py
-
-        def one_pass() -> float:
-            t0 = time.perf_counter()
-            with h5py.File(path, "r") as h5:
-                h5["Acquisition/Raw[0]/RawData"][...]
-            return time.perf_counter() - t0
-
-        config = "one h5py read of RawData"
-    return Side("ingest", name, config, samples, nbytes, one_pass)
+    return Side("ingest", name, "cp file to the store's disk", samples, nbytes, one_pass)
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
@@ -528,6 +597,37 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(agreement)
             log(f"  {agreement}")
 
+        # 1b. cross-correlation -------------------------------------------------------------------------------
+        xw = size.xcorr
+        xcorr_store = data.write_chunk_store(xw, str(work / "xcorr-store"))
+        pairs = xw.channels * (xw.channels + 1) // 2
+        log(f"\nxcorr: {xw.seconds} chunks x {xw.channels} channels x {xw.prf} samples, all {pairs} pairs")
+        xcorr = [
+            raydas_process_side(
+                "xcorr",
+                "raydas",
+                f"raydas process, xcorr all {pairs} pairs + write_npy, 2 CPU actors (warm)",
+                xcorr_store,
+                str(work / "out-xcorr-raydas"),
+                xw,
+                warm,
+                processing=xcorr_processing(xw),
+                folder="xcorr",
+            ),
+            xcorr_limit_side(xw, xcorr_store, str(work / "out-xcorr-limit"), pool),
+            noisepy_xcorr_side(xw, xcorr_store, str(work / "out-xcorr-noisepy"), notes),
+        ]
+        for s in xcorr:
+            if s.run is None:
+                log(f"  {s.name}: not run: {s.why_not}")
+        if idle_wait:
+            wait_until_idle(idle_wait, log)
+        measure(xcorr, runs, log)
+        agreement = check_xcorr_agreement(work)
+        if agreement:
+            notes.append(agreement)
+            log(f"  {agreement}")
+
         # 2. ingest ------------------------------------------------------------------------------------------
         n_ingest = size.ingest_channels * size.ingest_samples
         log(
@@ -535,11 +635,11 @@ def main(argv: list[str] | None = None) -> int:
             f"PRODML {os.path.getsize(prodml_path) / 1e6:.0f} MB"
         )
         ingest = [
-            raw_read_side("SEG-Y raw read", segy_path, "cat", n_ingest),
+            copy_side("SEG-Y copy", segy_path, str(work / "copy.sgy"), n_ingest),
             raydas_ingest_side(
                 "SEG-Y ingest", segy_path, str(work / "store-segy"), os.path.getsize(segy_path), n_ingest
             ),
-            raw_read_side("PRODML raw read", prodml_path, "h5py", n_ingest),
+            copy_side("PRODML copy", prodml_path, str(work / "copy.h5"), n_ingest),
             raydas_ingest_side(
                 "PRODML ingest", prodml_path, str(work / "store-prodml"), os.path.getsize(prodml_path), n_ingest
             ),
@@ -608,39 +708,45 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     # report ---------------------------------------------------------------------------------------------
-    by_name = {(s.case, s.name): s for s in fbe + ingest + scaling + starts}
+    by_name = {(s.case, s.name): s for s in fbe + xcorr + ingest + scaling + starts}
     refs = {
         "fbe": by_name[("fbe", "limit")],
+        "xcorr": by_name[("xcorr", "limit")],
         "scaling": by_name[("scaling", "2 actors, 1-s chunks")],
         "startup": starts[0],
     }
 
     def ref_of(side: Side) -> Side | None:
-        if side.case == "ingest":  # each format against the raw read of the same file
-            return by_name[("ingest", side.name.replace(" ingest", " raw read"))]
+        if side.case == "ingest":  # each format against a copy of the same file
+            return by_name[("ingest", side.name.replace(" ingest", " copy"))]
         return refs.get(side.case)
 
-    sides = fbe + ingest + scaling + starts
+    sides = fbe + xcorr + ingest + scaling + starts
+    xcorr_vs_limit = ratio(by_name[("xcorr", "limit")], by_name[("xcorr", "raydas")])
+    xcorr_vs_noisepy = ratio(by_name[("xcorr", "noisepy")], by_name[("xcorr", "raydas")])
     raydas_fbe = by_name[("fbe", "raydas")]
     fbe_vs_limit = ratio(by_name[("fbe", "limit")], raydas_fbe)
     fbe_vs_distpy = ratio(by_name[("fbe", "distpy")], raydas_fbe)
     fbe_vs_dascore = ratio(by_name[("fbe", "dascore")], raydas_fbe)
-    read = [by_name[("ingest", "SEG-Y raw read")], by_name[("ingest", "PRODML raw read")]]
+    copies = [by_name[("ingest", "SEG-Y copy")], by_name[("ingest", "PRODML copy")]]
     ing = [by_name[("ingest", "SEG-Y ingest")], by_name[("ingest", "PRODML ingest")]]
-    if all(s.times for s in read + ing):
-        ingest_vs_read = sum(s.median for s in read) / sum(s.median for s in ing)
+    if all(s.times for s in copies + ing):
+        ingest_vs_copy = sum(s.median for s in copies) / sum(s.median for s in ing)
     else:
-        ingest_vs_read = math.nan
-    per_format = ", ".join(f"{a.name.split()[0]} {fmt_ratio(ratio(a, b))}" for a, b in zip(read, ing))
+        ingest_vs_copy = math.nan
+    per_format = ", ".join(f"{a.name.split()[0]} {fmt_ratio(ratio(a, b))}" for a, b in zip(copies, ing))
     text = table(sides, ref_of)
     mach, vers = machine(), versions()
     load_after = os.getloadavg()
     summary = [
         f"raydas FBE vs limit: {fmt_ratio(fbe_vs_limit)} (target >= 0.8); vs distpy: {fmt_ratio(fbe_vs_distpy)}x "
         f"(target >= 6); vs DASCore: {fmt_ratio(fbe_vs_dascore)}x",
-        f"ingest vs raw read: {fmt_ratio(ingest_vs_read)} (target >= 0.5; per format: {per_format})",
+        f"ingest vs copy: {fmt_ratio(ingest_vs_copy)} (target >= 0.8; per format: {per_format})",
+        f"raydas xcorr vs limit: {fmt_ratio(xcorr_vs_limit)} (target >= 0.8); vs NoisePy: "
+        f"{fmt_ratio(xcorr_vs_noisepy)}x (target >= 5; NoisePy's numbers differ as tests/commands/"
+        "test_noisepy_parity.py documents)",
         f"Ray start {ray_seconds:.2f} s, excluded from every timing but the start-up case's",
-        "x ref = reference median / row median (throughput ratio): the limit for fbe, the raw read of the same "
+        "x ref = reference median / row median (throughput ratio): the limit for fbe, a cp of the same "
         "file for ingest, 2 actors with 1-s chunks for scaling, the private Ray for start-up (how many times "
         "sooner the first output comes)",
     ]
@@ -657,7 +763,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"appended to {results_md}")
     print(
         f"fbe_vs_limit={fmt_ratio(fbe_vs_limit)} fbe_vs_distpy={fmt_ratio(fbe_vs_distpy)} "
-        f"ingest_vs_read={fmt_ratio(ingest_vs_read)} attach_vs_private={fmt_ratio(start_ratio)}"
+        f"ingest_vs_copy={fmt_ratio(ingest_vs_copy)} attach_vs_private={fmt_ratio(start_ratio)} "
+        f"xcorr_vs_limit={fmt_ratio(xcorr_vs_limit)} xcorr_vs_noisepy={fmt_ratio(xcorr_vs_noisepy)}"
     )
     return 0
 
@@ -673,6 +780,17 @@ def check_agreement(work: Path, w: data.Workload) -> str:
     ref = np.loadtxt(lim_dir / f"{stem}.txt", delimiter=",")[:, 1:]
     _, _, _, got = parse_fbe((fbe_dir / f"{stem}.fbe").read_bytes())
     return f"agreement raydas vs limit, chunk {stem}: max relative difference {np.max(np.abs(got / ref - 1)):.1e}"
+
+
+def check_xcorr_agreement(work: Path) -> str:
+    """raydas's correlations against the limit's for the first chunk (they compute the same numbers)."""
+    ours, lim = work / "out-xcorr-raydas" / "xcorr", work / "out-xcorr-limit"
+    if not ours.is_dir() or not lim.is_dir():
+        return ""
+    name = sorted(p.name for p in lim.glob("*.npy"))[0]
+    ref, got = np.load(lim / name), np.load(ours / name)
+    worst = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+    return f"agreement raydas xcorr vs limit, chunk {name}: max difference {worst:.1e} of the largest value"
 
 
 def profile_timeline(path: str, store: str, out: str, warm: WarmActors) -> None:

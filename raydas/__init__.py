@@ -12,6 +12,9 @@ Quick use::
     pipeline = raydas.Pipeline.from_config("noiselog.json")
     outputs = raydas.process(chunk, pipeline)  # in memory, no Ray: {uid: Output}
     report = raydas.run(raydas.load_config("run.json"))
+    catalogue = raydas.Catalogue("archive.catalogue")   # raydas index / raydas select
+    catalogue.update(["data/"])
+    report = raydas.run(config, records=catalogue.select("2026-12-06T00:00Z", "2026-12-06T01:00Z"))
 """
 
 from .chunk import Chunk
@@ -23,7 +26,18 @@ from .pipeline import Pipeline
 from .runtime import RunReport, run
 from .version import __version__ as __version__  # re-exported: raydas.__version__
 
+
+def __getattr__(name: str):
+    # the catalogue needs pyarrow.dataset (a second to import): loaded when first used
+    if name == "Catalogue":
+        from .catalogue import Catalogue
+
+        return Catalogue
+    raise AttributeError(f"module 'raydas' has no attribute {name!r}")
+
+
 __all__ = [
+    "Catalogue",
     "Chunk",
     "ConfigError",
     "FormatError",

@@ -17,6 +17,31 @@ import numpy as np
 from .timeutil import NS_PER_S, to_iso, unix_stem
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a chunk's own samples lie in its recording, as the planner cut it.
+
+    Writers that fill one array per recording from many processes at once
+    (``write_zarr``) place each chunk by it, without asking anyone.
+
+    Attributes
+    ----------
+    recording_start_ns
+        Time of the recording's first sample, ns since 1970 (UTC); it names the recording.
+    first
+        Index in the recording of the chunk's first own sample (a multiple of ``chunk_samples``).
+    samples
+        Samples in the whole recording.
+    chunk_samples
+        Own samples of every chunk of the recording but its last (the planner's chunk length).
+    """
+
+    recording_start_ns: int
+    first: int
+    samples: int
+    chunk_samples: int
+
+
 @dataclass
 class Chunk:
     """A block of DAS samples and its coordinates.
@@ -54,6 +79,14 @@ class Chunk:
         True when this chunk writes the files its output folder's chunks share
         (distpy's ``measured_depth.npy`` and ``time.npy``): the planner gives
         that to one chunk per folder; a chunk made by hand writes them.
+    times_ns
+        The time of every sample in ``data`` (int64 ns, UTC) when the samples
+        are not regularly spaced (a record with stamps,
+        :attr:`raydas.formats.RecordInfo.times_ns`); ``dt`` is then only their
+        median step. ``None`` for regular samples.
+    placement
+        Where the chunk lies in its recording (:class:`Placement`); None for a
+        chunk that was not cut from a planned recording.
     """
 
     data: Any
@@ -68,6 +101,8 @@ class Chunk:
     attrs: dict = field(default_factory=dict)
     output_id: str = ""
     writes_shared: bool = True
+    times_ns: np.ndarray | None = None
+    placement: Placement | None = None
 
     def __post_init__(self):
         if getattr(self.data, "ndim", None) != 2:
@@ -83,6 +118,12 @@ class Chunk:
         self.dt = float(self.dt)
         if not self.output_id:
             self.output_id = self.stem
+        if self.times_ns is not None:
+            self.times_ns = np.asarray(self.times_ns, dtype=np.int64).reshape(-1)
+            if self.times_ns.shape[0] != self.data.shape[1]:
+                raise ValueError(f"{self.times_ns.shape[0]} time stamps for {self.data.shape[1]} samples")
+            if self.times_ns.size:
+                self.data_start_ns = int(self.times_ns[0])
 
     # --- sampling -----------------------------------------------------------
     @property
@@ -102,6 +143,8 @@ class Chunk:
     @property
     def start_ns(self) -> int:
         """Time of the first sample that belongs to this chunk, halo excluded (ns, UTC)."""
+        if self.times_ns is not None and self.halo[0] < self.times_ns.size:
+            return int(self.times_ns[self.halo[0]])
         return self.data_start_ns + int(round(self.halo[0] * self.dt * NS_PER_S))
 
     @property
@@ -121,13 +164,17 @@ class Chunk:
         return self.data[:, before : self.data.shape[1] - after]
 
     def times(self) -> np.ndarray:
-        """Time of every sample in ``data`` as ``datetime64[ns]``."""
+        """Time of every sample in ``data`` as ``datetime64[ns]`` (its stamps, when it has them)."""
+        if self.times_ns is not None:
+            return self.times_ns.astype("datetime64[ns]")
         offsets = np.round(np.arange(self.data.shape[1]) * self.dt * NS_PER_S).astype(np.int64)
         return (self.data_start_ns + offsets).astype("datetime64[ns]")
 
     def trimmed(self) -> Chunk:
         """A copy of this chunk's metadata around its core samples, halo (0, 0)."""
-        return replace(self, data=self.core, data_start_ns=self.start_ns, halo=(0, 0))
+        before, after = self.halo
+        stamps = None if self.times_ns is None else self.times_ns[before : self.times_ns.size - after]
+        return replace(self, data=self.core, data_start_ns=self.start_ns, halo=(0, 0), times_ns=stamps)
 
     # --- xarray ----------------------------------------------------------------
     def to_xarray(self):

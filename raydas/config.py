@@ -1,6 +1,7 @@
 """Run configuration: raydas's own JSON, and distpy's system configs read unchanged.
 
-raydas's own config (every key but ``input`` optional)::
+raydas's own config (every key but ``input`` optional; instead of ``input``, a
+catalogue that ``raydas index`` built and a span of it: ``catalogue``, ``start``, ``end``)::
 
     {
       "input": "data/*.sgy",            # path, glob, folder or URL (or a list of them)
@@ -16,7 +17,10 @@ raydas's own config (every key but ``input`` optional)::
       "resume": "auto",                 # skip outputs the results manifest vouches for; "never": redo all
       "settle_seconds": 5.0,            # raydas watch: take a file once unchanged this long (s)
       "ray": {"address": null, "device": "auto", "num_actors": null, "in_flight": null},
-      "limits": {"output_bytes": null, "actor_memory_bytes": null}   # refuse a plan that costs more
+      "limits": {"output_bytes": null, "actor_memory_bytes": null},  # refuse a plan that costs more
+      "geometry": null,                 # {"file": CSV of channel, X, Y, Z; "first_channel": 0}
+      "catalogue": null,                # catalogue URL: run its records in [start, end) without a scan
+      "start": null, "end": null        # the span (ISO-8601, UTC), with catalogue
     }
 
 A distpy *system* config (``in_drive``/``out_drive``/``project``/``data``/
@@ -43,7 +47,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import plausible
 from .configfile import config_folder, json_path, load_json, resolve_path, validation_error
@@ -271,6 +275,22 @@ class RayOptions(SaneNumbers):
         return value if value is None else check_not_reserved(value)
 
 
+class GeometryConfig(BaseModel):
+    """A channel geometry table for a run (see :mod:`raydas.geometry`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(description="the CSV table (path or URL): channel, X, Y, Z per row")
+    first_channel: int = Field(
+        0, description="the table's channel number of each record's first channel (the next count up)"
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _no_credentials_in_url(cls, value):
+        return _no_credentials(value)
+
+
 #: marks a RunConfig key whose value changes the numbers computed (see :func:`numeric_settings`)
 CHANGES_NUMBERS = {"changes_numbers": True}
 
@@ -301,7 +321,9 @@ class RunConfig(SaneNumbers):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: str | list[str] = Field(description="path, glob, folder or URL of the data (or a list)")
+    input: str | list[str] | None = Field(
+        description="path, glob, folder or URL of the data (or a list); or give catalogue, start and end"
+    )
     output: str = Field("results", description="results root (path or URL)")
     processing: str | dict | None = Field(None, description="distpy processing config: file or inline object")
     chunk_seconds: float = Field(1.0, gt=0, description="chunk duration (s)", json_schema_extra=CHANGES_NUMBERS)
@@ -316,6 +338,11 @@ class RunConfig(SaneNumbers):
         None,
         gt=0,
         description="sample rate for records that do not state one (distpy's prf)",
+        json_schema_extra=CHANGES_NUMBERS,
+    )
+    geometry: GeometryConfig | None = Field(
+        None,
+        description="channel geometry table (channel -> X, Y, Z CSV) attached to every record",
         json_schema_extra=CHANGES_NUMBERS,
     )
     quicklook: bool = Field(True, description="render quicklook.png of written band energies")
@@ -343,15 +370,39 @@ class RunConfig(SaneNumbers):
     )
     ray: RayOptions = Field(default_factory=RayOptions)
     limits: Limits = Field(default_factory=Limits)
+    catalogue: str | None = Field(
+        None,
+        description="catalogue URL (raydas index) whose records in [start, end) are run, instead of scanning input",
+    )
+    start: str | None = Field(None, description="start of the span taken from the catalogue (ISO-8601, UTC)")
+    end: str | None = Field(None, description="end of the span taken from the catalogue (ISO-8601, UTC; excluded)")
 
     @field_validator("input")
     @classmethod
     def _not_empty(cls, value):
-        if not value:
+        if value is not None and not value:
             raise ValueError("input is empty")
         return value
 
-    @field_validator("input", "output", "processing", "store")
+    @model_validator(mode="before")
+    @classmethod
+    def _no_input_with_catalogue(cls, data):
+        if isinstance(data, dict) and data.get("catalogue") is not None and "input" not in data:
+            data = dict(data, input=None)  # a catalogue run: input may be left out (and is then missing for no one)
+        return data
+
+    @model_validator(mode="after")
+    def _input_or_catalogue(self):
+        if self.catalogue is None:
+            if self.input is None:
+                raise ValueError("input is missing: give input (files, folder, glob, URL), or catalogue, start and end")
+            if self.start is not None or self.end is not None:
+                raise ValueError("start and end select a span of a catalogue: give catalogue too")
+        elif self.start is None or self.end is None:
+            raise ValueError("a catalogue run needs the span: start and end (ISO-8601, UTC)")
+        return self
+
+    @field_validator("input", "output", "processing", "store", "catalogue")
     @classmethod
     def _no_credentials_in_urls(cls, value):
         return _no_credentials(value)
@@ -528,6 +579,8 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
             raise _validation_error(exc, path) from None
     if base is not None:
         inputs = cfg.input if isinstance(cfg.input, list) else [cfg.input]
+        if cfg.catalogue is not None:
+            cfg = cfg.model_copy(update={"catalogue": resolve_path(base, cfg.catalogue)})
         resolved = [resolve_path(base, i) for i in inputs]
         cfg = cfg.model_copy(
             update={
@@ -535,6 +588,8 @@ def load_config(source: str | dict, base: str | None = None) -> RunConfig:
                 "output": resolve_path(base, cfg.output),
                 "store": resolve_path(base, cfg.store),
                 "processing": resolve_path(base, cfg.processing) if isinstance(cfg.processing, str) else cfg.processing,
+                "geometry": cfg.geometry
+                and cfg.geometry.model_copy(update={"file": resolve_path(base, cfg.geometry.file)}),
             }
         )
     return cfg

@@ -171,36 +171,121 @@ def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = Non
     NoMatch
         When a glob matches no file: an input named but not found is never dropped silently.
     """
+    return [url for url, _ in expand_with_info(spec, keep_whole, detail=False)]
+
+
+def expand_with_info(
+    spec: str | list[str], keep_whole: Callable[[str], bool] | None = None, detail: bool = True
+) -> list[tuple[str, dict | None]]:
+    """:func:`expand`, with each URL's listing entry (fsspec's ``info``: ``size``,
+    ``mtime`` or ``LastModified``, ``ETag`` on object stores) taken from the same
+    listing, so that no file is stat'ed twice.
+
+    A folder kept whole gets a summary entry: ``type`` ``"directory"``, ``size``
+    the total of its files and ``mtime`` the latest of theirs (s). With
+    ``detail=False`` every entry is None (a plain :func:`expand`).
+
+    Returns
+    -------
+    list of (str, dict or None)
+        As :func:`expand`, with the entries.
+    """
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
-    out: list[str] = []
+    out: list[tuple[str, dict | None]] = []
     for item in specs:
         item = str(item)
         fs, path = url_to_fs(item)
         if GLOB_CHARS & set(path):
-            found = [unstrip(fs, p) for p in sorted(fs.glob(path)) if not fs.isdir(p) and not _run_record(p)]
+            if detail:
+                found = [
+                    (unstrip(fs, p), info)
+                    for p, info in sorted(fs.glob(path, detail=True).items())
+                    if info.get("type") != "directory" and not _run_record(p)
+                ]
+            else:
+                found = [
+                    (unstrip(fs, p), None) for p in sorted(fs.glob(path)) if not fs.isdir(p) and not _run_record(p)
+                ]
             if not found:
                 raise NoMatch(item)
             out.extend(found)
         elif fs.isdir(path):
-            out.extend(_walk_folder(fs, path, keep_whole))
+            out.extend(_walk_folder(fs, path, keep_whole, detail))
         else:
-            out.append(item)
+            out.append((item, fs.info(path) if detail else None))
     return out
 
 
-def _walk_folder(fs, path: str, keep_whole: Callable[[str], bool] | None) -> list[str]:
+def folder_summary(fs, path: str) -> dict:
+    """One listing entry for a whole folder: total ``size`` of its files (bytes) and
+    the latest ``mtime`` among them (s since epoch; 0 when none says)."""
+    size, latest = 0, 0.0
+    for info in fs.find(path, detail=True).values():
+        size += int(info.get("size") or 0)
+        latest = max(latest, modified_ns(info) / 1e9)
+    return {"name": path, "type": "directory", "size": size, "mtime": latest}
+
+
+def modified_ns(info: dict) -> int:
+    """The modification time of a listing entry as ns since epoch (UTC), 0 when the
+    entry has none (local ``mtime`` in s, object stores' ``LastModified`` /
+    ``last_modified`` / ``updated`` as datetimes or ISO text)."""
+    import datetime as _dt
+
+    for name in ("mtime", "LastModified", "last_modified", "updated", "modified", "created"):
+        value = info.get(name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, (int, float)):
+            return int(round(float(value) * 1e9))
+        if isinstance(value, str):
+            try:
+                value = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=_dt.UTC)
+            return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
+    return 0
+
+
+def entity_tag(info: dict) -> str:
+    """An object store's version tag of a listing entry (S3 ``ETag``, GCS ``md5Hash``/
+    ``generation``, Azure ``etag``) without quotes, ``""`` when it has none (local files)."""
+    for name in ("ETag", "etag", "md5Hash", "generation"):
+        value = info.get(name)
+        if value not in (None, ""):
+            return str(value).strip('"')
+    return ""
+
+
+def _walk_folder(
+    fs, path: str, keep_whole: Callable[[str], bool] | None, detail: bool
+) -> list[tuple[str, dict | None]]:
     """Files below ``path``; a folder that ``keep_whole`` accepts stays one entry."""
-    found: list[str] = []
-    for root, dirs, files in fs.walk(path):
+    found: list[tuple[str, dict | None]] = []
+    for root, dirs, files in fs.walk(path, detail=detail):
         if keep_whole is not None and keep_whole(unstrip(fs, root)):
-            found.append(unstrip(fs, root))
+            found.append((unstrip(fs, root), folder_summary(fs, root) if detail else None))
             dirs.clear()
             continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in RUN_RECORDS)
-        found.extend(
-            unstrip(fs, posixpath.join(root, f)) for f in sorted(files) if not f.startswith(".") and not _run_record(f)
-        )
-    return sorted(found)
+        if detail:
+            for d in [d for d in dirs if d.startswith(".") or d in RUN_RECORDS]:
+                del dirs[d]
+            found.extend(
+                (unstrip(fs, posixpath.join(root, f)), info)
+                for f, info in sorted(files.items())
+                if not f.startswith(".") and not _run_record(f)
+            )
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in RUN_RECORDS)
+            found.extend(
+                (unstrip(fs, posixpath.join(root, f)), None)
+                for f in sorted(files)
+                if not f.startswith(".") and not _run_record(f)
+            )
+    return sorted(found, key=lambda item: item[0])
 
 
 def _run_record(path: str) -> bool:

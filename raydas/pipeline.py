@@ -497,6 +497,18 @@ class Pipeline:
         PlanError
             Naming the record's file, the command's JSON path and the reason.
         """
+        if not record.regular:
+            for node in self.order:
+                if node.command.needs_regular_time:
+                    steps = np.diff(record.times_ns) / 1e9
+                    spacing = f"steps {steps.min():g} s to {steps.max():g} s" if steps.size else "a single reading"
+                    where = f" (record {record.key})" if record.key else ""
+                    raise PlanError(
+                        record.path,
+                        f"{node.json_path} ({node.command.name}){where}: needs a regular sample rate, and the "
+                        f"record's {record.n_samples} readings carry their own time stamps ({spacing}); raydas "
+                        "does not invent a regular rate for them",
+                    )
         rate = record.sample_rate
         chunk = Layout(rate, record.n_channels, chunk_samples or record.n_samples)
         layouts: dict[int, tuple[Layout, bool]] = {0: (chunk, True)}  # uid -> (layout, still carries the halo)
@@ -649,6 +661,7 @@ class Pipeline:
                 data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))
         values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
         remaining = {uid: len(nodes) for uid, nodes in self.consumers.items()}
+        channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"]) if "channel_xyz" in chunk.attrs else None
         for node in self.order:
             cmd = node.command
             primary = values[node.in_uid]
@@ -671,6 +684,9 @@ class Pipeline:
                 writes_shared=chunk.writes_shared,
                 sink=counting,
                 cache=primary.cache,
+                channel_xyz=channel_xyz,
+                placement=chunk.placement,
+                chunk_samples=chunk.n_samples,
             )
             t0 = time.perf_counter()
             try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import formats
-from .chunk import Chunk
+from .chunk import Chunk, Placement
 from .formats.base import RecordInfo, assumed_names
 from .timeutil import NS_PER_S, to_iso, unix_stem
 
@@ -30,7 +30,7 @@ CONTIGUITY_TOLERANCE = 0.5
 class Discontinuity:
     """Why two consecutive records are not one recording."""
 
-    kind: str  # "gap", "overlap", "sampling change", "channel change"
+    kind: str  # "gap", "overlap", "sampling change", "channel change", "irregular time"
     before: str
     after: str
     detail: str
@@ -83,10 +83,14 @@ class Recording:
 
     @property
     def end_ns(self) -> int:
+        if not self.first.regular:  # a record with stamps is never joined with another
+            return self.first.end_ns
         return self.start_ns + int(round(self.n_samples * self.dt * NS_PER_S))
 
     def time_of(self, sample: int) -> int:
-        """Time of a sample index of the recording (ns, UTC)."""
+        """Time of a sample index of the recording (ns, UTC): its stamp for a record with stamps."""
+        if not self.first.regular:
+            return self.first.time_of(sample)
         return self.start_ns + int(round(sample * self.dt * NS_PER_S))
 
     def pieces(self, start: int, stop: int) -> list[tuple[RecordInfo, int, int]]:
@@ -101,6 +105,8 @@ class Recording:
 
 
 def _same_layout(a: RecordInfo, b: RecordInfo) -> tuple[str, str] | None:
+    if not (a.regular and b.regular):  # stamped readings are never stitched into a regular series
+        return "irregular time", "a record with its own time stamps is not joined with another"
     if a.n_channels != b.n_channels:
         return "channel change", f"{a.n_channels} channels then {b.n_channels}"
     if not math.isclose(a.dt, b.dt, rel_tol=1e-6):
@@ -187,6 +193,7 @@ class ChunkPlan:
     gauge_length: float = float("nan")
     output_id: str = ""
     writes_shared: bool = False
+    placement: Placement | None = None  # where the chunk lies in its recording (set by plan_chunks)
 
     @property
     def stem(self) -> str:
@@ -223,7 +230,8 @@ class ChunkPlan:
             index=self.index,
             output_id=self.output_id,
             writes_shared=self.writes_shared or not self.output_id,
-            attrs={"assumed": self.assumed} if self.assumed else {},
+            attrs={**({"assumed": self.assumed} if self.assumed else {}), **_channel_coordinates(self.pieces[0][0])},
+            placement=self.placement,
         )
 
 
@@ -257,6 +265,15 @@ def plan_chunks(
                     positions=rec.positions,
                     units=rec.first.units,
                     gauge_length=rec.first.gauge_length,
+                    placement=Placement(rec.time_of(0), start, rec.n_samples, size),
                 )
             )
     return plans
+
+
+def _channel_coordinates(record: RecordInfo) -> dict:
+    """The chunk attributes that carry a record's channel coordinates (X, Y, Z
+    per channel, from a geometry table), if it has them."""
+    if "channel_xyz" not in record.attrs:
+        return {}
+    return {"channel_xyz": record.attrs["channel_xyz"], "geometry": record.attrs.get("geometry", "")}

@@ -29,6 +29,21 @@ def real_data() -> Path:
     return root
 
 
+def _fibre_root() -> Path:
+    env = os.environ.get("RAYDAS_FIBRE_TESTDATA")
+    return Path(env) if env else _testdata_root().parent / "fibre"
+
+
+@pytest.fixture(scope="session")
+def fibre_data() -> Path:
+    """Folder of real fibre-optic sensing samples (../shared/testdata/fibre: DAS, DTS, DSS, OTDR files of
+    the formats added after ``real/``), beside the real sample folder unless ``RAYDAS_FIBRE_TESTDATA`` says."""
+    root = _fibre_root()
+    if not (root / "README.md").exists():
+        pytest.skip(f"fibre sample files not found at {root} (set RAYDAS_FIBRE_TESTDATA or RAYDAS_TESTDATA)")
+    return root
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """One local Ray for the whole test session: 2 CPUs, no dashboard, small object store."""

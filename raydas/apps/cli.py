@@ -58,6 +58,7 @@ def cmd_scan(args) -> int:
             ("start", "start (UTC)"),
             ("end", "end (UTC)"),
             ("units", "unit"),
+            ("quantity", "quantity"),
             ("assumed", "assumed (not in the file)"),
         ]
         rows = redact(
@@ -99,11 +100,88 @@ def _short(path: str) -> str:
         return path
 
 
+def cmd_index(args) -> int:
+    from ..catalogue import Catalogue
+    from ..config import RayOptions, apply_overrides, redact
+
+    catalogue = Catalogue(args.catalogue)
+    ray = apply_overrides(
+        RayOptions(), {"address": args.address} if args.address else {}, names={"address": "--address"}
+    )
+    report = catalogue.update(args.roots, args.format, use_ray=not args.no_ray, ray=ray, batch_files=args.batch_files)
+    if args.json:
+        doc = {
+            "catalogue": catalogue.url,
+            "listed": report.listed,
+            "scanned": report.scanned,
+            "unchanged": report.unchanged,
+            "dropped": report.dropped,
+            "errors": report.errors,
+            "batches": report.batches,
+            "seconds": report.seconds,
+        }
+        print(json.dumps(redact(doc, keys=False), indent=2))
+    else:
+        print(redact(f"raydas index {catalogue.url}: {report.summary()}"))
+    return 0
+
+
+def cmd_select(args) -> int:
+    from ..catalogue import Catalogue
+    from ..config import redact
+    from ..timeutil import to_iso
+
+    selection = Catalogue(args.catalogue).select(args.start, args.end, channels=args.channels, format=args.format)
+    if args.json:
+        print(json.dumps(redact(selection.to_dict(), keys=False), indent=2))
+        return 0 if selection.records else 1
+    rows = redact([dict(r.to_dict(), path=_record_label(r)) for r in selection.records], keys=False)
+    cols = [
+        ("path", "path"),
+        ("format", "format"),
+        ("channels", "channels"),
+        ("sample_rate_hz", "rate (Hz)"),
+        ("start", "start (UTC)"),
+        ("end", "end (UTC)"),
+        ("units", "unit"),
+    ]
+    print(_table(rows, cols) if rows else "no records in the span")
+    for hole in selection.gaps + selection.overlaps:
+        where = f" [{hole.stream}]" if hole.stream else ""
+        print(f"{hole.kind}{where}: {to_iso(hole.start_ns)} to {to_iso(hole.end_ns)} ({hole.seconds:.6g} s)")
+    for bad in selection.unreadable:
+        print(redact(f"unreadable when indexed: {_short(bad['path'])}: {bad['error']}"), file=sys.stderr)
+    return 0 if selection.records else 1
+
+
 def cmd_formats(args) -> int:
     from .. import formats
 
-    rows = [{"name": r.name, "description": r.description} for r in formats.all_formats().values()]
-    print(json.dumps(rows, indent=2) if args.json else _table(rows, [("name", "format"), ("description", "reads")]))
+    described = [r.describe() for r in formats.all_formats().values()]
+    if args.json:
+        print(json.dumps(described, indent=2))
+        return 0
+    rows = [
+        {
+            **d,
+            "quantities": ", ".join(d["quantities"]),
+            "versions": ", ".join(d["versions"]) or None,
+            "extensions": " ".join(d["extensions"]) or None,
+            "writes": "yes" if d["writes"] else "no",
+            "tested_on": ", ".join(t.rsplit("/", 1)[-1] for t in d["tested_on"]) or None,
+        }
+        for d in described
+    ]
+    columns = [
+        ("name", "format"),
+        ("quantities", "quantity"),
+        ("versions", "versions"),
+        ("extensions", "extensions"),
+        ("writes", "writes"),
+        ("tested_on", "tested on"),
+        ("description", "reads"),
+    ]
+    print(_table(rows, columns))
     return 0
 
 
@@ -202,6 +280,9 @@ RUN_OPTIONS = {
     "ray.address": "--address",
     "nan_policy": "--nan-policy",
     "limits.output_bytes": "--max-output-bytes",
+    "catalogue": "--catalogue",
+    "start": "--start",
+    "end": "--end",
 }
 
 
@@ -258,9 +339,17 @@ def _conclude(mode: str, work) -> int:
 
 
 def cmd_run(args, mode: str = "run") -> int:
-    from ..config import load_config
+    from ..config import DISTPY_SYSTEM_KEYS, load_config
+    from ..configfile import config_folder, load_json
 
-    cfg = _apply_overrides(load_config(args.config), args)
+    source = args.config
+    if getattr(args, "catalogue", None):  # the records come from a catalogue: the config needs no input
+        doc = load_json(args.config)
+        if isinstance(doc, dict) and "input" not in doc and not DISTPY_SYSTEM_KEYS & set(doc):
+            source = dict(doc, catalogue=args.catalogue, start=args.start, end=args.end)
+            cfg = _apply_overrides(load_config(source, base=config_folder(args.config)), args)
+            return _execute(cfg, mode, args)
+    cfg = _apply_overrides(load_config(source), args)
     return _execute(cfg, mode, args)
 
 
@@ -300,6 +389,7 @@ def cmd_watch(args) -> int:
         idle_exit=args.idle_exit,
         progress=not args.no_progress,
         settle=args.settle,
+        catalogue=args.catalogue,
     )
     print(f"raydas: {watcher.describe()}", file=sys.stderr, flush=True)
     return _conclude("watch", watcher.watch)
@@ -388,6 +478,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="data to read instead of the config's input (path, glob, URL, "
             "or synthetic://?seconds=&rate=&channels=)",
         )
+        p.add_argument("--catalogue", help="catalogue URL (raydas index): run its records in --start..--end, no scan")
+        p.add_argument("--start", help="start of the catalogue span (ISO-8601, UTC)")
+        p.add_argument("--end", help="end of the catalogue span (ISO-8601, UTC; excluded)")
         _add_run_options(p)
         p.set_defaults(func=lambda a, m=mode: cmd_run(a, m))
 
@@ -401,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="take a file once its size and modification time have not changed for this many seconds "
         "(default: the config's settle_seconds, 5)",
+    )
+    p.add_argument(
+        "--catalogue", help="catalogue (raydas index) keeping what the watcher took: a restart opens none of it again"
     )
     _add_run_options(p)
     p.set_defaults(func=cmd_watch)
@@ -420,6 +516,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON output")
     p.add_argument("--format", help="force a format")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("index", help="build or update a catalogue (partitioned Parquet) of every record under roots")
+    p.add_argument("roots", nargs="+", help="folders, globs, files or URLs (s3://bucket/prefix)")
+    p.add_argument("--catalogue", required=True, help="catalogue folder or URL (created when missing)")
+    p.add_argument("--format", help="force a format")
+    p.add_argument("--batch-files", type=int, default=512, help="files scanned between two commits (default 512)")
+    p.add_argument("--no-ray", action="store_true", help="scan in this process, one file after the other")
+    p.add_argument("--address", help="Ray to scan on (as for raydas run --address)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("select", help="list what a catalogue holds for a span, with gaps and overlaps")
+    p.add_argument("catalogue", help="catalogue folder or URL (raydas index)")
+    p.add_argument("--start", required=True, help="span start (ISO-8601, UTC when no offset)")
+    p.add_argument("--end", required=True, help="span end (ISO-8601, excluded)")
+    p.add_argument("--channels", help="A:B: only records that have channels A to B-1")
+    p.add_argument("--format", help="only records of this format")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_select)
 
     p = sub.add_parser("formats", help="list the registered formats")
     p.add_argument("--json", action="store_true")

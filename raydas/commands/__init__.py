@@ -13,7 +13,7 @@ import inspect
 
 from ..errors import RaydasError
 from ..plugins import load_modules_and_plugins
-from .base import ArrayMeta, Command, Context, Layout, Params, Spectrum
+from .base import ArrayMeta, Command, Context, Coordinate, Layout, Params, Spectrum
 
 _COMMANDS: dict[str, type[Command]] = {}
 _BUILTIN_MODULES = (
@@ -27,6 +27,7 @@ _BUILTIN_MODULES = (
     "algebra",
     "io",
     "plots",
+    "interferometry",
 )
 _loaded = False
 
@@ -98,6 +99,7 @@ __all__ = [
     "ArrayMeta",
     "Command",
     "Context",
+    "Coordinate",
     "Layout",
     "Params",
     "Spectrum",

@@ -57,6 +57,29 @@ class Spectrum:
 
 
 @dataclass(frozen=True)
+class Coordinate:
+    """Labels of one axis of an array besides channel positions and time (the
+    lag of a correlation, the channel pair of each row, a velocity or frequency).
+
+    Attributes
+    ----------
+    name
+        Short name, also the file name ``write_npy`` gives it (``<name>.npy``).
+    axis
+        The axis it labels (0 = rows, 1 = columns).
+    values
+        One value per entry of that axis (a host numpy array).
+    units
+        Its units (``"s"``, ``"m"``, ``"Hz"``, ``"m/s"``; ``""`` for indices).
+    """
+
+    name: str
+    axis: int
+    values: Any = field(compare=False, repr=False)
+    units: str = ""
+
+
+@dataclass(frozen=True)
 class ArrayMeta:
     """What the executor knows about an intermediate array.
 
@@ -71,12 +94,23 @@ class ArrayMeta:
         Sample interval of axis 1 in seconds, or ``None`` when axis 1 is not time.
     spectra
         Axes that hold Fourier transforms.
+    coords
+        Other labels of the axes (:class:`Coordinate`), such as the lag and the
+        channel pairs of a cross-correlation.
     """
 
     halo: tuple[int, int] = (0, 0)
     positions: Any = None
     dt: float | None = None
     spectra: tuple[Spectrum, ...] = ()
+    coords: tuple[Coordinate, ...] = ()
+
+    def coord(self, name: str) -> Coordinate | None:
+        """The coordinate called ``name``, or None."""
+        for c in self.coords:
+            if c.name == name:
+                return c
+        return None
 
     def spectrum(self, axis: int) -> Spectrum | None:
         for s in self.spectra:
@@ -152,6 +186,14 @@ class Context:
     cache
         Per-input scratch shared by consumers of the same value (e.g. the power
         spectrum of an FFT, computed once for every band command).
+    channel_xyz
+        ``(positions, xyz)`` of the chunk's channels when a geometry table gave
+        them coordinates (see :meth:`coordinates`), else None.
+    placement
+        Where the chunk lies in its recording (:class:`raydas.chunk.Placement`);
+        None for a chunk not cut from a planned recording.
+    chunk_samples
+        Own time samples of the chunk (halo excluded), whatever the graph made of them.
     """
 
     sample_rate: float
@@ -164,6 +206,9 @@ class Context:
     writes_shared: bool = True
     sink: Any = None
     cache: dict = field(default_factory=dict)
+    channel_xyz: tuple | None = None
+    placement: Any = None
+    chunk_samples: int = 0
 
     def __post_init__(self):
         if not self.output_id:
@@ -172,6 +217,23 @@ class Context:
     @property
     def positions(self) -> np.ndarray:
         return self.meta.positions
+
+    def coordinates(self) -> np.ndarray | None:
+        """X, Y, Z (the geometry table's units, usually m) of the channels of
+        the primary input, shape ``(n_channels, 3)``: each channel's position
+        along the fibre is matched to a channel of the chunk (NaN where none
+        matches, e.g. after a command averaged channels). None when the chunk
+        has no geometry or axis 0 is not channels."""
+        if self.channel_xyz is None or self.positions is None:
+            return None
+        known, xyz = self.channel_xyz
+        wanted = np.asarray(self.positions, dtype=np.float64).reshape(-1)
+        order = np.argsort(known)
+        where = np.clip(np.searchsorted(known[order], wanted), 0, len(known) - 1)
+        match = order[where]
+        out = np.asarray(xyz, dtype=np.float64)[match].copy()
+        out[np.abs(known[match] - wanted) > 1e-6] = np.nan
+        return out
 
     @property
     def dt(self) -> float:
@@ -188,7 +250,7 @@ class Command:
         distpy's JSON name.
     family
         One of spectral, filters, statistics, geometry, detection, algebra,
-        elementwise, io, plots, control.
+        elementwise, io, plots, control, interferometry.
     description
         One line for ``raydas commands``.
     inputs
@@ -216,6 +278,12 @@ class Command:
     passes_input_on
         True for commands whose result is their input, unchanged (``to_gpu``,
         ``NONE``, the writers): what their consumers get was made before them.
+    needs_regular_time
+        True (the default) when the command reads the samples as a series of
+        rate ``1/dt`` (filters, spectra, windows in seconds, writers stamping
+        times from ``dt``): a record with its own irregular time stamps (slow
+        DTS/DSS readings, see :attr:`raydas.formats.RecordInfo.times_ns`) is
+        then refused at planning, never given an invented regular rate.
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -231,6 +299,7 @@ class Command:
     spectrum_use: ClassVar[str] = "full"
     keeps_layout: ClassVar[bool] = False
     passes_input_on: ClassVar[bool] = False
+    needs_regular_time: ClassVar[bool] = True
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):
@@ -325,6 +394,7 @@ class Command:
             positions=meta.positions if same_rows else None,
             dt=meta.dt if same_cols else None,
             spectra=tuple(s for s in meta.spectra if (s.axis == 0 and same_rows) or (s.axis == 1 and same_cols)),
+            coords=tuple(c for c in meta.coords if (c.axis == 0 and same_rows) or (c.axis == 1 and same_cols)),
         )
 
     @classmethod
@@ -341,6 +411,7 @@ class Command:
             "halo": _halo_doc(cls),
             "gpu": cls.gpu,
             "writes": cls.writes,
+            "needs_regular_time": cls.needs_regular_time,
             "changed_from_distpy": cls.changed_from_distpy,
         }
 

@@ -8,6 +8,7 @@ paths its :meth:`Writer.output_files` declares (both come from
 from __future__ import annotations
 
 import io
+import json
 import posixpath
 import threading
 
@@ -15,9 +16,14 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import to_host
-from ..errors import FormatError
-from ..formats.npyfolder import axes_or_indices, axis_files, npy_folder_files
+from ..errors import FormatError, RaydasError
+from ..formats.dasdae_writer import DATA_TYPES, dasdae_bytes
+from ..formats.npyfolder import axes_or_indices, axis_files, npy_bytes, npy_folder_files
+from ..formats.prodml import prodml_bytes, prodml_fbe_bytes
 from ..formats.witsml import band_curve_names, fbe_document
+from ..formats.writecheck import Patch, checked_patch
+from ..formats.xdas_writer import netcdf_bytes
+from ..formats.zarr_writer import ZarrSlot, zarr_chunk_files
 from ..outputs import OutputSink, safe_relative
 from . import register
 from .base import Command, Params
@@ -62,7 +68,9 @@ class Writer(Command):
 class WriteNpy(Writer):
     name = "write_npy"
     description = (
-        "Write the chunk's array as <directory_out>/<output id>.npy (+ measured_depth.npy, time.npy); pass it on."
+        "Write the chunk's array as <directory_out>/<output id>.npy (+ measured_depth.npy, time.npy, "
+        "coordinates.npy when a geometry table gave the channels X, Y, Z, and <coordinate>.npy for an xcorr "
+        "or dispersion result); pass it on."
     )
     suffix = "npy"
     changed_from_distpy = (
@@ -82,12 +90,253 @@ class WriteNpy(Writer):
             return x
         host = to_host(x)
         path = self.output_path(ctx.output_id)
-        depth = seconds = None
+        folder = posixpath.dirname(path)
+        depth = seconds = xyz = None
+        coordinates = {}
         if ctx.writes_shared:  # one chunk per folder writes the axes (positions or row indices, s or columns)
             depth, seconds = axes_or_indices(host.shape, ctx.positions, ctx.meta.dt if host.ndim == 2 else None)
-        files = npy_folder_files(posixpath.dirname(path), posixpath.basename(path), host, depth, seconds)
+            columns_in_s = [c for c in ctx.meta.coords if c.axis == 1 and c.units == "s"]
+            if columns_in_s and host.ndim == 2:  # a lag axis: time.npy holds the lags (s)
+                seconds = np.asarray(columns_in_s[0].values)
+            if ctx.positions is not None and len(ctx.positions) == host.shape[0]:
+                xyz = ctx.coordinates()
+            # the other labels of the axes (channel pairs, velocities, frequencies)
+            coordinates = {posixpath.join(folder, f"{c.name}.npy"): np.asarray(c.values) for c in ctx.meta.coords}
+        files = npy_folder_files(folder, posixpath.basename(path), host, depth, seconds, xyz)
+        files.update({name: npy_bytes(values) for name, values in coordinates.items()})
         for name, payload in files.items():
             ctx.sink.write(name, payload)
+        return x
+
+
+class PatchWriterParams(WriterParams):
+    units: str = Field(
+        "", description="unit of the values written (e.g. strain/s); empty: unknown (the graph may change the unit)"
+    )
+
+
+class PatchWriter(Writer):
+    """Base of the writers of one self-describing file per chunk (DASDAE, NetCDF,
+    PRODML): the chunk's ``(channel, time)`` array with its coordinates, channel
+    positions in m and sample times in ns UTC. An input that is not one (1-D, a
+    spectrum, rows that are no longer channels) is refused, naming the command."""
+
+    def target(self, ctx) -> str:
+        """The chunk's file, relative to the results root: the name :meth:`output_files`
+        declares (so what a run expects, counts and resumes is what is written)."""
+        return self.output_path(ctx.output_id)
+
+    def patch(self, x, ctx) -> Patch:
+        """The checked content of the chunk (see :func:`raydas.formats.writecheck.checked_patch`)."""
+        host = to_host(x)
+        positions = ctx.positions if host.ndim == 2 else None
+        return checked_patch(self.name, host, ctx.start_ns, ctx.meta.dt, positions, self.params.units)
+
+    def encode(self, patch: Patch) -> bytes:
+        """The file's content."""
+        raise NotImplementedError
+
+    def apply(self, xp, x, ctx):
+        if self.params.directory_out == "NONE":
+            return x
+        ctx.sink.write(self.target(ctx), self.encode(self.patch(x, ctx)))
+        return x
+
+
+@register
+class WriteDasdae(PatchWriter):
+    name = "write_dasdae"
+    description = (
+        "Write the chunk as DASDAE HDF5 <directory_out>/<output id>.h5 (DASCore's format: distance m, time UTC)."
+    )
+    suffix = "h5"
+    changed_from_distpy = "New in raydas (distpy has no DASDAE writer)."
+
+    class Params(PatchWriterParams):
+        data_type: str = Field(
+            "", description=f"DASCore's name of the quantity: one of {', '.join(DATA_TYPES)}; empty: unset"
+        )
+
+        @field_validator("data_type")
+        @classmethod
+        def _known_type(cls, value: str) -> str:
+            if value and value not in DATA_TYPES:
+                raise ValueError(f"{value!r} is not one of {', '.join(DATA_TYPES)}")
+            return value
+
+    def encode(self, patch: Patch) -> bytes:
+        return dasdae_bytes(patch, self.params.data_type)
+
+
+@register
+class WriteNetcdf(PatchWriter):
+    name = "write_netcdf"
+    description = (
+        "Write the chunk as xdas NetCDF4 <directory_out>/<output id>.nc ((time, distance): time UTC, distance m)."
+    )
+    suffix = "nc"
+    changed_from_distpy = "New in raydas (distpy has no NetCDF writer)."
+
+    class Params(PatchWriterParams):
+        pass
+
+    def encode(self, patch: Patch) -> bytes:
+        return netcdf_bytes(patch)
+
+
+@register
+class WriteProdml(PatchWriter):
+    name = "write_prodml"
+    description = "Write the chunk as PRODML 2.1 raw data <directory_out>/<output id>.h5 (time us UTC, loci in m)."
+    suffix = "h5"
+    changed_from_distpy = "New in raydas (distpy has no PRODML writer)."
+
+    class Params(PatchWriterParams):
+        pass
+
+    def encode(self, patch: Patch) -> bytes:
+        return prodml_bytes(patch)
+
+
+@register
+class WriteZarr(PatchWriter):
+    """Write each recording's results into one Zarr v3 store,
+    ``<directory_out>/<recording>/<unixtime of its start>.zarr``: a ``(distance, time)``
+    array ``data`` sized for the whole recording, with coordinates ``time`` (ns UTC)
+    and ``distance`` (m), that ``xarray.open_zarr`` opens. Each chunk writes its own
+    Zarr chunk (placed by the planner, so chunks written at once by many actors never
+    touch each other's files), the metadata (the same bytes from every chunk), then
+    its receipt ``<directory_out>/<output id>.zarr-chunk.json`` (the store, its files,
+    its samples): the file a run counts, and finds on resuming, for the chunk. Any
+    fsspec results root works (local, S3...). Needs the ``zarr`` extra.
+
+    The input must keep the recording's time samples (write before resampling or
+    cutting along time); a chunk not cut from a planned recording is a store of its own.
+    While a recording grows (``raydas watch``) the array is sized as the chunk's plan
+    knew it; a chunk planned earlier does not shorten an array a later plan lengthened
+    (two chunks writing the metadata at the very same moment may still leave the
+    shorter length until the next chunk is written).
+    """
+
+    name = "write_zarr"
+    description = (
+        "Write each recording into one Zarr v3 store <directory_out>/<output id>.zarr ((distance, time), "
+        "time UTC, distance m), chunk by chunk from any actor; a receipt per chunk."
+    )
+    suffix = "zarr-chunk.json"
+    changed_from_distpy = "New in raydas (distpy has no Zarr writer)."
+
+    class Params(PatchWriterParams):
+        pass
+
+    def apply(self, xp, x, ctx):
+        if self.params.directory_out == "NONE":
+            return x
+        patch = self.patch(x, ctx)
+        slot = ZarrSlot.of(ctx.placement, patch.data.shape[1], patch.start_ns, self.name)
+        # one store per recording, in the recording's output folder (that of the chunk's output id)
+        store = posixpath.join(self.params.directory_out, posixpath.dirname(ctx.output_id), slot.store_name)
+        files = zarr_chunk_files(patch, slot)
+        if self._longer_already(ctx.sink, store, slot.total):
+            # a recording that grows (raydas watch): a chunk planned earlier never shortens the array
+            files = {k: v for k, v in files.items() if k not in ("data/zarr.json", "time/zarr.json")}
+        for key, payload in files.items():
+            ctx.sink.write(f"{store}/{key}", payload)
+        receipt = {
+            "store": store,
+            "files": list(files),
+            "first_sample": slot.first,
+            "samples": int(patch.data.shape[1]),
+            "start_ns": patch.start_ns,
+        }
+        ctx.sink.write(self.target(ctx), json.dumps(receipt, sort_keys=True).encode())
+        return x
+
+    @staticmethod
+    def _longer_already(sink, store: str, total: int) -> bool:
+        """Whether the store's array already spans more than ``total`` samples along time
+        (written for a later plan of a growing recording)."""
+        try:
+            meta = json.loads(sink.read(f"{store}/data/zarr.json"))
+            return int(meta["shape"][1]) > total
+        except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError):
+            return False
+
+
+@register
+class WriteProdmlFbe(PatchWriter):
+    """Write band energies (the table ``multiple_calcs`` makes: one row per channel,
+    one column per band) as PRODML 2.1 processed data, ``<directory_out>/<output id>.h5``:
+    ``/Acquisition/Processed/Fbe[0]`` with one ``FbeData[i]`` per band (its edges in
+    Hz; ``high_freq`` -1, or equal to ``low_freq``, is the Nyquist frequency), holding
+    one reading per chunk at the chunk's start (µs UTC), at an ``OutputDataRate`` of one
+    reading per chunk length (Hz; the planner's chunk length, the chunk's own
+    otherwise). ``gather_uids[0]``, when given, is the band from 0 Hz to Nyquist
+    (one column), written first as distpy's ``write_witsml`` writes it. raydas reads
+    these files back band by band (each band a stream; one file per chunk joins in
+    time); DASCore 0.1.24 cannot make a time axis of a single PRODML reading.
+    """
+
+    name = "write_prodml_fbe"
+    description = (
+        "Write band energies as PRODML 2.1 FBE <directory_out>/<output id>.h5 (one reading per chunk; "
+        "gather_uids[0]: band 0-Nyquist)."
+    )
+    inputs = "optional"
+    suffix = "h5"
+    changed_from_distpy = "New in raydas (distpy writes band energies as WITSML only)."
+
+    class Params(PatchWriterParams):
+        low_freq: list[float] = Field([0], description="lower band edges (Hz), one per column")
+        high_freq: list[float] = Field([1], description="upper band edges (Hz), one per column; -1 = Nyquist")
+
+        @field_validator("high_freq")
+        @classmethod
+        def _one_per_band(cls, high: list[float], info: ValidationInfo) -> list[float]:
+            if "low_freq" in info.data:
+                one_per(high, info.data["low_freq"], "high_freq", "low_freq", "band")
+                for lo, hi in zip(info.data["low_freq"], high):
+                    if lo < 0 or (0 <= hi < lo) or (hi < 0 and hi != -1):
+                        raise ValueError(f"the band {lo:g} to {hi:g} Hz is no band (-1: up to Nyquist)")
+            return high
+
+    def check_layout(self, layout, gathered=()):
+        """One column per band; the gathered band 0, one column."""
+        p = self.params
+        if p.directory_out == "NONE":
+            return
+        if layout.samples is not None and layout.samples != len(p.low_freq):
+            raise ValueError(
+                f"write_prodml_fbe: its input has {layout.samples} columns but low_freq/high_freq name "
+                f"{len(p.low_freq)} bands; give one band per column (the band table of multiple_calcs)"
+            )
+        if gathered and gathered[0].samples not in (None, 1):
+            raise ValueError(f"write_prodml_fbe: gather_uids[0] (band 0) has {gathered[0].samples} columns, not 1")
+
+    def apply(self, xp, x, ctx):
+        p = self.params
+        if p.directory_out == "NONE":
+            return x
+        values = np.asarray(to_host(x))
+        nyquist = ctx.sample_rate / 2.0
+        bands = [(lo, nyquist if hi < 0 or hi == lo else hi) for lo, hi in zip(p.low_freq, p.high_freq)]
+        if values.ndim != 2 or values.shape[1] != len(bands):
+            raise RaydasError(
+                f"write_prodml_fbe: writes a (channel, band) table with {len(bands)} bands; got shape {values.shape}"
+            )
+        columns = [values[:, i : i + 1] for i in range(len(bands))]
+        if ctx.gathered:
+            band0 = np.asarray(to_host(ctx.gathered[0]))
+            if band0.shape != (values.shape[0], 1):
+                raise RaydasError(
+                    f"write_prodml_fbe: band 0 (gather_uids[0]) has shape {band0.shape}, not ({values.shape[0]}, 1)"
+                )
+            bands.insert(0, (0.0, nyquist))
+            columns.insert(0, band0)
+        samples = ctx.placement.chunk_samples if ctx.placement is not None else ctx.chunk_samples
+        period = samples / ctx.sample_rate if samples else None  # s between readings
+        patches = [checked_patch(self.name, c, ctx.start_ns, period, ctx.positions, p.units) for c in columns]
+        ctx.sink.write(self.target(ctx), prodml_fbe_bytes(bands, patches))
         return x
 
 

@@ -20,10 +20,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import fsutil
 from ..chunk import Chunk
 from ..errors import FormatError, NotDataError, RaydasError
-from ..fsutil import is_local
+from ..geometry import ChannelGeometry, looks_like_geometry
 from ..plugins import load_modules_and_plugins
 from . import isolation
 from .base import Format, Probe, RecordInfo
@@ -34,6 +36,14 @@ _FORMATS: dict[str, Format] = {}
 _BUILTIN_MODULES = (
     "chunkstore",
     "prodml",
+    "neubrex",
+    "neubrex_rfs",
+    "febus_dts",
+    "febus_g1",
+    "gdr",
+    "dasdae",
+    "xdas",
+    "dasvader",
     "silixa",
     "terra15",
     "febus",
@@ -44,9 +54,13 @@ _BUILTIN_MODULES = (
     "tdms",
     "mseed",
     "sintela",
+    "sentek",
+    "sor",
     "bandtable",
     "las",
     "csvtable",
+    # found by structure (one 2-D data set + coordinates), so tried after every vendor's HDF5 reader: keep it last
+    "h5simple",
     "synthetic",
 )
 #: URL scheme -> name of the registered source that serves it (``"synthetic"`` -> ``"synthetic"``)
@@ -102,11 +116,20 @@ class ScanOptions:
         Sample rate (Hz) of the records whose format does not state one
         (:attr:`Format.states_sample_rate` False, e.g. distpy's npy folders);
         distpy's ``prf``.
+    geometry
+        A channel geometry table (:func:`raydas.geometry.read_geometry`): each
+        record's channels get its X, Y, Z (``record.attrs["channel_xyz"]``,
+        ``(n_channels, 3)``, NaN where the table has none).
+    first_channel
+        The table's channel number of each record's first channel (the next
+        channels count up from it).
     """
 
     format: str | None = None
     sample_rate: float | None = None
     assumed_sample_rate: float | None = None
+    geometry: ChannelGeometry | None = None
+    first_channel: int = 0
 
     @classmethod
     def of(cls, options: ScanOptions | str | None = None, format: str | None = None) -> ScanOptions:
@@ -116,14 +139,18 @@ class ScanOptions:
         return cls(format=format or options)
 
     def apply(self, record: RecordInfo) -> RecordInfo:
-        """``record`` with its sample interval overridden as these options say (in place);
-        a rate the config states is not one raydas assumed (``record.assumed``)."""
+        """``record`` with its sample interval overridden and its channel
+        coordinates attached as these options say (in place); a rate the config
+        states is not one raydas assumed (``record.assumed``)."""
         rate = self.sample_rate
         if rate is None and self.assumed_sample_rate and not get_format(record.format).states_sample_rate:
             rate = self.assumed_sample_rate
         if rate is not None:
             record.dt = 1.0 / rate
             record.assumed = tuple(a for a in record.assumed if a != "sample_rate")
+        if self.geometry is not None:
+            record.attrs["channel_xyz"] = self.geometry.at(self.first_channel + np.arange(record.n_channels))
+            record.attrs["geometry"] = self.geometry.source
         return record
 
 
@@ -170,8 +197,8 @@ def detect_probe(probe: Probe) -> Format:
     FormatError
         When no reader recognises it: a damaged file (its name or first bytes
         claim a format that cannot read it; an HDF5 file whose structure cannot
-        be read) says so; :class:`NotDataError` only for a document (prose,
-        PDF, image) that claims no data format.
+        be read) says so; :class:`NotDataError` only for a channel geometry
+        table, or a document (prose, PDF, image) that claims no data format.
     """
     _load()
     url = probe.url
@@ -198,14 +225,20 @@ def detect_probe(probe: Probe) -> Format:
 
 def _unrecognised(probe: Probe, failed: list[str]) -> FormatError:
     """Why no reader recognised the probed file: damaged (its first bytes or its name
-    claim a format: that format's own complaint is given), a document that is not
-    data (:class:`NotDataError`), or data in no format raydas knows. ``failed``: what
+    claim a format: that format's own complaint is given), a geometry table or a
+    document that is not data (:class:`NotDataError`), or data in no format raydas knows. ``failed``: what
     detection raised on the file's content."""
     url, known = probe.url, ", ".join(_FORMATS)
     if not probe.is_dir and probe.is_hdf5:
         if failed:
             return FormatError(url, f"is a damaged HDF5 file: its structure cannot be read ({failed[0]})")
         return FormatError(url, f"is not in a recognised DAS format: an HDF5 file in no layout raydas reads ({known})")
+    if looks_like_geometry(probe.head):
+        return NotDataError(
+            url,
+            "is a channel geometry table (channel -> X, Y, Z), not data: give it to a run with the "
+            "'geometry' configuration key",
+        )
     claim = next(((r, why) for r in _FORMATS.values() if (why := r.claims(probe))), None)
     if claim is not None:
         reader, why = claim
@@ -284,6 +317,12 @@ def expand(spec: str | Iterable[str]) -> list[str]:
     return fsutil.expand(spec if isinstance(spec, str) else [str(s) for s in spec], keep_whole=is_container)
 
 
+def expand_with_info(spec: str | Iterable[str]) -> list[tuple[str, dict]]:
+    """:func:`expand`, each URL with its listing entry (size, modification time,
+    ETag: :func:`raydas.fsutil.expand_with_info`), from the same listing."""
+    return fsutil.expand_with_info(spec if isinstance(spec, str) else [str(s) for s in spec], keep_whole=is_container)
+
+
 def _safe_detect(reader: Format, probe: Probe) -> bool:
     try:
         return bool(reader.detect(probe))
@@ -296,8 +335,8 @@ def scan_file(url: str, options: ScanOptions | str | None = None, *, format: str
     into a FormatError that names the file.
 
     One :class:`Probe` serves detection and scan: the file's first bytes are
-    read once, and an HDF5 file is opened once. Local HDF5 files are scanned
-    in a helper process (:mod:`raydas.formats.isolation`, the probe and its
+    read once, and an HDF5 file is opened once. HDF5 files (local or remote)
+    are scanned in a helper process (:mod:`raydas.formats.isolation`, the probe and its
     first bytes handed over), so a damaged one cannot hang the scan.
 
     Parameters
@@ -315,18 +354,18 @@ def scan_file(url: str, options: ScanOptions | str | None = None, *, format: str
         records = source.scan_url(url)
     else:
         probe = Probe(url)
-        if _is_local_hdf5(probe):
+        if _is_hdf5_file(probe):
             records = isolation.run_guarded(url, _scan_probe, probe, options.format)
         else:
             records = _scan_probe(probe, options.format)
     return [options.apply(r) for r in records]
 
 
-def _is_local_hdf5(probe: Probe) -> bool:
-    """True for a local file whose first bytes are HDF5's signature. An input
-    that cannot be read is not: its scan then says why."""
+def _is_hdf5_file(probe: Probe) -> bool:
+    """True for a file (local or remote, not in memory) whose first bytes are HDF5's signature.
+    An input that cannot be read is not: its scan then says why."""
     try:
-        return is_local(probe.fs) and not probe.is_dir and probe.is_hdf5
+        return isolation.can_isolate(probe.fs) and not probe.is_dir and probe.is_hdf5
     except OSError:
         return False
 
@@ -517,7 +556,7 @@ def read(url: str, start_ns: int | None = None, end_ns: int | None = None, forma
 def writers() -> dict[str, Format]:
     """The registered formats that can write, by name."""
     _load()
-    return {name: r for name, r in _FORMATS.items() if r.extensions}
+    return {name: r for name, r in _FORMATS.items() if r.writes and r.extensions}
 
 
 def write(data, url: str, format: str | None = None, **options) -> list[str]:
@@ -549,6 +588,12 @@ def write(data, url: str, format: str | None = None, **options) -> list[str]:
             known = ", ".join(f"{n} ({'/'.join(r.extensions)})" for n, r in writers().items())
             raise RaydasError(f"cannot tell the format to write {url!r} from its name; pass format= one of: {known}")
         writer = matches[0]
+    chunks = data.values() if isinstance(data, dict) else [data]
+    if any(getattr(c, "times_ns", None) is not None for c in chunks):
+        raise RaydasError(
+            f"cannot write {url!r} as {writer.name}: the data carry their own irregular time stamps "
+            "(Chunk.times_ns), and the format stores a regular sample interval that raydas would have to invent"
+        )
     return writer.write(data, url, **options)
 
 
@@ -563,6 +608,7 @@ __all__ = [
     "detect",
     "detect_probe",
     "expand",
+    "expand_with_info",
     "get_format",
     "is_container",
     "read",

@@ -36,6 +36,9 @@ DATASET = "DAS"
 class APSensingFormat(HDF5Format):
     name = "apsensing"
     description = "AP Sensing DAS HDF5 (/DAS with /ProcessingServer, /DAQ, /Metadata)"
+    extensions = (".hdf5", ".h5")
+    versions = ("10",)
+    tested_on = ("real/hdf5/ap_sensing_1.hdf5",)
 
     def looks_like(self, h5) -> bool:
         if DATASET not in h5:

@@ -22,7 +22,7 @@ from ..errors import FormatError
 from ..fsutil import atomic_writer, url_to_fs
 from ..timeutil import regular_runs
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, quantity_of
 
 COLUMNS = ("time", "position_m", "band", "value")
 METADATA_KEY = b"raydas"
@@ -78,6 +78,8 @@ class BandTableFormat(Format):
     name = "band-parquet"
     description = "band energies as a long Parquet table (time, position_m, band, value)"
     extensions = (".parquet",)
+    quantities = ("psd",)
+    tested_on = ("written by itself",)
 
     def write(self, data, url: str, **options) -> list[str]:
         """Write a band set (curve name -> Chunk) as one Parquet table."""
@@ -124,6 +126,7 @@ class BandTableFormat(Format):
                         start_ns=int(t[lo]),
                         positions=pos,
                         units=meta.get("units", ""),
+                        quantity=quantity_of(meta.get("units")),
                         key=str(name),
                         stream=str(name),
                         attrs={"times_ns": t[lo:hi].tolist()},

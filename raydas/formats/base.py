@@ -16,13 +16,26 @@ from .. import plausible
 from ..chunk import Chunk
 from ..errors import FormatError, RaydasError, TruncatedFileWarning
 from ..fsutil import is_local, url_to_fs
-from ..timeutil import NS_PER_S, to_iso
+from ..timeutil import NS_PER_S, regular_runs, to_iso
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: what :attr:`RecordInfo.assumed` may name: coordinates a reader did not read from the file
 ASSUMABLE = ("start_time", "positions", "units", "sample_rate", "gauge_length")
 #: of those, the axes of the data (times, places, sampling): a run warns when one is assumed
 AXES = ("start_time", "positions", "sample_rate")
+
+#: What a record's samples measure (:attr:`RecordInfo.quantity`): one of these words.
+QUANTITIES = (
+    "strain_rate",
+    "strain",
+    "velocity",
+    "temperature",
+    "attenuation",
+    "backscatter",
+    "psd",
+    "spectrum",
+    "unknown",
+)
 
 
 @dataclass
@@ -56,13 +69,26 @@ class RecordInfo:
         for the data themselves.
     attrs
         Vendor metadata worth keeping (small values only).
+    quantity
+        What the samples measure, one word of :data:`QUANTITIES` (``"strain_rate"``,
+        ``"velocity"``, ...), read from the file where it says so; ``"unknown"``
+        otherwise.
     assumed
         The coordinates that were assumed rather than read from the file, from
         :data:`ASSUMABLE`: ``"start_time"`` (e.g. a SEG-Y without times starts at
         1970), ``"positions"`` (channel indices or a default spacing taken for
         metres), ``"sample_rate"`` (guessed from a chunk's width), ``"units"`` and
         ``"gauge_length"`` (the file does not say; added whenever ``units`` is
-        empty or ``gauge_length`` is nan). Readers set the others.
+        empty or ``gauge_length`` is nan). Readers set the others. No name twice,
+        in :data:`ASSUMABLE`'s order.
+    times_ns
+        For a record whose readings are not regularly spaced (slow DTS/DSS
+        readings stamped as they come, a single reading): the time of every
+        sample, int64 ns since 1970 (UTC), shape ``(n_samples,)``; ``dt`` is
+        then only the median step (or the acquisition time of a single
+        reading), never a rate to process with (:attr:`regular` is False and
+        commands that need a regular rate refuse the record at planning).
+        ``None`` for regularly sampled records.
     """
 
     path: str
@@ -77,15 +103,27 @@ class RecordInfo:
     key: str = ""
     attrs: dict = field(default_factory=dict)
     stream: str = ""
+    quantity: str = "unknown"
     assumed: tuple[str, ...] = ()
+    times_ns: np.ndarray | None = None
 
     def __post_init__(self):
+        if self.quantity not in QUANTITIES:
+            raise FormatError(self.path, f"quantity {self.quantity!r} is not one of {', '.join(QUANTITIES)}")
         self.assumed = assumed_names(self.assumed, units=self.units, gauge_length=self.gauge_length)
         self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1)
         if self.positions.shape[0] != self.n_channels:
             raise FormatError(self.path, f"{self.positions.shape[0]} channel positions for {self.n_channels} channels")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise FormatError(self.path, f"sample interval {self.dt!r} s is not a positive number")
+        if self.times_ns is not None:
+            self.times_ns = np.asarray(self.times_ns, dtype=np.int64).reshape(-1)
+            if self.times_ns.shape[0] != self.n_samples:
+                raise FormatError(self.path, f"{self.times_ns.shape[0]} time stamps for {self.n_samples} samples")
+            if self.n_samples and (np.diff(self.times_ns) <= 0).any():
+                raise FormatError(self.path, "time stamps are not increasing")
+            if self.n_samples:
+                self.start_ns = int(self.times_ns[0])
         self._check_plausible()
 
     def _check_plausible(self) -> None:
@@ -102,12 +140,18 @@ class RecordInfo:
             plausible.count(self.n_samples, "sample count")
             plausible.sample_interval(self.dt)
             plausible.time_ns(self.start_ns, "start time")
-            plausible.time_ns(self.start_ns + round(self.n_samples * self.dt * NS_PER_S), "end time")
+            plausible.time_ns(self.end_ns, "end time")
             plausible.positions(self.positions)
             plausible.gauge_length(self.gauge_length)
         except ValueError as exc:
             where = f"record {self.key}: " if self.key else ""
             raise FormatError(self.path, f"{where}{exc}") from None
+
+    @property
+    def regular(self) -> bool:
+        """True when the samples are ``dt`` apart; False when the record carries
+        its own stamps (:attr:`times_ns`)."""
+        return self.times_ns is None
 
     @property
     def sample_rate(self) -> float:
@@ -116,8 +160,17 @@ class RecordInfo:
 
     @property
     def end_ns(self) -> int:
-        """Time just after the last sample (exclusive), ns since epoch (UTC)."""
+        """Time just after the last sample (exclusive), ns since epoch (UTC); for a
+        record with stamps, the last stamp plus ``dt``."""
+        if self.times_ns is not None and self.n_samples:
+            return int(self.times_ns[-1]) + int(round(self.dt * NS_PER_S))
         return self.start_ns + int(round(self.n_samples * self.dt * NS_PER_S))
+
+    def time_of(self, sample: int) -> int:
+        """Time of sample ``sample`` (ns, UTC): its stamp, or ``start_ns + sample * dt``."""
+        if self.times_ns is not None:
+            return int(self.times_ns[sample])
+        return self.start_ns + int(round(sample * self.dt * NS_PER_S))
 
     @property
     def channel_spacing(self) -> float:
@@ -128,6 +181,8 @@ class RecordInfo:
 
     def sample_index(self, t_ns: int) -> int:
         """Index of the first sample at or after ``t_ns`` (may be out of range)."""
+        if self.times_ns is not None:
+            return int(np.searchsorted(self.times_ns, t_ns, side="left"))
         return int(math.ceil((t_ns - self.start_ns) / (self.dt * NS_PER_S) - 1e-6))
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,15 +193,18 @@ class RecordInfo:
             "format": self.format,
             "channels": self.n_channels,
             "samples": self.n_samples,
-            "sample_rate_hz": self.sample_rate,
+            "sample_rate_hz": self.sample_rate if self.regular else None,  # stamped readings have no rate
             "channel_spacing_m": _finite_or_none(self.channel_spacing),
             "first_position_m": _finite_or_none(float(self.positions[0])) if self.n_channels else None,
             "start": to_iso(self.start_ns),
             "end": to_iso(self.end_ns),
             "units": self.units,
+            "quantity": self.quantity,
+            "assumed": list(self.assumed),
             "gauge_length_m": _finite_or_none(self.gauge_length),
             "stream": self.stream,
-            "assumed": list(self.assumed),
+            "regular": self.regular,
+            **({} if self.regular else {"median_step_s": self.dt, "times": [to_iso(int(t)) for t in self.times_ns]}),
         }
 
 
@@ -202,8 +260,9 @@ class Probe:
     def head(self) -> bytes:
         if self.is_dir:
             return b""
-        with self.fs.open(self.path, "rb") as fh:
-            return fh.read(self.HEAD_BYTES)
+        # one ranged read: opening a remote file with its default cache would fetch
+        # many megabytes ahead for these few kilobytes
+        return bytes(self.fs.cat_file(self.path, start=0, end=self.HEAD_BYTES))
 
     @property
     def name(self) -> str:
@@ -235,6 +294,12 @@ class Probe:
         self.close()
 
 
+#: bytes fetched ahead of each read of a remote HDF5 file: small, because h5py
+#: reads metadata in many small scattered pieces and data in whole contiguous
+#: runs or HDF5 chunks (a remote store's default block is tens of megabytes)
+REMOTE_BLOCK_BYTES = 16 * 1024
+
+
 def open_h5(url: str):
     """Open an HDF5 file read-only from a local path or any fsspec URL."""
     import h5py
@@ -243,7 +308,7 @@ def open_h5(url: str):
     try:
         if is_local(fs):
             return h5py.File(path, "r")
-        return h5py.File(fs.open(path, "rb", cache_type="readahead"), "r")
+        return h5py.File(fs.open(path, "rb", cache_type="readahead", block_size=REMOTE_BLOCK_BYTES), "r")
     except OSError as exc:
         raise FormatError(url, f"is a damaged HDF5 file: it cannot be opened ({exc})") from exc
 
@@ -260,15 +325,45 @@ class Format:
     description: ClassVar[str] = ""
     #: True when the format is a folder read as a whole (a chunk store).
     container: ClassVar[bool] = False
-    #: Name endings of the files (or folders) this format writes, e.g. ``(".sgy", ".segy")``;
-    #: empty when it has no writer. :func:`raydas.formats.write` picks a writer by them.
+    #: Name endings its files (or folders) usually have, e.g. ``(".sgy", ".segy")``. Detection
+    #: never looks at them; :func:`raydas.formats.write` picks a writer (a format that
+    #: :attr:`writes`) by them.
     extensions: ClassVar[tuple[str, ...]] = ()
+    #: What its records measure when the format itself fixes it (a word of :data:`QUANTITIES`),
+    #: ``"unknown"`` when the format does not: each record then says what its file states.
+    quantity: ClassVar[str] = "unknown"
+    #: The quantities its files may state (``raydas formats`` lists them beside :attr:`quantity`).
+    quantities: ClassVar[tuple[str, ...]] = ()
+    #: The versions of the format (file or schema versions) the reader knows; empty when it has none.
+    versions: ClassVar[tuple[str, ...]] = ()
+    #: The sample files it is tested on, relative to the shared test-data folder
+    #: (``"real/hdf5/terra15_v5_test_file.hdf5"``), or what the tests write (``"written by itself"``).
+    tested_on: ClassVar[tuple[str, ...]] = ()
     #: False when the files do not state their sample rate (distpy's npy folders): a scan's
     #: ``ScanOptions.assumed_sample_rate`` then replaces the one the reader guessed.
     states_sample_rate: ClassVar[bool] = True
     #: Lower-case name endings of this format's files (``(".sgy", ".segy")``): a file so named
     #: that no reader recognises is a damaged file of this format, not a document.
     suffixes: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def writes(self) -> bool:
+        """True when the format has a writer (its class overrides :meth:`write`)."""
+        return type(self).write is not Format.write
+
+    def describe(self) -> dict[str, Any]:
+        """What ``raydas formats`` lists: name, description, quantity, versions,
+        extensions, whether it writes, and the samples it is tested on."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "quantity": self.quantity,
+            "quantities": list(dict.fromkeys((*self.quantities, self.quantity))),
+            "versions": list(self.versions),
+            "extensions": list(self.extensions),
+            "writes": self.writes,
+            "tested_on": list(self.tested_on),
+        }
 
     def detect(self, probe: Probe) -> bool:
         """True when ``probe`` holds data in this format (judged by content)."""
@@ -311,28 +406,39 @@ class Format:
         start_ns: int | None = None,
         end_ns: int | None = None,
         channels: slice = slice(None),
-        record: int = 0,
+        record: int | None = None,
     ) -> Chunk:
         """Read a time window ``[start_ns, end_ns)`` (ns, UTC) of one record of
-        ``source`` (a URL, or a probe of it that detection made) as a Chunk."""
+        ``source`` (a URL, or a probe of it that detection made) as a Chunk.
+
+        ``record`` picks the record by its index in the scan; by default the
+        record holding ``start_ns`` (the first record when ``start_ns`` is None
+        or before every record). A record with stamps (:attr:`RecordInfo.times_ns`)
+        gives a Chunk with its stamps (:attr:`Chunk.times_ns`)."""
         if not isinstance(source, Probe):
             with Probe(source) as probe:
                 return self.read(probe, start_ns, end_ns, channels, record)
         records = self.scan(source)
         if not records:
             raise FormatError(source.url, f"holds no {self.name} record")
+        if record is None:
+            record = 0
+            if start_ns is not None:
+                later = [k for k, r in enumerate(records) if r.start_ns <= start_ns]
+                record = max(later, key=lambda k: records[k].start_ns) if later else 0
         info = records[record]
         i0 = 0 if start_ns is None else min(max(info.sample_index(start_ns), 0), info.n_samples)
         i1 = info.n_samples if end_ns is None else min(max(info.sample_index(end_ns), i0), info.n_samples)
         data = self.read_samples(info, i0, i1, channels)
         return Chunk(
             data=data,
-            data_start_ns=info.start_ns + int(round(i0 * info.dt * NS_PER_S)),
+            data_start_ns=info.time_of(i0) if i0 < info.n_samples else info.end_ns,
             dt=info.dt,
             positions=info.positions[channels],
             units=info.units,
             gauge_length=info.gauge_length,
             source=info.path,
+            times_ns=None if info.times_ns is None else info.times_ns[i0:i1],
         )
 
     def __repr__(self) -> str:
@@ -386,8 +492,183 @@ def attr_number(value) -> float:
     return float(value)
 
 
+#: vendor words for what the samples measure (data types, products), compared without case,
+#: spaces or punctuation, and the quantity each names
+_QUANTITY_WORDS = {
+    "strainrate": "strain_rate",
+    "strain": "strain",
+    "velocity": "velocity",
+    "particlevelocity": "velocity",
+    "temperature": "temperature",
+    "attenuation": "attenuation",
+    "backscatter": "backscatter",
+    "psd": "psd",
+    "powerspectraldensity": "psd",
+    "spectrum": "spectrum",
+    "spectra": "spectrum",
+}
+#: units (lower case, no spaces, micro as "u") and the quantity each is the unit of
+_QUANTITY_UNITS = {
+    **dict.fromkeys(
+        [
+            "strain/s",
+            "1/s",
+            "s^-1",
+            "s-1",
+            "ε/s",
+            "uε/s",
+            "nε/s",
+            "pε/s",
+            "ustrain/s",
+            "nstrain/s",
+            "microstrain/s",
+            "microstrain/second",
+            "nanostrain/s",
+            "nanostrain/second",
+        ],
+        "strain_rate",
+    ),
+    **dict.fromkeys(
+        ["ε", "uε", "nε", "pε", "m/m", "ustrain", "nstrain", "microstrain", "nanostrain"],
+        "strain",
+    ),
+    **dict.fromkeys(["m/s", "mm/s", "um/s", "nm/s"], "velocity"),
+    **dict.fromkeys(["°c", "degc", "degreec", "degreescelsius", "celsius", "k", "kelvin"], "temperature"),
+    **dict.fromkeys(["db/m", "db/km"], "attenuation"),
+    "db": "backscatter",
+}
+
+
+def quantity_of(*texts) -> str:
+    """The quantity (a word of :data:`QUANTITIES`) that a vendor's data type or
+    unit names: the first of ``texts`` (``"strain-rate"``, ``"micro-strain/second"``,
+    ``"m / s"``, ``"rad2/Hz"``, bytes too) that names one; ``"unknown"`` when none
+    does (``""``, ``"counts"``, ``"rad"``, ``"NaN"``)."""
+    for value in texts:
+        if value is None:
+            continue
+        raw = attr_text(value).lower().replace("µ", "u").replace("μ", "u")
+        word = "".join(c for c in raw if c.isalnum())
+        if word in _QUANTITY_WORDS:
+            return _QUANTITY_WORDS[word]
+        unit = "".join(c for c in raw if not c.isspace()).replace("micro-", "micro").replace("nano-", "nano")
+        unit = unit.replace("sec", "s") if unit.endswith("/sec") else unit
+        if unit in _QUANTITY_UNITS:
+            return _QUANTITY_UNITS[unit]
+        if unit.endswith("/hz"):  # a power spectral density: (unit)^2/Hz
+            return "psd"
+    return "unknown"
+
+
 def _attr_key(name: str) -> str:
     return "".join(c for c in str(name).lower() if c.isalnum())
+
+
+def decimal_number(value) -> float:
+    """An attribute as a float, a float32 taken as the decimal it was written
+    from: ``float32(0.001)`` is 0.001 s, not 0.0010000000474974513 s (which
+    drifts by 47 µs over a million samples)."""
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, np.float32):
+        return float(str(value))
+    return attr_number(value)
+
+
+#: length units vendors name, in metres
+LENGTH_UNITS = {
+    "m": 1.0,
+    "meter": 1.0,
+    "meters": 1.0,
+    "metre": 1.0,
+    "metres": 1.0,
+    "ft": 0.3048,
+    "feet": 0.3048,
+    "cm": 0.01,
+    "mm": 0.001,
+    "km": 1000.0,
+    "usft": 1200 / 3937,
+}
+
+
+def metres_per(url: str, unit, what: str) -> float:
+    """Metres in one ``unit`` (``"m"``, ``"meters"``, ``"ft"``, ...; bytes too) of ``what``.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, ``what`` and the unit, when raydas does not know it.
+    """
+    key = attr_text(unit).lower().replace(" ", "").replace("[", "").replace("]", "")
+    if key not in LENGTH_UNITS:
+        raise FormatError(url, f"{what} is in unit {attr_text(unit)!r}; raydas knows {', '.join(LENGTH_UNITS)}")
+    return LENGTH_UNITS[key]
+
+
+def time_runs(url: str, stamps_ns, what: str, dt: float | None = None) -> list[tuple[int, int, int, float]]:
+    """The regular runs of a file's sample times, as records are made of them.
+
+    Parameters
+    ----------
+    url
+        The file (named in errors).
+    stamps_ns
+        The time of every sample, ns since 1970 (UTC), as the file stores them.
+    what
+        What the stamps are (``"DasRawData/DasTimeArray"``), for errors.
+    dt
+        The interval the file declares (s), if any: it splits the runs and is
+        the interval of a run of one sample; else the median step.
+
+    Returns
+    -------
+    list of (first, stop, start_ns, dt)
+        One per run: its sample index range, its first time (ns, UTC) and its
+        interval (s, the mean step over the run). A run breaks wherever two
+        stamps are not one interval apart (within half of one): a gap.
+
+    Raises
+    ------
+    FormatError
+        When the stamps are empty, not increasing, stray more than a quarter
+        of an interval from their run's regular grid, or most steps are off the
+        grid (irregular sampling, which raydas does not turn into a regular
+        rate), or when a single stamp gives no interval and the file declares none.
+    """
+    t = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    if t.size == 0:
+        raise FormatError(url, f"{what} holds no time")
+    steps = np.diff(t)
+    if steps.size and not np.all(steps > 0):
+        raise FormatError(url, f"{what} is not increasing (sample {int(np.argmin(steps > 0)) + 1})")
+    if dt is None and t.size == 1:
+        raise FormatError(url, f"{what} holds one time and the file states no sample interval")
+    median, runs = regular_runs(t, dt)
+    if len(runs) > 1 and len(runs) - 1 > (t.size - 1) / 2:  # most steps off the grid: no regular rate at all
+        raise FormatError(
+            url,
+            f"{what}: {len(runs) - 1} of {t.size - 1} steps differ from the interval {median:g} s by more than half "
+            "of it (irregular sampling, which raydas does not read as a regular rate)",
+        )
+    out = []
+    for lo, hi in runs:
+        n = hi - lo
+        step = (int(t[hi - 1]) - int(t[lo])) / (n - 1) / NS_PER_S if n > 1 else median
+        stray = np.abs(t[lo:hi] - int(t[lo]) - np.round(np.arange(n) * step * NS_PER_S)).max()
+        if stray > 0.25 * step * NS_PER_S:
+            raise FormatError(
+                url,
+                f"{what}: samples {lo}-{hi - 1} stray up to {stray / NS_PER_S:g} s from a regular grid of "
+                f"{step:g} s (irregular sampling, which raydas does not read as a regular rate)",
+            )
+        out.append((lo, hi, int(t[lo]), float(step)))
+    return out
+
+
+def run_key(dataset: str, lo: int, hi: int, n: int) -> str:
+    """The key of the record holding samples ``[lo, hi)`` of the ``n`` of ``dataset``:
+    the data set's name when the record is all of it, else ``"<dataset>#samples<lo>-<hi>"``."""
+    return dataset if (lo, hi) == (0, n) else f"{dataset}#samples{lo}-{hi}"
 
 
 def required_number(url: str, value, what: str) -> float:
@@ -507,3 +788,42 @@ def axis_order_from_names(names, url: str, n_channels: int | None = None, shape=
         if shape[0] == n_channels and shape[1] != n_channels:
             return False
     return True
+
+
+def epoch_ns(url: str, values, unit_s: float, what: str) -> np.ndarray:
+    """Stamps a file stores as float epoch times (``unit_s`` seconds per unit:
+    1.0 for seconds, 1e-6 for microseconds) as int64 ns since 1970 (UTC),
+    rounded to the microsecond (a float64 of today's epoch seconds holds no
+    finer digit).
+
+    Raises
+    ------
+    FormatError
+        Naming ``url`` and ``what``, when a stamp is missing (NaN, inf) or before 1970.
+    """
+    t = np.asarray(values, dtype=np.float64).reshape(-1)
+    if t.size == 0:
+        raise FormatError(url, f"{what} holds no time")
+    if not np.isfinite(t).all() or (t < 0).any() or (t * unit_s > 1e11).any():
+        bad = int(np.flatnonzero(~np.isfinite(t) | (t < 0) | (t * unit_s > 1e11))[0])
+        raise FormatError(url, f"{what}[{bad}] = {float(t[bad])!r} is not a time since 1970")
+    return np.round(t * (unit_s * 1e6)).astype(np.int64) * 1000
+
+
+def reading_interval(url: str, stamps_ns: np.ndarray, what: str, single: float | None = None) -> float:
+    """The ``dt`` of a record of stamped readings: their median step (s), or for
+    one reading ``single`` (its acquisition time, as the file states it; 1 s
+    when the file states none). Only a description: such a record keeps its
+    stamps (:attr:`RecordInfo.times_ns`) and no command reads it as a rate.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url`` and ``what``, when the stamps do not increase.
+    """
+    steps = np.diff(np.asarray(stamps_ns, dtype=np.int64))
+    if steps.size and not (steps > 0).all():
+        raise FormatError(url, f"{what} is not increasing (reading {int(np.argmin(steps > 0)) + 1})")
+    if steps.size:
+        return float(np.median(steps)) / NS_PER_S
+    return float(single) if single is not None and single > 0 else 1.0

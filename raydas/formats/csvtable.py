@@ -27,7 +27,7 @@ from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S, parse_iso, regular_runs
 from . import register
-from .base import Format, Probe, RecordInfo
+from .base import Format, Probe, RecordInfo, quantity_of
 
 TIME_NAMES = re.compile(r"^(time|date|datetime|timestamp|time_?utc)$", re.IGNORECASE)
 DEPTH_NAMES = re.compile(r"^(depth|md|dept|distance|position|fibre_?position|fiber_?position)(_?m)?$", re.IGNORECASE)
@@ -144,6 +144,9 @@ def _numbers(column, url: str, name: str) -> np.ndarray:
 class CsvTableFormat(Format):
     name = "csv"
     description = "CSV tables: long (time, depth, values...) or DTS-wide (depth rows x time columns)"
+    extensions = (".csv",)
+    quantities = ("temperature",)
+    tested_on = ("written by the tests (pandas)",)
 
     suffixes = (".csv",)
 
@@ -170,6 +173,7 @@ class CsvTableFormat(Format):
                 positions=depths,
                 key=name,
                 stream=name,
+                quantity=quantity_of(name),  # a value column named for what it holds ("temperature")
                 attrs={"layout": layout, "first_column": int(lo)},
                 assumed=("sample_rate",) if times.size < 2 else (),  # one time: 1 s between samples assumed
             )

@@ -45,7 +45,7 @@ from .. import plausible
 from ..errors import FormatError
 from ..timeutil import NS_PER_S
 from . import register
-from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked, quantity_of
 from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 _SOURCE = re.compile(r"^Source\d+$")
@@ -136,6 +136,10 @@ def _runs(starts: np.ndarray, step: float) -> list[tuple[int, int]]:
 class FebusFormat(HDF5Format):
     name = "febus"
     description = "Febus A1 HDF5, legacy and firmware 2.x (strain and strain rate)"
+    extensions = (".h5", ".hdf5")
+    quantities = ("strain_rate", "strain")
+    versions = ("legacy", "2.x")
+    tested_on = ("real/hdf5/valencia_febus_example.h5",)
 
     def looks_like(self, h5) -> bool:
         return any(any(_ZONE.match(k) for k in source) for _, source in _sources(h5))
@@ -220,6 +224,7 @@ class FebusFormat(HDF5Format):
                     start_ns=int(round((starts[lo] + skip * dt) * NS_PER_S)),
                     positions=positions,
                     units=unit,
+                    quantity=quantity_of(quantity),
                     gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
                     key=data.name if (lo, hi) == (0, n_blocks) else f"{data.name}#blocks{lo}-{hi}",
                     stream=stream,

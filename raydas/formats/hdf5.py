@@ -19,6 +19,8 @@ import math
 import numpy as np
 
 from ..errors import FormatError, RaydasError
+from ..fsutil import is_local, url_to_fs
+from . import isolation
 from .base import (
     HDF5_MAGIC,
     Format,
@@ -81,14 +83,29 @@ class HDF5Format(Format):
         FormatError
             Naming the file, when it cannot be opened or its content is damaged.
         """
+        fs = url_to_fs(record.path)[0]
+        if not is_local(fs) and isolation.can_isolate(fs):
+            # a remote file is read in the helper process, with its timeout, so a
+            # damaged one (or a stalled transfer) fails alone instead of hanging the actor
+            return isolation.run_guarded(
+                record.path, _read_here, self.name, record, start, stop, channels, what="reading its samples"
+            )
+        return self.read_here(record, start, stop, channels)
+
+    def read_here(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
+        """:meth:`read_samples` in this process, unguarded (the helper process calls this)."""
         with hdf5_errors(record.path), open_h5(record.path) as h5:
             return self.read_hdf5(h5, record, start, stop, channels)
 
     def read_hdf5(self, h5, record: RecordInfo, start: int, stop: int, channels: slice) -> np.ndarray:
         """The window from the open file ``h5``; by default from the 2-D data set
-        ``record.key`` (samples past ``record.n_samples`` are never read)."""
-        data = numeric_dataset(record.path, h5, record.key)
-        return read_window(data, self.time_first(record), start, min(stop, record.n_samples), channels)
+        ``record.key`` (samples past ``record.n_samples`` are never read); for a
+        record that is one run of a data set split at its time gaps, the data set
+        ``record.attrs["dataset"]`` from its time index ``record.attrs["first_sample"]`` on."""
+        data = numeric_dataset(record.path, h5, record.attrs.get("dataset", record.key))
+        first = record.attrs.get("first_sample", 0)
+        stop = min(stop, record.n_samples)
+        return read_window(data, self.time_first(record), first + start, first + max(stop, start), channels)
 
     def time_first(self, record: RecordInfo) -> bool:
         """True when ``record``'s data set is stored ``(time, channel)``."""
@@ -211,6 +228,55 @@ def _stored_chunk_slabs(url: str, dataset, axis: int, end_of_file: int, what: st
     return slabs
 
 
+def check_stored(url: str, dataset) -> None:
+    """Refuse a data set whose declared values cannot be in the file: contiguous
+    data must have the bytes its shape declares allocated
+    (``get_storage_size``) inside the file; chunked data must have some chunk
+    stored. So a lying header never makes raydas read or allocate what is not there.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, the data set, what it declares and what the file stores.
+    """
+    declared = int(np.prod(dataset.shape, dtype=np.float64) * dataset.dtype.itemsize)
+    stored = int(dataset.id.get_storage_size())
+    if dataset.chunks is None:
+        offset = dataset.id.get_offset()
+        end = (offset if offset is not None else 0) + declared
+        size = dataset.file.id.get_filesize()
+        if stored < declared or offset is None or end > size:
+            raise FormatError(
+                url,
+                f"data set {dataset.name} declares {dataset.shape} {dataset.dtype} values ({declared} bytes) but the "
+                f"file stores {stored} bytes of it" + (f", ending at byte {end} of {size}" if end > size else ""),
+            )
+    elif declared and not stored:
+        raise FormatError(url, f"data set {dataset.name} declares {dataset.shape} values but stores none")
+
+
+def check_complete(url: str, dataset) -> None:
+    """Refuse a data set a scan reads whole (a time or position array) unless all
+    its declared values are stored: :func:`check_stored`, and for chunked data
+    every chunk allocated. A chunked array declaring a billion values with one
+    chunk written would otherwise be read as a billion fill values.
+
+    Raises
+    ------
+    FormatError
+        Naming ``url``, the data set, the chunks it declares and those it stores.
+    """
+    check_stored(url, dataset)
+    if dataset.chunks is None or not dataset.size:
+        return
+    declared = int(np.prod([-(-n // c) for n, c in zip(dataset.shape, dataset.chunks)], dtype=np.float64))
+    stored = int(dataset.id.get_num_chunks())
+    if stored < declared:
+        raise FormatError(
+            url, f"data set {dataset.name} declares {dataset.shape} values in {declared} chunks but stores {stored}"
+        )
+
+
 def read_window(dataset, time_first: bool, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:
     """Samples ``[start, stop)`` x ``channels`` of a 2-D HDF5 data set as a
     float32 ``(channel, time)`` array, reading only that hyperslab.
@@ -263,3 +329,10 @@ def hdf5_errors(url: str):
         raise FormatError(
             url, f"HDF5 content is damaged or not as the format says ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _read_here(format_name: str, record: RecordInfo, start: int, stop: int, channels: slice) -> np.ndarray:
+    """The helper process's side of a guarded remote read (module level: pickled by name)."""
+    from . import get_format
+
+    return get_format(format_name).read_here(record, start, stop, channels)

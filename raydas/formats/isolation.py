@@ -2,7 +2,8 @@
 
 The HDF5 C library can loop forever on some damaged files (a zeroed object
 index in a global heap makes reading any variable-length string spin), and
-Python cannot interrupt C code. Local HDF5 files are therefore scanned in one
+Python cannot interrupt C code; a remote store can also stop answering in the
+middle of a read. HDF5 files are therefore scanned (and remote ones read) in one
 long-lived helper process (``python -c`` running :func:`serve`, so it works
 from scripts, notebooks and stdin alike); when it does not answer within
 :func:`scan_timeout` seconds it is killed, started afresh for the next file,
@@ -25,13 +26,14 @@ from collections.abc import Callable
 
 from ..errors import FormatError
 
-#: seconds a local HDF5 file's scan may take before its file is declared damaged
+#: seconds an HDF5 file's scan (or a remote one's read) may take before its file is declared damaged
 #: (``RAYDAS_HDF5_SCAN_TIMEOUT`` overrides; 0 scans in-process, unguarded)
 HDF5_SCAN_TIMEOUT_S = 120.0
 
 _HEADER = struct.Struct("<Q")
 _lock = threading.Lock()
 _helper: subprocess.Popen | None = None
+_helper_env: dict[str, str] = {}  # the environment the helper was started with
 
 
 def scan_timeout() -> float:
@@ -97,16 +99,29 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def run_guarded(url: str, scan: Callable, *args):
+def can_isolate(fs) -> bool:
+    """True when another process can open the files of ``fs`` (not an
+    in-memory file system, which lives in this process only)."""
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol != "memory"
+
+
+def run_guarded(url: str, scan: Callable, *args, what: str = "reading its metadata"):
     """``scan(*args)`` in the helper process, or a FormatError naming ``url``
     when it takes longer than :func:`scan_timeout` seconds (``scan`` must be a
-    module-level function: it is pickled by name)."""
+    module-level function: it is pickled by name; ``what`` says what it does,
+    for the error)."""
     global _helper
     timeout = scan_timeout()
     if timeout <= 0:
         return scan(*args)
     with _lock:  # one file at a time through the one helper
+        if _helper is not None and _helper_env != os.environ:
+            _stop(_helper)  # credentials or endpoints changed since it started: it must see the new ones
+            _helper = None
         if _helper is None or _helper.poll() is not None:
+            _helper_env.clear()
+            _helper_env.update(os.environ)
             _helper = _start()
         proc = _helper
         try:
@@ -118,14 +133,14 @@ def run_guarded(url: str, scan: Callable, *args):
                 _helper = None
                 raise FormatError(
                     url,
-                    f"the HDF5 library did not finish reading its metadata in {timeout:g} s "
-                    "(its internal structure is damaged)",
+                    f"the HDF5 library did not finish {what} in {timeout:g} s "
+                    "(its internal structure is damaged, or a remote store stopped answering)",
                 )
             status, value, warned = _receive(proc.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
             _stop(proc)
             _helper = None
-            raise FormatError(url, "the HDF5 library crashed reading its metadata (the file is damaged)") from None
+            raise FormatError(url, f"the HDF5 library crashed {what} (the file is damaged)") from None
     for message, category in warned:  # what the scan warned (a truncated file) is said here too
         warnings.warn(message, category, stacklevel=2)
     if status == "error":

@@ -90,6 +90,9 @@ class LasFbeFormat(DepthLogStack):
     name = "las-fbe"
     description = "LAS 2.0 FBE files or folders (DEPT + band columns): one (depth, time) record per band"
     suffixes = (".las",)
+    extensions = (".las",)
+    versions = ("2.0",)
+    tested_on = ("written by the tests",)
 
     def looks_like(self, head: bytes) -> bool:
         start = head.lstrip()[:200].upper()

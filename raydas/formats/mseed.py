@@ -13,8 +13,11 @@ One file is one record of ``(channel, time)``:
   says so with an :class:`UnequalTracesWarning` and in ``attrs["trimmed"]``
   (samples dropped per channel at the start and end). Padding with NaN would
   invent data the processing would then filter;
-* a channel with a gap inside that span is an error naming the file, the
-  channel and the gap;
+* **gaps**: a gap in any channel splits the file into one record per
+  stretch that every channel covers without a gap (keys ``segment0``,
+  ``segment1``, ...), so the gap is a break between records, which the run
+  reports as a discontinuity like a gap between files. Samples are never
+  zero-filled, interpolated or shifted across a gap;
 * a file cut inside a record is read up to its last complete record, with a
   :class:`~raydas.errors.TruncatedFileWarning`.
 
@@ -82,8 +85,40 @@ def _channel_order(ids: list[str]) -> tuple[list[str], np.ndarray]:
     return ordered, np.arange(len(ordered), dtype=np.float64)
 
 
+def _pieces_of(url: str, tid: str, traces, dt_ns: float) -> list[list[int]]:
+    """The gap-free stretches ``[start_ns, end_ns)`` one channel covers (its
+    traces merged where they touch or overlap; a step of more than half a
+    sample between them is a gap)."""
+    stretches: list[list[int]] = []
+    for tr in sorted(traces, key=lambda tr: tr.stats.starttime):
+        s = _ns(tr.stats.starttime)
+        e = s + int(round(tr.stats.npts * dt_ns))
+        if stretches and s - stretches[-1][1] <= 0.5 * dt_ns:
+            offset = (s - stretches[-1][0]) / dt_ns
+            if abs(offset - round(offset)) > 0.01:
+                raise FormatError(url, f"channel {tid} has a trace off its own time grid at {tr.stats.starttime}")
+            stretches[-1][1] = max(stretches[-1][1], e)
+        else:
+            stretches.append([s, e])
+    return stretches
+
+
+def _intersect(a: list[list[int]], b: list[list[int]]) -> list[list[int]]:
+    """The stretches both ``a`` and ``b`` (sorted lists of ``[start, end)``) cover."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo < hi:
+            out.append([lo, hi])
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
 def _common_span(url: str, stream) -> dict:
-    """Channels, sampling and the span all channels cover, from trace headers."""
+    """Channels, sampling and the gap-free stretches all channels cover, from trace headers."""
     if len(stream) == 0:
         raise FormatError(url, "holds no miniSEED traces")
     rates = {float(tr.stats.sampling_rate) for tr in stream}
@@ -94,37 +129,31 @@ def _common_span(url: str, stream) -> dict:
     for tr in stream:
         by_id.setdefault(tr.id, []).append(tr)
     ids, positions = _channel_order(list(by_id))
-    spans = {}
-    for tid in ids:
-        pieces = sorted(by_id[tid], key=lambda tr: tr.stats.starttime)
-        t0 = _ns(pieces[0].stats.starttime)
-        end = t0
-        for tr in pieces:
-            s = _ns(tr.stats.starttime)
-            if s - end > 0.5 * dt_ns:
-                raise FormatError(
-                    url,
-                    f"channel {tid} has a gap of {(s - end) / NS_PER_S:g} s at "
-                    f"{tr.stats.starttime}; raydas reads gap-free miniSEED channels",
-                )
-            end = max(end, s + int(round(tr.stats.npts * dt_ns)))
-        spans[tid] = (t0, end)
-    start = max(s for s, _ in spans.values())
-    stop = min(e for _, e in spans.values())
-    for tid, (s, _) in spans.items():
-        offset = (start - s) / dt_ns
-        if abs(offset - round(offset)) > 0.01:
-            raise FormatError(url, f"channel {tid} is sampled off the common time grid ({offset:.3f} samples)")
-    n = int(round((stop - start) / dt_ns))
-    if n <= 0:
+    pieces = {tid: _pieces_of(url, tid, by_id[tid], dt_ns) for tid in ids}
+    common = pieces[ids[0]]
+    for tid in ids[1:]:
+        common = _intersect(common, pieces[tid])
+    segments = []
+    for lo, hi in common:
+        for tid in ids:  # every channel's samples must fall on the segment's grid
+            s0 = next(s for s, e in pieces[tid] if s <= lo < e)
+            offset = (lo - s0) / dt_ns
+            if abs(offset - round(offset)) > 0.01:
+                raise FormatError(url, f"channel {tid} is sampled off the common time grid ({offset:.3f} samples)")
+        n = int(round((hi - lo) / dt_ns))
+        if n > 0:
+            segments.append((lo, n))
+    if not segments:
         raise FormatError(url, "its channels share no common time span")
-    trimmed = {tid: [int(round((start - s) / dt_ns)), int(round((e - stop) / dt_ns))] for tid, (s, e) in spans.items()}
+    first, last = segments[0][0], segments[-1][0] + int(round(segments[-1][1] * dt_ns))
+    spans = {tid: (p[0][0], p[-1][1]) for tid, p in pieces.items()}
+    trimmed = {tid: [int(round((first - s) / dt_ns)), int(round((e - last) / dt_ns))] for tid, (s, e) in spans.items()}
     return {
         "ids": ids,
         "positions": positions,
         "dt_ns": dt_ns,
-        "start": start,
-        "n": n,
+        "segments": segments,
+        "n": sum(n for _, n in segments),
         "trimmed": {k: v for k, v in trimmed.items() if v != [0, 0]},
     }
 
@@ -133,6 +162,15 @@ def _common_span(url: str, stream) -> dict:
 class MiniSeedFormat(Format):
     name = "mseed"
     description = "miniSEED (ObsPy): one trace per fibre channel, read over the span all channels cover"
+    extensions = (".mseed", ".miniseed", ".ms")
+    versions = ("2", "3")
+    tested_on = (
+        "real/mseed/etna_9n_3chan_10s.mseed",
+        "fibre/mseed/geofon_1D_HSF.mseed",
+        "fibre/mseed/geofon_3X_HSF.mseed",
+        "fibre/mseed/geofon_5J_HSF.mseed",
+        "fibre/mseed/geofon_ZH_HSF.mseed",
+    )
 
     suffixes = (".mseed", ".miniseed", ".msd")
 
@@ -161,6 +199,7 @@ class MiniSeedFormat(Format):
                 stacklevel=2,
             )
         first = stream[0].stats
+        segments = span["segments"]
         attrs = {
             "trace_ids": span["ids"],
             "trimmed": span["trimmed"],
@@ -173,15 +212,17 @@ class MiniSeedFormat(Format):
                 path=probe.url,
                 format=self.name,
                 n_channels=len(span["ids"]),
-                n_samples=span["n"],
+                n_samples=n,
                 dt=span["dt_ns"] / NS_PER_S,
-                start_ns=span["start"],
+                start_ns=start_ns,
                 positions=span["positions"],
                 units="counts",
-                attrs=attrs,
+                key=f"segment{k}" if len(segments) > 1 else "",
+                attrs=attrs if len(segments) == 1 else {**attrs, "segment": k, "segments": len(segments)},
                 # channel numbers taken for metres; "counts" is what miniSEED usually holds, not what it says
                 assumed=("positions", "units"),
             )
+            for k, (start_ns, n) in enumerate(segments)
         ]
 
     def read_samples(self, record: RecordInfo, start: int, stop: int, channels: slice = slice(None)) -> np.ndarray:

@@ -6,6 +6,8 @@ stage reads)::
     <folder>/<unixtime>.npy       one (channel, time) array per chunk
     <folder>/measured_depth.npy   channel positions in metres, shape (n_channels, 1)
     <folder>/time.npy             time of each column, s from the chunk start
+    <folder>/coordinates.npy      X, Y, Z of each channel, shape (n_channels, 3), when a
+                                  geometry table gave them (raydas only; NaN where unknown)
 
 The chunk store's ``distpy-npy`` writer and the ``write_npy`` and ``clip``
 commands all build their files with :func:`npy_folder_files`; each writes them
@@ -25,6 +27,7 @@ from ..fsutil import join
 
 DEPTH_FILE = "measured_depth.npy"
 TIME_FILE = "time.npy"
+COORDINATES_FILE = "coordinates.npy"
 
 
 def axis_files(folder: str) -> list[str]:
@@ -58,6 +61,7 @@ def npy_folder_files(
     values: np.ndarray,
     depth_m: np.ndarray | None = None,
     seconds: np.ndarray | None = None,
+    xyz: np.ndarray | None = None,
 ) -> dict[str, bytes]:
     """The files of one chunk in distpy's npy folder, path -> content.
 
@@ -76,6 +80,9 @@ def npy_folder_files(
     seconds
         Time of each column (s from the chunk start), written as ``time.npy``;
         None writes no time file.
+    xyz
+        X, Y, Z of each channel, ``(n_channels, 3)``, written as
+        ``coordinates.npy``; None writes no coordinates file.
 
     Returns
     -------
@@ -92,4 +99,6 @@ def npy_folder_files(
         files[path(DEPTH_FILE)] = npy_bytes(np.asarray(depth_m).reshape(-1, 1))
     if seconds is not None:
         files[path(TIME_FILE)] = npy_bytes(np.asarray(seconds))
+    if xyz is not None:
+        files[path(COORDINATES_FILE)] = npy_bytes(np.asarray(xyz, dtype=np.float64).reshape(-1, 3))
     return files

@@ -22,7 +22,7 @@ import numpy as np
 from .. import plausible
 from ..errors import FormatError
 from . import register
-from .base import RecordInfo, attr_number, attr_text, axis_order_from_names, checked
+from .base import RecordInfo, attr_number, attr_text, axis_order_from_names, checked, quantity_of
 from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_number, stored_shape
 
 
@@ -30,6 +30,10 @@ from .hdf5 import HDF5Format, dataset_value, numeric_dataset, required_dataset_n
 class OptoDASFormat(HDF5Format):
     name = "optodas"
     description = "ASN OptoDAS HDF5 (/data with /header/dt, /header/dx, /header/time)"
+    extensions = (".hdf5", ".h5")
+    quantities = ("strain_rate", "strain")
+    versions = ("8",)
+    tested_on = ("real/hdf5/decimated_optodas.hdf5",)
 
     def looks_like(self, h5) -> bool:
         return "data" in h5 and "header" in h5 and "header/dt" in h5 and "header/time" in h5
@@ -66,6 +70,7 @@ class OptoDASFormat(HDF5Format):
                 start_ns=start_ns,
                 positions=channels * dx,
                 units=attr_text(dataset_value(h5, "header/unit", "")),
+                quantity=quantity_of(dataset_value(h5, "header/unit")),
                 gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
                 key=data.name,
                 assumed=() if "header/channels" in h5 else ("positions",),  # else channels 0.. are assumed

@@ -32,9 +32,9 @@ import numpy as np
 
 from .. import plausible
 from ..errors import FormatError
-from ..timeutil import NS_PER_S, parse_iso
+from ..timeutil import parse_iso
 from . import register
-from .base import RecordInfo, attr_lookup, axis_order_from_names, checked
+from .base import RecordInfo, attr_lookup, axis_order_from_names, checked, metres_per, quantity_of
 from .base import attr_number as number
 from .base import attr_text as text
 from .hdf5 import HDF5Format, numeric_dataset, stored_shape
@@ -47,10 +47,6 @@ def _raw_nodes(h5) -> list[str]:
     return sorted(name for name in acq if name.lower().startswith("raw[") and "RawData" in acq[name])
 
 
-#: length units PRODML files use, in metres
-_LENGTH_UNITS = {"m": 1.0, "ft": 0.3048, "cm": 0.01, "mm": 0.001, "km": 1000.0, "usft": 1200 / 3937}
-
-
 def _metres(url: str, attrs, name: str, default: float = float("nan")) -> float:
     """A length attribute in metres, converted from its unit: ``<name>.uom``
     (v2.1) or ``<name>Unit`` (v2.0); metres when neither is given."""
@@ -60,10 +56,7 @@ def _metres(url: str, attrs, name: str, default: float = float("nan")) -> float:
     unit = attr_lookup(attrs, f"{name}.uom", f"{name}Unit", f"{name}.Uom")
     if unit is None:
         return number(value)
-    key = text(unit).lower().replace(" ", "").replace("[", "").replace("]", "")
-    if key not in _LENGTH_UNITS:
-        raise FormatError(url, f"{name} is in unit {text(unit)!r}; raydas knows {', '.join(_LENGTH_UNITS)}")
-    return number(value) * _LENGTH_UNITS[key]
+    return number(value) * metres_per(url, unit, name)
 
 
 def _fbe_nodes(h5) -> list:
@@ -127,10 +120,14 @@ class ProdmlFormat(HDF5Format):
     name = "prodml"
     description = "PRODML v2.0/v2.1 HDF5: raw data (/Acquisition/Raw[N]/RawData) and band energies (Processed/Fbe[N])"
     extensions = (".h5", ".hdf5", ".prodml")
+    quantities = ("strain_rate", "strain", "velocity", "psd")
+    versions = ("2.0", "2.1")
+    tested_on = ("real/hdf5/iDAS005_hdf5_example.626.h5", "real/hdf5/prodml_fbe_1.h5")
 
-    def write(self, chunk, url: str, **options) -> list[str]:
-        """Write a Chunk as PRODML v2.1 HDF5; see :func:`write_prodml`."""
-        return write_prodml(chunk, url)
+    def write(self, data, url: str, **options) -> list[str]:
+        """Write a Chunk (raw data) or band energies (``{(start_hz, end_hz): Chunk}``,
+        FBE) as PRODML v2.1 HDF5; see :func:`write_prodml`."""
+        return write_prodml(data, url)
 
     def looks_like(self, h5) -> bool:
         if "Acquisition" not in h5:
@@ -167,6 +164,7 @@ class ProdmlFormat(HDF5Format):
             step=_metres(url, a, "SpatialSamplingInterval", default=1.0),
             step_stated=attr_lookup(a, "SpatialSamplingInterval") is not None,
             units=text(attr_lookup(r, "RawDataUnit", default="")),
+            quantity=quantity_of(attr_lookup(r, "RawDescription"), attr_lookup(r, "RawDataUnit")),
             attrs={
                 "schema_version": text(
                     attr_lookup(a, "schemaVersion", default=attr_lookup(acq.file.attrs, "schemaVersion", default=""))
@@ -200,6 +198,7 @@ class ProdmlFormat(HDF5Format):
                     step=step,
                     step_stated=attr_lookup(spacing_attrs, "SpatialSamplingInterval") is not None,
                     units=text(attr_lookup(f, "FbeDataUnit", default="")),
+                    quantity="psd",  # band energies (PRODML's frequency-band-extracted data): energy per band
                     stream=f"{group} {band[0]:.4g}-{band[1]:.4g} Hz" if band else f"{group}/{name}",
                     attrs={
                         "kind": "fbe",
@@ -211,7 +210,7 @@ class ProdmlFormat(HDF5Format):
         return records
 
     def _record(
-        self, url, acq, group, data, times, *, n_loci, start_locus, step, step_stated, units, attrs, stream=""
+        self, url, acq, group, data, times, *, n_loci, start_locus, step, step_stated, units, quantity, attrs, stream=""
     ) -> RecordInfo:
         """The record of one 2-D data set ``data`` of a Raw or Fbe ``group``:
         axis order from its ``Dimensions`` (else the locus count ``n_loci``),
@@ -232,6 +231,7 @@ class ProdmlFormat(HDF5Format):
             start_ns=int(start_ns),
             positions=(start_locus + np.arange(n_channels)) * checked(url, plausible.spacing, step, "PRODML spacing"),
             units=units,
+            quantity=quantity,
             gauge_length=_metres(url, acq.attrs, "GaugeLength"),
             key=data.name,
             stream=stream,
@@ -248,61 +248,240 @@ class ProdmlFormat(HDF5Format):
 
 
 # --- writing ------------------------------------------------------------------------
-def write_prodml(chunk, url: str) -> list[str]:
-    """Write a Chunk as PRODML v2.1 HDF5 (attribute spellings of v2.1: ``<Name>.uom``).
+def _ascii(value) -> np.bytes_:
+    """A PRODML string attribute (fixed-length byte string)."""
+    return np.bytes_(str(value))
 
-    ``/Acquisition/Raw[0]/RawData`` holds the samples as float32 ``(time, locus)``
-    and ``RawDataTime`` the time of every sample in microseconds since 1970 (UTC).
-    Positions are written as PRODML defines them, ``(StartLocusIndex + i) *
-    SpatialSamplingInterval``, so they are rounded to that grid.
+
+def _locus_grid(positions: np.ndarray) -> tuple[float, int]:
+    """``(SpatialSamplingInterval in m, StartLocusIndex)`` of channel positions in m."""
+    step = float(np.median(np.diff(positions))) if len(positions) > 1 else 1.0
+    return step, int(round(positions[0] / step)) if step else 0
+
+
+def _acquisition(h5, patch, source: str, kind: str, number_of_loci: int, start_locus: int, step: float):
+    """The ``/Acquisition`` group with what readers look for (raydas's and DASCore's):
+    schema version, a uuid made from the content's description (so the same content
+    gives the same bytes), loci, spacing (m), gauge length (m), pulse rate (Hz: the
+    output data rate; raydas does not know the interrogator's) and width (ns: NaN)."""
+    import uuid
+
+    from ..timeutil import to_iso
+
+    n_loci, n_time = patch.data.shape
+    first = to_iso(int(patch.times_ns[0]))
+    rate = 1.0 / patch.dt
+    ident = uuid.uuid5(uuid.NAMESPACE_URL, f"raydas:prodml:{kind}:{source}:{first}:{n_loci}x{n_time}:{rate!r}:{step!r}")
+    h5.attrs["schemaVersion"] = _ascii("2.1")
+    acq = h5.create_group("Acquisition")
+    for key, value in {
+        "schemaVersion": "2.1",
+        "uuid": ident,
+        "AcquisitionId": ident,
+        "MeasurementStartTime": first,
+        "ServiceCompanyName": "raydas",
+        "GaugeLength.uom": "m",
+        "SpatialSamplingInterval.uom": "m",
+        "PulseRate.uom": "Hz",
+        "PulseWidth.uom": "ns",
+        "AcquisitionDescription": f"written by raydas from {source}"[:200],
+    }.items():
+        acq.attrs[key] = _ascii(value)
+    acq.attrs["GaugeLength"] = float(patch.gauge_length)
+    acq.attrs["SpatialSamplingInterval"] = step
+    acq.attrs["NumberOfLoci"] = np.int32(number_of_loci)
+    acq.attrs["StartLocusIndex"] = np.int32(start_locus)
+    acq.attrs["PulseRate"] = rate
+    acq.attrs["PulseWidth"] = float("nan")
+    return acq
+
+
+def _times(group, name: str, patch) -> None:
+    """``<name>``: the time of every sample in µs since 1970 (UTC), with its first and last as ISO 8601."""
+    from ..timeutil import to_iso
+
+    first, last = to_iso(int(patch.times_ns[0])), to_iso(int(patch.times_ns[-1]))
+    times = group.create_dataset(name, data=patch.times_ns // 1000)
+    for key in ("PartStartTime", "StartTime"):
+        times.attrs[key] = _ascii(first)
+    for key in ("PartEndTime", "EndTime"):
+        times.attrs[key] = _ascii(last)
+    times.attrs["Uom"] = _ascii("us")
+
+
+#: bytes of one HDF5 chunk of the samples raydas writes (all loci, as many
+#: time rows as fit): small enough that a windowed read from a remote store
+#: fetches little beyond its window (an HDF5 chunk is fetched whole)
+WRITE_CHUNK_BYTES = 128 * 1024
+
+
+def _samples(group, name: str, patch) -> None:
+    """``<name>``: the samples as ``(time, locus)`` in their own dtype, with their time span."""
+    from ..timeutil import to_iso
+
+    n_loci, n_time = patch.data.shape
+    rows = min(n_time, max(1, WRITE_CHUNK_BYTES // (patch.data.dtype.itemsize * max(n_loci, 1)))) or 1
+    dset = group.create_dataset(name, data=patch.data.T, chunks=(rows, n_loci or 1))
+    dset.attrs["Dimensions"] = np.array([b"time", b"locus"])
+    dset.attrs["PartStartTime"] = _ascii(to_iso(int(patch.times_ns[0])))
+    dset.attrs["PartEndTime"] = _ascii(to_iso(int(patch.times_ns[-1])))
+    dset.attrs["Count"] = np.int64(patch.data.size)
+    dset.attrs["StartIndex"] = np.int64(0)
+    return dset
+
+
+def prodml_bytes(patch, source: str = "") -> bytes:
+    """The content of a PRODML v2.1 HDF5 file holding ``patch`` as raw data.
+
+    ``/Acquisition/Raw[0]/RawData`` holds the samples as ``(time, locus)`` in their
+    own dtype (float32 from the pipeline) and ``RawDataTime`` the time of every
+    sample in microseconds since 1970 (UTC), with ``PartStartTime`` /
+    ``PartEndTime`` (ISO 8601, UTC) on both. ``/Acquisition`` carries what
+    readers look for (``schemaVersion`` "2.1", ``uuid`` and ``AcquisitionId``,
+    ``NumberOfLoci``, ``StartLocusIndex``, ``SpatialSamplingInterval`` in m,
+    ``GaugeLength`` in m, ``PulseRate`` in Hz, ``PulseWidth`` in ns). raydas does
+    not know the interrogator's pulse rate and width: ``PulseRate`` is the output
+    data rate and ``PulseWidth`` NaN. Positions are written as PRODML defines them,
+    ``(StartLocusIndex + i) * SpatialSamplingInterval``, so they are rounded to
+    that grid. The same patch always gives the same bytes (the uuid is made from
+    the content's description), so a chunk written again is byte-identical.
+    DASCore 0.1.24 cannot make a time axis of a file of one time sample (raydas
+    reads it, with ``OutputDataRate``).
+
+    Parameters
+    ----------
+    patch
+        The checked samples and coordinates (:func:`raydas.formats.writecheck.checked_patch`).
+    source
+        Where the samples came from (kept in ``AcquisitionDescription``).
     """
     import io
 
     import h5py
 
-    from ..fsutil import write_bytes_atomic
-    from ..timeutil import to_iso
-
-    data = np.asarray(chunk.data, dtype=np.float32)
-    n_loci, n_time = data.shape
-    positions = np.asarray(chunk.positions, dtype=np.float64)
-    step = float(np.median(np.diff(positions))) if n_loci > 1 else 1.0
-    start_locus = int(round(positions[0] / step)) if step else 0
-    times_us = (chunk.data_start_ns + np.round(np.arange(n_time) * chunk.dt * NS_PER_S).astype(np.int64)) // 1000
-    first, last = to_iso(int(times_us[0]) * 1000), to_iso(int(times_us[-1]) * 1000 if n_time else chunk.data_start_ns)
-    ascii_attr = lambda v: np.bytes_(str(v))  # noqa: E731  (PRODML strings are fixed-length byte strings)
+    n_loci = patch.data.shape[0]
+    step, start_locus = _locus_grid(patch.positions)
     buf = io.BytesIO()
     with h5py.File(buf, "w") as h5:
-        h5.attrs["schemaVersion"] = ascii_attr("2.1")
-        acq = h5.create_group("Acquisition")
-        for key, value in {
-            "schemaVersion": "2.1",
-            "MeasurementStartTime": first,
-            "ServiceCompanyName": "raydas",
-            "GaugeLength.uom": "m",
-            "SpatialSamplingInterval.uom": "m",
-            "AcquisitionDescription": f"written by raydas from {chunk.source}"[:200],
-        }.items():
-            acq.attrs[key] = ascii_attr(value)
-        acq.attrs["GaugeLength"] = float(chunk.gauge_length)
-        acq.attrs["SpatialSamplingInterval"] = step
-        acq.attrs["NumberOfLoci"] = np.int32(n_loci)
-        acq.attrs["StartLocusIndex"] = np.int32(start_locus)
+        acq = _acquisition(h5, patch, source, "raw", n_loci, start_locus, step)
         raw = acq.create_group("Raw[0]")
-        raw.attrs["OutputDataRate"] = 1.0 / chunk.dt
-        raw.attrs["OutputDataRate.uom"] = ascii_attr("Hz")
-        raw.attrs["RawDataUnit"] = ascii_attr(chunk.units)
+        raw.attrs["OutputDataRate"] = 1.0 / patch.dt
+        raw.attrs["OutputDataRate.uom"] = _ascii("Hz")
+        raw.attrs["RawDataUnit"] = _ascii(patch.units)
         raw.attrs["NumberOfLoci"] = np.int32(n_loci)
         raw.attrs["StartLocusIndex"] = np.int32(start_locus)
-        dset = raw.create_dataset("RawData", data=data.T, chunks=(min(n_time, 4096) or 1, n_loci or 1))
-        dset.attrs["Dimensions"] = np.array([b"time", b"locus"])
-        dset.attrs["PartStartTime"] = ascii_attr(first)
-        dset.attrs["PartEndTime"] = ascii_attr(last)
-        dset.attrs["Count"] = np.int64(data.size)
-        dset.attrs["StartIndex"] = np.int64(0)
-        times = raw.create_dataset("RawDataTime", data=times_us)
-        times.attrs["StartTime"] = ascii_attr(first)
-        times.attrs["EndTime"] = ascii_attr(last)
-        times.attrs["Uom"] = ascii_attr("us")
-    write_bytes_atomic(url, buf.getvalue())
+        _samples(raw, "RawData", patch)
+        _times(raw, "RawDataTime", patch)
+    return buf.getvalue()
+
+
+def prodml_fbe_bytes(bands: list[tuple[float, float]], patches: list, source: str = "") -> bytes:
+    """The content of a PRODML v2.1 HDF5 file holding frequency-band energies (FBE).
+
+    ``/Acquisition/Processed/Fbe[0]`` holds one ``FbeData[i]`` ``(time, locus)``
+    data set per band (attributes ``StartFrequency`` and ``EndFrequency`` in Hz),
+    ``FbeDataTime`` (µs since 1970, UTC), and the group's ``OutputDataRate`` (Hz),
+    ``FbeDataUnit``, ``NumberOfLoci``, ``StartLocusIndex`` and ``Dimensions``.
+    ``/Acquisition`` counts its loci from index 0 (``NumberOfLoci`` reaches the
+    last locus written), so that the band group's ``StartLocusIndex`` places the
+    loci for raydas's reader and for DASCore's alike.
+
+    Parameters
+    ----------
+    bands
+        ``(start, end)`` of each band in Hz, in order.
+    patches
+        The energies of each band (:func:`raydas.formats.writecheck.checked_patch`), all
+        with the same shape, times, positions and units.
+    source
+        Where the energies came from (kept in ``AcquisitionDescription``).
+
+    Raises
+    ------
+    RaydasError
+        When there is no band, a band's edges are not finite with start <= end, the
+        bands disagree on shape, times or positions, or a position lies before 0 m.
+    """
+    import io
+
+    import h5py
+
+    from ..errors import RaydasError
+
+    if not bands or len(bands) != len(patches):
+        raise RaydasError(f"PRODML FBE writer: {len(bands)} bands for {len(patches)} arrays of energies")
+    first = patches[0]
+    for (lo, hi), patch in zip(bands, patches):
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
+            raise RaydasError(f"PRODML FBE writer: band {lo!r}-{hi!r} Hz is not 0 <= start <= end")
+        same = (
+            patch.data.shape == first.data.shape
+            and np.array_equal(patch.times_ns, first.times_ns)
+            and np.array_equal(patch.positions, first.positions)
+        )
+        if not same:
+            raise RaydasError(
+                f"PRODML FBE writer: band {lo:g}-{hi:g} Hz differs from the first in shape, times or positions"
+            )
+    n_loci = first.data.shape[0]
+    step, start_locus = _locus_grid(first.positions)
+    if start_locus < 0:
+        raise RaydasError(f"PRODML FBE writer: loci start at {first.positions[0]!r} m, before 0 m")
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5:
+        acq = _acquisition(h5, first, source, "fbe", start_locus + n_loci, 0, step)
+        fbe = acq.create_group("Processed").create_group("Fbe[0]")
+        fbe.attrs["OutputDataRate"] = 1.0 / first.dt
+        fbe.attrs["OutputDataRate.uom"] = _ascii("Hz")
+        fbe.attrs["FbeDataUnit"] = _ascii(first.units)
+        fbe.attrs["NumberOfLoci"] = np.int32(n_loci)
+        fbe.attrs["StartLocusIndex"] = np.int32(start_locus)
+        fbe.attrs["Dimensions"] = np.array([b"time", b"locus"])
+        _times(fbe, "FbeDataTime", first)
+        for i, ((lo, hi), patch) in enumerate(zip(bands, patches)):
+            dset = _samples(fbe, f"FbeData[{i}]", patch)
+            dset.attrs["StartFrequency"] = float(lo)
+            dset.attrs["EndFrequency"] = float(hi)
+            dset.attrs["FbeDataUnit"] = _ascii(patch.units)  # DASCore reads the unit beside the band's data
+    return buf.getvalue()
+
+
+def write_prodml(data, url: str) -> list[str]:
+    """Write PRODML v2.1 HDF5 (attribute spellings of v2.1: ``<Name>.uom``) that
+    raydas's reader and DASCore's PRODML reader open.
+
+    Parameters
+    ----------
+    data
+        A :class:`~raydas.chunk.Chunk` (its own samples, halo trimmed), written as raw
+        data (:func:`prodml_bytes`); or band energies, a mapping of ``(start, end)``
+        in Hz to a Chunk of that band's energies, written as FBE (:func:`prodml_fbe_bytes`).
+        Positions in m, start in ns UTC, ``dt`` in s.
+    url
+        Where to write (any fsspec URL); written atomically.
+
+    Returns
+    -------
+    list of str
+        ``[url]``.
+
+    Raises
+    ------
+    RaydasError
+        For what :func:`~raydas.formats.writecheck.checked_patch` refuses, or bands
+        that :func:`prodml_fbe_bytes` refuses.
+    """
+    from collections.abc import Mapping
+
+    from ..fsutil import write_bytes_atomic
+    from .writecheck import chunk_patch
+
+    if isinstance(data, Mapping):
+        bands = [(float(lo), float(hi)) for lo, hi in data]
+        patches = [chunk_patch("PRODML FBE writer", chunk) for chunk in data.values()]
+        sources = ";".join(sorted({c.source for c in data.values() if c.source}))
+        payload = prodml_fbe_bytes(bands, patches, sources)
+    else:
+        payload = prodml_bytes(chunk_patch("PRODML writer", data), data.source)
+    write_bytes_atomic(url, payload)
     return [url]

@@ -31,7 +31,7 @@ from ..errors import FormatError, RaydasError
 from ..fsutil import is_local, url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo, check_declared_size
+from .base import Format, Probe, RecordInfo, check_declared_size, quantity_of
 
 TEXT_HEADER = 3200
 BINARY_HEADER = 400
@@ -409,6 +409,9 @@ class SegyFormat(Format):
     name = "segy"
     description = "SEG-Y rev 0/1/2, one trace per channel (IBM/IEEE float, integers, either byte order)"
     extensions = (".sgy", ".segy")
+    quantities = ("strain_rate", "strain", "velocity")
+    versions = ("0", "1", "2")
+    tested_on = ("real/segy/small_channel_patch.sgy", "real/segy/f3.sgy", "real/segy/Format5msb.sgy")
 
     def write(self, chunk, url: str, sample_format: int = 5, **options) -> list[str]:
         """Write a Chunk as SEG-Y rev 2.0, big-endian, IEEE (``sample_format`` 5)
@@ -448,13 +451,12 @@ class SegyFormat(Format):
             **layout.to_attrs(),
         }
         try:
-            start_ns = _start_time(headers[0].tobytes(), layout.endian)
+            start_ns, no_date = _start_time(headers[0].tobytes(), layout.endian)
         except ValueError as exc:
             raise FormatError(probe.url, f"first trace header: {exc}") from None
         disagree = np.unique(trace_counts[trace_counts != layout.n_samples])
         if disagree.size:
             attrs["trace_header_sample_counts"] = [int(v) for v in disagree[:5]]
-        start_ns, no_date = _start_time(headers[0].tobytes(), layout.endian)
         assumed = ["start_time"] * no_date + ["positions"] * (source == "channel index")
         return [
             RecordInfo(
@@ -466,6 +468,7 @@ class SegyFormat(Format):
                 start_ns=start_ns,
                 positions=positions,
                 units=unit.group(1) if unit else "",
+                quantity=quantity_of(unit.group(1) if unit else None),
                 attrs=attrs,
                 assumed=tuple(assumed),
             )

@@ -93,6 +93,9 @@ def _number(url: str, attrs, names: tuple[str, ...], what: str, default=None) ->
 class SilixaH5Format(HDF5Format):
     name = "silixa-h5"
     description = "Silixa iDAS native HDF5 (/Acoustic with string attributes)"
+    extensions = (".h5", ".hdf5")
+    versions = ("iDAS 2.x",)
+    tested_on = ("real/hdf5/silixa_h5_1.hdf5",)
 
     def looks_like(self, h5) -> bool:
         return DATASET in h5 and attr_lookup(h5[DATASET].attrs, *RATE) is not None

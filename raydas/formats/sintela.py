@@ -34,7 +34,7 @@ from ..errors import FormatError
 from ..fsutil import url_to_fs
 from ..timeutil import NS_PER_S
 from . import register
-from .base import Format, Probe, RecordInfo, check_declared_size, checked
+from .base import Format, Probe, RecordInfo, check_declared_size, checked, quantity_of
 
 MAGIC = b"PBUF"
 ENVELOPE = 12  # magic, tag, uint32 LE length
@@ -163,6 +163,10 @@ def _meta_attrs(payload: bytes) -> dict:
 class SintelaProtobufFormat(Format):
     name = "sintela-pb"
     description = "Sintela ONYX protobuf stream (PBUF envelopes: META + TS05 time-series packets)"
+    extensions = (".pb",)
+    quantities = ("strain_rate", "strain")
+    versions = ("TS05",)
+    tested_on = ("real/other/sintela_protobuf_1.pb",)
 
     suffixes = (".pb",)
 
@@ -230,6 +234,7 @@ class SintelaProtobufFormat(Format):
                 start_ns=first["time_ns"],
                 positions=positions,
                 units=DATA_TYPE_UNITS.get(first["data_type"], ""),
+                quantity=quantity_of(DATA_TYPE_UNITS.get(first["data_type"])),
                 gauge_length=first["gauge"],
                 attrs=attrs,
             )

@@ -85,6 +85,7 @@ def records(url: str) -> list[RecordInfo]:
             start_ns=start_ns(),
             positions=positions,
             units="strain/s",
+            quantity="strain_rate",
         )
     ]
 
@@ -95,6 +96,7 @@ class SyntheticSource(Format):
 
     name = "synthetic"
     description = "synthetic DAS strain rate generated on the fly (synthetic://?seconds=&rate=&channels=)"
+    quantity = "strain_rate"
 
     def detect(self, probe: Probe) -> bool:
         return False

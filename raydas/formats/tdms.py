@@ -35,6 +35,7 @@ from .base import (
     as_float32,
     check_declared_size,
     checked,
+    quantity_of,
     stored_extent,
     time_major_to_float32,
 )
@@ -106,6 +107,10 @@ def _data_channels(meta, url: str):
 class TdmsFormat(Format):
     name = "tdms"
     description = "TDMS: Silixa iDAS (interleaved int16) and one-channel-per-position TDMS files (npTDMS)"
+    extensions = (".tdms",)
+    quantities = ("strain_rate", "strain", "velocity")
+    versions = ("4712", "4713")
+    tested_on = ("real/tdms/sample_tdms_file_v4713.tdms",)
 
     suffixes = (".tdms",)
 
@@ -179,6 +184,7 @@ class TdmsFormat(Format):
                 start_ns=start_ns,
                 positions=positions,
                 units=str(props.get("Unit", "")),
+                quantity=quantity_of(props.get("Unit")),
                 gauge_length=float(gauge) if gauge is not None else float("nan"),
                 attrs=attrs,
                 assumed=() if spacing_stated(props) else ("positions",),

@@ -31,7 +31,7 @@ import numpy as np
 from .. import plausible
 from ..errors import FormatError
 from . import register
-from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked
+from .base import RecordInfo, attr_lookup, attr_number, attr_text, checked, quantity_of
 from .hdf5 import HDF5Format, numeric_dataset, stored_shape
 
 VERSIONS = (4, 5, 6)
@@ -83,6 +83,10 @@ class Terra15Format(HDF5Format):
 
     name = "terra15"
     description = "Terra15 Treble HDF5, file versions 4-6 (velocity, strain rate, ...)"
+    extensions = (".hdf5", ".h5")
+    quantities = ("velocity", "strain_rate", "strain")
+    versions = tuple(str(v) for v in VERSIONS)
+    tested_on = ("real/hdf5/terra15_v5_test_file.hdf5",)
 
     def looks_like(self, h5) -> bool:
         return "file_version" in h5.attrs and "data_product" in h5.attrs
@@ -127,6 +131,7 @@ class Terra15Format(HDF5Format):
                 start_ns=start_ns,
                 positions=first + np.arange(n_chan) * spacing,
                 units=attr_text(root.get("data_product_units", "")),
+                quantity=quantity_of(root.get("data_product"), root.get("data_product_units")),
                 gauge_length=attr_number(gauge) if gauge is not None else float("nan"),
                 key=data.name,
                 attrs={

@@ -209,6 +209,8 @@ class WitsmlFbeFormat(DepthLogStack):
     description = "WITSML 1.3.1.1 FBE (.fbe) files or folders: one (depth, time) record per curve"
     suffixes = (".fbe", ".xml", ".witsml", ".dts")
     extensions = (".fbe",)
+    versions = ("1.3.1.1",)
+    tested_on = ("written by itself",)
 
     def looks_like(self, head: bytes) -> bool:
         start = head[:4096].lstrip()

@@ -41,6 +41,7 @@ from ..errors import ConfigError, FormatError, PlanError, RaydasError, RunFailed
 from ..formats.base import AXES, RecordInfo
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..fsutil import url_to_fs
+from ..geometry import read_geometry
 from ..identity import OutputLayout, check_unique, name_outputs, pick_shared_writers
 from ..manifest import (
     OUTPUT_MISSING,
@@ -54,6 +55,7 @@ from ..manifest import (
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
 from ..recording import ChunkPlan, Recording, assemble, plan_chunks
+from ..timeutil import to_iso
 from . import cluster, cost
 from .actors import ActorPool, ProcessorSetup
 from .driver import Driver
@@ -116,6 +118,12 @@ class Run:
     actors
         Processor actors to use instead of the cluster's (a warm pool kept by
         the caller across runs; the run stops only actors the pool started).
+    records
+        The records to run instead of scanning the input: a
+        :class:`~raydas.catalogue.Selection` (``Catalogue(url).select(start, end)``;
+        only the chunks overlapping its span run) or a list of
+        :class:`~raydas.formats.base.RecordInfo`. A config with ``catalogue``,
+        ``start`` and ``end`` selects them itself.
 
     Raises
     ------
@@ -132,6 +140,7 @@ class Run:
         on_result: OnResult | None = None,
         sample_memory: bool = True,
         actors: ActorPool | None = None,
+        records=None,
     ):
         try:
             self.mode = Mode(mode)
@@ -155,13 +164,24 @@ class Run:
         self.processing_source: str | None = None
         self.pipeline: Pipeline | None = None
         self._inputs_loaded = False
+        self.given = records
+        self.span: tuple[int, int] | None = None
         self.scan_options = formats.ScanOptions(
             format=self.config.format,
             sample_rate=self.config.sample_rate,
             assumed_sample_rate=self.config.assumed_sample_rate,
+            **self._geometry_options(),
         )
         if self.mode.processes:
             self._load_processing()
+
+    def _geometry_options(self) -> dict:
+        """The channel geometry table the config names, read and checked once here (a
+        damaged table refuses the run before any work, naming its file and line)."""
+        if self.config.geometry is None:
+            return {}
+        table = read_geometry(self.config.geometry.file)
+        return {"geometry": table, "first_channel": self.config.geometry.first_channel}
 
     def _load_processing(self) -> None:
         proc = self.config.processing
@@ -185,13 +205,45 @@ class Run:
         return self.config.store if self.mode.reads_store(self.config.store) else self.config.input
 
     def scan(self, spec: str | list[str] | None = None) -> list[RecordInfo]:
-        """Scan ``spec`` (default: :meth:`input_spec`); files that fail are recorded in the report."""
+        """Scan ``spec`` (default: :meth:`input_spec`); files that fail are recorded in the report.
+
+        With records given (or a config naming a catalogue and a span) and no
+        ``spec``, nothing is scanned: those records are returned."""
+        if spec is None and not self.mode.reads_store(self.config.store):
+            if self.given is None and self.config.catalogue:
+                from ..catalogue import Catalogue
+
+                self.given = Catalogue(self.config.catalogue).select(self.config.start, self.config.end)
+            if self.given is not None:
+                return self._given_records()
         records, failures = formats.scan(self.input_spec() if spec is None else spec, self.scan_options)
         for exc in failures:
             self.report.failures.append(Failure.from_error("scan", exc, file=exc.path))
         self.report.files += len({r.path for r in records}) + len(failures)
         self.report.records += len(records)
         self.note_assumed(records)
+        return records
+
+    def _given_records(self) -> list[RecordInfo]:
+        """The records given (a catalogue's selection): counted in the report, the
+        selection's gaps, overlaps and unreadable files noted as warnings."""
+        given = self.given
+        # the config's sample-rate overrides apply as to scanned records (on copies: the selection stays as it is)
+        records = [self.scan_options.apply(dataclasses.replace(r)) for r in getattr(given, "records", given)]
+        if hasattr(given, "span"):
+            self.span = given.span
+            for hole in given.gaps + given.overlaps:
+                self.report.warnings.append(
+                    f"catalogue: {hole.kind} of {hole.seconds:.6g} s from {to_iso(hole.start_ns)} to "
+                    f"{to_iso(hole.end_ns)}" + (f" in stream {hole.stream!r}" if hole.stream else "")
+                )
+            if given.unreadable:
+                self.report.warnings.append(
+                    f"catalogue: {len(given.unreadable)} catalogued file(s) could not be scanned when indexed "
+                    f"(they may hold data in the span): " + ", ".join(u["path"] for u in given.unreadable[:5])
+                )
+        self.report.files += len({r.path for r in records})
+        self.report.records += len(records)
         return records
 
     def scan_file(self, url: str) -> list[RecordInfo]:
@@ -209,9 +261,22 @@ class Run:
 
     def servable(self, records: list[RecordInfo]) -> list[RecordInfo]:
         """The records the pipeline can serve (:meth:`Pipeline.check_record`); each of the
-        others is a failure (stage ``plan``, its file and the reason), before any work."""
+        others is a failure (stage ``plan``, its file and the reason), before any work.
+        Without a pipeline (``ingest`` into the chunk store, which holds regular series),
+        a record with its own irregular time stamps is such a failure too."""
         if self.pipeline is None:
-            return records
+            kept = []
+            for record in records:
+                if record.regular:
+                    kept.append(record)
+                    continue
+                exc = PlanError(
+                    record.path,
+                    f"its {record.n_samples} readings carry their own time stamps; the chunk store holds regularly "
+                    "sampled series and raydas does not invent a regular rate for them",
+                )
+                self.report.failures.append(Failure.from_error("plan", exc, file=record.path))
+            return kept
         if not self._inputs_loaded:  # a saved model the graph reads, so that chunks are checked against it
             self.pipeline.load_inputs(OutputSink(self.config.output))
             self._inputs_loaded = True
@@ -284,9 +349,12 @@ class Run:
         self.report.discontinuities = [d.to_dict() for d in breaks]
         plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
         if self._layout is None:
-            self._layout = OutputLayout.for_inputs(self.config.output_layout, self.input_spec())
+            self._layout = OutputLayout.for_inputs(self.config.output_layout, self.input_spec() or [])
         for warning in name_outputs(plans, recordings, self._layout):
             self.warn(warning)
+        if self.span is not None:  # a catalogue's span: the chunks that overlap it
+            lo, hi = self.span
+            plans = [p for p in plans if p.start_ns < hi and p.start_ns + round((p.stop - p.start) * p.dt * 1e9) > lo]
         plans = self._servable_chunks(recordings, plans)
         pick_shared_writers(plans)  # among the chunks that run
         check_unique(plans, self.expected_outputs)
@@ -571,8 +639,15 @@ def _with_absolute_local_paths(config: RunConfig) -> RunConfig:
             return path
         return os.path.abspath(path)
 
+    geometry = config.geometry and config.geometry.model_copy(update={"file": absolute(config.geometry.file)})
     return config.model_copy(
-        update={"input": absolute(config.input), "output": absolute(config.output), "store": absolute(config.store)}
+        update={
+            "input": absolute(config.input),
+            "output": absolute(config.output),
+            "store": absolute(config.store),
+            "geometry": geometry,
+            "catalogue": absolute(config.catalogue),
+        }
     )
 
 
@@ -582,6 +657,7 @@ def run(
     progress: bool = True,
     resume: bool | str | None = None,
     on_result: OnResult | None = None,
+    records=None,
 ) -> RunReport:
     """Run raydas on a config: scan the input, cut it into chunks, process them on Ray, write the results.
 
@@ -594,8 +670,9 @@ def run(
     ----------
     config
         The run config (:func:`raydas.load_config`).
-    mode, progress, resume, on_result
-        As for :class:`Run`.
+    mode, progress, resume, on_result, records
+        As for :class:`Run`: ``records`` is what to run instead of scanning the input, e.g.
+        ``raydas.Catalogue(url).select(start, end)`` (then only chunks inside its span run).
 
     Returns
     -------
@@ -648,4 +725,4 @@ def run(
     >>> again.chunks_done, again.chunks_skipped
     (0, 2)
     """
-    return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result).execute()
+    return Run(config, mode=mode, progress=progress, resume=resume, on_result=on_result, records=records).execute()

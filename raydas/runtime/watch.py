@@ -30,6 +30,11 @@ file taken so far.
 
 Latency is measured per chunk from when the watcher first saw the last file
 the chunk needs to when its outputs were written.
+
+With a catalogue (``--catalogue URL``, :class:`raydas.catalogue.Catalogue`) the
+watcher keeps its state there: every file it takes is scanned once and its
+rows committed to the catalogue, and a restarted watcher takes the files the
+catalogue already holds under the watched URL from it, without opening them.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from dataclasses import dataclass
 
 from .. import formats
 from ..config import RunConfig
-from ..errors import RaydasError
+from ..errors import FormatError, RaydasError
 from ..fsutil import url_to_fs
 from ..recording import ChunkPlan, assemble
 from .driver import Driver
@@ -85,6 +90,8 @@ class Watcher:
         Seconds a file's size and modification time must stay unchanged before
         it is taken (default: ``config.settle_seconds``); 0 takes a file seen
         unchanged over two listings.
+    catalogue
+        Catalogue URL keeping the watcher's state (files taken and their records) across restarts.
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class Watcher:
         idle_exit: float | None = None,
         progress: bool = True,
         settle: float | None = None,
+        catalogue: str | None = None,
     ):
         self.url = url
         self.config = config.model_copy(update={"input": url})
@@ -104,12 +112,29 @@ class Watcher:
         self.run = Run(self.config, mode=Mode.RUN, progress=progress, on_result=self._on_result)
         self.stop_event = threading.Event()
         self._pending: dict[str, _Seen] = {}  # files listed, not yet taken (or changed since they failed)
-        self._taken: dict[str, Fingerprint] = {}  # files taken, as they were when taken
+        self._taken: dict[str, Fingerprint | None] = {}  # files taken, as they were when taken
         self._arrival: dict[str, float] = {}  # wall time each taken file was first listed
         self._failed: dict[str, set[str]] = {}  # failed files -> stems of their failed chunks
         self._records: list = []
         self._submitted: set[str] = set()  # output ids of the chunks handed to the driver (or already done)
         self._last_new = time.monotonic()
+        self.catalogue = None
+        if catalogue:
+            from ..catalogue import Catalogue
+
+            self.catalogue = Catalogue(catalogue)
+            self._resume_from_catalogue()
+
+    def _resume_from_catalogue(self) -> None:
+        """Take the files the catalogue holds under the watched URL, with their records, unopened."""
+        records, paths = self.catalogue.records_under(self.url)
+        now = time.time()
+        for path in paths:
+            self._taken[path] = None  # taken before the restart (not listed for its fingerprint: never re-taken)
+            self._arrival[path] = now
+        self.run.report.files += len(paths)
+        self.run.report.records += len(records)
+        self._records.extend(self.run.servable(records))
 
     def describe(self) -> str:
         """One line saying what is watched, when a file is taken and where results go."""
@@ -130,6 +155,7 @@ class Watcher:
             urls = []
         taken = 0
         now = time.monotonic()
+        rows = []
         for url in urls:
             try:
                 fingerprint = _fingerprint(url)
@@ -145,23 +171,35 @@ class Watcher:
             if fingerprint[0] == 0 or now - seen.since < self.settle:
                 continue
             del self._pending[url]
-            self._take(url, fingerprint, seen.first_seen)
+            table = self._take(url, fingerprint, seen.first_seen)
+            if table is not None:
+                rows.append(table)
             taken += 1
+        if rows:
+            import pyarrow as pa
+
+            self.catalogue.add(pa.concat_tables(rows))
         if taken:
             self._last_new = time.monotonic()
         return taken
 
-    def _take(self, url: str, fingerprint: Fingerprint, first_seen: float) -> None:
-        """Scan a settled file; one that failed before is taken afresh (its old records,
-        failures and failed chunks dropped, so that they run again)."""
+    def _take(self, url: str, fingerprint: Fingerprint, first_seen: float):
+        """Scan a settled file (into the catalogue, when the watcher keeps one: its rows
+        are returned to be committed); one that failed before is taken afresh (its old
+        records, failures and failed chunks dropped, so that they run again)."""
         if url in self._failed:
             self._forget_failure(url)
         self._taken[url] = fingerprint
         self._arrival.setdefault(url, first_seen)
         failures_before = len(self.run.report.failures)
-        self._records.extend(self.run.scan_file(url))
+        rows = None
+        if self.catalogue is None:
+            self._records.extend(self.run.scan_file(url))
+        else:
+            rows = self._scan_into_catalogue(url)
         if len(self.run.report.failures) > failures_before:
             self._failed[url] = set()
+        return rows
 
     def _forget_failure(self, url: str) -> None:
         """Drop what a failed file left: its failures, its records (counted again
@@ -183,6 +221,26 @@ class Watcher:
             return
         for path in plan.sources:
             self._failed.setdefault(path, set()).add(plan.stem)
+
+    def _scan_into_catalogue(self, url: str):
+        """Scan one file that arrived into catalogue rows (its records joined to the
+        recording, a failure recorded in the report); returns the rows."""
+        from ..catalogue import plain_rows, record_from_row, scan_stamps
+
+        table = scan_stamps([self.catalogue.stamp(url, self.url)], self.run.scan_options)
+        records = []
+        for row in plain_rows(table):
+            if row["status"] == "ok":
+                records.append(record_from_row(row) if row["attrs"] is not None else None)
+            else:
+                failure = FormatError(url, row["error"])
+                self.run.report.failures.append(Failure.from_error("scan", failure, file=url))
+        if any(r is None for r in records):  # metadata that does not fit the catalogue: the scan's own records
+            records = formats.scan_file(url, self.run.scan_options)
+        self.run.report.files += 1
+        self.run.report.records += len(records)
+        self._records.extend(self.run.servable(records))
+        return table
 
     # planning ---------------------------------------------------------------------------------
     def ready_plans(self, final: bool = False) -> list[tuple[ChunkPlan, float]]:
@@ -278,6 +336,9 @@ def watch(
     idle_exit: float | None = None,
     progress: bool = True,
     settle: float | None = None,
+    catalogue: str | None = None,
 ) -> RunReport:
     """Process files arriving in ``url`` with ``config`` (see :class:`Watcher`)."""
-    return Watcher(url, config, interval=interval, idle_exit=idle_exit, progress=progress, settle=settle).watch()
+    return Watcher(
+        url, config, interval=interval, idle_exit=idle_exit, progress=progress, settle=settle, catalogue=catalogue
+    ).watch()

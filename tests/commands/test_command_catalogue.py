@@ -165,6 +165,7 @@ def test_every_entry_is_described(catalogue):
         "io",
         "plots",
         "control",
+        "interferometry",
     }
     for name, c in catalogue.items():
         assert c["family"] in families, name

@@ -12,6 +12,9 @@ needs before it: a spectrum, gathered inputs, files under the results root):
   their own with cupy's ``.get()`` and, as in cupy, refuse to be combined
   with host arrays), the command gives numpy's numbers, its metadata and files.
 
+With ``RAYDAS_TEST_XP=cupy`` (on a GPU machine: ``benchmarks/gpu_check.sh``) the last
+check runs on real cupy instead of the stand-in and compares to float32 tolerance.
+
 A registered raydas command without a row fails :func:`test_every_command_has_a_sample_row`.
 (The file name is unique across tests/: pytest imports test modules by base name.)
 """
@@ -221,6 +224,29 @@ SAMPLES: dict[str, list[Case]] = {
     "keras": [Case(params={"filename": "MODEL"}, needs="keras")],
     # io
     "write_npy": [Case(params={"directory_out": "npy"}), Case(setup=SPECTRUM, params={"directory_out": "spec"})],
+    "write_dasdae": [Case(params={"directory_out": "dasdae", "units": "strain/s", "data_type": "strain_rate"})],
+    "write_netcdf": [Case(params={"directory_out": "netcdf", "units": "strain/s"}, needs="h5netcdf")],
+    "write_prodml": [Case(params={"directory_out": "prodml", "units": "strain/s"})],
+    "write_zarr": [Case(params={"directory_out": "zarr", "units": "strain/s"}, needs="zarr")],
+    "write_prodml_fbe": [
+        Case(
+            setup=[
+                *SPECTRUM,
+                {
+                    "name": "multiple_calcs",
+                    "uid": 2,
+                    "in_uid": 1,
+                    "func": "rms_from_fft",
+                    "low_freq": [0, 100],
+                    "high_freq": [100, -1],
+                },
+                {"name": "rms_from_fft", "uid": 3, "in_uid": 1},
+            ],
+            in_uid=2,
+            gather=[3],
+            params={"directory_out": "pfbe", "low_freq": [0, 100], "high_freq": [100, -1]},
+        )
+    ],
     "write_witsml": [
         Case(
             setup=[
@@ -246,6 +272,29 @@ SAMPLES: dict[str, list[Case]] = {
     ],
     # plots
     "thumbnail": [Case(params={"directory_out": "thumbs", "dpi": 20, "figure_size": [2, 2]})],
+    # interferometry
+    "detrend": [Case(), Case(params={"type": "constant"})],
+    "taper": [Case(), Case(params={"fraction": 0.2, "max_length": 0.01})],
+    "whiten": [
+        Case(params={"low_freq": 10.0, "high_freq": 200.0}),
+        Case(params={"low_freq": 10.0, "high_freq": 200.0, "smooth_hz": 20.0, "taper_hz": 10.0}),
+    ],
+    "one_bit": [Case()],
+    "running_abs_mean": [Case(params={"window": 0.01})],
+    "xcorr": [
+        Case(params={"sources": [0, 3], "max_lag_seconds": 0.02}),
+        Case(params={"channel_range": [2, 6], "max_lag_seconds": 0.02, "method": "coherence", "smooth_hz": 20.0}),
+        Case(params={"max_lag_seconds": 0.3, "method": "deconvolution"}),
+    ],
+    "dispersion": [
+        Case(
+            params={"min_velocity": 100, "max_velocity": 2000, "velocity_step": 100, "low_freq": 10, "high_freq": 300}
+        ),
+        Case(
+            setup=chain(("xcorr", {"sources": [0], "max_lag_seconds": 0.05})),
+            params={"min_velocity": 100, "max_velocity": 2000, "velocity_step": 50, "side": "causal"},
+        ),
+    ],
 }
 
 
@@ -264,12 +313,28 @@ def test_every_command_has_a_sample_row():
     assert all(SAMPLES.values())
 
 
+#: ``RAYDAS_TEST_XP=cupy`` runs the xp-interface comparison on real cupy (a GPU machine:
+#: benchmarks/gpu_check.sh) instead of the stand-in, to float32 tolerance.
+REAL_CUPY = os.environ.get("RAYDAS_TEST_XP", "") == "cupy"
+#: (rtol, atol relative to the largest value): the stand-in is numpy itself; cupy's kernels round differently
+TOLERANCE = (1e-4, 1e-4) if REAL_CUPY else (2e-5, 1e-6)
+
+
 @pytest.fixture
 def stand_in(monkeypatch) -> types.ModuleType:
-    """The stand-in for cupy (and cupyx.scipy's ndimage and signal)."""
+    """The stand-in for cupy (and cupyx.scipy's ndimage and signal); real cupy with ``RAYDAS_TEST_XP=cupy``."""
+    if REAL_CUPY:
+        from raydas.backend import array_namespace
+
+        return array_namespace("gpu")  # fails loudly without cupy or a GPU: the switch asked for them
     return device_namespace(monkeypatch)
 
 
+def _on_device(array) -> bool:
+    return isinstance(array, DeviceArray) or type(array).__module__.startswith("cupy")
+
+
+@pytest.mark.skipif(REAL_CUPY, reason="checks the stand-in, not cupy")
 def test_the_stand_in_refuses_host_arrays_like_cupy(stand_in):
     x = stand_in.asarray(np.ones((2, 3), np.float32))
     assert type(x * 2 + stand_in.abs(x)) is DeviceArray and type(x.sum(axis=1)) is DeviceArray
@@ -326,7 +391,8 @@ def prepare(name: str, case: Case, root, xp=np, writable: bool = False, model: s
 
     def handed_over(uid: int):
         array = ns.asarray(np.array(values[uid][0]))
-        array.setflags(write=writable)
+        if hasattr(array, "setflags"):  # cupy's arrays have no read-only flag
+            array.setflags(write=writable)
         return array
 
     ctx = Context(
@@ -337,6 +403,8 @@ def prepare(name: str, case: Case, root, xp=np, writable: bool = False, model: s
         start_ns=chunk.start_ns,
         stem=chunk.stem,
         sink=sink,
+        placement=chunk.placement,
+        chunk_samples=chunk.n_samples,
     )
     return Prepared(command, handed_over(case.input_uid), ctx)
 
@@ -388,13 +456,17 @@ def test_same_result_through_the_xp_interface(name, case, tmp_path, stand_in, mo
     expected, expected_meta = run(host)
     out, meta = run(device, stand_in)
     if device.command.gpu:
-        assert isinstance(out, DeviceArray), f"{name} runs on the device but returned {type(out).__name__}"
+        assert _on_device(out), f"{name} runs on the device but returned {type(out).__name__}"
     got = to_host(out)
     assert got.dtype == expected.dtype and got.shape == expected.shape
     finite = np.abs(expected[np.isfinite(expected)])
     scale = float(finite.max()) if finite.size else 1.0
-    np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6 * scale, equal_nan=True)
+    rtol, atol = TOLERANCE
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol * scale, equal_nan=True)
     assert (meta.halo, meta.dt, meta.spectra) == (expected_meta.halo, expected_meta.dt, expected_meta.spectra)
+    assert meta.coords == expected_meta.coords  # names, axes and units
+    for c, e in zip(meta.coords, expected_meta.coords):
+        np.testing.assert_array_equal(to_host(c.values), e.values, err_msg=c.name)
     if expected_meta.positions is None:
         assert meta.positions is None
     else:

@@ -82,6 +82,8 @@ HALO_CASES: dict[str, list[dict]] = {
     "virtual_cmp": [{}],
     "fft": [{"axis": 0}],
     "ifft": [{"axis": 0}],
+    "one_bit": [{}],
+    "running_abs_mean": [{"window": 0.05}, {"window": 0.2}],
     "macro": [
         {
             "command_list": [

@@ -16,6 +16,7 @@ format (pandas for CSV; LAS 2.0 text as its standard lays it out).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 
 from raydas import formats
 from raydas.chunk import Chunk
+from raydas.errors import FormatError
 from raydas.formats.base import RecordInfo
 from raydas.timeutil import NS_PER_S, parse_iso
 
@@ -117,8 +119,8 @@ def csv_table(folder: Path) -> str:
     return str(url)
 
 
-#: format name -> its samples: paths under the real sample folder, or a function
-#: writing one into a folder and returning its URL
+#: format name -> its samples: paths under the real sample folder (``fibre/...``: under the fibre
+#: sample folder beside it), or a function writing one into a folder and returning its URL
 SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
     "prodml": ("hdf5/iDAS005_hdf5_example.626.h5", "hdf5/prodml_fbe_1.h5"),
     "silixa-h5": ("hdf5/silixa_h5_1.hdf5",),
@@ -130,6 +132,21 @@ SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
     "tdms": ("tdms/sample_tdms_file_v4713.tdms",),
     "mseed": ("mseed/etna_9n_3chan_10s.mseed",),
     "sintela-pb": ("other/sintela_protobuf_1.pb",),
+    "neubrex-das": ("fibre/hdf5/neubrex_das_1.h5",),
+    "gdr-das": ("fibre/hdf5/gdr_1.h5",),
+    "dasdae": ("fibre/hdf5/deformation_rate_event_1.hdf5", "fibre/hdf5/dispersion_event.h5"),
+    "xdas-netcdf": ("fibre/hdf5/xdas_netcdf.nc",),
+    "dasvader-jld2": ("fibre/hdf5/das_vader_1.jld2",),
+    "h5simple": ("fibre/hdf5/h5_simple_1.h5",),
+    "febus-dts": ("fibre/dts/febus_dts.h5", "fibre/dts/febus_dts_1_C1_20250424_231747.h5"),
+    "neubrex-rfs": ("fibre/dss/neubrex_dss_forge.h5",),
+    "sentek-das": ("fibre/other/DASDMSShot00_20230328155653619.das",),
+    "sor": ("fibre/otdr/ofl100_1.sor", "fibre/otdr/ofl100_2.sor"),
+    "febus-g1-text": (
+        "fibre/dss/febg1_C1_2023-05-10T12.25.03+0000.bsl",
+        "fibre/dss/febus-g1-spectra_C1_2023-11-30T15.13.14+0000.mtx",
+    ),
+    "febus-g1-h5": ("fibre/dss/febus-g1-spectra_C2_2026-06-03T17.28.13+0200.mtx.h5",),
     "raydas-chunks": (chunk_store,),
     "distpy-npy": (written_by_itself,),
     "witsml-fbe": (written_by_itself,),
@@ -138,7 +155,9 @@ SAMPLES: dict[str, tuple[str | Callable[[Path], str], ...]] = {
     "csv": (csv_table,),
 }
 #: registered sources that are not files, so have no sample here, and why
-NOT_FILES = {"synthetic": "samples generated on the fly from a synthetic:// URL; no file holds them"}
+NOT_FILES = {
+    "synthetic": "samples generated on the fly from a synthetic:// URL; no file holds them",
+}
 #: formats whose files carry no unit the reader can read back, and why
 DROPS_UNITS = {
     "distpy-npy": "distpy's folders hold arrays and axes only",
@@ -157,6 +176,8 @@ def sample_params() -> list:
 
 def sample_url(name: str, sample, request, tmp_path: Path) -> str:
     """The URL of ``sample``: a real file (skipped where they are not), or one written into ``tmp_path`` now."""
+    if isinstance(sample, str) and sample.startswith("fibre/"):
+        return str(request.getfixturevalue("fibre_data") / sample.removeprefix("fibre/"))
     if isinstance(sample, str):
         return str(request.getfixturevalue("real_data") / sample)
     return written_by_itself(name, tmp_path) if sample is written_by_itself else sample(tmp_path)
@@ -181,11 +202,23 @@ def test_every_registered_format_has_a_sample():
     assert not stale, f"SAMPLES or NOT_FILES name formats that are not registered: {sorted(stale)}"
 
 
+def test_every_real_sample_is_declared_in_tested_on():
+    """``raydas formats`` lists the samples a format is tested on: the conformance samples among them."""
+    for name, samples in SAMPLES.items():
+        declared = formats.get_format(name).tested_on
+        for sample in samples:
+            if isinstance(sample, str):
+                assert (sample if sample.startswith("fibre/") else f"real/{sample}") in declared, (name, sample)
+
+
 @pytest.mark.parametrize(("name", "sample"), sample_params())
 def test_windowed_read_is_the_slice_of_the_full_read(name, sample, request, tmp_path):
     url = sample_url(name, sample, request, tmp_path)
     for rec in scanned(name, url):
         n, c = rec.n_samples, rec.n_channels
+        if "frequency_mhz" in rec.attrs:  # spectra: (channel, time, frequency), refused as a 2-D series
+            check_spectra(name, url, rec)
+            continue
         full = formats.read_samples(rec, 0, n)
         assert full.dtype == np.float32 and full.shape == (c, n)
         windows = [
@@ -208,18 +241,41 @@ def test_scan_metadata_are_the_chunk_coordinates(name, sample, request, tmp_path
     url = sample_url(name, sample, request, tmp_path)
     fmt = formats.get_format(name)
     for index, rec in enumerate(scanned(name, url)):  # in the format's scan order, as Format.read counts records
+        if "frequency_mhz" in rec.attrs:
+            with pytest.raises(FormatError, match="holds Brillouin spectra"):
+                fmt.read(url, record=index)
+            continue
         whole = fmt.read(url, record=index)
         assert_coordinates(whole, rec, 0, rec.n_samples)
         i0, i1 = rec.n_samples // 4, max(rec.n_samples // 4 + 1, rec.n_samples // 2)
-        t0 = rec.start_ns + int(round(i0 * rec.dt * NS_PER_S))
-        t1 = rec.start_ns + int(round(i1 * rec.dt * NS_PER_S))
+        t0 = rec.time_of(i0)
+        t1 = rec.time_of(i1) if i1 < rec.n_samples else rec.end_ns
         assert_coordinates(fmt.read(url, t0, t1, record=index), rec, i0, i1)
+
+
+def check_spectra(name: str, url: str, rec: RecordInfo) -> None:
+    """A record of spectra: its 2-D read is refused naming the file; its windows of spectra are slices of all."""
+    with pytest.raises(FormatError, match=f"{re.escape(url)}: holds Brillouin spectra"):
+        formats.read_samples(rec, 0, rec.n_samples)
+    fmt = formats.get_format(name)
+    bins = rec.attrs["frequency_mhz"]["count"]
+    if rec.n_samples == 1:
+        full = fmt.read_spectra(rec)
+        assert full.shape == (rec.n_channels, 1, bins) and full.dtype == np.float32
+        np.testing.assert_array_equal(fmt.read_spectra(rec, slice(1, None, 3)), full[1::3])
+        return
+    full = fmt.read_spectra(rec)
+    assert full.shape == (rec.n_channels, rec.n_samples, bins) and full.dtype == np.float32
+    n = rec.n_samples
+    np.testing.assert_array_equal(fmt.read_spectra(rec, n // 3, n // 2, slice(1, None, 2)), full[1::2, n // 3 : n // 2])
 
 
 def assert_coordinates(chunk: Chunk, rec: RecordInfo, i0: int, i1: int) -> None:
     """``chunk`` is samples ``[i0, i1)`` of ``rec``, with ``rec``'s coordinates."""
     assert chunk.data.shape == (rec.n_channels, i1 - i0)
-    assert chunk.data_start_ns == chunk.start_ns == rec.start_ns + int(round(i0 * rec.dt * NS_PER_S))
+    assert chunk.data_start_ns == chunk.start_ns == rec.time_of(i0)  # the stamp, for a record with stamps
+    if not rec.regular:
+        np.testing.assert_array_equal(chunk.times_ns, rec.times_ns[i0:i1])
     assert chunk.dt == rec.dt
     np.testing.assert_array_equal(chunk.positions, rec.positions)
     assert chunk.units == rec.units and chunk.source == rec.path

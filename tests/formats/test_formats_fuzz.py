@@ -1,5 +1,6 @@
 """Property test: damaged headers of the real sample files (SEG-Y, HDF5 of
-every vendor, TDMS, miniSEED, Sintela protobuf) are either read or refused
+every vendor, TDMS, miniSEED, Sintela protobuf, and the fibre samples: DAS
+HDF5, xdas NetCDF, DASVader JLD2, Sentek, DTS/DSS HDF5 and text, OTDR) are either read or refused
 with the project's own error (a RaydasError naming the file); no reader may
 crash with another exception or hang.
 
@@ -45,6 +46,23 @@ HEADERS = {
     "hdf5/valencia_febus_example.h5": 4096,
     "hdf5/ap_sensing_1.hdf5": 4096,
     "hdf5/decimated_optodas.hdf5": 4096,
+    # the fibre samples (../fibre, beside the real folder)
+    "fibre/hdf5/neubrex_das_1.h5": 2048,  # everything before the data (which start at byte 2048)
+    "fibre/hdf5/gdr_1.h5": 17912,  # the metadata groups, before the time array
+    "fibre/hdf5/deformation_rate_event_1.hdf5": 5736,  # root, waveforms and patch headers, before the times
+    "fibre/hdf5/dispersion_event.h5": 5512,
+    "fibre/hdf5/h5_simple_1.h5": 2048,
+    "fibre/hdf5/xdas_netcdf.nc": 2048,
+    "fibre/hdf5/das_vader_1.jld2": 7000,  # user block, superblock, dDAS and data object headers, chunk start
+    "fibre/dts/febus_dts.h5": 4096,  # superblock, root attributes, group headers
+    "fibre/dss/neubrex_dss_forge.h5": 4096,
+    "fibre/other/DASDMSShot00_20230328155653619.das": 73504,  # header, positions and stamps
+    "fibre/otdr/ofl100_1.sor": 1322,  # map, parameter and event blocks, DataPts header
+    "fibre/dss/febg1_C1_2023-05-10T12.25.03+0000.bsl": 600,  # the Param header and the first values
+    "fibre/dss/febus-g1-spectra_C1_2023-11-30T15.13.14+0000.mtx": 5000,  # the header and the first spectrum
+    "fibre/dts/febus_dts_1_C1_20250424_231747.h5": 4096,
+    "fibre/otdr/ofl100_2.sor": 1219,
+    "fibre/dss/febus-g1-spectra_C2_2026-06-03T17.28.13+0200.mtx.h5": 4096,
 }
 HANG_SECONDS = 20
 
@@ -75,8 +93,9 @@ mutations = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0,
 
 @pytest.mark.parametrize("name", sorted(HEADERS))
 @pytest.mark.filterwarnings("ignore")
-def test_damaged_headers_are_read_or_refused_with_raydas_errors(real_data, tmp_path_factory, name):
-    original = (real_data / name).read_bytes()
+def test_damaged_headers_are_read_or_refused_with_raydas_errors(request, tmp_path_factory, name):
+    folder, relative = ("fibre_data", name.removeprefix("fibre/")) if name.startswith("fibre/") else ("real_data", name)
+    original = (request.getfixturevalue(folder) / relative).read_bytes()
     region = min(HEADERS[name], len(original))
     target = tmp_path_factory.mktemp("fuzz") / name.rsplit("/", 1)[1]
     logging.getLogger("nptdms").setLevel(logging.ERROR)

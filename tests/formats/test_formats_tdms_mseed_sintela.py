@@ -100,7 +100,7 @@ def test_mseed_unequal_traces_read_over_common_span(real_data):
     np.testing.assert_array_equal(formats.read_samples(rec, 4000, 4100, slice(1, 3)), expected[1:3, 4000:4100])
 
 
-def test_mseed_channels_ordered_by_station_number_and_gap_is_an_error(tmp_path):
+def test_mseed_channels_ordered_by_station_number(tmp_path):
     import obspy
 
     start = obspy.UTCDateTime("2024-01-01T00:00:00")
@@ -119,16 +119,52 @@ def test_mseed_channels_ordered_by_station_number_and_gap_is_an_error(tmp_path):
     np.testing.assert_array_equal(rec.positions, [10, 11, 12])
     np.testing.assert_array_equal(formats.read_samples(rec, 0, 100)[:, 5], [55, 60, 65])
 
-    gappy = obspy.Stream(
-        [
-            obspy.Trace(np.zeros(50, np.int32), {"station": "00001", "sampling_rate": 200.0, "starttime": start}),
-            obspy.Trace(np.zeros(50, np.int32), {"station": "00001", "sampling_rate": 200.0, "starttime": start + 1.0}),
-        ]
-    )
-    gap_path = str(tmp_path / "gap.mseed")
-    gappy.write(gap_path, format="MSEED")
-    with pytest.raises(FormatError, match=r"gap\.mseed.*channel \.00001\.\..*gap of 0\.75 s"):
-        formats.scan_file(gap_path)
+
+def _trace(values, station, start, rate=200.0):
+    import obspy
+
+    return obspy.Trace(np.asarray(values, np.int32), {"station": station, "sampling_rate": rate, "starttime": start})
+
+
+def test_mseed_gap_splits_the_file_into_one_record_per_continuous_segment(tmp_path):
+    import obspy
+
+    from raydas.recording import assemble
+
+    start = obspy.UTCDateTime("2024-01-01T00:00:00")
+    gappy = obspy.Stream([_trace(np.arange(50), "00001", start), _trace(100 + np.arange(50), "00001", start + 1.0)])
+    path = str(tmp_path / "gap.mseed")
+    gappy.write(path, format="MSEED")
+    records = formats.scan_file(path)
+    assert [(r.key, r.n_samples, r.start_ns) for r in records] == [
+        ("segment0", 50, start.ns),
+        ("segment1", 50, (start + 1.0).ns),  # the second trace where it is, never shifted onto the first
+    ]
+    reference = obspy.read(path)  # the plain read: the two traces as written
+    for rec, tr in zip(records, sorted(reference, key=lambda t: t.stats.starttime), strict=True):
+        np.testing.assert_array_equal(formats.read_samples(rec, 0, rec.n_samples), tr.data[None].astype(np.float32))
+        np.testing.assert_array_equal(formats.read_samples(rec, 10, 20), tr.data[None, 10:20].astype(np.float32))
+    window = formats.read(path, start_ns=(start + 1.1).ns, end_ns=(start + 1.2).ns)
+    assert window.start_ns == (start + 1.1).ns  # read() picks the record holding the window
+    recordings, breaks = assemble(records)
+    assert len(recordings) == 2 and [b.kind for b in breaks] == ["gap"]
+    assert "0.75 s missing" in breaks[0].detail
+
+
+def test_mseed_channels_with_different_gaps_give_the_stretches_all_cover(tmp_path):
+    import obspy
+
+    start = obspy.UTCDateTime("2024-01-01T00:00:00")
+    a = [_trace(np.arange(400), "00001", start)]  # 0 - 2 s, no gap
+    b = [_trace(1000 + np.arange(100), "00002", start), _trace(2000 + np.arange(200), "00002", start + 1.0)]
+    path = str(tmp_path / "two.mseed")
+    obspy.Stream(a + b).write(path, format="MSEED")
+    records = formats.scan_file(path)
+    assert [(r.n_channels, r.n_samples, r.start_ns) for r in records] == [(2, 100, start.ns), (2, 200, (start + 1).ns)]
+    first, second = (formats.read_samples(r, 0, r.n_samples) for r in records)
+    np.testing.assert_array_equal(first, np.stack([np.arange(100), 1000 + np.arange(100)]).astype(np.float32))
+    np.testing.assert_array_equal(second, np.stack([200 + np.arange(200), 2000 + np.arange(200)]).astype(np.float32))
+    assert np.isfinite(first).all() and np.isfinite(second).all()  # nothing filled
 
 
 def test_mseed_truncated_and_corrupted(tmp_path, real_data):

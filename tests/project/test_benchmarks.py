@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import limit  # noqa: E402
+import xcorr_limit  # noqa: E402
 
-LAST_LINE = re.compile(
-    r"^fbe_vs_limit=(nan|\d+\.\d+) fbe_vs_distpy=(nan|\d+\.\d+) ingest_vs_read=(nan|\d+\.\d+) "
-    r"attach_vs_private=(nan|\d+\.\d+)$"
-)
+LAST_LINE = re.compile(r"^\w+=(nan|\d+\.\d+)( \w+=(nan|\d+\.\d+))*$")
+#: the ratios the last line must give (more may follow)
+RATIOS = ("fbe_vs_limit", "fbe_vs_distpy", "ingest_vs_copy", "attach_vs_private", "xcorr_vs_limit", "xcorr_vs_noisepy")
 
 
 def _reference_band_rms(x: np.ndarray, fs: float, lo: float, hi: float) -> np.ndarray:
@@ -53,6 +53,17 @@ def test_limit_needs_contiguous_bands_ending_at_nyquist():
         limit.band_edges(1000, 1000.0, [(1, 100), (100, 300)])
 
 
+def test_xcorr_limit_kernel_is_numpys_correlate_over_n():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 200)).astype(np.float32)
+    got = xcorr_limit.xcorr_kernel(x, 1, 5, 30)  # rows 1..4: 10 pairs
+    pairs = [(i, j) for i in range(1, 5) for j in range(i, 5)]
+    assert got.shape == (10, 61) and got.dtype == np.float32
+    for row, (i, j) in enumerate(pairs):
+        full = np.correlate(x[j].astype(np.float64), x[i].astype(np.float64), mode="full")  # index k: lag k - 199
+        np.testing.assert_allclose(got[row], full[199 - 30 : 199 + 31] / 200, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_quick_benchmark_ends_with_the_ratio_line(tmp_path):
     env = dict(os.environ, RAY_DEDUP_LOGS="0")
@@ -76,7 +87,10 @@ def test_quick_benchmark_ends_with_the_ratio_line(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert LAST_LINE.match(lines[-1]), lines[-5:]
+    assert set(RATIOS) <= {pair.split("=")[0] for pair in lines[-1].split()}, lines[-1]
     assert "| fbe | raydas |" in done.stdout and "| ingest | SEG-Y ingest |" in done.stdout
+    assert "| ingest | SEG-Y copy |" in done.stdout
     assert "| startup | attached (raydas up) |" in done.stdout
+    assert "| xcorr | raydas |" in done.stdout and "agreement raydas xcorr vs limit" in done.stdout
     assert "GPU run pending" in done.stdout
     assert not any(tmp_path.iterdir())  # the data folder is cleaned up

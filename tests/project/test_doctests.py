@@ -21,6 +21,7 @@ DOCTESTED = {
     "raydas.formats": ["scan", "read", "write"],
     "raydas.pipeline": ["Pipeline.from_config", "Pipeline.run"],
     "raydas.runtime.run": ["run"],
+    "raydas.catalogue": ["Catalogue"],
 }
 
 
@@ -56,3 +57,4 @@ def test_the_public_api_is_what_was_doctested():
     assert raydas.read is _object(importlib.import_module("raydas.formats"), "read")
     assert raydas.Pipeline is _object(importlib.import_module("raydas.pipeline"), "Pipeline")
     assert raydas.run is _object(importlib.import_module("raydas.runtime.run"), "run")
+    assert raydas.Catalogue is _object(importlib.import_module("raydas.catalogue"), "Catalogue")

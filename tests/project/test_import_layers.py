@@ -25,13 +25,14 @@ PACKAGE = "raydas"
 #: The layers, top to bottom: (name, module prefixes). A prefix matches the module itself and everything below it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("applications", ("raydas.apps",)),  # the CLI, its console, the demo, distpy's plots
-    # running a graph: on Ray (runtime) or here, in this process, for notebooks (inmemory: raydas.process)
-    ("runtime", ("raydas.runtime", "raydas.inmemory")),
+    # running a graph: on Ray (runtime) or here, in this process, for notebooks (inmemory: raydas.process);
+    # the catalogue of an archive (its updates scan in Ray tasks)
+    ("runtime", ("raydas.runtime", "raydas.inmemory", "raydas.catalogue")),
     ("config", ("raydas.config",)),
     ("pipeline", ("raydas.pipeline", "raydas.recording", "raydas.identity", "raydas.manifest")),
     ("commands", ("raydas.commands",)),
     ("formats", ("raydas.formats",)),
-    ("model", ("raydas.chunk",)),
+    ("model", ("raydas.chunk", "raydas.geometry")),
     # leaves that know no DAS: errors, time and file-system helpers, the plug-in loader, the array backend, the
     # version; configfile (the one JSON loader: the pipeline, below the config models, reads command lists with
     # it), outputs (the results root's safe paths and sink, which commands write into) and plausible (the

@@ -1,0 +1,146 @@
+"""Records whose readings carry their own, irregular time stamps (slow DTS/DSS
+readings, a single reading): the stamps travel with the record and its chunks,
+such records are never stitched into a regular series, and a command that needs
+a regular sample rate refuses them at planning, naming the record; raydas never
+invents a regular rate for them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import T0_NS
+
+from raydas.chunk import Chunk
+from raydas.errors import FormatError, PlanError
+from raydas.formats.base import RecordInfo
+from raydas.pipeline import Pipeline
+from raydas.recording import assemble
+from raydas.timeutil import NS_PER_S, to_iso
+
+#: six readings: three 370 s apart, five days of nothing, three more (Neubrex RFS's pattern)
+STEPS_S = [0, 369.937, 370.008, 449749.066, 370.088, 369.996]
+STAMPS = T0_NS + np.round(np.cumsum(STEPS_S) * NS_PER_S).astype(np.int64)
+
+
+def stamped(path: str = "memory://dss.h5", stamps=STAMPS) -> RecordInfo:
+    steps = np.diff(stamps) / NS_PER_S
+    return RecordInfo(
+        path=path,
+        format="test",
+        n_channels=3,
+        n_samples=len(stamps),
+        dt=float(np.median(steps)) if steps.size else 60.0,
+        start_ns=0,  # the first stamp wins
+        positions=[0.0, 1.0, 2.0],
+        times_ns=stamps,
+    )
+
+
+def test_a_record_with_stamps_keeps_them():
+    rec = stamped()
+    assert not rec.regular and rec.start_ns == STAMPS[0]
+    assert rec.dt == pytest.approx(370.008)  # the median step, only a description
+    assert [rec.time_of(k) for k in range(6)] == STAMPS.tolist()
+    assert rec.sample_index(int(STAMPS[3])) == 3 and rec.sample_index(int(STAMPS[3]) - 1) == 3
+    assert rec.sample_index(int(STAMPS[2]) + 1) == 3 and rec.sample_index(int(STAMPS[-1]) + 1) == 6
+    assert rec.end_ns == STAMPS[-1] + 370_008_000_000
+    listed = rec.to_dict()
+    assert listed["regular"] is False and listed["sample_rate_hz"] is None  # no rate is claimed
+    assert listed["times"] == [to_iso(int(t)) for t in STAMPS] and listed["median_step_s"] == rec.dt
+    regular = RecordInfo("memory://r", "test", 1, 10, 0.5, T0_NS, [0.0])
+    assert regular.regular and regular.to_dict()["regular"] is True and "times" not in regular.to_dict()
+
+
+def test_stamps_that_do_not_fit_are_refused_naming_the_file():
+    with pytest.raises(FormatError, match=r"memory://dss\.h5: 5 time stamps for 6 samples"):
+        RecordInfo("memory://dss.h5", "test", 1, 6, 1.0, 0, [0.0], times_ns=STAMPS[:5])
+    with pytest.raises(FormatError, match=r"memory://dss\.h5: time stamps are not increasing"):
+        RecordInfo("memory://dss.h5", "test", 1, 6, 1.0, 0, [0.0], times_ns=STAMPS[::-1])
+
+
+def test_a_chunk_carries_its_stamps_and_trims_them_with_its_halo():
+    data = np.arange(18, dtype=np.float32).reshape(3, 6)
+    chunk = Chunk(data, 0, dt=370.0, positions=[0.0, 1.0, 2.0], halo=(1, 2), times_ns=STAMPS)
+    assert chunk.data_start_ns == STAMPS[0] and chunk.start_ns == STAMPS[1]
+    np.testing.assert_array_equal(chunk.times().astype(np.int64), STAMPS)
+    core = chunk.trimmed()
+    np.testing.assert_array_equal(core.times_ns, STAMPS[1:4])
+    assert core.start_ns == STAMPS[1] and core.data.shape == (3, 3)
+    with pytest.raises(ValueError, match="5 time stamps for 6 samples"):
+        Chunk(data, 0, dt=370.0, positions=[0.0, 1.0, 2.0], times_ns=STAMPS[:5])
+
+
+def test_records_with_stamps_are_never_joined():
+    a = stamped("memory://a.h5", STAMPS[:3])
+    b = stamped("memory://b.h5", STAMPS[3:])
+    recordings, breaks = assemble([b, a])
+    assert [r.first.path for r in recordings] == ["memory://a.h5", "memory://b.h5"]
+    assert [x.kind for x in breaks] == ["irregular time"]
+    assert recordings[1].time_of(1) == STAMPS[4] and recordings[0].end_ns == a.end_ns
+
+
+@pytest.mark.parametrize("command", [{"name": "butter", "freq": 0.001}, {"name": "fft"}, {"name": "abs"}])
+def test_commands_refuse_a_record_with_stamps_at_planning(command):
+    p = Pipeline.from_config({"command_list": [dict(command, uid=1, in_uid=0)]})
+    with pytest.raises(PlanError) as err:
+        p.check_record(stamped())
+    assert err.value.path == "memory://dss.h5"
+    problem = err.value.problem
+    assert f"$.command_list[0] ({command['name']})" in problem and "needs a regular sample rate" in problem
+    assert "6 readings carry their own time stamps (steps 369.937 s to 449749 s)" in problem
+    single = stamped(stamps=STAMPS[:1])
+    with pytest.raises(PlanError, match="1 readings carry their own time stamps \\(a single reading\\)"):
+        p.check_record(single)
+    p.check_record(RecordInfo("memory://r", "test", 3, 6, 370.0, T0_NS, [0.0, 1.0, 2.0]))  # regular: served
+
+
+def test_in_a_run_the_stamped_record_fails_alone_at_planning(ray_session, fibre_data, tmp_path):
+    import json
+    import os
+
+    from raydas.config import RunConfig
+    from raydas.errors import RunFailed
+    from raydas.runtime import run
+
+    dts = str(fibre_data / "dts/febus_dts_1_C1_20250424_231747.h5")
+    fast = "synthetic://?seconds=2&rate=1000&channels=4"
+    graph = {
+        "command_list": [
+            {"name": "butter", "freq": 10.0, "order": 4, "uid": 1, "in_uid": 0},
+            {"name": "write_npy", "directory_out": "npy", "uid": 2, "in_uid": 1},
+        ]
+    }
+    (tmp_path / "graph.json").write_text(json.dumps(graph))
+    out = tmp_path / "out"
+    config = RunConfig(input=[fast, dts], output=str(out), processing=str(tmp_path / "graph.json"))
+    with pytest.raises(RunFailed) as err:
+        run(config, progress=False)
+    (failure,) = err.value.failures
+    assert failure.stage == "plan" and failure.file == dts
+    assert "needs a regular sample rate" in failure.error and "5 readings" in failure.error
+    assert len([f for f in os.listdir(out / "npy") if f[0].isdigit()]) == 2  # the synthetic record's chunks
+
+
+def test_ingest_into_the_chunk_store_refuses_the_stamped_record(ray_session, fibre_data, tmp_path):
+    from raydas.config import RunConfig
+    from raydas.errors import RunFailed
+    from raydas.runtime import run
+
+    rfs = str(fibre_data / "dss/neubrex_dss_forge.h5")
+    fast = "synthetic://?seconds=2&rate=1000&channels=4"
+    config = RunConfig(input=[fast, rfs], output=str(tmp_path / "unused"), store=str(tmp_path / "store"))
+    with pytest.raises(RunFailed) as err:
+        run(config, mode="ingest", progress=False)
+    (failure,) = err.value.failures
+    assert failure.stage == "plan" and failure.file == rfs
+    assert "6 readings carry their own time stamps; the chunk store holds regularly sampled series" in failure.error
+
+
+def test_a_chunk_with_stamps_is_not_written_as_a_regular_series(tmp_path):
+    from raydas import formats
+    from raydas.errors import RaydasError
+
+    chunk = Chunk(np.zeros((3, 6), np.float32), 0, dt=370.0, positions=[0.0, 1.0, 2.0], times_ns=STAMPS)
+    with pytest.raises(RaydasError, match=r"x\.sgy' as segy: the data carry their own irregular time stamps"):
+        formats.write(chunk, str(tmp_path / "x.sgy"))
+    assert not (tmp_path / "x.sgy").exists()
