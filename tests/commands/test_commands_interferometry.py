@@ -371,7 +371,8 @@ def test_write_npy_writes_the_lag_and_pair_coordinates(tmp_path):
     np.testing.assert_allclose(np.load(folder / "lag.npy"), np.arange(-10, 11) / FS)
     np.testing.assert_array_equal(np.load(folder / "receiver_channel.npy"), np.arange(5))
     np.testing.assert_allclose(np.load(folder / "offset.npy"), np.arange(5) * 5.0)
-    assert not (folder / "measured_depth.npy").exists()  # rows are pairs, not channels
+    # rows are pairs, not channels: measured_depth.npy holds row indices, as distpy writes for any array
+    np.testing.assert_array_equal(np.load(folder / "measured_depth.npy").ravel(), np.arange(5))
 
 
 @pytest.mark.parametrize("name", ["detrend", "taper", "whiten", "one_bit", "running_abs_mean", "xcorr", "dispersion"])

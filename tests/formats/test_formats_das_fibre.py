@@ -48,10 +48,11 @@ EXPECTED = {
 QUANTITY = {
     "hdf5/neubrex_das_1.h5": ("strain_rate", "micro-strain/second", ()),
     "hdf5/gdr_1.h5": ("unknown", "", ("positions", "units")),  # first position and unit not stored
-    "hdf5/deformation_rate_event_1.hdf5": ("velocity", "m / s", ("positions",)),  # distance unit: in the pickle only
-    "hdf5/dispersion_event.h5": ("velocity", "m / s", ("positions",)),
-    "hdf5/h5_simple_1.h5": ("unknown", "", ("start_time", "sample_rate", "positions", "units")),
-    "hdf5/xdas_netcdf.nc": ("unknown", "", ("positions", "units")),  # distance values without a unit
+    # distance unit: in the pickle only; no gauge length stored
+    "hdf5/deformation_rate_event_1.hdf5": ("velocity", "m / s", ("positions", "gauge_length")),
+    "hdf5/dispersion_event.h5": ("velocity", "m / s", ("positions", "gauge_length")),
+    "hdf5/h5_simple_1.h5": ("unknown", "", ("start_time", "positions", "units", "sample_rate", "gauge_length")),
+    "hdf5/xdas_netcdf.nc": ("unknown", "", ("positions", "units", "gauge_length")),  # distance values without a unit
     "hdf5/das_vader_1.jld2": ("unknown", "", ("units",)),
 }
 #: the JLD2 sample's layout, as the research notes decoded it (absolute byte offsets)
@@ -429,7 +430,7 @@ def test_xdas_netcdf_spellings_units_and_gaps(tmp_path, cf13):
     assert (first.n_samples, first.dt, first.start_ns) == (10, 1.0, T0)
     assert (second.n_samples, second.start_ns) == (10, T0 + 109 * NS_PER_S)
     np.testing.assert_allclose(first.positions, [500.0, 1000.0, 1500.0, 2000.0])  # km
-    assert first.assumed == ("units",)  # the distance unit read: positions not assumed
+    assert first.assumed == ("units", "gauge_length")  # the distance unit read: positions not assumed
     np.testing.assert_array_equal(formats.read_samples(second, 2, 5), data[12:15].T.astype(np.float32))
 
 
@@ -444,7 +445,7 @@ def test_gdr_truncated_is_refused_naming_it(fibre_data, tmp_path):
     buf = (fibre_data / "hdf5/gdr_1.h5").read_bytes()
     path = tmp_path / "cut.h5"
     path.write_bytes(buf[:300_000])  # RawData (400,000 bytes from byte 99,960) cut short
-    with pytest.raises(FormatError, match=r"cut\.h5: cannot be opened as HDF5 \(.*truncated file"):
+    with pytest.raises(FormatError, match=r"cut\.h5: is a damaged HDF5 file: it cannot be opened \(.*truncated file"):
         formats.scan_file(str(path))  # the HDF5 library checks its end-of-file address
 
 

@@ -69,7 +69,7 @@ def test_febus_dts_against_h5py(fibre_data, name):
     np.testing.assert_array_equal(rec.times_ns, stamps)  # every stamp as stored, jitter included
     assert rec.dt == pytest.approx(float(np.median(np.diff(seconds))), abs=1e-6)
     np.testing.assert_array_equal(rec.positions, distance)
-    assert (rec.quantity, rec.units, rec.assumed) == ("temperature", "°C", ("units",))
+    assert (rec.quantity, rec.units, rec.assumed) == ("temperature", "°C", ("units", "gauge_length"))
     full = formats.read_samples(rec, 0, rec.n_samples)
     np.testing.assert_array_equal(full, temperature.T.astype(np.float32))
     window = formats.get_format("febus-dts").read(str(path), start_ns=int(stamps[1]), end_ns=int(stamps[3]))
@@ -144,7 +144,7 @@ def test_neubrex_rfs_against_h5py(fibre_data):
     np.testing.assert_array_equal(rec.times_ns, [ns(t) for t in RFS_UTC])
     np.testing.assert_array_equal(rec.times_ns, np.round(unix_us).astype(np.int64) * 1000)
     np.testing.assert_array_equal(rec.positions, depth.astype(np.float64))
-    assert (rec.quantity, rec.units, rec.assumed) == ("strain", "micro-strain", ("positions",))
+    assert (rec.quantity, rec.units, rec.assumed) == ("strain", "micro-strain", ("positions", "gauge_length"))
     expected = np.where(data == INVALID, np.nan, data).T  # the invalid marker read as NaN
     full = formats.read_samples(rec, 0, rec.n_samples)
     np.testing.assert_array_equal(full, expected)

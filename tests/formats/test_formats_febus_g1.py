@@ -44,7 +44,7 @@ def test_bsl_profile_against_numpy(fibre_data, name):
     assert (rec.n_channels, rec.n_samples, rec.start_ns) == (12000, 1, ns(start))
     assert rec.times_ns.tolist() == [ns(start)] and not rec.regular
     np.testing.assert_allclose(rec.positions, 700.0 + 0.1 * np.arange(12000), rtol=0, atol=1e-9)  # fiberFrom on
-    assert (rec.quantity, rec.units, rec.assumed) == ("strain", "µε", ("positions", "units"))
+    assert (rec.quantity, rec.units, rec.assumed) == ("strain", "µε", ("positions", "units", "gauge_length"))
     assert rec.attrs["fiber_break_m"] == fiber_break
     full = formats.read_samples(rec, 0, 1)
     np.testing.assert_array_equal(full, values.astype(np.float32)[:, None])

@@ -50,7 +50,7 @@ def test_sentek_against_a_plain_read(fibre_data):
     assert (rec.n_channels, rec.n_samples) == (31, 18339)
     assert rec.dt == 27264e-9 and rec.regular  # the header's interval; the stamps agree within their quantum
     assert rec.start_ns == ns("2023-03-28T15:56:53.619")  # from the file name: the file holds no absolute time
-    assert rec.assumed == ("start_time", "units") and rec.quantity == "strain_rate" and rec.units == ""
+    assert rec.assumed == ("start_time", "units", "gauge_length") and rec.quantity == "strain_rate" and rec.units == ""
     np.testing.assert_array_equal(rec.positions, positions.astype(np.float64))
     assert rec.positions[-1] == np.float32(61.858612)
     full = formats.read_samples(rec, 0, rec.n_samples)

@@ -39,7 +39,7 @@ def test_sor_against_a_plain_read(fibre_data, name):
     dx = 299_792_458.0 * (spacing * 1e-14) / (index * 1e-5)  # c t / n
     assert dx == pytest.approx(0.2552233615790427, rel=1e-15)
     np.testing.assert_allclose(rec.positions, np.arange(16384) * dx, rtol=1e-15)
-    assert (rec.quantity, rec.units, rec.assumed) == ("backscatter", "dB", ("positions",))
+    assert (rec.quantity, rec.units, rec.assumed) == ("backscatter", "dB", ("positions", "gauge_length"))
     assert rec.attrs["wavelength_nm"] == 1550.0 and rec.attrs["pulse_width_ns"] == 50
     trace = formats.read_samples(rec, 0, 1)
     np.testing.assert_array_equal(trace, (-raw.astype(np.float64) / 1000).astype(np.float32)[:, None])

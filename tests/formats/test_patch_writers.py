@@ -408,6 +408,7 @@ def test_write_prodml_fbe_writes_a_noise_log_that_raydas_reads_back_band_by_band
     noise = np.random.default_rng(8).standard_normal((4, 2000)).astype(np.float32)
     chunks = [make_chunk(noise[:, :1000], 1000.0, spacing=2.0), make_chunk(noise[:, 1000:], 1000.0, spacing=2.0)]
     chunks[1].data_start_ns = T0_NS + NS_PER_S
+    chunks[1].output_id = chunks[1].stem  # named by its new start, as the planner names chunks
     expected = {}
     for chunk in chunks:
         graph = noise_log_graph(units="rad")

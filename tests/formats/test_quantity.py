@@ -32,6 +32,24 @@ REAL_QUANTITIES = {
     "mseed/etna_9n_3chan_10s.mseed": "unknown",  # counts
     "other/sintela_protobuf_1.pb": "unknown",  # phase in rad
 }
+#: every data file of the real folder -> what its records assume: "units" where the unit is empty, "gauge_length"
+#: where none is stored, plus what the reader itself declares (SEG-Y: positions and maybe start time; miniSEED:
+#: positions and units, its "counts" being no physical unit)
+REAL_ASSUMED = {
+    "hdf5/iDAS005_hdf5_example.626.h5": (),
+    "hdf5/prodml_fbe_1.h5": (),
+    "hdf5/terra15_v5_test_file.hdf5": (),
+    "hdf5/valencia_febus_example.h5": ("units",),
+    "hdf5/decimated_optodas.hdf5": (),
+    "hdf5/silixa_h5_1.hdf5": ("units",),
+    "hdf5/ap_sensing_1.hdf5": ("units",),
+    "segy/small_channel_patch.sgy": ("positions", "units", "gauge_length"),
+    "segy/f3.sgy": ("start_time", "positions", "units", "gauge_length"),
+    "segy/Format5msb.sgy": ("start_time", "positions", "units", "gauge_length"),
+    "tdms/sample_tdms_file_v4713.tdms": ("units",),
+    "mseed/etna_9n_3chan_10s.mseed": ("positions", "units", "gauge_length"),
+    "other/sintela_protobuf_1.pb": (),  # phase in rad: a unit read
+}
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -41,8 +59,9 @@ def test_real_files_carry_their_quantity(real_data, name):
     assert {r.quantity for r in records} == {REAL_QUANTITIES[name]}
     for r in records:
         assert r.quantity in QUANTITIES and set(r.assumed) <= set(ASSUMABLE)
-        # nothing read about the unit: flagged as assumed; a unit read ("counts", "rad") is not
-        assert ("units" in r.assumed) == (r.quantity == "unknown" and r.units == "")
+        assert r.assumed == REAL_ASSUMED[name]
+        # no unit read: flagged as assumed (and so is a unit the reader declares a guess, miniSEED's "counts")
+        assert r.units != "" or "units" in r.assumed
 
 
 def test_quantities_agree_with_the_files_own_words(real_data):
@@ -87,8 +106,9 @@ def test_a_word_outside_the_vocabulary_is_refused():
     with pytest.raises(FormatError, match=r"x\.h5: quantity 'pressure' is not one of"):
         RecordInfo("x.h5", "f", 1, 1, 1.0, 0, [0.0], quantity="pressure")
     rec = RecordInfo("x.h5", "f", 1, 1, 1.0, 0, [0.0], units="m/s", quantity="velocity", assumed=("positions",) * 2)
-    assert rec.assumed == ("positions",)  # no unit assumed where one was read; no name twice
-    assert rec.to_dict()["quantity"] == "velocity" and rec.to_dict()["assumed"] == ["positions"]
+    # no unit assumed where one was read; the gauge length, not given, is; no name twice
+    assert rec.assumed == ("positions", "gauge_length")
+    assert rec.to_dict()["quantity"] == "velocity" and rec.to_dict()["assumed"] == ["positions", "gauge_length"]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
@@ -99,9 +119,11 @@ def test_scan_shows_the_quantity(real_data, capsys):
     assert record["quantity"] == "velocity" and record["units"] == "m/s" and "units" not in record["assumed"]
     assert main(["scan", terra15, str(real_data / "hdf5/silixa_h5_1.hdf5")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[-1] == "quantity"
+    column = lines[0].index(" quantity ") + 1  # the quantity column, then what was assumed
+    assert lines[0][column:].split() == ["quantity", "assumed", "(not", "in", "the", "file)"]
     rows = [line for line in lines if ".hdf5" in line and not line.startswith("break")]
-    assert [row.split()[-1] for row in rows] == ["velocity", "unknown"]  # time order: Terra15 (2022) first
+    # time order: Terra15 (2022) first
+    assert [row[column:].split() for row in rows] == [["velocity", "-"], ["unknown", "units"]]
 
 
 def test_formats_lists_quantity_versions_extensions_writes_and_samples(capsys):

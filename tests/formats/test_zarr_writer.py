@@ -163,12 +163,13 @@ def test_a_run_on_processor_actors_fills_one_store_per_recording(ray_session, de
         with segyio.open(path, ignore_geometry=True) as f:
             data.append(np.asarray(f.trace.raw[:], dtype=np.float32))
     whole = np.concatenate(data, axis=1)
-    (store,) = [p for p in os.listdir(out / "z") if p.endswith(".zarr")]
-    ds = xr.open_zarr(str(out / "z" / store), consolidated=False)
+    (recording,) = [p for p in (out / "z").iterdir() if p.is_dir()]  # the recording's output folder
+    (store,) = [p for p in os.listdir(recording) if p.endswith(".zarr")]
+    ds = xr.open_zarr(str(recording / store), consolidated=False)
     np.testing.assert_array_equal(ds["data"].values, whole)
     times = ds["time"].values.astype(np.int64)
     assert np.all(np.diff(times) == 1_000_000) and store == f"{unix_stem(int(times[0]))}.zarr"
-    assert len([p for p in os.listdir(out / "z") if p.endswith(".zarr-chunk.json")]) == 12
+    assert len([p for p in os.listdir(recording) if p.endswith(".zarr-chunk.json")]) == 12
 
 
 def test_the_planner_places_every_chunk():

@@ -560,7 +560,7 @@ def test_watch_keeps_its_state_in_a_catalogue(tmp_path, monkeypatch):
     cfg = RunConfig(input="unused", output=str(tmp_path / "out"), processing=ABS_GRAPH, chunk_seconds=1.0)
     _sgy(inbox / "a.sgy", T0, seconds=4.0)
     (inbox / "broken.sgy").write_bytes(bytes(4000))
-    first = Watcher(str(inbox), cfg, progress=False, catalogue=catalogue)
+    first = Watcher(str(inbox), cfg, progress=False, catalogue=catalogue, settle=0)
     assert first.poll() == 0 and first.poll() == 2  # taken once their sizes settled
     assert [f.stage for f in first.run.report.failures] == ["scan"]
     stems = [p.stem for p, _ in first.ready_plans(final=True)]
@@ -573,7 +573,7 @@ def test_watch_keeps_its_state_in_a_catalogue(tmp_path, monkeypatch):
         raise AssertionError("a catalogued file was opened again")
 
     monkeypatch.setattr(formats, "scan_file", no_scan)  # the module the watcher and the catalogue scan with
-    again = Watcher(str(inbox), cfg, progress=False, catalogue=catalogue)
+    again = Watcher(str(inbox), cfg, progress=False, catalogue=catalogue, settle=0)
     assert again.poll() == 0 and again.poll() == 0  # nothing new: nothing taken, nothing opened
     assert [p.stem for p, _ in again.ready_plans(final=True)] == stems
     assert again.run.report.files == 2 and again.run.report.records == 1
