@@ -403,7 +403,35 @@ class Run:
             todo.append(p)
             if reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files):  # not new: redone
                 self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
+        self._note_stale_outputs(rows, {f for fs in expected.values() for f in fs})
         return todo, done
+
+    def _note_stale_outputs(self, rows: dict[str, dict], expected: set[str]) -> None:
+        """Warn about outputs in this graph's output folders that an earlier run made with
+        another graph or other settings and that this run does not redo (their records
+        failed at planning, or are no longer among the inputs): they are left in place,
+        and named here so that they are never taken for this run's results."""
+        if not self.mode.processes or self.pipeline is None:
+            return
+        folders = {
+            node.command.params.directory_out.rstrip("/") + "/"
+            for node in self.pipeline.order
+            if node.command.writes and getattr(node.command.params, "directory_out", "NONE") != "NONE"
+        }
+        settings = self.provenance.settings_digest
+        stale = sorted(
+            path
+            for path, row in rows.items()
+            if path not in expected
+            and any(path.startswith(folder) for folder in folders)
+            and (row.get("graph_digest") != self.provenance.graph_digest or row.get("settings_digest") != settings)
+        )
+        if stale:
+            self.warn(
+                f"{len(stale)} output file(s) in this graph's folders were made by an earlier run with another graph "
+                f"or settings and were not redone (their inputs failed or are not in this run), e.g. {stale[0]}; "
+                "the results manifest has their provenance"
+            )
 
     def _record(self, plan: ChunkPlan, outcome: ProcessedChunk | StoredChunk | None, failure: Failure | None) -> None:
         """The driver's ``on_result``: note the chunk's outputs in the results manifest, then
