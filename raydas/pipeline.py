@@ -473,6 +473,20 @@ class Pipeline:
             except (RaydasError, ValueError, OSError) as exc:
                 raise ConfigError(node.json_path, f"{node.command.name}: {exc}", self.source) from None
 
+    def quantity_warnings(self, record: RecordInfo) -> list[str]:
+        """What planning says of commands meant for other quantities than ``record``
+        holds (:attr:`Command.quantities`: a noise log of temperatures); nothing for a
+        record of unknown quantity. The record still runs."""
+        if record.quantity == "unknown":
+            return []
+        where = f"{record.path}" + (f" (record {record.key})" if record.key else "")
+        return [
+            f"{where}: {node.json_path} ({node.command.name}) is meant for {'/'.join(node.command.quantities)} "
+            f"data; this record holds {record.quantity}"
+            for node in self.order
+            if node.command.quantities and record.quantity not in node.command.quantities
+        ]
+
     def check_record(self, record: RecordInfo, chunk_samples: int | None = None) -> None:
         """Refuse, before any work, a record this graph cannot serve (its parameters
         that depend on the record: the Nyquist frequency, the channel count, the

@@ -240,6 +240,11 @@ class Context:
         return 1.0 / self.sample_rate
 
 
+#: the quantities of vibration (acoustic) data: what noise logs, band energies,
+#: STA/LTA and ambient-noise interferometry make sense for
+VIBRATION = ("strain_rate", "strain", "velocity")
+
+
 class Command:
     """Base class of every command. Subclass, set the class attributes,
     implement :meth:`apply`, and register with :func:`raydas.commands.register`.
@@ -284,6 +289,11 @@ class Command:
         times from ``dt``): a record with its own irregular time stamps (slow
         DTS/DSS readings, see :attr:`raydas.formats.RecordInfo.times_ns`) is
         then refused at planning, never given an invented regular rate.
+    quantities
+        The quantities (:data:`raydas.formats.base.QUANTITIES`) the command makes
+        sense for, e.g. :data:`VIBRATION` for a noise log; empty (the default):
+        any. Planning warns when a record holds another (a noise log of
+        temperatures), and says nothing for records of unknown quantity.
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -300,6 +310,7 @@ class Command:
     keeps_layout: ClassVar[bool] = False
     passes_input_on: ClassVar[bool] = False
     needs_regular_time: ClassVar[bool] = True
+    quantities: ClassVar[tuple[str, ...]] = ()
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):

@@ -6,12 +6,13 @@ from pydantic import Field
 
 from ..backend import ndimage_module
 from . import register
-from .base import Command, Params
+from .base import VIBRATION, Command, Params
 
 
 @register
 class StaLta(Command):
     name = "sta_lta"
+    quantities = VIBRATION
     family = "detection"
     description = "Short-term over long-term average ratio (centred windows); feed it |x| or x^2."
     keeps_layout = True

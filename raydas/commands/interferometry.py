@@ -32,7 +32,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ..backend import fft_module, ndimage_module, to_host
 from . import register
-from .base import ArrayMeta, Command, Coordinate, Layout, Params
+from .base import VIBRATION, ArrayMeta, Command, Coordinate, Layout, Params
 from .common import need_at_least
 
 #: spectra of at most this many complex values are formed at once by ``xcorr`` and ``dispersion``
@@ -150,6 +150,7 @@ class Whiten(Command):
     """
 
     name = "whiten"
+    quantities = VIBRATION
     family = "interferometry"
     description = "Spectral whitening in [low_freq, high_freq] Hz (|X| smoothed over smooth_hz Hz), ramps of taper_hz."
     time_local = False
@@ -204,6 +205,7 @@ class OneBit(Command):
     """One-bit normalisation: the sign of every sample (-1, 0 or 1), float32. Time-local."""
 
     name = "one_bit"
+    quantities = VIBRATION
     family = "interferometry"
     description = "One-bit normalisation: sign(x) (-1, 0, 1)."
     keeps_layout = True
@@ -223,6 +225,7 @@ class RunningAbsMean(Command):
     """
 
     name = "running_abs_mean"
+    quantities = VIBRATION
     family = "interferometry"
     description = "Temporal normalisation: x divided by the running mean of |x| over window s (centred)."
     keeps_layout = True
@@ -275,6 +278,7 @@ class XCorr(Command):
     """
 
     name = "xcorr"
+    quantities = VIBRATION
     family = "interferometry"
     description = (
         "Cross-correlation (or coherence, deconvolution) of channel pairs in the frequency domain: "
@@ -430,6 +434,7 @@ class Dispersion(Command):
     """
 
     name = "dispersion"
+    quantities = VIBRATION
     family = "interferometry"
     description = "Phase-shift dispersion image (phase velocity m/s x frequency Hz) of a (virtual) shot gather."
     time_local = False

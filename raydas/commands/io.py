@@ -26,7 +26,7 @@ from ..formats.xdas_writer import netcdf_bytes
 from ..formats.zarr_writer import ZarrSlot, zarr_chunk_files
 from ..outputs import OutputSink, safe_relative
 from . import register
-from .base import Command, Params
+from .base import VIBRATION, Command, Params
 from .common import one_per
 
 
@@ -389,6 +389,7 @@ def witsml_table(shape: tuple[int, ...], band00_size: int | None, n_names: int) 
 @register
 class WriteWitsml(Writer):
     name = "write_witsml"
+    quantities = VIBRATION
     description = (
         "Write band energies as WITSML 1.3.1.1 <directory_out>/<output id>.fbe (gather_uids[0]: band 0-Nyquist)."
     )

@@ -40,7 +40,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from ..backend import fft_module, is_numpy, signal_module
 from . import register
 from .algebra import gathered_operand, same_precision
-from .base import ArrayMeta, Command, Layout, Params, Spectrum
+from .base import VIBRATION, ArrayMeta, Command, Layout, Params, Spectrum
 from .common import AxisCommand, need_at_least, one_per
 from .filters import butter_sos, filtfilt_padlen
 
@@ -336,6 +336,7 @@ def _spacing(meta: ArrayMeta) -> float:
 @register
 class RmsFromFFT(Command):
     name = "rms_from_fft"
+    quantities = VIBRATION
     family = "spectral"
     description = "RMS amplitude in one frequency band, from an FFT along time."
     time_local = False
@@ -374,6 +375,7 @@ class RmsFromFFT(Command):
 @register
 class MultipleCalcs(Command):
     name = "multiple_calcs"
+    quantities = VIBRATION
     family = "spectral"
     description = "Several band energies at once (the FBE / noise log): one column per band."
     time_local = False

@@ -287,6 +287,8 @@ class Run:
             except PlanError as exc:
                 self.report.failures.append(Failure.from_error("plan", exc, file=exc.path))
                 continue
+            for warning in self.pipeline.quantity_warnings(record):
+                self.warn(warning)
             kept.append(record)
         return kept
 
