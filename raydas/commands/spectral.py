@@ -165,10 +165,9 @@ def check_band(low: float, high: float, nyquist: float) -> None:
         Naming the band and the Nyquist frequency.
     """
     if low > nyquist or high > nyquist:
-        raise ValueError(
-            f"band {low:g} to {high:g} Hz lies beyond the Nyquist frequency {nyquist:g} Hz of this record "
-            "(use high_freq -1 for 'up to Nyquist')"
-        )
+        band = f"band {low:g} Hz to Nyquist" if high < 0 else f"band {low:g} to {high:g} Hz"
+        advice = "" if high < 0 else " (use high_freq -1 for 'up to Nyquist')"
+        raise ValueError(f"{band} lies beyond the Nyquist frequency {nyquist:g} Hz of this record{advice}")
 
 
 def _bin_squares(xp, X, ctx):

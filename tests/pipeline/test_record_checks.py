@@ -61,7 +61,7 @@ FFT = {"name": "fft"}
             [FFT, {"name": "multiple_calcs", "func": "te_from_fft", "low_freq": [0, 600], "high_freq": [200, -1]}],
             1000.0,
             "[1] (multiple_calcs)",
-            "band 600 to -1 Hz",
+            "band 600 Hz to Nyquist lies beyond",
         ),
         ([FFT, {"name": "analytic_signal", "freq": 300.0}], 500.0, "[1] (analytic_signal)", "freq 300 Hz"),
     ],

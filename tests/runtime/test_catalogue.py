@@ -398,12 +398,13 @@ def test_run_from_a_catalogue_span_without_a_rescan(tmp_path, ray_session, monke
         {"input": str(folder), "output": str(tmp_path / "out"), "chunk_seconds": 1.0, "processing": ABS_GRAPH}
     )
     report = raydas.run(config, progress=False, records=selection)
-    written = sorted(os.listdir(tmp_path / "out" / "abs"))
+    written = sorted(p.name for p in (tmp_path / "out" / "abs").rglob("*.npy"))  # in the recording's folder
     stems = [str(T0 // NS + s) for s in (3, 4, 5, 6)]  # the chunks overlapping [3, 6.5) s
     assert [w for w in written if w[0].isdigit()] == [s + ".npy" for s in stems]
     assert report.files == 2 and report.chunks_done == 4  # f0 and f1 hold the span's samples
     for k, stem in zip((3, 4, 5, 6), stems):
-        got = np.load(tmp_path / "out" / "abs" / f"{stem}.npy")
+        (path,) = (tmp_path / "out" / "abs").rglob(f"{stem}.npy")
+        got = np.load(path)
         expected = np.tile(np.arange(k * 100, (k + 1) * 100, dtype=np.float32) + 1, (4, 1))  # |-(i+1)|
         np.testing.assert_array_equal(got, expected)
 
@@ -477,7 +478,7 @@ def test_cli_index_select_and_run_from_a_catalogue(tmp_path, ray_session, capsys
         ]  # fmt: skip
     )
     assert code == 0
-    written = sorted(w for w in os.listdir(tmp_path / "out" / "abs") if w[0].isdigit())
+    written = sorted(p.name for p in (tmp_path / "out" / "abs").rglob("*.npy") if p.name[0].isdigit())
     assert written == [f"{T0 // NS + 6}.npy", f"{T0 // NS + 7}.npy"]  # B's first two seconds only
     capsys.readouterr()
     assert main(["run", str(run_config), "--catalogue", catalogue, "--start", "2023-11-14T22:13:26Z"]) == 2

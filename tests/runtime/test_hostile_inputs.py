@@ -214,8 +214,15 @@ def _failures(out) -> dict[str, str]:
     return {os.path.basename(f["file"]): f["error"] for f in report["failures"]}
 
 
-def _outputs(out) -> set[str]:
-    return {name for name in os.listdir(out / "out") if name.endswith(".npy") and name[0].isdigit()}
+def _outputs(out) -> list[str]:
+    """The chunk files written, relative to the writer's folder (one folder per recording)."""
+    return sorted(str(p.relative_to(out / "out")) for p in (out / "out").rglob("*.npy") if p.name[0].isdigit())
+
+
+def _output(out, stem: str) -> np.ndarray:
+    """The one chunk file named ``<stem>.npy``, in whichever recording's folder it is."""
+    (path,) = (out / "out").rglob(f"{stem}.npy")
+    return np.load(path)
 
 
 def test_every_file_is_processed_or_named_in_the_failure_report(hostile_run, real_data):
@@ -240,9 +247,8 @@ def test_the_good_files_outputs_are_all_there(hostile_run, real_data):
         first_us = int(h5[f"{RAW}/RawDataTime"][0])
     for hours in (0, 1):  # good.h5, and the file declaring 2**31 rows, read as its 1000
         stem = unix_stem((first_us + hours * HOUR_US) * 1000)
-        array = np.load(out / "out" / f"{stem}.npy")
+        array = _output(out, stem)
         assert array.shape == (1152, 1000) and np.isfinite(array).all()
     np.testing.assert_array_equal(
-        np.load(out / "out" / f"{unix_stem(first_us * 1000)}.npy"),
-        np.load(out / "out" / f"{unix_stem((first_us + HOUR_US) * 1000)}.npy"),
+        _output(out, unix_stem(first_us * 1000)), _output(out, unix_stem((first_us + HOUR_US) * 1000))
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -278,15 +279,18 @@ def test_a_run_never_writes_through_links_in_the_results_root(ray_session, demo_
     assert json.loads((root / FAILURE_REPORT).read_text())["chunks"]["failed"] == 12
 
     os.remove(root / "NoiseLog")
-    (root / "NoiseLog").mkdir()
+    run(cfg, progress=False)  # where the first chunk's output goes (its recording's folder)
+    (first,) = (root / "NoiseLog").rglob("1748779200.fbe")  # the first chunk's output (2025-06-01T12:00:00Z)
+    shutil.rmtree(root / "NoiseLog")
+    shutil.rmtree(root / "raydas-manifest")
+    first.parent.mkdir(parents=True)
     victim = outside / "victim.fbe"
     victim.write_bytes(b"precious")
-    first = "1748779200.fbe"  # the first chunk's output (2025-06-01T12:00:00Z)
-    os.symlink(victim, root / "NoiseLog" / first)
+    os.symlink(victim, first)
     report = run(cfg, progress=False)
     assert report.chunks_done == 12 and report.chunks_skipped == 0  # the link was not taken for an output
     assert victim.read_bytes() == b"precious" and os.listdir(outside) == ["victim.fbe"]
-    assert not os.path.islink(root / "NoiseLog" / first)
+    assert not os.path.islink(first) and first.is_file()
 
 
 # --- every path from a config goes through the one check ---------------------------------------
