@@ -118,6 +118,7 @@ class Watcher:
         self._records: list = []
         self._submitted: set[str] = set()  # output ids of the chunks handed to the driver (or already done)
         self._last_new = time.monotonic()
+        self._new_since_planning = False  # a file was taken since chunks were last planned
         self.catalogue = None
         if catalogue:
             from ..catalogue import Catalogue
@@ -135,6 +136,7 @@ class Watcher:
         self.run.report.files += len(paths)
         self.run.report.records += len(records)
         self._records.extend(self.run.servable(records))
+        self._new_since_planning = bool(records)
 
     def describe(self) -> str:
         """One line saying what is watched, when a file is taken and where results go."""
@@ -157,12 +159,14 @@ class Watcher:
         now = time.monotonic()
         rows = []
         for url in urls:
+            if url in self._taken and url not in self._failed:
+                continue  # taken and done: never taken again, nor looked at (a month of files costs a listing)
             try:
                 fingerprint = _fingerprint(url)
             except OSError:  # gone again
                 continue
-            if self._taken.get(url) == fingerprint or (url in self._taken and url not in self._failed):
-                continue  # taken (a file taken and done is not taken again)
+            if self._taken.get(url) == fingerprint:
+                continue  # a failed file, unchanged since it was taken
             seen = self._pending.get(url)
             if seen is None or seen.fingerprint != fingerprint:
                 first = seen.first_seen if seen is not None else self._arrival.get(url, time.time())
@@ -190,6 +194,7 @@ class Watcher:
         if url in self._failed:
             self._forget_failure(url)
         self._taken[url] = fingerprint
+        self._new_since_planning = True
         self._arrival.setdefault(url, first_seen)
         failures_before = len(self.run.report.failures)
         rows = None
@@ -266,6 +271,11 @@ class Watcher:
         return out
 
     def _submit_ready(self, driver: Driver, final: bool = False) -> None:
+        """Plan and submit the chunks that became ready; planning happens only when a
+        file was taken since the last time (or at the end), so an idle poll costs a listing."""
+        if not final and not self._new_since_planning:
+            return
+        self._new_since_planning = False
         ready = self.ready_plans(final)
         if not ready:
             return

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import shutil
+import types
 
 import numpy as np
 import pyarrow as pa
@@ -639,3 +640,45 @@ def test_irregular_readings_keep_their_stamps(fibre_data, tmp_path):
     (rebuilt,) = cat.select(0, 2**62).records
     np.testing.assert_array_equal(rebuilt.times_ns, scanned.times_ns)
     assert not rebuilt.regular and rebuilt.assumed == scanned.assumed and rebuilt.quantity == scanned.quantity
+
+
+def test_an_idle_poll_costs_a_listing_not_a_look_at_every_file(tmp_path, monkeypatch):
+    """Once files are taken, a poll that finds nothing new neither looks at them again
+    (no stat or HEAD per file) nor re-plans the records: a month of files costs a listing."""
+    import importlib
+
+    from raydas.config import RunConfig
+
+    watch_module = importlib.import_module("raydas.runtime.watch")
+    from raydas.runtime.watch import Watcher
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(5):
+        _sgy(inbox / f"f{i}.sgy", T0 + i * 10 * NS, seconds=10.0)
+    cfg = RunConfig(input="unused", output=str(tmp_path / "out"), processing=ABS_GRAPH, chunk_seconds=1.0)
+    watcher = Watcher(str(inbox), cfg, progress=False, settle=0)
+    assert watcher.poll() == 0 and watcher.poll() == 5
+    looked, planned = [], []
+    fingerprint, plan = watch_module._fingerprint, watcher.run.plan
+    monkeypatch.setattr(watch_module, "_fingerprint", lambda url: looked.append(url) or fingerprint(url))
+    monkeypatch.setattr(watcher.run, "plan", lambda records: planned.append(len(records)) or plan(records))
+
+    class Driver:  # what _submit_ready hands chunks to (no Ray needed here)
+        def __init__(self):
+            self.submitted = []
+            self.progress = types.SimpleNamespace(add_total=lambda n: None)
+
+        def submit(self, plan, arrival=None):
+            self.submitted.append(plan)
+
+    driver = Driver()
+    watcher._submit_ready(driver)  # the five files were taken: their chunks are planned once
+    assert planned == [5] and len(driver.submitted) > 0
+    planned.clear()
+    assert watcher.poll() == 0
+    watcher._submit_ready(driver)
+    assert looked == [] and planned == []  # nothing new: no file looked at, nothing planned
+    _sgy(inbox / "f5.sgy", T0 + 50 * NS, seconds=10.0)
+    assert watcher.poll() == 0 and watcher.poll() == 1
+    assert looked == [str(inbox / "f5.sgy")] * 2  # only the new file, once per listing until it settled
