@@ -36,7 +36,7 @@ def cmd_scan(args) -> int:
     from ..config import redact
     from ..recording import assemble
 
-    found = formats.catalogue(args.paths, args.format)
+    found = formats.scan_all(args.paths, args.format)
     records, failures = found.records, found.failures
     _, breaks = assemble(records)
     if args.json:

@@ -383,8 +383,9 @@ def _scan_probe(probe: Probe, format: str | None) -> list[RecordInfo]:
 
 
 @dataclass
-class Catalogue:
-    """What a scan found.
+class ScanResult:
+    """What a scan of many inputs found (:func:`scan_all`; the archive catalogue
+    that ``raydas index`` keeps is :class:`raydas.catalogue.Catalogue`).
 
     Attributes
     ----------
@@ -403,14 +404,14 @@ class Catalogue:
     not_data: list[NotDataError] = field(default_factory=list)
 
 
-def catalogue(
+def scan_all(
     spec: str | Iterable[str], options: ScanOptions | str | None = None, *, format: str | None = None
-) -> Catalogue:
+) -> ScanResult:
     """Scan a path, glob, folder, source URL or list of them into a
-    :class:`Catalogue` (the others are still scanned when one file fails);
+    :class:`ScanResult` (the others are still scanned when one file fails);
     ``options`` as in :func:`scan_file`."""
     options = ScanOptions.of(options, format)
-    found = Catalogue()
+    found = ScanResult()
     specs = [spec] if isinstance(spec, str) else [str(s) for s in spec]
     urls = [s for s in specs if source_for(s) is not None]
     for item in specs:
@@ -434,7 +435,7 @@ def catalogue(
 
 
 @contextlib.contextmanager
-def _unreachable_as_failure(url: str, found: Catalogue):
+def _unreachable_as_failure(url: str, found: ScanResult):
     """An input that cannot be listed or reached (connection refused, no such
     endpoint, permission denied) becomes a failure naming it, not a traceback;
     the project's own errors pass through."""
@@ -465,7 +466,7 @@ def scan(
     records, failures
         Every record found, time-ordered, and one error per data file that
         could not be scanned (the others are still scanned). Documents that
-        are not data (README, licences) are in neither; see :func:`catalogue`.
+        are not data (README, licences) are in neither; see :func:`scan_all`.
 
     Examples
     --------
@@ -496,7 +497,7 @@ def scan(
     >>> records[0].n_channels, records[0].n_samples
     (8, 1000)
     """
-    found = catalogue(spec, options, format=format)
+    found = scan_all(spec, options, format=format)
     return found.records, found.failures
 
 
@@ -598,13 +599,13 @@ def write(data, url: str, format: str | None = None, **options) -> list[str]:
 
 
 __all__ = [
-    "Catalogue",
+    "ScanResult",
     "Format",
     "Probe",
     "RecordInfo",
     "ScanOptions",
     "all_formats",
-    "catalogue",
+    "scan_all",
     "detect",
     "detect_probe",
     "expand",

@@ -48,7 +48,7 @@ def folder(real_data, tmp_path):
 
 
 def test_cut_data_files_are_failures_not_documents(real_data, folder):
-    found = formats.catalogue(str(folder))
+    found = formats.scan_all(str(folder))
     assert {r.path.rsplit("/", 1)[1] for r in found.records} == {"good.mseed"}
     failures = {f.path.rsplit("/", 1)[1]: f.problem for f in found.failures}
     assert set(failures) == set(_cuts(real_data))

@@ -143,7 +143,7 @@ def test_damaged_global_heap_is_a_format_error_not_a_hang(real_data, tmp_path):
     shutil.copy(real_data / "hdf5/ap_sensing_1.hdf5", tmp_path / "z_good.hdf5")  # scanned after the damaged one
     code = (
         "from raydas import formats\n"
-        f"found = formats.catalogue({str(tmp_path)!r})\n"
+        f"found = formats.scan_all({str(tmp_path)!r})\n"
         "print(len(found.records), [str(f) for f in found.failures])"
     )
     env = dict(os.environ, RAYDAS_HDF5_SCAN_TIMEOUT="10")

@@ -80,7 +80,7 @@ def test_documents_are_told_from_damaged_text_data(tmp_path):
     (folder / "broken.fbe").write_text("<?xml version='1.0'?>\n<logs><log>truncated")
     (folder / "table.txt").write_text("a,b,c\n1,2,3\n4,5,6\n")
     (folder / "empty.h5").write_bytes(b"")
-    found = formats.catalogue(str(folder))
+    found = formats.scan_all(str(folder))
     assert [f.path.rsplit("/", 1)[1] for f in found.not_data] == ["LICENSE"]
     failed = {f.path.rsplit("/", 1)[1]: f.problem for f in found.failures}
     assert set(failed) == {"broken.fbe", "table.txt", "empty.h5"}  # may be damaged data: reported as failures

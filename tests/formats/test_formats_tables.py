@@ -78,7 +78,7 @@ def test_single_fbe_file_and_mixed_folder_are_read_file_by_file(tmp_path):
     folder = tmp_path / "mixed"
     write_fbe_folder(folder, [0, 1])
     (folder / "notes.txt").write_text("field notes, not data\n")
-    found = formats.catalogue(str(folder))
+    found = formats.scan_all(str(folder))
     records, failures = found.records, found.failures
     assert not failures and [f.path.rsplit("/", 1)[1] for f in found.not_data] == ["notes.txt"]  # a document
     assert len(records) == 4 and all(r.n_samples == 1 and r.path.endswith(".fbe") for r in records)

@@ -44,7 +44,7 @@ def test_scan_says_the_table_is_not_data(brady):
     with pytest.raises(NotDataError, match="channel geometry table.*'geometry'"):
         formats.scan_file(str(brady))
     assert looks_like_geometry(brady.read_bytes()[:65536])
-    found = formats.catalogue(str(brady.parent))
+    found = formats.scan_all(str(brady.parent))
     assert not found.records and not found.failures and len(found.not_data) == 1
 
 

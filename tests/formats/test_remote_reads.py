@@ -148,7 +148,7 @@ def test_damaged_remote_hdf5_fails_alone(real_data, tmp_path, s3_bucket):
         _upload(str(tmp_path / name), s3_bucket)
     code = (
         "from raydas import formats\n"
-        f"found = formats.catalogue({s3_bucket + '/'!r})\n"
+        f"found = formats.scan_all({s3_bucket + '/'!r})\n"
         "print(len(found.records), [str(f) for f in found.failures])"
     )
     env = dict(os.environ, RAYDAS_HDF5_SCAN_TIMEOUT="10")
