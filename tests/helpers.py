@@ -107,3 +107,41 @@ def png_size_and_dpi(payload: bytes) -> tuple[tuple[int, int], tuple[float, floa
 def date_num(seconds: float) -> float:
     """matplotlib's date number (days since 1970-01-01 UTC), written out by hand."""
     return seconds / 86400.0
+
+
+def heap_damaged_pair(real_data, folder) -> tuple:
+    """``heap.hdf5`` (a real AP Sensing file whose global-heap object index is zeroed:
+    libhdf5 loops for ever reading its metadata) and ``z_good.hdf5`` (the same file,
+    intact, scanned after it) in ``folder``; returns their paths."""
+    import shutil
+
+    data = bytearray((real_data / "hdf5/ap_sensing_1.hdf5").read_bytes())
+    assert data[3448] == 0x38  # index of a global-heap object holding one of the metadata strings
+    data[3448] = 0
+    (folder / "heap.hdf5").write_bytes(bytes(data))
+    shutil.copy(real_data / "hdf5/ap_sensing_1.hdf5", folder / "z_good.hdf5")
+    return folder / "heap.hdf5", folder / "z_good.hdf5"
+
+
+def scan_all_in_a_process(spec: str, timeout: float, scan_timeout: float = 10.0) -> tuple[int, str]:
+    """``formats.scan_all(spec)`` in a Python process of its own, the HDF5 helper's
+    timeout set to ``scan_timeout`` s; returns (records found, the failures as text).
+    Fails the test when the process does not finish within ``timeout`` s (a hang)."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    code = (
+        "from raydas import formats\n"
+        f"found = formats.scan_all({spec!r})\n"
+        "print(len(found.records), [str(f) for f in found.failures])"
+    )
+    env = dict(os.environ, RAYDAS_HDF5_SCAN_TIMEOUT=str(scan_timeout))
+    try:
+        done = subprocess.run([sys.executable, "-c", code], timeout=timeout, capture_output=True, text=True, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"scanning {spec} hung")
+    assert done.returncode == 0, done.stderr
+    n_records, failures = done.stdout.strip().split(" ", 1)
+    return int(n_records), failures

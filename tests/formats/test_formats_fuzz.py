@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
-import shutil
 import signal
-import subprocess
-import sys
 import warnings
 
 import pytest
+from helpers import heap_damaged_pair, scan_all_in_a_process
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -136,23 +133,8 @@ def test_damaged_global_heap_is_a_format_error_not_a_hang(real_data, tmp_path):
     from a global heap whose object index was zeroed, and Python cannot interrupt
     it: the scan runs in a helper process that is killed after the timeout, and
     the file (only it) is reported."""
-    data = bytearray((real_data / "hdf5/ap_sensing_1.hdf5").read_bytes())
-    assert data[3448] == 0x38  # index of a global-heap object holding one of the metadata strings
-    data[3448] = 0
-    (tmp_path / "heap.hdf5").write_bytes(bytes(data))
-    shutil.copy(real_data / "hdf5/ap_sensing_1.hdf5", tmp_path / "z_good.hdf5")  # scanned after the damaged one
-    code = (
-        "from raydas import formats\n"
-        f"found = formats.scan_all({str(tmp_path)!r})\n"
-        "print(len(found.records), [str(f) for f in found.failures])"
-    )
-    env = dict(os.environ, RAYDAS_HDF5_SCAN_TIMEOUT="10")
-    try:
-        done = subprocess.run([sys.executable, "-c", code], timeout=90, capture_output=True, text=True, env=env)
-    except subprocess.TimeoutExpired:
-        pytest.fail("scanning a file with a damaged HDF5 global heap hung")
-    assert done.returncode == 0, done.stderr
-    n_records, failures = done.stdout.strip().split(" ", 1)
-    assert int(n_records) >= 1  # the good file still scanned, after the helper was restarted
+    heap_damaged_pair(real_data, tmp_path)
+    n_records, failures = scan_all_in_a_process(str(tmp_path), timeout=90)
+    assert n_records >= 1  # the good file still scanned, after the helper was restarted
     assert "heap.hdf5" in failures and "did not finish reading its metadata" in failures
     assert "z_good.hdf5" not in failures

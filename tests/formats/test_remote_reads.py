@@ -13,9 +13,6 @@ damaged remote HDF5 file fails alone, through the helper.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 
 import fsspec
 import h5py
@@ -23,6 +20,7 @@ import numpy as np
 import pytest
 import s3fs
 import segyio
+from helpers import heap_damaged_pair, scan_all_in_a_process
 
 import raydas
 from benchmarks.remote import S3Downloads
@@ -139,25 +137,9 @@ def test_damaged_remote_hdf5_fails_alone(real_data, tmp_path, s3_bucket):
     """A remote HDF5 file whose metadata loops libhdf5 for ever (zeroed global-heap
     index, as in test_formats_fuzz) is killed with the helper after the timeout
     and named; the good file beside it in the bucket is scanned."""
-    data = bytearray((real_data / "hdf5/ap_sensing_1.hdf5").read_bytes())
-    assert data[3448] == 0x38
-    data[3448] = 0
-    (tmp_path / "heap.hdf5").write_bytes(bytes(data))
-    shutil.copy(real_data / "hdf5/ap_sensing_1.hdf5", tmp_path / "z_good.hdf5")
-    for name in ("heap.hdf5", "z_good.hdf5"):
-        _upload(str(tmp_path / name), s3_bucket)
-    code = (
-        "from raydas import formats\n"
-        f"found = formats.scan_all({s3_bucket + '/'!r})\n"
-        "print(len(found.records), [str(f) for f in found.failures])"
-    )
-    env = dict(os.environ, RAYDAS_HDF5_SCAN_TIMEOUT="10")
-    try:
-        done = subprocess.run([sys.executable, "-c", code], timeout=120, capture_output=True, text=True, env=env)
-    except subprocess.TimeoutExpired:
-        pytest.fail("scanning a remote file with a damaged HDF5 global heap hung")
-    assert done.returncode == 0, done.stderr
-    n_records, failures = done.stdout.strip().split(" ", 1)
-    assert int(n_records) >= 1
+    for path in heap_damaged_pair(real_data, tmp_path):
+        _upload(str(path), s3_bucket)
+    n_records, failures = scan_all_in_a_process(s3_bucket + "/", timeout=120)
+    assert n_records >= 1
     assert "heap.hdf5" in failures and "did not finish reading its metadata" in failures
     assert "z_good.hdf5" not in failures
