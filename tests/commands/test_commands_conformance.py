@@ -94,6 +94,22 @@ COMPLEX = Case(setup=SPECTRUM)  # any complex64 input
 ABS = chain("abs")
 
 
+def _band_table_writer(directory_out: str) -> Case:
+    """A writer of band energies: the table ``multiple_calcs`` makes (bands 0-100 Hz and
+    100 Hz-Nyquist) with the 0-Nyquist band gathered, as distpy's noise log writes it."""
+    bands = {"low_freq": [0, 100], "high_freq": [100, -1]}
+    return Case(
+        setup=[
+            *SPECTRUM,
+            {"name": "multiple_calcs", "uid": 2, "in_uid": 1, "func": "rms_from_fft", **bands},
+            {"name": "rms_from_fft", "uid": 3, "in_uid": 1},
+        ],
+        in_uid=2,
+        gather=[3],
+        params={"directory_out": directory_out, **bands},
+    )
+
+
 #: runnable samples, per registered command
 SAMPLES: dict[str, list[Case]] = {
     # control
@@ -228,44 +244,8 @@ SAMPLES: dict[str, list[Case]] = {
     "write_netcdf": [Case(params={"directory_out": "netcdf", "units": "strain/s"}, needs="h5netcdf")],
     "write_prodml": [Case(params={"directory_out": "prodml", "units": "strain/s"})],
     "write_zarr": [Case(params={"directory_out": "zarr", "units": "strain/s"}, needs="zarr")],
-    "write_prodml_fbe": [
-        Case(
-            setup=[
-                *SPECTRUM,
-                {
-                    "name": "multiple_calcs",
-                    "uid": 2,
-                    "in_uid": 1,
-                    "func": "rms_from_fft",
-                    "low_freq": [0, 100],
-                    "high_freq": [100, -1],
-                },
-                {"name": "rms_from_fft", "uid": 3, "in_uid": 1},
-            ],
-            in_uid=2,
-            gather=[3],
-            params={"directory_out": "pfbe", "low_freq": [0, 100], "high_freq": [100, -1]},
-        )
-    ],
-    "write_witsml": [
-        Case(
-            setup=[
-                *SPECTRUM,
-                {
-                    "name": "multiple_calcs",
-                    "uid": 2,
-                    "in_uid": 1,
-                    "func": "rms_from_fft",
-                    "low_freq": [0, 100],
-                    "high_freq": [100, -1],
-                },
-                {"name": "rms_from_fft", "uid": 3, "in_uid": 1},
-            ],
-            in_uid=2,
-            gather=[3],
-            params={"directory_out": "fbe", "low_freq": [0, 100], "high_freq": [100, -1]},
-        )
-    ],
+    "write_prodml_fbe": [_band_table_writer("pfbe")],
+    "write_witsml": [_band_table_writer("fbe")],
     "data_load": [
         Case(params={"directory_out": "masks", "filename": "gain.npy"}, files={"masks/gain.npy": GAIN}),
         Case(params={"directory_out": "masks", "filename": "mask"}, files={"masks/mask.npy": GAIN + 1j * GAIN}),
