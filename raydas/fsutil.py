@@ -20,9 +20,11 @@ GLOB_CHARS = set("*?[")
 FAILURE_REPORT = "raydas-failures.json"
 #: the results manifest's folder, under the results root or the chunk store (:mod:`raydas.manifest`)
 MANIFEST_DIR = "raydas-manifest"
+#: the folder of a reducing graph's checkpoints and stack provenance under the results root (:mod:`raydas.reduction`)
+REDUCE_DIR = "raydas-reduce"
 #: files and folders raydas writes about a run beside its outputs: never input data, so
 #: folder walks and globs pass over them (a run reading a folder an earlier run wrote into)
-RUN_RECORDS = frozenset({FAILURE_REPORT, MANIFEST_DIR})
+RUN_RECORDS = frozenset({FAILURE_REPORT, MANIFEST_DIR, REDUCE_DIR})
 
 
 def url_to_fs(url: str):

@@ -32,6 +32,7 @@ from .outputs import OutputSink, check_not_reserved
 
 if TYPE_CHECKING:
     from .formats.base import RecordInfo
+    from .reduction import Partial
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +259,9 @@ class Pipeline:
                 self.consumers[uid].append(node)
         for node in self.nodes:
             node.command.choose_spectrum_layout(self._positive_frequencies_only(node.uid))
+        self.after_reducer: dict[int, int] = self._split_at_reducers()
+        #: the commands run on every chunk (those before and including the reducers), in order
+        self.chunk_order = [n for n in self.order if n.uid not in self.after_reducer]
 
     # --- building -----------------------------------------------------------
     @classmethod
@@ -412,6 +416,58 @@ class Pipeline:
             )
         return order
 
+    def _split_at_reducers(self) -> dict[int, int]:
+        """uid of every command after a reducer (``stack_chunks``) -> that reducer's uid.
+
+        Raises
+        ------
+        ConfigError
+            When a command takes both a stack and a per-chunk value, or two
+            stacks, or a reducer stacks a stack.
+        """
+        after: dict[int, int] = {}
+        for node in self.order:
+            sources = set()
+            for uid in node.inputs:
+                if uid in after:
+                    sources.add(after[uid])
+                elif uid != 0 and self.by_uid[uid].command.reduces:
+                    sources.add(uid)
+                else:
+                    sources.add(None)
+            stacked = sources - {None}
+            if not stacked:
+                continue
+            if len(sources) > 1:
+                raise ConfigError(
+                    node.json_path,
+                    f"{node.command.name} takes the stack of stack_chunks uid {sorted(stacked)[0]} and "
+                    f"{'another stack' if len(stacked) > 1 else 'a per-chunk value'}: the commands after a "
+                    "stack_chunks run once per stack and can take only that stack and what is made of it",
+                    self.source,
+                )
+            if node.command.reduces:
+                raise ConfigError(
+                    node.json_path,
+                    "stack_chunks takes the stack of another stack_chunks: stack chunks once",
+                    self.source,
+                )
+            after[node.uid] = stacked.pop()
+        return after
+
+    @property
+    def by_uid(self) -> dict[int, Node]:
+        return {n.uid: n for n in self.nodes}
+
+    @property
+    def reducers(self) -> list[Node]:
+        """The ``stack_chunks`` nodes (reducers), in graph order."""
+        return [n for n in self.order if n.command.reduces]
+
+    def after(self, reducer: int) -> list[Node]:
+        """The commands that run on the stacks of reducer ``reducer``, in order."""
+        return [n for n in self.order if self.after_reducer.get(n.uid) == reducer]
+
     def _positive_frequencies_only(self, uid: int) -> bool:
         """True when every use of the value ``uid`` reads only non-negative
         frequencies of a spectrum along time (:attr:`Command.spectrum_use`),
@@ -545,8 +601,16 @@ class Pipeline:
         """Files (relative to the results root) the pipeline writes for the chunk
         ``output_id``; with ``shared``, also those it writes for its whole folder."""
         out: list[str] = []
-        for node in self.order:
+        for node in self.chunk_order:
             out.extend(node.command.output_files(output_id, shared))
+        return out
+
+    def stack_output_files(self, reducer: int, label: str) -> list[str]:
+        """Files (relative to the results root) the commands after reducer ``reducer``
+        write for its stack ``label`` (``all``, a day or an hour)."""
+        out: list[str] = []
+        for node in self.after(reducer):
+            out.extend(node.command.output_files(label, True))
         return out
 
     def producer(self, uid: int) -> Command | None:
@@ -576,7 +640,7 @@ class Pipeline:
         """
         drawn: list[str] = []
         kinds_done: set[type] = set()
-        for node in self.order:
+        for node in self.chunk_order:
             if type(node.command) in kinds_done:
                 continue
             inputs = [self.producer(u) for u in node.inputs]
@@ -598,6 +662,7 @@ class Pipeline:
         sink: OutputSink | None = None,
         nan_policy: NanPolicy = "propagate",
         keep: Collection[int] = (),
+        reduce_into: Partial | None = None,
     ) -> ChunkResult:
         """Run the graph on one chunk (its halo included).
 
@@ -620,6 +685,11 @@ class Pipeline:
         keep
             uids whose results come back in :attr:`ChunkResult.values` (host
             arrays, halo trimmed).
+        reduce_into
+            The partial stacks the inputs of the graph's reducers
+            (``stack_chunks``) are added to (:class:`raydas.reduction.Partial`);
+            None: they are not kept. The commands after a reducer do not run
+            here: :meth:`run_stack` runs them on the finished stacks.
 
         Returns
         -------
@@ -674,9 +744,69 @@ class Pipeline:
             if nan_policy == "zero":
                 data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))
         values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
-        remaining = {uid: len(nodes) for uid, nodes in self.consumers.items()}
         channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"]) if "channel_xyz" in chunk.attrs else None
-        for node in self.order:
+        where = f"chunk {chunk.stem} from {chunk.source or 'memory'}"
+        context = {
+            "sample_rate": chunk.sample_rate,
+            "start_ns": chunk.start_ns,
+            "stem": chunk.stem,
+            "output_id": chunk.output_id,
+            "writes_shared": chunk.writes_shared,
+            "channel_xyz": channel_xyz,
+            "placement": chunk.placement,
+            "chunk_samples": chunk.n_samples,
+        }
+        for node, x, meta in self._execute(self.chunk_order, values, xp, result, counting, context, keep, where):
+            if node.command.reduces and reduce_into is not None:
+                try:
+                    reduce_into.add(xp, node.command, node.uid, x, meta, chunk)
+                except RaydasError as exc:
+                    raise PipelineError(f"{exc} ({node.json_path}, {where})") from exc
+        result.sizes = {f: counting.sizes[f] for f in result.written} if counting is not None else {}
+        return result
+
+    def run_stack(self, reducer: int, stack, sink: OutputSink | None = None, keep: Collection[int] = ()) -> ChunkResult:
+        """Run the commands after reducer ``reducer`` on its finished ``stack``
+        (:class:`raydas.reduction.Stack`), on the host: their files are named by
+        the stack's label (``<directory_out>/<label>.<ext>``).
+
+        Raises
+        ------
+        PipelineError
+            Naming the command, its JSON path and the stack, when one fails.
+        """
+        node = self.by_uid[reducer]
+        array = stack.result(node.command.params)
+        result = ChunkResult(stem=stack.label, index=0, output_id=stack.label)
+        counting = _CountingSink(sink) if sink is not None else None
+        if counting is None and self.stack_output_files(reducer, stack.label):
+            raise PipelineError("this pipeline writes files: run it with an OutputSink (the results root)")
+        start_ns, _ = stack.span()
+        values = {reducer: Value(array, stack.meta)}
+        if reducer in keep:
+            result.values[reducer] = (array, stack.meta)
+        context = {
+            "sample_rate": stack.sample_rate,
+            "start_ns": start_ns,
+            "stem": stack.label,
+            "output_id": stack.label,
+            "writes_shared": True,
+            "chunk_samples": array.shape[-1] if array.ndim else 0,
+        }
+        where = f"stack {stack.label} of stack_chunks uid {reducer} ({stack.count} chunks)"
+        for _ in self._execute(self.after(reducer), values, np, result, counting, context, keep, where):
+            pass
+        result.sizes = {f: counting.sizes[f] for f in result.written} if counting is not None else {}
+        return result
+
+    def _execute(self, nodes, values: dict[int, Value], xp, result: ChunkResult, counting, context: dict, keep, where):
+        """Run ``nodes`` (in order) on ``values`` (uid -> :class:`Value`, freed as they are
+        used up), noting seconds and files in ``result``; yields each reducer node with
+        its input (halo trimmed) and the input's metadata."""
+        remaining = {uid: sum(1 for n in nodes for u in n.inputs if u == uid) for uid in values}
+        for node in nodes:
+            remaining[node.uid] = sum(1 for n in nodes for u in n.inputs if u == node.uid)
+        for node in nodes:
             cmd = node.command
             primary = values[node.in_uid]
             gathered = [values[g] for g in node.gather_uids]
@@ -688,53 +818,49 @@ class Pipeline:
             ns = xp if cmd.gpu else np
             x = primary.array if ns is xp else to_host(primary.array)
             ctx = Context(
-                sample_rate=chunk.sample_rate,
                 meta=primary.meta,
                 gathered=[g.array if ns is xp else to_host(g.array) for g in gathered],
                 gathered_meta=[g.meta for g in gathered],
-                start_ns=chunk.start_ns,
-                stem=chunk.stem,
-                output_id=chunk.output_id,
-                writes_shared=chunk.writes_shared,
                 sink=counting,
                 cache=primary.cache,
-                channel_xyz=channel_xyz,
-                placement=chunk.placement,
-                chunk_samples=chunk.n_samples,
+                **context,
             )
             t0 = time.perf_counter()
+            before = set(counting.sizes) if cmd.writes and counting is not None else set()
             try:
                 out = cmd.apply(ns, x, ctx)
                 meta = cmd.out_meta(x, out, ctx)
             except Exception as exc:
                 raise PipelineError(
-                    f"{cmd.name} (uid {node.uid}, {node.json_path}) failed on chunk {chunk.stem} "
-                    f"from {chunk.source or 'memory'}: {type(exc).__name__}: {exc}"
+                    f"{cmd.name} (uid {node.uid}, {node.json_path}) failed on {where}: {type(exc).__name__}: {exc}"
                 ) from exc
             result.seconds[cmd.name] = result.seconds.get(cmd.name, 0.0) + time.perf_counter() - t0
             if cmd.writes:
-                result.written.extend(self._written_by(node, chunk, counting))
+                declared = self._written_by(node, result.output_id, context["writes_shared"], counting)
+                extra = sorted(f for f in counting.sizes if f not in before and f not in declared)
+                result.written.extend(declared + extra)  # e.g. the coordinate files of a correlation
             if node.uid in keep:
                 core = Value(out, meta).core()
                 result.values[node.uid] = (to_host(core.array), core.meta)
+            if cmd.reduces:
+                yield node, x, primary.meta
             if remaining.get(node.uid):
                 values[node.uid] = Value(out if ns is xp else to_device(xp, out), meta)
             for uid in set(node.inputs):
                 remaining[uid] -= sum(1 for u in node.inputs if u == uid)
                 if remaining[uid] <= 0:
                     values.pop(uid, None)
-        result.sizes = {f: counting.sizes[f] for f in result.written}
-        return result
 
     @staticmethod
-    def _written_by(node: Node, chunk: Chunk, counting: _CountingSink) -> list[str]:
-        """The files ``node``'s writer declares for ``chunk``, each of which it must have written."""
-        declared = node.command.output_files(chunk.output_id, chunk.writes_shared)
+    def _written_by(node: Node, output_id: str, shared: bool, counting: _CountingSink) -> list[str]:
+        """The files ``node``'s writer declares for the chunk (or stack) ``output_id``, each
+        of which it must have written."""
+        declared = node.command.output_files(output_id, shared)
         missing = [f for f in declared if f not in counting.sizes]
         if missing:
             raise PipelineError(
-                f"{node.command.name} (uid {node.uid}, {node.json_path}) declares {missing} for chunk "
-                f"{chunk.output_id} but did not write them"
+                f"{node.command.name} (uid {node.uid}, {node.json_path}) declares {missing} for "
+                f"{output_id} but did not write them"
             )
         return declared
 

@@ -194,6 +194,7 @@ class ChunkPlan:
     output_id: str = ""
     writes_shared: bool = False
     placement: Placement | None = None  # where the chunk lies in its recording (set by plan_chunks)
+    reduce_token: str = ""  # digest of its provenance, for the stacks of a reducing graph (raydas.runtime.reduce)
 
     @property
     def stem(self) -> str:
@@ -230,7 +231,11 @@ class ChunkPlan:
             index=self.index,
             output_id=self.output_id,
             writes_shared=self.writes_shared or not self.output_id,
-            attrs={**({"assumed": self.assumed} if self.assumed else {}), **_channel_coordinates(self.pieces[0][0])},
+            attrs={
+                **({"assumed": self.assumed} if self.assumed else {}),
+                **({"reduce_token": self.reduce_token} if self.reduce_token else {}),
+                **_channel_coordinates(self.pieces[0][0]),
+            },
             placement=self.placement,
         )
 

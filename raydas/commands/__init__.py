@@ -28,6 +28,7 @@ _BUILTIN_MODULES = (
     "io",
     "plots",
     "interferometry",
+    "stacking",
 )
 _loaded = False
 

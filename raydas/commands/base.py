@@ -294,6 +294,11 @@ class Command:
         sense for, e.g. :data:`VIBRATION` for a noise log; empty (the default):
         any. Planning warns when a record holds another (a noise log of
         temperatures), and says nothing for records of unknown quantity.
+    reduces
+        True for a reducer (``stack_chunks``): it ends the per-chunk part of the
+        graph; its input is accumulated over the run's chunks in the processor
+        actors, and the commands after it run once per stack at the end
+        (:mod:`raydas.reduction`).
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -311,6 +316,7 @@ class Command:
     passes_input_on: ClassVar[bool] = False
     needs_regular_time: ClassVar[bool] = True
     quantities: ClassVar[tuple[str, ...]] = ()
+    reduces: ClassVar[bool] = False
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):

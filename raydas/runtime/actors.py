@@ -24,6 +24,7 @@ import os
 import pickle
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from ..fsutil import remove_stale_temporaries
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
 from ..recording import ChunkPlan
+from ..reduction import Partial, segment_path
 from ..version import __version__
 from . import cluster
 from .cluster import ActorLayout
@@ -66,6 +68,10 @@ class ProcessorSetup:
         ``"cpu"`` or ``"gpu"``: the array backend the actor computes with.
     nan_policy
         What the pipeline does with NaN and infinite samples (:data:`raydas.pipeline.NAN_POLICIES`).
+    reduce_key
+        For a graph with reducers (``stack_chunks``): the folder of the run's
+        checkpoint segments (:func:`raydas.reduction.run_folder`) and this
+        driver's run id, so that partial stacks of two runs never mix; "" otherwise.
     key
         A digest of all the above, made once on the driver: actors keep one
         compiled pipeline per key.
@@ -76,11 +82,14 @@ class ProcessorSetup:
     output_root: str
     device: str = "cpu"
     nan_policy: str = "propagate"
+    reduce_key: str = ""
     key: str = field(init=False, default="")
 
     def __post_init__(self):
         text = json.dumps(
-            [self.processing, self.source, self.output_root, self.device, self.nan_policy], sort_keys=True, default=str
+            [self.processing, self.source, self.output_root, self.device, self.nan_policy, self.reduce_key],
+            sort_keys=True,
+            default=str,
         )
         object.__setattr__(self, "key", hashlib.sha256(text.encode()).hexdigest()[:16])
 
@@ -107,6 +116,8 @@ class _Compiled:
     sink: OutputSink
     writers: frozenset[str]  # names of the writer commands (their seconds are the "write" stage)
     nan_policy: str = "propagate"
+    reduce_key: str = ""  # where its checkpoint segments go (see ProcessorSetup)
+    partial: Partial | None = None  # the running stacks of a reducing graph
 
 
 # --- the work itself (plain Python: Ray wraps it) -------------------------------------------------
@@ -140,6 +151,8 @@ class Processor:
     KEEP_SETUPS = 4
 
     def __init__(self):
+        #: this incarnation of the actor (a restarted actor has another): partial stacks die with it
+        self.token = uuid.uuid4().hex[:12]
         self._compiled: OrderedDict[str, _Compiled] = OrderedDict()
         self._uploads: dict[str, Any] = {}  # device -> HostToDevice (one staging buffer per device)
         self._lock = threading.Lock()  # GPU actors run two calls at once
@@ -156,7 +169,14 @@ class Processor:
                 upload = self._uploads[setup.device]
                 writers = frozenset(n.command.name for n in pipeline.order if n.command.writes)
                 compiled = _Compiled(
-                    pipeline, upload.xp, upload, OutputSink(setup.output_root), writers, setup.nan_policy
+                    pipeline,
+                    upload.xp,
+                    upload,
+                    OutputSink(setup.output_root),
+                    writers,
+                    setup.nan_policy,
+                    setup.reduce_key,
+                    Partial() if pipeline.reducers else None,
                 )
                 self._compiled[setup.key] = compiled
                 while len(self._compiled) > self.KEEP_SETUPS:
@@ -187,8 +207,12 @@ class Processor:
             "version": __version__,
         }
 
-    def process(self, key: str, chunk, resent: bool = False) -> ProcessedChunk:
+    def process(self, key: str, chunk, resent: bool = False, reduce: bool = True) -> ProcessedChunk:
         """Run the pipeline of the setup ``key`` (prepared before) on one chunk.
+
+        ``reduce``: add the chunk to the partial stacks of a reducing graph
+        (False for a chunk already in a checkpoint segment, re-run only for its
+        other outputs).
 
         ``resent``: the chunk was re-sent after the actor processing it died. It is
         computed again (whatever that attempt completed is written again, byte for
@@ -206,7 +230,9 @@ class Processor:
         staged = dataclasses.replace(chunk, data=work.upload(chunk.data))
         upload = time.perf_counter() - t_up
         with work.upload.computing():
-            result = work.pipeline.run(staged, work.xp, work.sink, nan_policy=work.nan_policy)
+            result = work.pipeline.run(
+                staged, work.xp, work.sink, nan_policy=work.nan_policy, reduce_into=work.partial if reduce else None
+            )
         if resent:
             for name in result.written:
                 remove_stale_temporaries(work.sink.url(name))
@@ -217,13 +243,37 @@ class Processor:
             start=t0,
             end=time.time(),
             write_seconds=sum(s for name, s in result.seconds.items() if name in work.writers),
+            actor=self.token,
         )
 
-    def read_and_process(self, key: str, plan: ChunkPlan, resent: bool = False) -> ProcessedChunk:
+    def read_and_process(self, key: str, plan: ChunkPlan, resent: bool = False, reduce: bool = True) -> ProcessedChunk:
         """Read the chunk here (memory-mapped when local) and process it: no ingest
         task and no object-store round trip (CPU actors, when nothing is stored on the way)."""
         self._compiled_for(key)  # before reading: an actor without the setup says so at once
-        return self.process(key, read_chunk(plan), resent)
+        return self.process(key, read_chunk(plan), resent, reduce)
+
+    def checkpoint(self, key: str, name: str) -> dict:
+        """Write the partial stacks of setup ``key`` as the checkpoint segment ``name``
+        (:func:`raydas.reduction.segment_path`, atomically) and start empty ones.
+
+        Returns
+        -------
+        dict
+            ``actor`` (this incarnation's token) and ``chunks`` (the output
+            identities sealed in the segment; none written when empty).
+
+        Raises
+        ------
+        SetupMissing
+            When this actor does not hold that setup (it restarted since: its stacks are lost).
+        """
+        work = self._compiled_for(key)
+        taken = work.partial.take() if work.partial is not None else None
+        chunks = sorted(taken.chunk_ids()) if taken is not None else []
+        if chunks:
+            run_key = work.reduce_key.split("/")[0]
+            work.sink.write(segment_path(run_key, name), taken.to_bytes())
+        return {"actor": self.token, "chunks": chunks}
 
 
 # --- Ray's wrappers (defined on use: importing raydas must not need Ray) -----------------------------
@@ -435,15 +485,19 @@ class ActorPool:
         live = [a for a in range(len(self.actors)) if self.ready[a]]
         return min(live, key=self.load.__getitem__) if live else None
 
-    def process(self, a: int, chunk_ref, resent: bool):
+    def process(self, a: int, chunk_ref, resent: bool, reduce: bool = True):
         """Send a chunk (an ObjectRef from an ingest task) to actor ``a``; returns the result's ref."""
         self.load[a] += 1
-        return self.actors[a].process.remote(self._key, chunk_ref, resent)
+        return self.actors[a].process.remote(self._key, chunk_ref, resent, reduce)
 
-    def read_and_process(self, a: int, plan: ChunkPlan, resent: bool):
+    def read_and_process(self, a: int, plan: ChunkPlan, resent: bool, reduce: bool = True):
         """Have actor ``a`` read and process a chunk itself; returns the result's ref."""
         self.load[a] += 1
-        return self.actors[a].read_and_process.remote(self._key, plan, resent)
+        return self.actors[a].read_and_process.remote(self._key, plan, resent, reduce)
+
+    def checkpoint(self, a: int, name: str):
+        """Have actor ``a`` write its partial stacks as segment ``name``; returns the answer's ref."""
+        return self.actors[a].checkpoint.remote(self._key, name)
 
     def returned(self, a: int) -> None:
         """A call on actor ``a`` came back (with a result or an error)."""

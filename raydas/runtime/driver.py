@@ -36,6 +36,7 @@ from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..recording import ChunkPlan
 from .actors import ActorPool, ProcessorSetup, SetupMissing, remote_ingest
 from .progress import MemorySampler, Progress
+from .reduce import StackKeeper
 from .report import Failure, ProcessedChunk, RunReport
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class _Ticket:
     submitted: float = 0.0  # wall clock (s)
     actor_failures: int = 0
     arrival: float | None = None  # wall clock when its data arrived (streaming)
+    restack: bool = False  # sent again only to rebuild a lost partial stack: handed over already
+    reduce: bool = False  # its last attempt added it to an actor's partial stacks
 
 
 class Driver:
@@ -93,6 +96,9 @@ class Driver:
         (ingest only) or None when ``failure`` says why the chunk failed.
     sample_memory
         Sample the object store's and the driver's memory (report peaks).
+    stacks
+        For a graph with reducers: the :class:`~raydas.runtime.reduce.StackKeeper`
+        that tracks the actors' partial stacks (checkpoints, chunks to send again).
     """
 
     def __init__(
@@ -106,6 +112,7 @@ class Driver:
         progress: Progress | None = None,
         on_result: Callable[[ChunkPlan, ProcessedChunk | StoredChunk | None, Failure | None], None] | None = None,
         sample_memory: bool = True,
+        stacks: StackKeeper | None = None,
     ):
         import ray
 
@@ -136,6 +143,7 @@ class Driver:
         self.delivered: list[int] = []  # chunk indices in the order they were handed over
         self.finished_at: list[float] = []  # when each chunk's result came back (time.perf_counter(), s)
         self.memory = MemorySampler(interval=0.2) if sample_memory else None
+        self.stacks = stacks
 
     # submission ----------------------------------------------------------------------------
     def submit(self, plan: ChunkPlan, arrival: float | None = None) -> None:
@@ -153,7 +161,7 @@ class Driver:
 
     @property
     def busy(self) -> bool:
-        return bool(self.queue or self.in_flight)
+        return bool(self.queue or self.in_flight or (self.stacks is not None and self.stacks.pending))
 
     def _launch(self) -> None:
         pool = self.pool
@@ -165,11 +173,13 @@ class Driver:
                 if a is None:
                     return  # no actor ready yet: wait for an answer
             self.queue.popleft()
-            resent = ticket.actor_failures > 0  # its actor died: clear what that attempt left half-written
+            resent = ticket.actor_failures > 0 or ticket.restack  # clear what an earlier attempt left half-written
+            reduce = self.stacks is None or self.stacks.reduce(ticket.plan.output_id)
+            ticket.reduce = reduce
             if self.read_in_actor:
                 ticket.submitted = time.time()
                 ticket.actor = a
-                self.in_flight[pool.read_and_process(a, ticket.plan, resent)] = ticket
+                self.in_flight[pool.read_and_process(a, ticket.plan, resent, reduce)] = ticket
                 continue
             if ticket.chunk_ref is None:
                 ticket.submitted = time.time()
@@ -178,7 +188,7 @@ class Driver:
                 ).remote(ticket.plan, self.store, pool is not None)
             if pool is not None:
                 ticket.actor = a
-                ref = pool.process(a, ticket.chunk_ref, resent)
+                ref = pool.process(a, ticket.chunk_ref, resent, reduce)
             else:
                 ref = ticket.row_ref
             self.in_flight[ref] = ticket
@@ -188,7 +198,9 @@ class Driver:
         """Launch what the window allows, then handle whatever finished (waits at most ``timeout`` s)."""
         ray = self._ray
         self._launch()
-        waiting = list(self.in_flight) + (self.pool.pings if self.pool is not None else [])
+        self._checkpoint()
+        checkpoints = list(self.stacks.pending) if self.stacks is not None else []
+        waiting = list(self.in_flight) + (self.pool.pings if self.pool is not None else []) + checkpoints
         if not waiting:
             return
         done, _ = ray.wait(waiting, num_returns=1, timeout=timeout)
@@ -198,8 +210,10 @@ class Driver:
         for ref in done:
             if self.pool is not None and self.pool.is_ping(ref):
                 self.pool.answered(ref)
-            else:
+            elif ref in self.in_flight:
                 self._collect(ref, self.in_flight.pop(ref))
+            elif self.stacks is not None and ref in self.stacks.pending:
+                self._checkpoint_answered(ref)
         if self.pool is not None:
             self.pool.check_alive(self.busy)
         if self.memory is not None:
@@ -209,6 +223,52 @@ class Driver:
         """Step until every submitted chunk is handed over."""
         while self.busy:
             self.step()
+
+    # partial stacks ----------------------------------------------------------------------------
+    def _checkpoint(self, force: bool = False) -> None:
+        """Ask each ready actor whose partial stacks are due (``force``: hold any chunk) to write them."""
+        stacks, pool = self.stacks, self.pool
+        if stacks is None or pool is None:
+            return
+        for a in range(len(pool)):
+            if pool.ready[a] and stacks.due(a, force):
+                name = stacks.name_next(a)
+                stacks.sent(pool.checkpoint(a, name), a, name)
+
+    def _checkpoint_answered(self, ref) -> None:
+        a = self.stacks.pending[ref][0]
+        try:
+            answer = self._ray.get(ref)
+        except Exception as exc:  # noqa: BLE001  (died or restarted: its live chunks go again)
+            cause = getattr(exc, "cause", None)
+            if not isinstance(exc, self._ray.exceptions.RayActorError) and not isinstance(cause, SetupMissing):
+                raise
+            self.pool.lost(a)
+            self._restack(self.stacks.lost(a))
+            return
+        self._restack(self.stacks.answered(ref, answer))
+
+    def _restack(self, tickets: list) -> None:
+        """Send again the chunks whose part of a stack was lost with an actor (handed over already)."""
+        for ticket in tickets:
+            ticket.restack = True
+            ticket.actor_failures = 0
+            self.queue.append(ticket)
+        if tickets:
+            log.warning("%d chunk(s) sent again to rebuild partial stacks lost with an actor", len(tickets))
+
+    def seal_stacks(self) -> list[str]:
+        """After :meth:`drain`: have every actor write its last partial stacks, sending
+        again whatever was lost on the way, until every chunk lies in a segment;
+        returns the names of the segments this driver's actors wrote."""
+        stacks = self.stacks
+        if stacks is None:
+            return []
+        while not stacks.settled or self.busy:
+            self.drain()
+            self._checkpoint(force=True)
+            self.step()
+        return list(stacks.segments)
 
     def _resend(self, ticket: _Ticket, why: str) -> bool:
         """Re-queue a chunk whose actor died (or restarted without the run's setup);
@@ -231,18 +291,34 @@ class Driver:
         try:
             out = ray.get(ref)
         except ray.exceptions.RayActorError as exc:
+            if self.stacks is not None:
+                self._restack(self.stacks.lost(ticket.actor))
             if self._resend(ticket, f"died ({type(exc).__name__}) while processing"):
                 return
-            self._finish(ticket, Failure.of_chunk("process", exc, ticket.plan))
+            self._fail(ticket, Failure.of_chunk("process", exc, ticket.plan))
             return
         except Exception as exc:  # noqa: BLE001  (the chunk failed: record it, the others go on)
             cause = getattr(exc, "cause", None)
+            if isinstance(cause, SetupMissing) and self.stacks is not None:
+                self._restack(self.stacks.lost(ticket.actor))
             if isinstance(cause, SetupMissing) and self._resend(ticket, "restarted and lost the run's setup before"):
                 return
             stage = "process" if isinstance(cause, RaydasError) and not isinstance(cause, FormatError) else "ingest"
-            self._finish(ticket, Failure.of_chunk(stage, exc, ticket.plan))
+            self._fail(ticket, Failure.of_chunk(stage, exc, ticket.plan))
+            return
+        if self.stacks is not None and ticket.reduce:
+            self._restack(self.stacks.reduced(ticket.actor, ticket, out.actor))
+        if ticket.restack:
+            ticket.chunk_ref = None
             return
         self._finish(ticket, out)
+
+    def _fail(self, ticket: _Ticket, failure: Failure) -> None:
+        if ticket.restack:  # handed over already as done: its stack is now short of it
+            ticket.chunk_ref = None
+            self.report.failures.append(failure)
+            return
+        self._finish(ticket, failure)
 
     def _finish(self, ticket: _Ticket, outcome: ChunkOutcome) -> None:
         ticket.chunk_ref = None  # release the chunk in the object store

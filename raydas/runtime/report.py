@@ -28,7 +28,8 @@ class Failure:
     ----------
     stage
         ``"scan"``, ``"plan"`` (a record or chunk the processing graph cannot
-        serve, found before any work), ``"ingest"`` or ``"process"``.
+        serve, found before any work), ``"ingest"``, ``"process"`` or ``"stack"``
+        (a stack is short of chunks that ran).
     file
         The file at fault (``;``-separated when a chunk spans several and the
         error does not say which one); ``""`` when no file is to blame.
@@ -103,6 +104,9 @@ class ProcessedChunk:
         Wall-clock start and end of the processing call (s since the epoch).
     write_seconds
         Of the commands' seconds, those spent in writer commands (s).
+    actor
+        The incarnation of the processor actor that processed it (a token that
+        changes when the actor restarts): where its part of a stack lies.
     """
 
     result: ChunkResult
@@ -110,6 +114,7 @@ class ProcessedChunk:
     start: float
     end: float
     write_seconds: float = 0.0
+    actor: str = ""
 
     def stage_seconds(self, submitted: float) -> dict[str, float]:
         """Seconds in each of :data:`STAGES`, for a chunk submitted at ``submitted`` (wall clock, s)."""
@@ -169,6 +174,9 @@ class RunReport:
     resume: str = "auto"
     redone: dict[str, int] = field(default_factory=dict)
     results_manifest: str | None = None
+    stacks: list[dict] = field(default_factory=list)  # finished stacks: uid, label, method, chunks, files
+    stack_checkpoints: int = 0  # checkpoint segments the actors wrote
+    chunks_restacked: int = 0  # chunks sent again to rebuild a partial stack lost with an actor
 
     @property
     def ok(self) -> bool:
@@ -201,6 +209,25 @@ class RunReport:
             f"(nan_policy {self.nan_policy}: {done})"
         )
 
+    def stacks_line(self) -> str:
+        """The finished stacks: how many, of how many chunks, and what recovery they needed."""
+        by_uid: dict[int, list[dict]] = {}
+        for s in self.stacks:
+            by_uid.setdefault(s["uid"], []).append(s)
+        parts = [
+            f"stack_chunks uid {uid}: {len(items)} {items[0]['method']} stack(s) of {sum(s['chunks'] for s in items)} "
+            f"chunk(s)"
+            for uid, items in by_uid.items()
+        ]
+        files = sum(len(s["files"]) for s in self.stacks)
+        line = "; ".join(parts) + f"; {files} file(s) written from them, {self.stack_checkpoints} checkpoint(s)"
+        if self.chunks_restacked:
+            line += f", {self.chunks_restacked} chunk(s) stacked again after their actor died"
+        short = [s for s in self.stacks if not s["complete"]]
+        if short:
+            line += f"; {len(short)} stack(s) short of failed chunks"
+        return line
+
     def add_stages(self, seconds: dict[str, float]) -> None:
         for name, value in seconds.items():
             self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + value
@@ -231,6 +258,8 @@ class RunReport:
             lines.append(f"redone:    {sum(self.redone.values())} chunk(s) whose outputs were not current ({why})")
         if self.chunks_resent:
             lines.append(f"recovered: {self.chunks_resent} chunk(s) re-sent after their actor died")
+        if self.stacks:
+            lines.append(f"stacks:    {self.stacks_line()}")
         if nonfinite := self.nonfinite_line():
             lines.append(f"non-finite: {nonfinite}")
         if self.latencies:

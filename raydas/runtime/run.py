@@ -50,6 +50,7 @@ from ..manifest import (
     RunProvenance,
     graph_digest,
     judge,
+    new_run_id,
     settings_json,
 )
 from ..outputs import OutputSink
@@ -60,6 +61,7 @@ from . import cluster, cost
 from .actors import ActorPool, ProcessorSetup
 from .driver import Driver
 from .progress import Progress
+from .reduce import NOT_IN_CHECKPOINT, RunStacks
 from .report import FAILURE_REPORT, Failure, ProcessedChunk, RunReport
 
 #: how the warning about assumed coordinates starts (RecordInfo.assumed)
@@ -166,6 +168,8 @@ class Run:
         self._inputs_loaded = False
         self.given = records
         self.span: tuple[int, int] | None = None
+        self.stacks: RunStacks | None = None  # a reducing graph's stacks (stack_chunks), once planned
+        self._planned: list[ChunkPlan] = []  # every chunk of the run (done or to do), once planned
         self.scan_options = formats.ScanOptions(
             format=self.config.format,
             sample_rate=self.config.sample_rate,
@@ -392,6 +396,8 @@ class Run:
         "never", all are to do."""
         if self.resume == "never":
             return plans, []
+        if self.stacks is not None:
+            return self._split_done_stacking(plans)
         expected = {id(p): self.expected_outputs(p) for p in plans}
         sizes = OutputSink(self.outputs_root()).sizes([f for fs in expected.values() for f in fs])
         rows = ResultsManifest(self.outputs_root()).rows()
@@ -404,6 +410,28 @@ class Run:
                 continue
             todo.append(p)
             if reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files):  # not new: redone
+                self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
+        self._note_stale_outputs(rows, {f for fs in expected.values() for f in fs})
+        return todo, done
+
+    def _split_done_stacking(self, plans: list[ChunkPlan]) -> tuple[list[ChunkPlan], list[ChunkPlan]]:
+        """:meth:`split_done` for a reducing graph: a chunk is done when it lies in an
+        adopted checkpoint segment and its own outputs (if the graph leaves any per
+        chunk) are current."""
+        expected = {id(p): self.expected_outputs(p) for p in plans}
+        sizes = OutputSink(self.outputs_root()).sizes([f for fs in expected.values() for f in fs])
+        rows = ResultsManifest(self.outputs_root()).rows()
+        todo, done = [], []
+        for p in plans:
+            files = expected[id(p)]
+            reason = judge(self.provenance.of(p), files, rows, sizes) if files else None
+            if reason is None and self.stacks.sealed(p):
+                done.append(p)
+                continue
+            todo.append(p)
+            if reason is None:
+                reason = NOT_IN_CHECKPOINT if files else None
+            if reason is not None and (reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files)):
                 self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
         self._note_stale_outputs(rows, {f for fs in expected.values() for f in fs})
         return todo, done
@@ -523,6 +551,7 @@ class Run:
                 progress=bar,
                 on_result=self._record,
                 sample_memory=self.sample_memory,
+                stacks=self.stacks.keeper if self.stacks is not None else None,
             )
             try:
                 yield self.driver
@@ -547,7 +576,11 @@ class Run:
 
     def _setup(self) -> ProcessorSetup:
         return ProcessorSetup(
-            self.processing, self.processing_source, self.config.output, nan_policy=self.config.nan_policy
+            self.processing,
+            self.processing_source,
+            self.config.output,
+            nan_policy=self.config.nan_policy,
+            reduce_key=self.stacks.reduce_key if self.stacks is not None else "",
         )
 
     def drive(self, plans: list[ChunkPlan]) -> list[StoredChunk]:
@@ -557,6 +590,9 @@ class Run:
             for plan in plans:
                 driver.submit(plan)
             driver.drain()
+            if self.stacks is not None:  # with the actors and Ray still up: last checkpoints, the merge
+                driver.seal_stacks()
+                self.stacks.finish(self._planned, self.report, self.manifest)
         return driver.rows
 
     def execute(self) -> RunReport:
@@ -566,12 +602,18 @@ class Run:
         plans = self.plan(records) if records else []
         if plans:
             self.check_outputs(plans)
+        self._planned = plans
+        if plans and self.mode.processes and self.pipeline.reducers:
+            self.stacks = RunStacks(self.pipeline, self.outputs_root(), self.provenance, new_run_id())
+            self.stacks.prepare(plans)
         todo, done = self.split_done(plans)
         self.report.chunks_total = len(plans)
         self.report.chunks_skipped = len(done)
         if todo:
             self.preflight(todo)
         rows = self.drive(todo) if todo else []
+        if self.stacks is not None and not todo:  # every chunk in a checkpoint: the stacks from them alone
+            self._finish_stacks_alone()
         store = self.store
         if store is not None:
             rows += [
@@ -586,6 +628,15 @@ class Run:
             self._after_run(plans)
         self.report.seconds = time.perf_counter() - t_start
         return self.finish()
+
+    def _finish_stacks_alone(self) -> None:
+        """Write the stacks of a run whose chunks all lie in checkpoints (no session: merged here)."""
+        manifest = ManifestWriter(self.outputs_root())
+        try:
+            self.stacks.finish(self._planned, self.report, manifest)
+        finally:
+            self.manifest = manifest
+            self._close_manifest()
 
     def _after_run(self, plans: list[ChunkPlan]) -> None:
         """The post-run steps the pipeline's writers declare (the noise log's quick-look)."""

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from .. import formats
 from ..config import RunConfig
-from ..errors import FormatError, RaydasError
+from ..errors import ConfigError, FormatError, RaydasError
 from ..fsutil import url_to_fs
 from ..recording import ChunkPlan, assemble
 from .driver import Driver
@@ -110,6 +110,14 @@ class Watcher:
         self.idle_exit = idle_exit
         self.settle = self.config.settle_seconds if settle is None else float(settle)
         self.run = Run(self.config, mode=Mode.RUN, progress=progress, on_result=self._on_result)
+        if self.run.pipeline is not None and self.run.pipeline.reducers:
+            node = self.run.pipeline.reducers[0]
+            raise ConfigError(
+                f"{node.json_path}.name",
+                "stack_chunks (a stack over a run's chunks) is not supported by watch, whose run has no end; "
+                "stack the files it processed with raydas run (a catalogue and --start/--end select a span)",
+                self.run.processing_source,
+            )
         self.stop_event = threading.Event()
         self._pending: dict[str, _Seen] = {}  # files listed, not yet taken (or changed since they failed)
         self._taken: dict[str, Fingerprint | None] = {}  # files taken, as they were when taken

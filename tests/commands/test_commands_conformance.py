@@ -275,6 +275,11 @@ SAMPLES: dict[str, list[Case]] = {
             params={"min_velocity": 100, "max_velocity": 2000, "velocity_step": 50, "side": "causal"},
         ),
     ],
+    # the reducer: on one chunk alone, the stack of that chunk (stacks over chunks: tests/commands/test_stacking.py)
+    "stack_chunks": [
+        Case(),
+        Case(setup=chain(("xcorr", {"sources": [0], "max_lag_seconds": 0.05})), params={"method": "pws"}),
+    ],
 }
 
 

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the catalogue of an archive (its updates scan in Ray tasks)
     ("runtime", ("raydas.runtime", "raydas.inmemory", "raydas.catalogue")),
     ("config", ("raydas.config",)),
-    ("pipeline", ("raydas.pipeline", "raydas.recording", "raydas.identity", "raydas.manifest")),
+    ("pipeline", ("raydas.pipeline", "raydas.recording", "raydas.identity", "raydas.manifest", "raydas.reduction")),
     ("commands", ("raydas.commands",)),
     ("formats", ("raydas.formats",)),
     ("model", ("raydas.chunk", "raydas.geometry")),

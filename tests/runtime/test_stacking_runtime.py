@@ -1,0 +1,177 @@
+"""Reducing graphs on the real local Ray: stacks over every chunk of a run, checkpoints,
+an actor and the driver killed mid-stack, reruns. Every stack is checked against a
+cross-correlation written plainly here, and every chunk must be counted exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import raydas
+from raydas import formats
+from raydas.config import RunConfig
+from raydas.manifest import read_manifest
+from raydas.runtime.run import Run
+
+RATE = 250.0
+CHANNELS = 6
+MAX_LAG = 8  # samples
+
+
+def _url(seconds: int) -> str:
+    return f"synthetic://?seconds={seconds}&rate={RATE:g}&channels={CHANNELS}&seed=3"
+
+
+def _processing(method: str = "linear", every: int = 4) -> dict:
+    return {
+        "command_list": [
+            {"name": "xcorr", "uid": 1, "in_uid": 0, "sources": [0], "max_lag_seconds": MAX_LAG / RATE},
+            {"name": "stack_chunks", "uid": 2, "in_uid": 1, "method": method, "checkpoint_every_chunks": every},
+            {"name": "write_npy", "uid": 3, "in_uid": 2, "directory_out": "stack"},
+        ]
+    }
+
+
+def _config(out, seconds: int, chunk_seconds: float = 1.0, **processing) -> RunConfig:
+    return RunConfig.model_validate(
+        {
+            "input": _url(seconds),
+            "output": str(out),
+            "processing": _processing(**processing),
+            "chunk_seconds": chunk_seconds,
+            "ray": {"num_actors": 2},
+        }
+    )
+
+
+def _expected_stack(seconds: int, chunk_seconds: float = 1.0) -> np.ndarray:
+    """The mean over chunks of sum_t s(t) r(t + tau) / n, written plainly with np.correlate."""
+    (record,) = formats.scan(_url(seconds))[0]
+    data = formats.read_samples(record, 0, record.n_samples).astype(np.float64)
+    n = int(round(chunk_seconds * RATE))
+    stacks = []
+    for start in range(0, record.n_samples, n):
+        chunk = data[:, start : start + n]
+        m = chunk.shape[1]
+        rows = [
+            np.correlate(chunk[r], chunk[0], mode="full")[m - 1 - MAX_LAG : m + MAX_LAG] / m for r in range(CHANNELS)
+        ]
+        stacks.append(np.array(rows))
+    return np.mean(stacks, axis=0)
+
+
+def _provenance(out) -> dict:
+    return json.loads((out / "raydas-reduce" / "stacks" / "2" / "all.json").read_text())
+
+
+def _exactly_once(out, chunks: int) -> None:
+    document = _provenance(out)
+    ids = [c["output_id"] for c in document["chunks"]]
+    assert len(ids) == len(set(ids)) == chunks == document["count"]
+    assert document["complete"] is True
+
+
+def test_a_stack_over_every_chunk_of_a_run_is_the_mean_of_their_correlations(ray_session, tmp_path):
+    out = tmp_path / "res"
+    report = raydas.run(_config(out, 12), progress=False)
+    assert report.chunks_done == 12 and report.ok
+    np.testing.assert_allclose(np.load(out / "stack" / "all.npy"), _expected_stack(12), rtol=2e-5, atol=1e-7)
+    np.testing.assert_allclose(np.load(out / "stack" / "time.npy"), np.arange(-MAX_LAG, MAX_LAG + 1) / RATE)
+    _exactly_once(out, 12)
+    assert report.stacks[0]["chunks"] == 12 and report.stack_checkpoints >= 2
+    assert "stack_chunks uid 2: 1 linear stack(s) of 12 chunk(s)" in report.summary()
+    # every file the summary counts is on disk, and the results manifest has the stack's provenance
+    written = [f for s in report.stacks for f in s["files"]]
+    assert report.outputs_written == len(written) and all((out / f).exists() for f in written)
+    table = read_manifest(str(out)).to_pandas()
+    row = table[table["path"] == "stack/all.npy"].iloc[0]
+    assert row["output_id"] == "all" and row["samples"] == 12 * RATE
+    # the checkpoints were merged into one segment
+    (folder,) = (out / "raydas-reduce").glob("*/segments")
+    assert len(list(folder.iterdir())) == 1
+
+
+def test_a_rerun_reuses_the_checkpoints_and_a_changed_graph_does_not(ray_session, tmp_path):
+    out = tmp_path / "res"
+    raydas.run(_config(out, 8), progress=False)
+    first = (out / "stack" / "all.npy").read_bytes()
+    again = raydas.run(_config(out, 8), progress=False)
+    assert again.chunks_skipped == 8 and again.chunks_done == 0
+    assert (out / "stack" / "all.npy").read_bytes() == first  # made again from the checkpoint, the same bytes
+    _exactly_once(out, 8)
+    changed = raydas.run(_config(out, 8, method="pws"), progress=False)
+    assert changed.chunks_skipped == 0 and changed.chunks_done == 8  # another graph: its own checkpoints
+    assert (out / "stack" / "all.npy").read_bytes() != first
+
+
+def test_an_actor_killed_mid_stack_loses_no_chunk_and_counts_none_twice(ray_session, tmp_path):
+    import ray
+
+    out = tmp_path / "res"
+    killed = []
+
+    def kill_an_actor(plan, outcome, failure):
+        if len(killed) == 0 and plan.index == 5:  # some chunks sealed in a checkpoint, some only in memory
+            killed.append(run.driver.pool.actors[0])
+            ray.kill(run.driver.pool.actors[0], no_restart=False)
+
+    run = Run(_config(out, 16), progress=False, on_result=kill_an_actor, sample_memory=False)
+    report = run.execute()
+    assert killed and report.ok and report.chunks_done == 16
+    assert report.chunks_restacked + report.chunks_resent >= 1
+    np.testing.assert_allclose(np.load(out / "stack" / "all.npy"), _expected_stack(16), rtol=2e-5, atol=1e-7)
+    _exactly_once(out, 16)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="kills the driver's process group")
+def test_a_driver_killed_mid_stack_resumes_from_its_checkpoints(ray_session, tmp_path):
+    out = tmp_path / "res"
+    config = _config(out, 60, chunk_seconds=0.4, every=6)
+    path = tmp_path / "run.json"
+    path.write_text(config.model_dump_json())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "raydas", "run", str(path), "--no-progress", "--num-cpus", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            segments = list((out / "raydas-reduce").glob("*/segments/*.npz"))
+            if len(segments) >= 3:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read().decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # its private Ray
+        except ProcessLookupError:
+            pass
+    assert not (out / "stack" / "all.npy").exists()
+    report = raydas.run(config, progress=False)
+    assert report.ok and report.chunks_total == 150
+    assert report.chunks_skipped >= 12  # the chunks of the segments written before the kill
+    assert report.chunks_done == 150 - report.chunks_skipped
+    np.testing.assert_allclose(
+        np.load(out / "stack" / "all.npy"), _expected_stack(60, chunk_seconds=0.4), rtol=2e-5, atol=1e-7
+    )
+    _exactly_once(out, 150)
+
+
+def test_watch_refuses_a_reducing_graph_with_the_reason(ray_session, tmp_path):
+    from raydas.errors import ConfigError
+    from raydas.runtime.watch import watch
+
+    with pytest.raises(ConfigError, match="stack_chunks"):
+        watch(str(tmp_path), _config(tmp_path / "res", 4), progress=False, idle_exit=1)
