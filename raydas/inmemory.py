@@ -18,6 +18,7 @@ from .commands.base import ArrayMeta
 from .errors import RaydasError
 from .outputs import OutputSink
 from .pipeline import Pipeline
+from .reduction import Partial
 from .timeutil import NS_PER_S, to_iso
 
 
@@ -127,7 +128,8 @@ def process(
 
     No Ray is started. Nothing is written unless ``output`` names a folder for
     the graph's writers (``write_witsml``, ``write_npy``...): without one they
-    run but write nothing.
+    run but write nothing. A ``stack_chunks`` stacks this one chunk (the stack
+    is the chunk's value), and the commands after it run on that stack.
 
     Parameters
     ----------
@@ -180,8 +182,12 @@ def process(
     if unknown:
         raise RaydasError(f"keep: uid(s) {unknown} are not in the graph (its uids: {sorted(names)})")
     sink = OutputSink(str(output)) if output is not None else _NoFiles()
-    result = pipeline.run(chunk, np, sink, keep=set(uids))
-    return {uid: _output(uid, names[uid], *result.values[uid], chunk) for uid in uids}
+    partial = Partial() if pipeline.reducers else None
+    result = pipeline.run(chunk, np, sink, keep=set(uids), reduce_into=partial)
+    values = dict(result.values)
+    for (reducer, _), stack in partial.stacks.items() if partial is not None else []:
+        values.update(pipeline.run_stack(reducer, stack, sink, keep=set(uids)).values)  # the stack of one chunk
+    return {uid: _output(uid, names[uid], *values[uid], chunk) for uid in uids}
 
 
 def _read_whole(path) -> Chunk:

@@ -886,7 +886,9 @@ class Pipeline:
         return "\n".join(lines)
 
     def to_dot(self) -> str:
-        """Graphviz dot of the graph: green steps run on GPU actors, grey on the host."""
+        """Graphviz dot of the graph: green steps run on GPU actors, grey on the host; a
+        reducer (``stack_chunks``) is a gold trapezium, and the commands after it, which
+        run once per stack at the end of the run, lie in a dashed box of their own."""
         title = (self.name or "pipeline").replace('"', "'")
         lines = [
             f'digraph "{title}" {{',
@@ -894,13 +896,27 @@ class Pipeline:
             '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
             '  0 [label="0: data", fillcolor="lightblue"];',
         ]
-        for node in self.order:
+
+        def box(node: Node) -> str:
             cmd = node.command
             colour = "palegreen" if cmd.gpu else "lightgrey"
             label = f"{node.uid}: {cmd.name}"
+            if cmd.reduces:  # the reducer: where chunks become stacks
+                label += f"\\n{cmd.params.method} stack, per {cmd.params.group}"
+                return f'{node.uid} [label="{label}", shape=invtrapezium, fillcolor="gold"];'
             if cmd.writes and getattr(cmd.params, "directory_out", "NONE") != "NONE":
                 label += f"\\n-> {cmd.params.directory_out}/"
-            lines.append(f'  {node.uid} [label="{label}", fillcolor="{colour}"];')
+            return f'{node.uid} [label="{label}", fillcolor="{colour}"];'
+
+        for node in self.chunk_order:
+            lines.append(f"  {box(node)}")
+        for reducer in self.reducers:  # what runs once per stack, at the end of the run, in a box of its own
+            after = self.after(reducer.uid)
+            if after:
+                lines.append(f"  subgraph cluster_stack_{reducer.uid} {{")
+                lines.append(f'    label="once per stack of {reducer.uid}"; style=dashed;')
+                lines.extend(f"    {box(node)}" for node in after)
+                lines.append("  }")
         for node in self.order:
             lines.append(f"  {node.in_uid} -> {node.uid};")
             for g in node.gather_uids:

@@ -6,6 +6,7 @@ Numbers are checked against numpy/scipy written plainly here."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -311,3 +312,28 @@ def test_partial_stacks_on_a_device_give_the_hosts_numbers(method, monkeypatch, 
     back = Partial.from_file(io.BytesIO(on_device.to_bytes()), "device.npz")  # a checkpoint brings it home
     (stack,) = back.stacks.values()
     np.testing.assert_allclose(stack.result(command.params), host_stack.result(command.params), rtol=1e-6, atol=1e-7)
+
+
+def test_raydas_process_stacks_its_one_chunk_and_runs_what_follows_on_it():
+    rng = np.random.default_rng(12)
+    chunk = _chunk(rng.normal(size=(4, 300)))
+    stacked = raydas.process(chunk, _graph(), keep=[2, 3])
+    direct = raydas.process(
+        chunk, {"command_list": [_graph()["command_list"][0], {**_graph()["command_list"][2], "in_uid": 1}]}
+    )
+    np.testing.assert_allclose(stacked[3].data, direct[3].data, rtol=1e-6)
+    np.testing.assert_allclose(stacked[2].data, raydas.process(chunk, _graph(), keep=[1])[1].data, rtol=1e-6)
+
+
+def test_raydas_graph_draws_the_reducer_and_what_runs_once_per_stack(tmp_path, capsys):
+    from raydas.apps.cli import main
+
+    path = tmp_path / "graph.json"
+    path.write_text(json.dumps(_graph({"name": "write_npy", "uid": 4, "in_uid": 2, "directory_out": "stack"})))
+    assert main(["graph", str(path)]) == 0
+    dot = capsys.readouterr().out
+    assert '2 [label="2: stack_chunks\\nlinear stack, per all", shape=invtrapezium' in dot
+    cluster = dot[dot.index("subgraph cluster_stack_2") :]
+    cluster = cluster[: cluster.index("}")]
+    assert '3 [label="3: dispersion"' in cluster and '4 [label="4: write_npy\\n-> stack/"' in cluster
+    assert '1 [label="1: xcorr"' not in cluster and "1 -> 2;" in dot and "2 -> 3;" in dot
