@@ -38,7 +38,7 @@ else
 fi
 
 if RAYDAS_TEST_XP=cupy timeout 140 "$PY" -m pytest -q -p no:cacheprovider tests/commands/test_commands_conformance.py \
-        -k "xp_interface" >"$LOGS/commands.log" 2>&1; then
+        tests/commands/test_stacking.py -k "xp_interface or on_a_device" >"$LOGS/commands.log" 2>&1; then
     line commands "ok: $(tail -1 "$LOGS/commands.log")"
 else
     fail commands "$(tail -1 "$LOGS/commands.log") (failures in $LOGS/commands.log)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -298,7 +299,13 @@ def test_partial_stacks_on_a_device_give_the_hosts_numbers(method, monkeypatch, 
     stand-in (which refuses host arrays as cupy does) gives numpy's stack."""
     from device_stand_in import DeviceArray, device_namespace
 
-    xp = device_namespace(monkeypatch)
+    if os.environ.get("RAYDAS_TEST_XP", "") == "cupy":  # benchmarks/gpu_check.sh, on a GPU machine
+        from raydas.backend import array_namespace
+
+        xp = array_namespace("gpu")
+        DeviceArray = xp.ndarray  # noqa: N806
+    else:
+        xp = device_namespace(monkeypatch)
     command = _command(method=method)
     rng = np.random.default_rng(11)
     arrays = [rng.normal(size=(2, 32)).astype(np.float32) for _ in range(4)]
@@ -311,7 +318,7 @@ def test_partial_stacks_on_a_device_give_the_hosts_numbers(method, monkeypatch, 
     assert isinstance(kept, DeviceArray)  # the partial stays on the device
     back = Partial.from_file(io.BytesIO(on_device.to_bytes()), "device.npz")  # a checkpoint brings it home
     (stack,) = back.stacks.values()
-    np.testing.assert_allclose(stack.result(command.params), host_stack.result(command.params), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(stack.result(command.params), host_stack.result(command.params), rtol=1e-5, atol=1e-6)
 
 
 def test_raydas_process_stacks_its_one_chunk_and_runs_what_follows_on_it():

@@ -175,3 +175,50 @@ def test_watch_refuses_a_reducing_graph_with_the_reason(ray_session, tmp_path):
 
     with pytest.raises(ConfigError, match="stack_chunks"):
         watch(str(tmp_path), _config(tmp_path / "res", 4), progress=False, idle_exit=1)
+
+
+def test_stacks_per_day_and_over_the_whole_run_from_files_of_two_days(ray_session, tmp_path):
+    """Files of two UTC days: one stack per day and one of all, each the mean of the
+    correlations of its own chunks (computed here from the arrays written)."""
+    import datetime as dt
+
+    rng = np.random.default_rng(21)
+    rate, seconds = 200.0, 2
+    starts = ["2024-03-01T10:00:00", "2024-03-01T10:00:02", "2024-03-01T23:59:58", "2024-03-02T12:00:00"]
+    per_day: dict[str, list[np.ndarray]] = {}
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i, start in enumerate(starts):
+        when = dt.datetime.fromisoformat(start).replace(tzinfo=dt.UTC)
+        data = rng.normal(size=(CHANNELS, int(seconds * rate))).astype(np.float32)
+        chunk = raydas.Chunk(data, int(when.timestamp()) * 10**9, 1 / rate, np.arange(CHANNELS) * 2.0)
+        formats.write(chunk, str(folder / f"part{i}.sgy"))
+        for c in range(seconds):  # 1-s chunks; the one starting 23:59:59 is of the first day
+            piece = data[:, int(c * rate) : int((c + 1) * rate)].astype(np.float64)
+            m = piece.shape[1]
+            lag = 4
+            rows = [np.correlate(piece[r], piece[0], mode="full")[m - 1 - lag : m + lag] / m for r in range(CHANNELS)]
+            per_day.setdefault(start[:10], []).append(np.array(rows))
+    processing = {
+        "command_list": [
+            {"name": "xcorr", "uid": 1, "in_uid": 0, "sources": [0], "max_lag_seconds": 4 / rate},
+            {"name": "stack_chunks", "uid": 2, "in_uid": 1, "group": "day", "checkpoint_every_chunks": 3},
+            {"name": "write_npy", "uid": 3, "in_uid": 2, "directory_out": "daily"},
+            {"name": "stack_chunks", "uid": 4, "in_uid": 1, "group": "all"},
+            {"name": "write_npy", "uid": 5, "in_uid": 4, "directory_out": "total"},
+        ]
+    }
+    out = tmp_path / "res"
+    config = RunConfig.model_validate(
+        {"input": str(folder / "*.sgy"), "output": str(out), "processing": processing, "chunk_seconds": 1.0}
+    )
+    report = raydas.run(config, progress=False)
+    assert report.ok and report.chunks_done == 8
+    assert sorted(p.name for p in (out / "daily").glob("2024-*.npy")) == ["2024-03-01.npy", "2024-03-02.npy"]
+    for day, items in per_day.items():
+        np.testing.assert_allclose(np.load(out / "daily" / f"{day}.npy"), np.mean(items, axis=0), rtol=2e-5, atol=1e-7)
+    everything = [a for items in per_day.values() for a in items]
+    np.testing.assert_allclose(np.load(out / "total" / "all.npy"), np.mean(everything, axis=0), rtol=2e-5, atol=1e-7)
+    day_one = json.loads((out / "raydas-reduce" / "stacks" / "2" / "2024-03-01.json").read_text())
+    assert day_one["count"] == 6 and day_one["end"].startswith("2024-03-02T00:00:00")
+    assert {s["label"]: s["chunks"] for s in report.stacks if s["uid"] == 2} == {"2024-03-01": 6, "2024-03-02": 2}
