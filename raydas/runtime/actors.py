@@ -272,7 +272,11 @@ class Processor:
         chunks = sorted(taken.chunk_ids()) if taken is not None else []
         if chunks:
             run_key = work.reduce_key.split("/")[0]
-            work.sink.write(segment_path(run_key, name), taken.to_bytes())
+            try:
+                work.sink.write(segment_path(run_key, name), taken.to_bytes())
+            except BaseException:
+                work.partial.merge(taken)  # not written: the stacks stay here, for the next checkpoint
+                raise
         return {"actor": self.token, "chunks": chunks}
 
 

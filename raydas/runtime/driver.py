@@ -242,7 +242,8 @@ class Driver:
         except Exception as exc:  # noqa: BLE001  (died or restarted: its live chunks go again)
             cause = getattr(exc, "cause", None)
             if not isinstance(exc, self._ray.exceptions.RayActorError) and not isinstance(cause, SetupMissing):
-                raise
+                self.stacks.not_written(ref, cause or exc)  # the actor keeps them: tried again later
+                return
             self.pool.lost(a)
             self._restack(self.stacks.lost(a))
             return

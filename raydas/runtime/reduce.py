@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 #: segments merged by one task of the tree reduction
 MERGE_FAN_IN = 4
+#: checkpoints that may fail to write in a row before the run stops
+CHECKPOINT_ATTEMPTS = 5
+#: seconds before a checkpoint that failed to write is tried again
+CHECKPOINT_RETRY_S = 2.0
 
 
 @dataclass
@@ -79,6 +83,7 @@ class StackKeeper:
     segments: list[str] = field(default_factory=list)  # names of the segments this run wrote
     checkpoints: int = 0
     resent: int = 0
+    failed_writes: int = 0  # checkpoints that failed to write, in a row
     _count: int = 0
 
     # --- chunks in and out -------------------------------------------------------------------------
@@ -150,6 +155,7 @@ class StackKeeper:
         """A checkpoint came back: its chunks are sealed; returns the tickets to send again
         (live chunks of another incarnation than the one that answered)."""
         a, name = self.pending.pop(ref)
+        self.failed_writes = 0
         chunks = set(answer["chunks"])
         self.sealed.update(chunks)
         if chunks:
@@ -163,6 +169,25 @@ class StackKeeper:
         else:
             self.since.pop(a, None)
         return lost
+
+    def not_written(self, ref, error: BaseException) -> None:
+        """A checkpoint failed to write (its actor keeps the stacks and tries again later).
+
+        Raises
+        ------
+        ReductionError
+            After :data:`CHECKPOINT_ATTEMPTS` failures in a row: the results root cannot take them.
+        """
+        a, name = self.pending.pop(ref)
+        self.failed_writes += 1
+        if self.failed_writes >= CHECKPOINT_ATTEMPTS:
+            raise ReductionError(
+                f"checkpoint segments of the partial stacks could not be written under {self.sink.root} "
+                f"{self.failed_writes} times in a row (last: {type(error).__name__}: {error}); the chunks stacked "
+                "since the last checkpoint are still to be written: rerun when the results root takes files again"
+            )
+        log.warning("checkpoint %s of processor actor %d not written (%s); trying again", name, a, error)
+        self.since[a] = time.monotonic() - self.every_seconds + CHECKPOINT_RETRY_S  # again in a few seconds
 
     @property
     def settled(self) -> bool:
