@@ -145,3 +145,82 @@ def test_a_chunk_with_stamps_is_not_written_as_a_regular_series(tmp_path):
     with pytest.raises(RaydasError, match=r"x\.sgy' as segy: the data carry their own irregular time stamps"):
         formats.write(chunk, str(tmp_path / "x.sgy"))
     assert not (tmp_path / "x.sgy").exists()
+
+
+# --- planning chunks of stamped readings ----------------------------------------------------------------------------
+def test_chunk_readings_cut_stamped_readings_by_count():
+    from raydas.recording import plan_chunks
+
+    (recording,), _ = assemble([stamped()])
+    plans = plan_chunks([recording], chunk_seconds=1.0, halo_samples=50, chunk_readings=4)
+    assert [(p.start, p.stop) for p in plans] == [(0, 4), (4, 6)]
+    assert [p.halo for p in plans] == [(0, 0), (0, 0)]  # no halo: the commands that need one read a rate
+    assert [p.start_ns for p in plans] == [STAMPS[0], STAMPS[4]]
+    assert plans[0].end_ns == STAMPS[4]  # the next reading's stamp, not 4 x the median step
+    assert plans[1].end_ns == STAMPS[5] + 370_008_000_000  # after the last reading: its stamp + the median step
+    assert plans[0].stamped and plans[0].placement.chunk_samples == 4
+    np.testing.assert_array_equal(plans[1].times_ns, STAMPS[4:])
+
+
+def test_a_duration_alone_cuts_stamped_readings_by_their_stamps():
+    from raydas.recording import plan_chunks
+
+    (recording,), _ = assemble([stamped()])
+    # windows of 2000 s from the first stamp (readings at 0, 369.9, 739.9, 450489.0, 450859.1 and 451229.1 s):
+    # readings 0-2 in [0, 2000) s, 3-5 in window 225, [450000, 452000) s
+    plans = plan_chunks([recording], chunk_seconds=2000.0, halo_samples=10)
+    assert [(p.start, p.stop) for p in plans] == [(0, 3), (3, 6)]
+    assert [p.halo for p in plans] == [(0, 0), (0, 0)] and all(p.placement is None for p in plans)
+    assert [p.end_ns - p.start_ns for p in plans] == [STAMPS[3] - STAMPS[0], STAMPS[5] + 370_008_000_000 - STAMPS[3]]
+    # 800 s windows: the last reading (451229.1 s) falls in the next window after its two neighbours
+    assert [(p.start, p.stop) for p in plan_chunks([recording], chunk_seconds=800.0)] == [(0, 3), (3, 5), (5, 6)]
+    # 300 s windows: every reading alone, the empty windows of the five quiet days give no chunk
+    plans = plan_chunks([recording], chunk_seconds=300.0)
+    assert [(p.start, p.stop) for p in plans] == [(k, k + 1) for k in range(6)]
+    # windows longer than the record: one chunk
+    assert [(p.start, p.stop) for p in plan_chunks([recording], chunk_seconds=1e7)] == [(0, 6)]
+
+
+def test_chunk_readings_cut_a_regular_record_by_count_too():
+    from raydas.recording import plan_chunks
+
+    regular = RecordInfo("memory://r", "test", 2, 10, 0.5, T0_NS, [0.0, 1.0])
+    (recording,), _ = assemble([regular])
+    plans = plan_chunks([recording], chunk_seconds=100.0, halo_samples=2, chunk_readings=4)
+    assert [(p.start, p.stop, p.halo) for p in plans] == [(0, 4, (0, 2)), (4, 8, (2, 2)), (8, 10, (2, 0))]
+    assert [p.end_ns - p.start_ns for p in plans] == [2 * NS_PER_S, 2 * NS_PER_S, 1 * NS_PER_S]
+    assert not plans[0].stamped and plans[0].times_ns is None
+
+
+def test_a_planned_chunk_of_a_real_dss_file_reads_its_stamps(fibre_data):
+    """Neubrex RFS: six readings; chunks of 4 and 2 readings against a plain h5py read."""
+    import h5py
+
+    from raydas import formats
+    from raydas.recording import plan_chunks
+
+    path = fibre_data / "dss/neubrex_dss_forge.h5"
+    recordings, _ = assemble(formats.scan_file(str(path)))
+    plans = plan_chunks(recordings, chunk_seconds=1.0, chunk_readings=4)
+    with h5py.File(path, "r") as f:
+        data = f["data"][()]
+        stamps = np.round(f["stamps_unix"][()]).astype(np.int64) * 1000  # µs since 1970
+    expected = np.where(data == np.float32(-229526.08), np.nan, data).T
+    chunks = [p.read() for p in plans]
+    np.testing.assert_array_equal(chunks[0].data, expected[:, :4])
+    np.testing.assert_array_equal(chunks[1].data, expected[:, 4:])
+    np.testing.assert_array_equal(chunks[0].times_ns, stamps[:4])
+    np.testing.assert_array_equal(chunks[1].times_ns, stamps[4:])
+    assert chunks[1].start_ns == stamps[4] and chunks[1].stem == "1689890788.212"
+    assert "2 readings stamped" in repr(chunks[1]) and "Hz" not in repr(chunks[1])  # no rate is claimed
+
+
+def test_run_config_chunk_readings_is_checked():
+    from raydas.config import RunConfig
+    from raydas.errors import ConfigError
+
+    assert RunConfig(input="x", chunk_readings=10).chunk_readings == 10
+    assert RunConfig(input="x").chunk_readings is None
+    for bad in (0, -3, 2.5, True, "ten"):
+        with pytest.raises((ConfigError, ValueError), match="chunk_readings"):
+            RunConfig(input="x", chunk_readings=bad)
