@@ -541,12 +541,13 @@ class Pipeline:
                 raise PlanError(record.path, f"{node.json_path} ({cmd.name}){where}: {exc}") from None
             layouts[node.uid] = (cmd.layout_after(given), with_halo and cmd.time_local)
 
-    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
+    def output_files(self, output_id: str, shared: bool = False, stamped: bool = False) -> list[str]:
         """Files (relative to the results root) the pipeline writes for the chunk
-        ``output_id``; with ``shared``, also those it writes for its whole folder."""
+        ``output_id``; with ``shared``, also those it writes for its whole folder;
+        ``stamped``: for a chunk of readings with their own time stamps."""
         out: list[str] = []
         for node in self.order:
-            out.extend(node.command.output_files(output_id, shared))
+            out.extend(node.command.output_files(output_id, shared, stamped))
         return out
 
     def producer(self, uid: int) -> Command | None:
@@ -676,6 +677,9 @@ class Pipeline:
         values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
         remaining = {uid: len(nodes) for uid, nodes in self.consumers.items()}
         channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"]) if "channel_xyz" in chunk.attrs else None
+        stamps = chunk.times_ns  # stamped readings: the stamps of the chunk's own samples; else None
+        if stamps is not None:
+            stamps = stamps[chunk.halo[0] : stamps.size - chunk.halo[1]]
         for node in self.order:
             cmd = node.command
             primary = values[node.in_uid]
@@ -701,6 +705,7 @@ class Pipeline:
                 channel_xyz=channel_xyz,
                 placement=chunk.placement,
                 chunk_samples=chunk.n_samples,
+                times_ns=stamps,
             )
             t0 = time.perf_counter()
             try:
@@ -729,7 +734,7 @@ class Pipeline:
     @staticmethod
     def _written_by(node: Node, chunk: Chunk, counting: _CountingSink) -> list[str]:
         """The files ``node``'s writer declares for ``chunk``, each of which it must have written."""
-        declared = node.command.output_files(chunk.output_id, chunk.writes_shared)
+        declared = node.command.output_files(chunk.output_id, chunk.writes_shared, chunk.times_ns is not None)
         missing = [f for f in declared if f not in counting.sizes]
         if missing:
             raise PipelineError(

@@ -120,7 +120,8 @@ def dasdae_bytes(patch: Patch, data_type: str = "") -> bytes:
         time.attrs["units"] = text("s")
         time.attrs["is_datetime64"] = np.bool_(True)
         time.attrs["is_timedelta64"] = np.bool_(False)
-        if len(patch.times_ns) < 2 or np.all(np.diff(patch.times_ns) == patch.dt_ns):
+        one = len(patch.times_ns) < 2
+        if (one and not patch.stamped) or (not one and np.all(np.diff(patch.times_ns) == patch.dt_ns)):
             time.attrs["step"] = np.int64(patch.dt_ns)
             time.attrs["step_is_timedelta64"] = np.bool_(True)
     return buf.getvalue()

@@ -37,6 +37,9 @@ class Patch:
         Unit of the samples (``""`` when unknown).
     gauge_length
         Gauge length in metres (``nan`` when unknown).
+    stamped
+        True when ``times_ns`` are the samples' own stamps (irregular readings), not
+        ``start + round(i * dt)``: ``dt`` is then no step to state.
     """
 
     data: np.ndarray
@@ -45,6 +48,7 @@ class Patch:
     dt: float
     units: str = ""
     gauge_length: float = float("nan")
+    stamped: bool = False
 
     @property
     def start_ns(self) -> int:
@@ -144,6 +148,7 @@ def checked_patch(
         dt=dt,
         units=str(units or ""),
         gauge_length=float(gauge_length) if gauge_length is not None else float("nan"),
+        stamped=times_ns is not None,
     )
 
 

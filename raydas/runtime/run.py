@@ -373,7 +373,7 @@ class Run:
         """Files (relative to :meth:`outputs_root`) the chunk ``plan`` leaves when done."""
         if not self.mode.processes:
             return self.store.files(plan.output_id)
-        return self.pipeline.output_files(plan.output_id, plan.writes_shared)
+        return self.pipeline.output_files(plan.output_id, plan.writes_shared, plan.stamped)
 
     def outputs_root(self) -> str:
         """Where :meth:`expected_outputs` lie: the chunk store (ingest) or the results root."""

@@ -79,7 +79,15 @@ def test_records_with_stamps_are_never_joined():
     assert recordings[1].time_of(1) == STAMPS[4] and recordings[0].end_ns == a.end_ns
 
 
-@pytest.mark.parametrize("command", [{"name": "butter", "freq": 0.001}, {"name": "fft"}, {"name": "abs"}])
+@pytest.mark.parametrize(
+    "command",
+    [
+        {"name": "butter", "freq": 0.001},
+        {"name": "fft"},
+        {"name": "downsample", "tsample": 2},
+        {"name": "write_prodml", "directory_out": "p"},  # states a rate (PulseRate)
+    ],
+)
 def test_commands_refuse_a_record_with_stamps_at_planning(command):
     p = Pipeline.from_config({"command_list": [dict(command, uid=1, in_uid=0)]})
     with pytest.raises(PlanError) as err:
@@ -224,3 +232,127 @@ def test_run_config_chunk_readings_is_checked():
     for bad in (0, -3, 2.5, True, "ten"):
         with pytest.raises((ConfigError, ValueError), match="chunk_readings"):
             RunConfig(input="x", chunk_readings=bad)
+
+
+# --- commands on stamped readings -------------------------------------------------------------------------------------
+#: the commands that read no sample rate (with parameters that need one), and some that do
+RATE_FREE = [
+    {"name": "abs"},
+    {"name": "lin_transform", "m": 2.0, "c": 1.0},
+    {"name": "hard_threshold", "threshold": 1.0},
+    {"name": "mean", "axis": 0},
+    {"name": "mean", "axis": 1},
+    {"name": "std_dev", "axis": 0},
+    {"name": "extract", "axis": 0, "index": 1},
+    {"name": "butter", "axis": 0, "freq": 0.1},  # across channels: cycles/m
+    {"name": "running_mean", "axis": 0, "window_length": 3},
+    {"name": "gradient", "axis": 0},
+    {"name": "interp", "axis": 0, "spacing": 0.5},
+    {"name": "copy"},
+    {"name": "write_npy", "directory_out": "n"},
+    {"name": "write_dasdae", "directory_out": "d"},
+    {"name": "write_netcdf", "directory_out": "c"},
+    {"name": "write_zarr", "directory_out": "z"},
+]
+NEEDS_RATE = [
+    {"name": "butter", "axis": 1, "freq": 0.001},
+    {"name": "running_mean", "axis": 1, "window_length": 3},
+    {"name": "gradient", "axis": 1},
+    {"name": "interp", "axis": 1, "spacing": 100.0},
+    {"name": "sta_lta"},
+    {"name": "write_prodml_fbe", "directory_out": "f"},
+]
+
+
+@pytest.mark.parametrize("command", RATE_FREE, ids=lambda c: f"{c['name']}-{c.get('axis', '')}")
+def test_a_command_that_reads_no_rate_serves_stamped_readings_without_halo(command):
+    p = Pipeline.from_config({"command_list": [dict(command, uid=1, in_uid=0)]})
+    assert not p.order[0].command.needs_regular_time
+    p.check_record(stamped())
+    p.check_record(stamped(stamps=STAMPS[:1]))  # a single reading too
+    assert p.order[0].command.halo_samples(1 / 370.0) == 0  # nothing along time: chunks need no halo
+
+
+@pytest.mark.parametrize("command", NEEDS_RATE, ids=lambda c: f"{c['name']}-{c.get('axis', '')}")
+def test_a_command_that_reads_a_rate_still_refuses_stamped_readings(command):
+    p = Pipeline.from_config({"command_list": [{"name": "abs", "uid": 1, "in_uid": 0}, dict(command, uid=2, in_uid=1)]})
+    with pytest.raises(PlanError, match=rf"\$\.command_list\[1\] \({command['name']}\): needs a regular sample rate"):
+        p.check_record(stamped())
+
+
+def test_every_command_that_reads_no_rate_declares_no_halo():
+    from raydas import commands
+    from raydas.commands.base import Command
+
+    rate_free = [name for name, cls in commands.all_commands().items() if not cls.needs_regular_time]
+    assert {"abs", "mean", "write_npy", "write_dasdae", "write_netcdf", "write_zarr"} <= set(rate_free)
+    for name in rate_free:
+        assert commands.all_commands()[name].halo_samples is Command.halo_samples, name
+
+
+def _run_stamped(graph, tmp_path, chunk):
+    from raydas.outputs import OutputSink
+
+    p = Pipeline.from_config({"command_list": graph})
+    return p.run(chunk, np, OutputSink(str(tmp_path)))
+
+
+def _stamped_chunk():
+    data = (np.arange(18, dtype=np.float32).reshape(3, 6) - 7.0) * 0.5
+    return Chunk(data, 0, dt=370.008, positions=[10.0, 10.5, 11.0], times_ns=STAMPS, output_id="rec/x")
+
+
+def test_write_npy_writes_the_stamps_as_the_time_axis(tmp_path):
+    chunk = _stamped_chunk()
+    graph = [{"name": "abs", "uid": 1, "in_uid": 0}, {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "n"}]
+    result = _run_stamped(graph, tmp_path, chunk)
+    assert result.written == ["n/rec/x.npy", "n/rec/x.time.npy", "n/rec/measured_depth.npy"]  # no shared time.npy
+    np.testing.assert_array_equal(np.load(tmp_path / "n/rec/x.npy"), np.abs(chunk.data))
+    times = np.load(tmp_path / "n/rec/x.time.npy")
+    assert times.dtype == np.dtype("datetime64[ns]")
+    np.testing.assert_array_equal(times.astype(np.int64), STAMPS)  # the stamps, not start + k * dt
+    assert not (tmp_path / "n/rec/time.npy").exists()
+    # a mean over the readings: one column, not a time; the file says which readings it came from
+    writer = {"name": "write_npy", "uid": 2, "in_uid": 1, "directory_out": "m"}
+    graph = [{"name": "mean", "uid": 1, "in_uid": 0}, writer]
+    _run_stamped(graph, tmp_path, chunk)
+    np.testing.assert_allclose(np.load(tmp_path / "m/rec/x.npy")[:, 0], chunk.data.mean(axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(np.load(tmp_path / "m/rec/x.time.npy").astype(np.int64), STAMPS)
+
+
+def test_the_patch_writers_write_the_stamps(tmp_path):
+    import h5py
+    import xarray as xr
+
+    chunk = _stamped_chunk()
+    graph = [
+        {"name": "write_dasdae", "uid": 1, "in_uid": 0, "directory_out": "d"},
+        {"name": "write_netcdf", "uid": 2, "in_uid": 0, "directory_out": "c"},
+        {"name": "write_zarr", "uid": 3, "in_uid": 0, "directory_out": "z"},
+    ]
+    result = _run_stamped(graph, tmp_path, chunk)
+    assert result.written[:2] == ["d/rec/x.h5", "c/rec/x.nc"]
+    with h5py.File(tmp_path / "d/rec/x.h5", "r") as f:
+        (group,) = f["waveforms"].values()
+        np.testing.assert_array_equal(group["_coord_time"][()], STAMPS)
+        assert "step" not in group["_coord_time"].attrs  # irregular: no step is stated
+        np.testing.assert_array_equal(group["data"][()], chunk.data)
+    with xr.open_dataset(tmp_path / "c/rec/x.nc", engine="h5netcdf") as ds:
+        decoded = ds["time_values"].values.astype("datetime64[ns]").astype(np.int64)  # CF units: ns since the start
+        np.testing.assert_array_equal(decoded, STAMPS)
+        np.testing.assert_array_equal(ds["time_indices"].values, np.arange(6))  # every stamp a tie point
+    (store,) = (tmp_path / "z/rec").glob("*.zarr")
+    with xr.open_zarr(store, consolidated=False) as ds:
+        np.testing.assert_array_equal(ds["time"].values.astype(np.int64), STAMPS)
+        np.testing.assert_array_equal(ds["data"].values, chunk.data)
+
+
+def test_a_single_stamped_reading_states_no_step(tmp_path):
+    import h5py
+
+    chunk = Chunk(np.ones((3, 1), np.float32), 0, dt=60.0, positions=[0.0, 1.0, 2.0], times_ns=STAMPS[:1])
+    _run_stamped([{"name": "write_dasdae", "uid": 1, "in_uid": 0, "directory_out": "d"}], tmp_path, chunk)
+    (path,) = (tmp_path / "d").glob("*.h5")
+    with h5py.File(path, "r") as f:
+        (group,) = f["waveforms"].values()
+        assert group["_coord_time"][()].tolist() == [STAMPS[0]] and "step" not in group["_coord_time"].attrs
