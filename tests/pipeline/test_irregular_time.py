@@ -356,3 +356,26 @@ def test_a_single_stamped_reading_states_no_step(tmp_path):
     with h5py.File(path, "r") as f:
         (group,) = f["waveforms"].values()
         assert group["_coord_time"][()].tolist() == [STAMPS[0]] and "step" not in group["_coord_time"].attrs
+
+
+@pytest.mark.parametrize("readings", [6, 1])
+def test_dascore_and_xdas_open_stamped_outputs_at_their_stamps(tmp_path, readings):
+    """Real clients (test extras) read the stamped DASDAE and NetCDF files at the stamps, a single reading too."""
+    dascore = pytest.importorskip("dascore")
+    xdas = pytest.importorskip("xdas")
+    data = np.arange(18, dtype=np.float32).reshape(3, 6)[:, :readings]
+    chunk = Chunk(data, 0, dt=370.0, positions=[0.0, 1.0, 2.0], times_ns=STAMPS[:readings], output_id="x")
+    graph = [
+        {"name": "write_dasdae", "uid": 1, "in_uid": 0, "directory_out": "d"},
+        {"name": "write_netcdf", "uid": 2, "in_uid": 0, "directory_out": "c"},
+    ]
+    _run_stamped(graph, tmp_path, chunk)
+    patch = dascore.spool(str(tmp_path / "d/x.h5"))[0]
+    assert patch.shape == (3, readings)
+    np.testing.assert_array_equal(
+        patch.coords.get_array("time").astype("datetime64[ns]").astype(np.int64), STAMPS[:readings]
+    )
+    np.testing.assert_array_equal(patch.data, data)
+    array = xdas.open_dataarray(str(tmp_path / "c/x.nc"))
+    np.testing.assert_array_equal(array["time"].values.astype("datetime64[ns]").astype(np.int64), STAMPS[:readings])
+    np.testing.assert_array_equal(np.asarray(array.values), data.T)
