@@ -676,7 +676,9 @@ class Pipeline:
                 data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))
         values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
         remaining = {uid: len(nodes) for uid, nodes in self.consumers.items()}
-        channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"]) if "channel_xyz" in chunk.attrs else None
+        channel_xyz = None
+        if "channel_xyz" in chunk.attrs:  # positions, X Y Z per channel, and the table's units of X, Y, Z
+            channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"], chunk.attrs.get("geometry_units", ("",) * 3))
         stamps = chunk.times_ns  # stamped readings: the stamps of the chunk's own samples; else None
         if stamps is not None:
             stamps = stamps[chunk.halo[0] : stamps.size - chunk.halo[1]]

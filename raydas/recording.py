@@ -353,4 +353,8 @@ def _channel_coordinates(record: RecordInfo) -> dict:
     per channel, from a geometry table), if it has them."""
     if "channel_xyz" not in record.attrs:
         return {}
-    return {"channel_xyz": record.attrs["channel_xyz"], "geometry": record.attrs.get("geometry", "")}
+    return {
+        "channel_xyz": record.attrs["channel_xyz"],
+        "geometry": record.attrs.get("geometry", ""),
+        "geometry_units": tuple(record.attrs.get("geometry_units", ("", "", ""))),
+    }

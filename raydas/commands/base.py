@@ -187,8 +187,9 @@ class Context:
         Per-input scratch shared by consumers of the same value (e.g. the power
         spectrum of an FFT, computed once for every band command).
     channel_xyz
-        ``(positions, xyz)`` of the chunk's channels when a geometry table gave
-        them coordinates (see :meth:`coordinates`), else None.
+        ``(positions, xyz)`` (or ``(positions, xyz, units)``, the table's units of X, Y, Z)
+        of the chunk's channels when a geometry table gave them coordinates (see
+        :meth:`coordinates`), else None.
     placement
         Where the chunk lies in its recording (:class:`raydas.chunk.Placement`);
         None for a chunk not cut from a planned recording.
@@ -232,7 +233,7 @@ class Context:
         has no geometry or axis 0 is not channels."""
         if self.channel_xyz is None or self.positions is None:
             return None
-        known, xyz = self.channel_xyz
+        known, xyz = self.channel_xyz[:2]
         wanted = np.asarray(self.positions, dtype=np.float64).reshape(-1)
         order = np.argsort(known)
         where = np.clip(np.searchsorted(known[order], wanted), 0, len(known) - 1)
@@ -240,6 +241,13 @@ class Context:
         out = np.asarray(xyz, dtype=np.float64)[match].copy()
         out[np.abs(known[match] - wanted) > 1e-6] = np.nan
         return out
+
+    def coordinate_units(self) -> tuple[str, str, str]:
+        """The units of X, Y, Z (:meth:`coordinates`) as the geometry table states them
+        (e.g. ``"UTM [m]"``), ``""`` where it states none."""
+        if self.channel_xyz is None or len(self.channel_xyz) < 3:
+            return ("", "", "")
+        return tuple(str(u) for u in self.channel_xyz[2])
 
     @property
     def dt(self) -> float:

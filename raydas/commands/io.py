@@ -161,7 +161,8 @@ class PatchWriter(Writer):
             stamps = ctx.column_times_ns(host.shape[1]) if host.ndim == 2 else None
         except ValueError as exc:
             raise RaydasError(f"{self.name}: {exc}") from None
-        return checked_patch(self.name, host, ctx.start_ns, ctx.meta.dt, positions, self.params.units, times_ns=stamps)
+        patch = checked_patch(self.name, host, ctx.start_ns, ctx.meta.dt, positions, self.params.units, times_ns=stamps)
+        return patch.with_coordinates(ctx.coordinates(), ctx.coordinate_units())  # a geometry table's X, Y, Z
 
     def encode(self, patch: Patch) -> bytes:
         """The file's content."""
