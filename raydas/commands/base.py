@@ -324,7 +324,11 @@ class Command:
         rate ``1/dt`` (filters, spectra, windows in seconds, writers stamping
         times from ``dt``): a record with its own irregular time stamps (slow
         DTS/DSS readings, see :attr:`raydas.formats.RecordInfo.times_ns`) is
-        then refused at planning, never given an invented regular rate.
+        then refused at planning, never given an invented regular rate. False
+        for commands that read no rate (elementwise, statistics, writers of
+        :attr:`Context.times_ns`); such a command declares no halo. An instance
+        may clear it (an ``AxisCommand`` across channels with
+        ``rate_free_across_channels``).
     quantities
         The quantities (:data:`raydas.formats.base.QUANTITIES`) the command makes
         sense for, e.g. :data:`VIBRATION` for a noise log; empty (the default):
