@@ -547,7 +547,7 @@ class Pipeline:
         ``stamped``: for a chunk of readings with their own time stamps."""
         out: list[str] = []
         for node in self.order:
-            out.extend(node.command.output_files(output_id, shared, stamped))
+            out.extend(_declared(node.command, output_id, shared, stamped))
         return out
 
     def producer(self, uid: int) -> Command | None:
@@ -736,7 +736,7 @@ class Pipeline:
     @staticmethod
     def _written_by(node: Node, chunk: Chunk, counting: _CountingSink) -> list[str]:
         """The files ``node``'s writer declares for ``chunk``, each of which it must have written."""
-        declared = node.command.output_files(chunk.output_id, chunk.writes_shared, chunk.times_ns is not None)
+        declared = _declared(node.command, chunk.output_id, chunk.writes_shared, chunk.times_ns is not None)
         missing = [f for f in declared if f not in counting.sizes]
         if missing:
             raise PipelineError(
@@ -788,3 +788,11 @@ class Pipeline:
                 lines.append(f'  {g} -> {node.uid} [style=dashed, label="gather"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _declared(command: Command, output_id: str, shared: bool, stamped: bool) -> list[str]:
+    """``command.output_files``; ``stamped`` is passed only when True, so that a plugin's
+    command written before stamped readings (two arguments) still serves regular data."""
+    if stamped:
+        return command.output_files(output_id, shared, stamped)
+    return command.output_files(output_id, shared)
