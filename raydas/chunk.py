@@ -236,8 +236,13 @@ class Chunk:
         )
 
     def __repr__(self) -> str:
+        sampling = (
+            f"{self.n_samples} readings stamped"
+            if self.times_ns is not None
+            else f"{self.n_samples} samples @ {self.sample_rate:g} Hz"
+        )
         return (
-            f"Chunk({self.n_channels} ch x {self.n_samples} samples @ {self.sample_rate:g} Hz, "
+            f"Chunk({self.n_channels} ch x {sampling}, "
             f"start {to_iso(self.start_ns)}, halo {self.halo}, {self.data.dtype})"
         )
 

@@ -8,6 +8,7 @@ catalogue that ``raydas index`` built and a span of it: ``catalogue``, ``start``
       "output": "results",              # results root: every output file lies under it
       "processing": "noiselog.json",    # distpy processing config (file or inline object)
       "chunk_seconds": 1.0,             # chunk duration (s)
+      "chunk_readings": null,           # or chunks of this many readings (samples) each, whatever the sampling
       "store": null,                    # chunk store URL: filled by `ingest` (default: output), read by `process`
       "format": null,                   # force a format instead of detecting it
       "sample_rate": null,              # override the files' sample rate (Hz)
@@ -326,7 +327,20 @@ class RunConfig(SaneNumbers):
     )
     output: str = Field("results", description="results root (path or URL)")
     processing: str | dict | None = Field(None, description="distpy processing config: file or inline object")
-    chunk_seconds: float = Field(1.0, gt=0, description="chunk duration (s)", json_schema_extra=CHANGES_NUMBERS)
+    chunk_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="chunk duration (s); records of stamped readings (no sample rate) are cut into windows of "
+        "this duration from their first reading",
+        json_schema_extra=CHANGES_NUMBERS,
+    )
+    chunk_readings: int | None = Field(
+        None,
+        gt=0,
+        description="chunks of this many readings (samples) each, for every record, instead of chunk_seconds "
+        "(slow DTS/DSS readings at irregular times are best cut so)",
+        json_schema_extra=CHANGES_NUMBERS,
+    )
     store: str | None = Field(None, description="chunk store URL (ingest writes it, process reads it)")
     format: str | None = Field(
         None, description="force this format instead of detecting by content", json_schema_extra=CHANGES_NUMBERS
@@ -411,6 +425,11 @@ class RunConfig(SaneNumbers):
     @classmethod
     def _plausible_duration(cls, value):
         return plausible.duration(value, "chunk_seconds")
+
+    @field_validator("chunk_readings")
+    @classmethod
+    def _plausible_readings(cls, value):
+        return value if value is None else plausible.count(value, "chunk_readings")
 
     @field_validator("sample_rate", "assumed_sample_rate")
     @classmethod

@@ -293,7 +293,7 @@ class RunProvenance:
             stream=first.stream if first is not None else "",
             inputs=inputs,
             start_ns=plan.start_ns,
-            end_ns=plan.start_ns + int(round((plan.stop - plan.start) * plan.dt * 1e9)),
+            end_ns=plan.end_ns,  # stamped readings: the real span of their stamps
             samples=plan.stop - plan.start,
             channels=int(plan.positions.shape[0]),
             halo_before=plan.halo[0],

@@ -597,12 +597,13 @@ class Pipeline:
                 raise PlanError(record.path, f"{node.json_path} ({cmd.name}){where}: {exc}") from None
             layouts[node.uid] = (cmd.layout_after(given), with_halo and cmd.time_local)
 
-    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
+    def output_files(self, output_id: str, shared: bool = False, stamped: bool = False) -> list[str]:
         """Files (relative to the results root) the pipeline writes for the chunk
-        ``output_id``; with ``shared``, also those it writes for its whole folder."""
+        ``output_id``; with ``shared``, also those it writes for its whole folder;
+        ``stamped``: for a chunk of readings with their own time stamps."""
         out: list[str] = []
         for node in self.chunk_order:
-            out.extend(node.command.output_files(output_id, shared))
+            out.extend(_declared(node.command, output_id, shared, stamped))
         return out
 
     def stack_output_files(self, reducer: int, label: str) -> list[str]:
@@ -744,7 +745,12 @@ class Pipeline:
             if nan_policy == "zero":
                 data = xp.where(xp.isfinite(data), data, xp.zeros((), dtype=data.dtype))
         values: dict[int, Value] = {0: Value(data, ArrayMeta(halo=chunk.halo, positions=chunk.positions, dt=chunk.dt))}
-        channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"]) if "channel_xyz" in chunk.attrs else None
+        channel_xyz = None
+        if "channel_xyz" in chunk.attrs:  # positions, X Y Z per channel, and the table's units of X, Y, Z
+            channel_xyz = (chunk.positions, chunk.attrs["channel_xyz"], chunk.attrs.get("geometry_units", ("",) * 3))
+        stamps = chunk.times_ns  # stamped readings: the stamps of the chunk's own samples; else None
+        if stamps is not None:
+            stamps = stamps[chunk.halo[0] : stamps.size - chunk.halo[1]]
         where = f"chunk {chunk.stem} from {chunk.source or 'memory'}"
         context = {
             "sample_rate": chunk.sample_rate,
@@ -755,6 +761,7 @@ class Pipeline:
             "channel_xyz": channel_xyz,
             "placement": chunk.placement,
             "chunk_samples": chunk.n_samples,
+            "times_ns": stamps,
         }
         for node, x, meta in self._execute(self.chunk_order, values, xp, result, counting, context, keep, where):
             if node.command.reduces and reduce_into is not None:
@@ -836,7 +843,8 @@ class Pipeline:
                 ) from exc
             result.seconds[cmd.name] = result.seconds.get(cmd.name, 0.0) + time.perf_counter() - t0
             if cmd.writes:
-                declared = self._written_by(node, result.output_id, context["writes_shared"], counting)
+                stamped = context.get("times_ns") is not None
+                declared = self._written_by(node, result.output_id, context["writes_shared"], counting, stamped)
                 extra = sorted(f for f in counting.sizes if f not in before and f not in declared)
                 result.written.extend(declared + extra)  # e.g. the coordinate files of a correlation
             if node.uid in keep:
@@ -852,10 +860,12 @@ class Pipeline:
                     values.pop(uid, None)
 
     @staticmethod
-    def _written_by(node: Node, output_id: str, shared: bool, counting: _CountingSink) -> list[str]:
+    def _written_by(
+        node: Node, output_id: str, shared: bool, counting: _CountingSink, stamped: bool = False
+    ) -> list[str]:
         """The files ``node``'s writer declares for the chunk (or stack) ``output_id``, each
         of which it must have written."""
-        declared = node.command.output_files(output_id, shared)
+        declared = _declared(node.command, output_id, shared, stamped)
         missing = [f for f in declared if f not in counting.sizes]
         if missing:
             raise PipelineError(
@@ -923,3 +933,11 @@ class Pipeline:
                 lines.append(f'  {g} -> {node.uid} [style=dashed, label="gather"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def _declared(command: Command, output_id: str, shared: bool, stamped: bool) -> list[str]:
+    """``command.output_files``; ``stamped`` is passed only when True, so that a plugin's
+    command written before stamped readings (two arguments) still serves regular data."""
+    if stamped:
+        return command.output_files(output_id, shared, stamped)
+    return command.output_files(output_id, shared)

@@ -6,8 +6,17 @@ gap. Gaps, overlaps and layout changes end a recording and are reported as
 `Discontinuity`s, so a chunk never silently bridges them.
 
 A recording is cut into chunks of a fixed duration *across file boundaries*
-(a chunk may take samples from two consecutive files); each `ChunkPlan` says
-which samples of which records make the chunk and its halo.
+(a chunk may take samples from two consecutive files), or of a fixed count of
+readings (``chunk_readings``); each `ChunkPlan` says which samples of which
+records make the chunk and its halo.
+
+A record of stamped readings (:attr:`RecordInfo.times_ns`: slow DTS/DSS
+readings at irregular times) is a recording of its own and has no sample rate:
+with ``chunk_readings`` it is cut into chunks of that many readings; with a
+duration only, into windows of that duration from its first stamp
+(``[t0 + k L, t0 + (k + 1) L)``), each chunk holding the readings stamped in
+its window (a window without any gives no chunk), so no rate is ever invented.
+Its chunks have no halo: the commands that need one read a regular rate.
 """
 
 from __future__ import annotations
@@ -201,9 +210,29 @@ class ChunkPlan:
         return unix_stem(self.start_ns)
 
     @property
+    def stamped(self) -> bool:
+        """True when the chunk's readings carry their own time stamps (a record of
+        :attr:`RecordInfo.times_ns`): it then has no sample rate, only its stamps."""
+        return any(not r.regular for r, _, _ in self.pieces)
+
+    @property
     def end_ns(self) -> int:
-        """End of the chunk's own samples: the time just after its last one (ns, UTC)."""
+        """End of the chunk's own samples: the time just after its last one (ns, UTC).
+        For stamped readings, the stamp of the record's next reading, or after the
+        record's last reading its :attr:`RecordInfo.end_ns` (last stamp plus the median step)."""
+        if self.stamped:
+            record, lo, hi = self.pieces[-1]
+            after = hi - self.halo[1]  # the record's first reading after the chunk's own
+            return record.time_of(after) if after < record.n_samples else record.end_ns
         return self.start_ns + int(round((self.stop - self.start) * self.dt * NS_PER_S))
+
+    @property
+    def times_ns(self) -> np.ndarray | None:
+        """The stamps (int64 ns, UTC) of every sample the chunk reads, halo included, for
+        stamped readings (:attr:`stamped`); None for regularly sampled chunks."""
+        if not self.stamped:
+            return None
+        return np.concatenate([r.times_ns[lo:hi] for r, lo, hi in self.pieces])
 
     @property
     def sources(self) -> list[str]:
@@ -231,6 +260,7 @@ class ChunkPlan:
             index=self.index,
             output_id=self.output_id,
             writes_shared=self.writes_shared or not self.output_id,
+            times_ns=self.times_ns,
             attrs={
                 **({"assumed": self.assumed} if self.assumed else {}),
                 **({"reduce_token": self.reduce_token} if self.reduce_token else {}),
@@ -240,21 +270,67 @@ class ChunkPlan:
         )
 
 
+def chunk_bounds(rec: Recording, chunk_seconds: float, chunk_readings: int | None = None) -> list[tuple[int, int]]:
+    """``(start, stop)`` sample ranges (indices in ``rec``) of the chunks a recording is cut into.
+
+    Parameters
+    ----------
+    rec
+        The recording.
+    chunk_seconds
+        Chunk duration (s): ``round(chunk_seconds * sample_rate)`` samples for a
+        regular recording; for stamped readings (no rate), windows of this duration
+        from the first stamp, each holding the readings stamped in it (empty windows
+        give no chunk).
+    chunk_readings
+        When given, every chunk holds this many readings (samples), whatever the
+        sampling, and ``chunk_seconds`` is not used. The last chunk may hold fewer.
+    """
+    n = rec.n_samples
+    if chunk_readings is not None:
+        size = max(1, int(chunk_readings))
+        return [(start, min(start + size, n)) for start in range(0, n, size)]
+    if rec.first.regular:
+        size = max(1, int(round(chunk_seconds * rec.sample_rate)))
+        return [(start, min(start + size, n)) for start in range(0, n, size)]
+    stamps = np.concatenate([r.times_ns for r in rec.records])
+    window = max(1, int(round(chunk_seconds * NS_PER_S)))
+    which = (stamps - stamps[0]) // window  # the window each reading falls in
+    firsts = np.flatnonzero(np.diff(which)) + 1
+    edges = [0, *firsts.tolist(), n]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def chunk_length(rec: Recording, chunk_seconds: float, chunk_readings: int | None = None) -> int | None:
+    """Own samples of every chunk of ``rec`` but its last (:func:`chunk_bounds`); None when
+    they differ (stamped readings cut by duration)."""
+    if chunk_readings is not None:
+        return max(1, int(chunk_readings))
+    if rec.first.regular:
+        return max(1, int(round(chunk_seconds * rec.sample_rate)))
+    return None
+
+
 def plan_chunks(
-    recordings: list[Recording], chunk_seconds: float, halo_samples: int | None = None, halo_for=None
+    recordings: list[Recording],
+    chunk_seconds: float,
+    halo_samples: int | None = None,
+    halo_for=None,
+    chunk_readings: int | None = None,
 ) -> list[ChunkPlan]:
-    """Cut recordings into chunks of ``chunk_seconds`` (the last may be shorter).
+    """Cut recordings into chunks (:func:`chunk_bounds`): of ``chunk_seconds``, or of
+    ``chunk_readings`` readings when given (the last may be shorter).
 
     ``halo_samples`` (or ``halo_for(sample_rate)``) gives the halo wanted on
-    each side; at a recording's ends the halo is whatever exists there.
+    each side; at a recording's ends the halo is whatever exists there. Stamped
+    readings (no sample rate) get no halo.
     """
     plans: list[ChunkPlan] = []
     for r_index, rec in enumerate(recordings):
-        size = max(1, int(round(chunk_seconds * rec.sample_rate)))
+        size = chunk_length(rec, chunk_seconds, chunk_readings)
         halo = halo_samples if halo_for is None else halo_for(rec.sample_rate)
-        halo = int(halo or 0)
-        for start in range(0, rec.n_samples, size):
-            stop = min(start + size, rec.n_samples)
+        halo = int(halo or 0) if rec.first.regular else 0
+        for start, stop in chunk_bounds(rec, chunk_seconds, chunk_readings):
             lo = max(0, start - halo)
             hi = min(rec.n_samples, stop + halo)
             plans.append(
@@ -270,7 +346,8 @@ def plan_chunks(
                     positions=rec.positions,
                     units=rec.first.units,
                     gauge_length=rec.first.gauge_length,
-                    placement=Placement(rec.time_of(0), start, rec.n_samples, size),
+                    # chunks of different lengths (stamped readings cut by duration) have no common grid
+                    placement=None if size is None else Placement(rec.time_of(0), start, rec.n_samples, size),
                 )
             )
     return plans
@@ -281,4 +358,8 @@ def _channel_coordinates(record: RecordInfo) -> dict:
     per channel, from a geometry table), if it has them."""
     if "channel_xyz" not in record.attrs:
         return {}
-    return {"channel_xyz": record.attrs["channel_xyz"], "geometry": record.attrs.get("geometry", "")}
+    return {
+        "channel_xyz": record.attrs["channel_xyz"],
+        "geometry": record.attrs.get("geometry", ""),
+        "geometry_units": tuple(record.attrs.get("geometry_units", ("", "", ""))),
+    }

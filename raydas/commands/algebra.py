@@ -63,6 +63,7 @@ class Add(Command):
     family = "algebra"
     description = "Sample-by-sample sum x + gather_uids[0]."
     inputs = "gather"
+    needs_regular_time = False
     keeps_layout = True
 
     def apply(self, xp, x, ctx):
@@ -78,6 +79,7 @@ class Multiply(Command):
     family = "algebra"
     description = "Sample-by-sample product x * gather_uids[0]; axis=0/1 scales rows/columns by a vector."
     inputs = "gather"
+    needs_regular_time = False
     keeps_layout = True
     changed_from_distpy = "axis=0 scales each channel (distpy's axis=0 returned the input unchanged)."
 
@@ -101,6 +103,7 @@ class Gather(Command):
     description = "Concatenate the input and every gather_uids result as columns (one row per channel); per chunk."
     inputs = "gather"
     time_local = False
+    needs_regular_time = False
 
     def layout_after(self, layout):
         return Layout(layout.sample_rate, channels=layout.channels)

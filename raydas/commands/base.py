@@ -187,13 +187,19 @@ class Context:
         Per-input scratch shared by consumers of the same value (e.g. the power
         spectrum of an FFT, computed once for every band command).
     channel_xyz
-        ``(positions, xyz)`` of the chunk's channels when a geometry table gave
-        them coordinates (see :meth:`coordinates`), else None.
+        ``(positions, xyz)`` (or ``(positions, xyz, units)``, the table's units of X, Y, Z)
+        of the chunk's channels when a geometry table gave them coordinates (see
+        :meth:`coordinates`), else None.
     placement
         Where the chunk lies in its recording (:class:`raydas.chunk.Placement`);
         None for a chunk not cut from a planned recording.
     chunk_samples
         Own time samples of the chunk (halo excluded), whatever the graph made of them.
+    times_ns
+        For a chunk of readings stamped at irregular times (:attr:`raydas.chunk.Chunk.times_ns`):
+        the stamp of each of its own readings (int64 ns since 1970, UTC, halo excluded, a host
+        array); ``sample_rate`` is then only their median rate. None for regular samples.
+        Writers write them as the time axis (:meth:`column_times_ns`).
     """
 
     sample_rate: float
@@ -209,6 +215,7 @@ class Context:
     channel_xyz: tuple | None = None
     placement: Any = None
     chunk_samples: int = 0
+    times_ns: Any = None
 
     def __post_init__(self):
         if not self.output_id:
@@ -226,7 +233,7 @@ class Context:
         has no geometry or axis 0 is not channels."""
         if self.channel_xyz is None or self.positions is None:
             return None
-        known, xyz = self.channel_xyz
+        known, xyz = self.channel_xyz[:2]
         wanted = np.asarray(self.positions, dtype=np.float64).reshape(-1)
         order = np.argsort(known)
         where = np.clip(np.searchsorted(known[order], wanted), 0, len(known) - 1)
@@ -235,9 +242,38 @@ class Context:
         out[np.abs(known[match] - wanted) > 1e-6] = np.nan
         return out
 
+    def coordinate_units(self) -> tuple[str, str, str]:
+        """The units of X, Y, Z (:meth:`coordinates`) as the geometry table states them
+        (e.g. ``"UTM [m]"``), ``""`` where it states none."""
+        if self.channel_xyz is None or len(self.channel_xyz) < 3:
+            return ("", "", "")
+        return tuple(str(u) for u in self.channel_xyz[2])
+
     @property
     def dt(self) -> float:
         return 1.0 / self.sample_rate
+
+    def column_times_ns(self, columns: int) -> np.ndarray | None:
+        """The stamps (int64 ns, UTC) of the ``columns`` columns of the primary input when they
+        are the chunk's stamped readings (:attr:`times_ns`); None when the chunk is regularly
+        sampled or axis 1 of the input is no longer time (``meta.dt`` None: a mean over the
+        readings, a table of bands).
+
+        Raises
+        ------
+        ValueError
+            When axis 1 is still time but its columns are not the chunk's readings (a command
+            resampled or cut them): their times are then unknown, and no writer may invent them.
+        """
+        if self.times_ns is None or self.meta.dt is None:
+            return None
+        stamps = np.asarray(self.times_ns, dtype=np.int64).reshape(-1)
+        if columns != stamps.shape[0] or tuple(self.meta.halo) != (0, 0):
+            raise ValueError(
+                f"the input has {columns} time columns where the chunk has {stamps.shape[0]} readings stamped at "
+                "their own times: the columns' times are unknown (write before resampling or cutting along time)"
+            )
+        return stamps
 
 
 #: the quantities of vibration (acoustic) data: what noise logs, band energies,
@@ -288,7 +324,11 @@ class Command:
         rate ``1/dt`` (filters, spectra, windows in seconds, writers stamping
         times from ``dt``): a record with its own irregular time stamps (slow
         DTS/DSS readings, see :attr:`raydas.formats.RecordInfo.times_ns`) is
-        then refused at planning, never given an invented regular rate.
+        then refused at planning, never given an invented regular rate. False
+        for commands that read no rate (elementwise, statistics, writers of
+        :attr:`Context.times_ns`); such a command declares no halo. An instance
+        may clear it (an ``AxisCommand`` across channels with
+        ``rate_free_across_channels``).
     quantities
         The quantities (:data:`raydas.formats.base.QUANTITIES`) the command makes
         sense for, e.g. :data:`VIBRATION` for a noise log; empty (the default):
@@ -356,10 +396,11 @@ class Command:
         command's result uses only its non-negative frequencies (``spectrum_use``);
         ``fft`` then computes the one-sided spectrum. The default ignores it."""
 
-    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
+    def output_files(self, output_id: str, shared: bool = False, stamped: bool = False) -> list[str]:
         """Paths (relative to the results root) this command writes for the chunk
         ``output_id`` (see :attr:`Context.output_id`); with ``shared``, also the files
-        that chunk writes for its whole output folder (:attr:`Context.writes_shared`)."""
+        that chunk writes for its whole output folder (:attr:`Context.writes_shared`);
+        ``stamped``: the chunk's readings carry their own time stamps (:attr:`Context.times_ns`)."""
         return []
 
     def channel_window(self) -> int:

@@ -28,11 +28,17 @@ class AxisCommand(Command):
     """
 
     local_along_time: ClassVar[bool] = False
+    #: True when, across channels (``axis`` 0), the command reads no sample rate (it treats
+    #: every time sample on its own): it then serves records of stamped readings
+    #: (:attr:`Command.needs_regular_time` is False for that instance).
+    rate_free_across_channels: ClassVar[bool] = False
 
     def __init__(self, params: Params, uid: int = 0):
         super().__init__(params, uid)
         self.axis = time_or_channel_axis(params.axis)
         self.time_local = self.axis == 0 or self.local_along_time
+        if self.axis == 0 and self.rate_free_across_channels:
+            self.needs_regular_time = False
 
 
 def channel_spacing(positions, what: str) -> float:

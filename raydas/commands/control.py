@@ -29,6 +29,7 @@ class _PassOn(Command):
     spectrum_use = "through"
     keeps_layout = True
     passes_input_on = True
+    needs_regular_time = False
 
     def apply(self, xp, x, ctx):
         return x
@@ -75,6 +76,7 @@ class Copy(Command):
     description = "An independent copy of its input (raydas commands never write into their inputs anyway)."
     spectrum_use = "through"
     keeps_layout = True
+    needs_regular_time = False
 
     def apply(self, xp, x, ctx):
         return x.copy()

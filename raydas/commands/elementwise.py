@@ -15,6 +15,7 @@ from .common import AxisCommand
 class _Elementwise(Command):
     family = "elementwise"
     keeps_layout = True
+    needs_regular_time = False  # sample by sample (or over the chunk's readings): no rate read
 
 
 @register

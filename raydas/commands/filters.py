@@ -69,6 +69,7 @@ def iir_decay_samples(sos_bytes: bytes, n_sections: int, limit: int) -> int:
 
 @register
 class Butter(AxisCommand):
+    rate_free_across_channels = True  # across channels: positions, no time rate
     name = "butter"
     family = "filters"
     local_along_time = True  # declares its halo along time
@@ -317,6 +318,7 @@ class RunningMean(AxisCommand):
     """Centred running mean of ``window_length`` samples along ``axis``
     (``scipy.ndimage.uniform_filter1d``, edges extended with the nearest value)."""
 
+    rate_free_across_channels = True  # across channels: positions, no time rate
     name = "running_mean"
     family = "filters"
     local_along_time = True  # declares its halo along time
@@ -462,6 +464,7 @@ class Diff(AxisCommand):
     ``y[i] = x[i + L] - x[i]``; the last ``L`` values repeat the last full
     difference, so the shape is kept."""
 
+    rate_free_across_channels = True  # across channels: positions, no time rate
     name = "diff"
     family = "filters"
     local_along_time = True  # declares its halo along time
@@ -502,6 +505,7 @@ class Gradient(AxisCommand):
     across channels (axis 0), the sample interval (s) along time (axis 1), so
     the result is per metre or per second."""
 
+    rate_free_across_channels = True  # across channels: positions, no time rate
     name = "gradient"
     family = "filters"
     local_along_time = True  # declares its halo along time

@@ -108,7 +108,7 @@ class Clip(Command):
         """The chunk file of ``output_id`` (relative to the results root)."""
         return f"{self.params.directory_out}/{output_id}.npy"
 
-    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
+    def output_files(self, output_id: str, shared: bool = False, stamped: bool = False) -> list[str]:
         if not self.writes:
             return []
         path = self.output_path(output_id)
@@ -186,6 +186,7 @@ class Interp(AxisCommand):
     distpy had an ``interp`` command that was never registered and returned None.
     """
 
+    rate_free_across_channels = True  # across channels: positions, no time rate
     name = "interp"
     family = "geometry"
     description = "Linear resampling onto new channel positions (axis 0, m) or a new sample interval (axis 1, s)."

@@ -54,14 +54,22 @@ class Writer(Command):
         """The chunk file of ``output_id`` (relative to the results root): the one name writers write."""
         return f"{self.params.directory_out}/{output_id}.{self.suffix}"
 
-    def shared_files(self, output_id: str) -> list[str]:
+    def shared_files(self, output_id: str, stamped: bool = False) -> list[str]:
         """Files shared by every chunk of ``output_id``'s folder, written by one chunk of it (none by default)."""
         return []
 
-    def output_files(self, output_id: str, shared: bool = False) -> list[str]:
+    def stamp_files(self, output_id: str) -> list[str]:
+        """Files a chunk of stamped readings writes besides its own (none by default)."""
+        return []
+
+    def output_files(self, output_id: str, shared: bool = False, stamped: bool = False) -> list[str]:
         if self.params.directory_out == "NONE":
             return []
-        return [self.output_path(output_id), *(self.shared_files(output_id) if shared else [])]
+        return [
+            self.output_path(output_id),
+            *(self.stamp_files(output_id) if stamped else []),
+            *(self.shared_files(output_id, stamped) if shared else []),
+        ]
 
 
 @register
@@ -70,9 +78,11 @@ class WriteNpy(Writer):
     description = (
         "Write the chunk's array as <directory_out>/<output id>.npy (+ measured_depth.npy, time.npy, "
         "coordinates.npy when a geometry table gave the channels X, Y, Z, and <coordinate>.npy for an xcorr "
-        "or dispersion result); pass it on."
+        "or dispersion result; readings stamped at their own times: <output id>.time.npy, their stamps); "
+        "pass it on."
     )
     suffix = "npy"
+    needs_regular_time = False  # stamped readings: their stamps are written, never a time from dt
     changed_from_distpy = (
         "time.npy holds seconds from the chunk start (distpy wrote sample indices); the axis files are written "
         "once per folder, by its first chunk (distpy rewrote them with every chunk)."
@@ -81,9 +91,19 @@ class WriteNpy(Writer):
     class Params(WriterParams):
         pass
 
-    def shared_files(self, output_id: str) -> list[str]:
-        """``measured_depth.npy`` and ``time.npy`` beside the chunk files."""
-        return axis_files(posixpath.dirname(self.output_path(output_id)))
+    def shared_files(self, output_id: str, stamped: bool = False) -> list[str]:
+        """``measured_depth.npy`` and ``time.npy`` beside the chunk files (for stamped
+        readings ``measured_depth.npy`` only: their times differ from chunk to chunk)."""
+        files = axis_files(posixpath.dirname(self.output_path(output_id)))
+        return files[:1] if stamped else files
+
+    def stamp_files(self, output_id: str) -> list[str]:
+        """``<output id>.time.npy``: the stamps of a chunk of stamped readings."""
+        return [self.time_path(output_id)]
+
+    def time_path(self, output_id: str) -> str:
+        """The file of a stamped chunk's times (relative to the results root)."""
+        return f"{self.params.directory_out}/{output_id}.time.npy"
 
     def apply(self, xp, x, ctx):
         if self.params.directory_out == "NONE":
@@ -102,7 +122,13 @@ class WriteNpy(Writer):
                 xyz = ctx.coordinates()
             # the other labels of the axes (channel pairs, velocities, frequencies)
             coordinates = {posixpath.join(folder, f"{c.name}.npy"): np.asarray(c.values) for c in ctx.meta.coords}
+        if ctx.times_ns is not None:  # stamped readings: their own times, never times made from dt
+            seconds = None
+            stamps = ctx.column_times_ns(host.shape[1]) if host.ndim == 2 else None
+            stamps = np.asarray(ctx.times_ns if stamps is None else stamps, dtype=np.int64)
         files = npy_folder_files(folder, posixpath.basename(path), host, depth, seconds, xyz)
+        if ctx.times_ns is not None:
+            files[self.time_path(ctx.output_id)] = npy_bytes(stamps.astype("datetime64[ns]"))
         files.update({name: npy_bytes(values) for name, values in coordinates.items()})
         for name, payload in files.items():
             ctx.sink.write(name, payload)
@@ -127,10 +153,16 @@ class PatchWriter(Writer):
         return self.output_path(ctx.output_id)
 
     def patch(self, x, ctx) -> Patch:
-        """The checked content of the chunk (see :func:`raydas.formats.writecheck.checked_patch`)."""
+        """The checked content of the chunk (see :func:`raydas.formats.writecheck.checked_patch`),
+        with the stamps of stamped readings as its times (:meth:`Context.column_times_ns`)."""
         host = to_host(x)
         positions = ctx.positions if host.ndim == 2 else None
-        return checked_patch(self.name, host, ctx.start_ns, ctx.meta.dt, positions, self.params.units)
+        try:
+            stamps = ctx.column_times_ns(host.shape[1]) if host.ndim == 2 else None
+        except ValueError as exc:
+            raise RaydasError(f"{self.name}: {exc}") from None
+        patch = checked_patch(self.name, host, ctx.start_ns, ctx.meta.dt, positions, self.params.units, times_ns=stamps)
+        return patch.with_coordinates(ctx.coordinates(), ctx.coordinate_units())  # a geometry table's X, Y, Z
 
     def encode(self, patch: Patch) -> bytes:
         """The file's content."""
@@ -150,6 +182,7 @@ class WriteDasdae(PatchWriter):
         "Write the chunk as DASDAE HDF5 <directory_out>/<output id>.h5 (DASCore's format: distance m, time UTC)."
     )
     suffix = "h5"
+    needs_regular_time = False  # stamped readings: their stamps are the time coordinate
     changed_from_distpy = "New in raydas (distpy has no DASDAE writer)."
 
     class Params(PatchWriterParams):
@@ -175,6 +208,7 @@ class WriteNetcdf(PatchWriter):
         "Write the chunk as xdas NetCDF4 <directory_out>/<output id>.nc ((time, distance): time UTC, distance m)."
     )
     suffix = "nc"
+    needs_regular_time = False  # stamped readings: every stamp a tie point of the time coordinate
     changed_from_distpy = "New in raydas (distpy has no NetCDF writer)."
 
     class Params(PatchWriterParams):
@@ -224,6 +258,7 @@ class WriteZarr(PatchWriter):
         "time UTC, distance m), chunk by chunk from any actor; a receipt per chunk."
     )
     suffix = "zarr-chunk.json"
+    needs_regular_time = False  # stamped readings: their stamps fill the time array
     changed_from_distpy = "New in raydas (distpy has no Zarr writer)."
 
     class Params(PatchWriterParams):
@@ -497,6 +532,7 @@ class DataLoad(Command):
     description = "Load a stored filter/mask <directory_out>/<filename>.npy from the results root (read once)."
     gpu = False
     time_local = False
+    needs_regular_time = False  # a stored array: no time read
     changed_from_distpy = "Works (distpy's data_load overwrote its own result method and broke its consumer)."
 
     class Params(WriterParams):

@@ -33,6 +33,7 @@ class _Reduction(AxisCommand):
     family = "statistics"
     time_local = False
     Params = AxisParams
+    needs_regular_time = False  # over readings or channels, counted, never weighed by time
 
     def apply(self, xp, x, ctx):
         if self.axis is None:
@@ -285,6 +286,7 @@ class Extract(AxisCommand):
 
     name = "extract"
     family = "statistics"
+    needs_regular_time = False  # a row or a column, by index
     description = "One channel (axis 0, kept as a (1, n_samples) row) or one time sample (axis 1, a column)."
     changed_from_distpy = "A channel comes out as a (1, n_samples) row along time (distpy: a column)."
 

@@ -151,6 +151,7 @@ class ScanOptions:
         if self.geometry is not None:
             record.attrs["channel_xyz"] = self.geometry.at(self.first_channel + np.arange(record.n_channels))
             record.attrs["geometry"] = self.geometry.source
+            record.attrs["geometry_units"] = tuple(self.geometry.units)
         return record
 
 

@@ -10,6 +10,9 @@ One file holds one patch, written with h5py (no PyTables, no pickles)::
         data             float32 (distance, time)
         _coord_distance  float64, m (attribute units = "m"; step when regular)
         _coord_time      int64 ns since 1970, UTC (is_datetime64 = 1; step in ns)
+        _coord_x, _y, _z  float64 X, Y, Z of each channel from a geometry table (_cdims_x
+                         = "distance"; units when DASCore knows them, raydas_units as the
+                         table states them), only when every channel has them
 
 Patch attributes and coordinate metadata are stored as plain HDF5 attributes
 ("separate" metadata, which DASCore 0.1.24 reads with h5py) rather than as the
@@ -116,11 +119,25 @@ def dasdae_bytes(patch: Patch, data_type: str = "") -> bytes:
         step = patch.regular_positions()
         if step is not None:
             distance.attrs["step"] = np.float64(step)
+        # a geometry table's X, Y, Z: coordinates along distance, when every channel has them
+        # (DASCore's spool drops the channels whose coordinate is NaN: "unknown" would lose data)
+        if patch.xyz is not None and np.isfinite(patch.xyz).all():
+            for k, name in enumerate("xyz"):
+                coord = group.create_dataset(f"_coord_{name}", data=patch.xyz[:, k])
+                unit = dascore_units(patch.xyz_units[k])  # DASCore parses units: only those it knows
+                if unit:
+                    coord.attrs["units"] = text(unit)
+                if patch.xyz_units[k]:
+                    coord.attrs["raydas_units"] = text(patch.xyz_units[k])  # as the table states them
+                coord.attrs["is_datetime64"] = np.bool_(False)
+                coord.attrs["is_timedelta64"] = np.bool_(False)
+                attrs[f"_cdims_{name}"] = text("distance")
         time = group.create_dataset("_coord_time", data=patch.times_ns)
         time.attrs["units"] = text("s")
         time.attrs["is_datetime64"] = np.bool_(True)
         time.attrs["is_timedelta64"] = np.bool_(False)
-        if len(patch.times_ns) < 2 or np.all(np.diff(patch.times_ns) == patch.dt_ns):
+        one = len(patch.times_ns) < 2
+        if (one and not patch.stamped) or (not one and np.all(np.diff(patch.times_ns) == patch.dt_ns)):
             time.attrs["step"] = np.int64(patch.dt_ns)
             time.attrs["step_is_timedelta64"] = np.bool_(True)
     return buf.getvalue()

@@ -8,7 +8,7 @@ metres and a regular time axis (integer ns since 1970, UTC).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,6 +37,14 @@ class Patch:
         Unit of the samples (``""`` when unknown).
     gauge_length
         Gauge length in metres (``nan`` when unknown).
+    stamped
+        True when ``times_ns`` are the samples' own stamps (irregular readings), not
+        ``start + round(i * dt)``: ``dt`` is then no step to state.
+    xyz
+        X, Y, Z of each channel from a geometry table, ``(n_channels, 3)`` float64 (NaN
+        where unknown), or None; writers write them as coordinates along distance.
+    xyz_units
+        Their units, as the table states them (``""`` when it does not).
     """
 
     data: np.ndarray
@@ -45,6 +53,24 @@ class Patch:
     dt: float
     units: str = ""
     gauge_length: float = float("nan")
+    stamped: bool = False
+    xyz: np.ndarray | None = None
+    xyz_units: tuple[str, str, str] = ("", "", "")
+
+    def with_coordinates(self, xyz, units=("", "", "")) -> Patch:
+        """This patch with the channels' X, Y, Z (``(n_channels, 3)``; None: none).
+
+        Raises
+        ------
+        RaydasError
+            When ``xyz`` is not one X, Y, Z per channel.
+        """
+        if xyz is None:
+            return self
+        xyz = np.asarray(xyz, dtype=np.float64)
+        if xyz.shape != (self.data.shape[0], 3):
+            raise RaydasError(f"{xyz.shape} channel coordinates for {self.data.shape[0]} channels: need (channels, 3)")
+        return replace(self, xyz=xyz, xyz_units=tuple(str(u) for u in units))
 
     @property
     def start_ns(self) -> int:
@@ -144,6 +170,7 @@ def checked_patch(
         dt=dt,
         units=str(units or ""),
         gauge_length=float(gauge_length) if gauge_length is not None else float("nan"),
+        stamped=times_ns is not None,
     )
 
 
@@ -152,6 +179,7 @@ def chunk_patch(writer: str, chunk) -> Patch:
     trimmed), with their stamps when the chunk carries them (a ``times_ns`` attribute)."""
     core = chunk.trimmed()
     stamps = getattr(core, "times_ns", None)
-    return checked_patch(
+    patch = checked_patch(
         writer, core.data, core.data_start_ns, core.dt, core.positions, core.units, core.gauge_length, stamps
     )
+    return patch.with_coordinates(core.attrs.get("channel_xyz"), core.attrs.get("geometry_units", ("", "", "")))

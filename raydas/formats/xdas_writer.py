@@ -16,6 +16,9 @@ One file holds one ``(time, distance)`` array, its coordinates stored as CF
                         (first and last when evenly spaced, else every channel)
     /distance_values    float64 positions along the fibre at those indices, m
     /time_interpolation, /distance_interpolation   linear interpolation between tie points
+    /x, /y, /z          float64 X, Y, Z of each channel along ``distance`` from a geometry
+                        table (NaN where unknown; units as the table states them), named
+                        by ``__values__``'s CF ``coordinates`` attribute; only with a table
 
 The time tie points hold the first and last sample times exactly; xdas
 interpolates the others linearly between them (to the ns when the sample
@@ -96,6 +99,12 @@ def netcdf_bytes(patch: Patch) -> bytes:
         data.attrs["coordinate_interpolation"] = (
             "time_values: time_interpolation distance_values: distance_interpolation"
         )
+        if patch.xyz is not None:  # a geometry table's X, Y, Z: CF auxiliary coordinates along distance
+            for k, name in enumerate("xyz"):
+                coord = nc.create_variable(name, ("distance",), data=patch.xyz[:, k])
+                if patch.xyz_units[k]:
+                    coord.attrs["units"] = patch.xyz_units[k]
+            data.attrs["coordinates"] = "x y z"
         if patch.units:
             data.attrs["units"] = patch.units
         if np.isfinite(patch.gauge_length):

@@ -14,6 +14,9 @@ part of Zarr v3, and xarray without ``consolidated=False`` warns, then opens it)
     <store>/time/zarr.json, c/<k>      int64 ns since 1970-01-01 UTC of every sample
                                        (units "nanoseconds since 1970-01-01", decoded by xarray)
     <store>/distance/zarr.json, c/0    float64 channel positions, m
+    <store>/x, y, z                    float64 X, Y, Z of each channel from a geometry table
+                                       (NaN where unknown), named by ``data``'s CF
+                                       ``coordinates`` attribute; only with a table
 
 Why many writers do not corrupt each other: the array is sized for the whole
 recording before any chunk is written (the planner knows its length), and the
@@ -153,7 +156,21 @@ def zarr_chunk_files(patch: Patch, slot: ZarrSlot) -> dict[str, bytes]:
     data[:, slot.first : slot.first + n] = patch.data
     time[slot.first : slot.first + n] = patch.times_ns
     distance[:] = patch.positions
-    own = [k for k in files if "/c/" in k and not k.startswith("distance/")]
+    if patch.xyz is not None:  # a geometry table's X, Y, Z along distance (the same from every chunk)
+        for k, name in enumerate("xyz"):
+            coord = group.create_array(
+                name,
+                shape=(n_channels,),
+                chunks=(n_channels,),
+                dtype="float64",
+                fill_value=np.nan,
+                dimension_names=("distance",),
+                attributes={"units": patch.xyz_units[k]} if patch.xyz_units[k] else {},
+                config=config,
+            )
+            coord[:] = patch.xyz[:, k]
+        data.attrs["coordinates"] = "x y z"  # xarray opens them as coordinates
+    own = [k for k in files if "/c/" in k and k.split("/")[0] in ("data", "time")]
     shared = [k for k in files if k not in own]
     return {k: files[k].to_bytes() for k in (*sorted(own), *sorted(shared, key=lambda k: k.endswith("zarr.json")))}
 

@@ -68,7 +68,9 @@ class Failure:
         }
         if plan is not None:
             entry["chunk_start"] = to_iso(plan.start_ns)
-            entry["chunk_seconds"] = (plan.stop - plan.start) * plan.dt
+            # readings at their own times: the span of their stamps, not a count times dt
+            own = plan.stop - plan.start
+            entry["chunk_seconds"] = (plan.end_ns - plan.start_ns) / 1e9 if plan.stamped else own * plan.dt
         return cls(**redact(entry))
 
     @classmethod

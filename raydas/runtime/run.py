@@ -353,14 +353,16 @@ class Run:
         """
         recordings, breaks = assemble(self.servable(records))
         self.report.discontinuities = [d.to_dict() for d in breaks]
-        plans = plan_chunks(recordings, self.config.chunk_seconds, halo_for=self.halo_for)
+        plans = plan_chunks(
+            recordings, self.config.chunk_seconds, halo_for=self.halo_for, chunk_readings=self.config.chunk_readings
+        )
         if self._layout is None:
             self._layout = OutputLayout.for_inputs(self.config.output_layout, self.input_spec() or [])
         for warning in name_outputs(plans, recordings, self._layout):
             self.warn(warning)
         if self.span is not None:  # a catalogue's span: the chunks that overlap it
             lo, hi = self.span
-            plans = [p for p in plans if p.start_ns < hi and p.start_ns + round((p.stop - p.start) * p.dt * 1e9) > lo]
+            plans = [p for p in plans if p.start_ns < hi and p.end_ns > lo]
         plans = self._servable_chunks(recordings, plans)
         pick_shared_writers(plans)  # among the chunks that run
         check_unique(plans, self.expected_outputs)
@@ -375,7 +377,7 @@ class Run:
         """Files (relative to :meth:`outputs_root`) the chunk ``plan`` leaves when done."""
         if not self.mode.processes:
             return self.store.files(plan.output_id)
-        return self.pipeline.output_files(plan.output_id, plan.writes_shared)
+        return self.pipeline.output_files(plan.output_id, plan.writes_shared, plan.stamped)
 
     def outputs_root(self) -> str:
         """Where :meth:`expected_outputs` lie: the chunk store (ingest) or the results root."""

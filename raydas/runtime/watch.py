@@ -48,7 +48,7 @@ from .. import formats
 from ..config import RunConfig
 from ..errors import ConfigError, FormatError, RaydasError
 from ..fsutil import url_to_fs
-from ..recording import ChunkPlan, assemble
+from ..recording import ChunkPlan, assemble, chunk_length
 from .driver import Driver
 from .report import Failure, RunReport
 from .run import Mode, Run
@@ -269,9 +269,10 @@ class Watcher:
             if plan.output_id in self._submitted:
                 continue
             rec = recordings[plan.recording_index]
-            closed = final or rec.end_ns < latest_start  # a later recording exists: this one is complete
-            size = max(1, round(self.config.chunk_seconds * rec.sample_rate))
-            wanted = self.run.halo_for(rec.sample_rate)
+            # a later recording exists, or stamped readings (never joined with another file): this one is complete
+            closed = final or rec.end_ns < latest_start or not rec.first.regular
+            size = chunk_length(rec, self.config.chunk_seconds, self.config.chunk_readings)
+            wanted = self.run.halo_for(rec.sample_rate) if rec.first.regular else 0
             complete = plan.stop - plan.start == size and plan.halo[1] >= wanted
             if closed or complete:
                 arrival = max(self._arrival.get(r.path, time.time()) for r, _, _ in plan.pieces)

@@ -108,7 +108,10 @@ def test_run_carries_the_table_into_outputs(ray_session, demo_files, tmp_path):
     graph = {
         "document": 0,
         "name": "copy",
-        "command_list": [{"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "xyz"}],
+        "command_list": [
+            {"name": "write_npy", "uid": 1, "in_uid": 0, "directory_out": "xyz"},
+            {"name": "write_netcdf", "uid": 2, "in_uid": 0, "directory_out": "nc"},
+        ],
     }
     config = tmp_path / "run.json"
     config.write_text(
@@ -130,6 +133,15 @@ def test_run_carries_the_table_into_outputs(ray_session, demo_files, tmp_path):
     expected[7] = np.nan  # channel 107: 0, 0, 0 in the table
     for path in written:
         np.testing.assert_array_equal(np.load(path), expected)
+    import xarray as xr
+
+    netcdf = sorted((tmp_path / "results/nc").rglob("*.nc"))
+    assert len(netcdf) == 4
+    for path in netcdf:  # the same coordinates, with the table's units, in every NetCDF file
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            for k, name in enumerate("xyz"):
+                np.testing.assert_array_equal(ds[name].values, expected[:, k])
+                assert ds[name].attrs["units"] == "m"
 
 
 def test_damaged_table_refuses_the_run_naming_it(tmp_path, demo_files):
@@ -161,3 +173,55 @@ def test_raydas_scan_reads_every_data_file_of_the_fibre_folder(fibre_data, capsy
         if p.is_file() and p.parts[-2] not in ("licenses", "meta") and p.name != "README.md"
     }
     assert len(data_files) == 21 and read == data_files
+
+
+def test_patch_writers_write_the_channels_x_y_z(tmp_path):
+    """A chunk with a geometry table's X, Y, Z (as a run attaches them): DASDAE, NetCDF
+    and Zarr carry them as coordinates along distance, read back with h5py and xarray."""
+    import h5py
+    import xarray as xr
+
+    from raydas.chunk import Chunk
+    from raydas.outputs import OutputSink
+    from raydas.pipeline import Pipeline
+
+    xyz = np.array([[328033.32, 4407777.56, 1231.873], [328034.0, 4407778.0, np.nan], [328035.5, 4407779.25, 1230.0]])
+    units = ("UTM [m]", "UTM [m]", "m")
+    data = np.arange(30, dtype=np.float32).reshape(3, 10)
+    attrs = {"channel_xyz": xyz, "geometry_units": units}
+    chunk = Chunk(data, 1_700_000_000 * 10**9, 0.01, [0.0, 1.0, 2.0], output_id="x", attrs=attrs)
+    graph = [
+        {"name": "write_dasdae", "uid": 1, "in_uid": 0, "directory_out": "d"},
+        {"name": "write_netcdf", "uid": 2, "in_uid": 0, "directory_out": "c"},
+        {"name": "write_zarr", "uid": 3, "in_uid": 0, "directory_out": "z"},
+    ]
+    Pipeline.from_config({"command_list": graph}).run(chunk, np, OutputSink(str(tmp_path)))
+    with xr.open_dataset(tmp_path / "c/x.nc", engine="h5netcdf") as ds:
+        assert {"x", "y", "z"} <= set(ds.coords)
+        for k, name in enumerate("xyz"):
+            np.testing.assert_array_equal(ds[name].values, xyz[:, k])  # NaN where the table has none
+            assert ds[name].dims == ("distance",) and ds[name].attrs["units"] == units[k]
+    (store,) = (tmp_path / "z").glob("*.zarr")
+    with xr.open_zarr(store, consolidated=False) as ds:
+        assert {"x", "y", "z"} <= set(ds["data"].coords)
+        for k, name in enumerate("xyz"):
+            np.testing.assert_array_equal(ds[name].values, xyz[:, k])
+            assert ds[name].dims == ("distance",)
+    # DASDAE: only when every channel has X, Y, Z (DASCore's spool drops channels of NaN coordinates)
+    with h5py.File(tmp_path / "d/x.h5", "r") as f:
+        (group,) = f["waveforms"].values()
+        assert "_coord_x" not in group
+    attrs["channel_xyz"] = np.nan_to_num(xyz, nan=1231.0)
+    chunk = Chunk(data, 1_700_000_000 * 10**9, 0.01, [0.0, 1.0, 2.0], output_id="y", attrs=attrs)
+    Pipeline.from_config({"command_list": graph[:1]}).run(chunk, np, OutputSink(str(tmp_path)))
+    with h5py.File(tmp_path / "d/y.h5", "r") as f:
+        (group,) = f["waveforms"].values()
+        for k, name in enumerate("xyz"):
+            np.testing.assert_array_equal(group[f"_coord_{name}"][()], attrs["channel_xyz"][:, k])
+            assert group.attrs[f"_cdims_{name}"] == "distance"
+        assert group["_coord_x"].attrs["raydas_units"] == "UTM [m]" and "units" not in group["_coord_x"].attrs
+        assert group["_coord_z"].attrs["units"] == "m"
+    dascore = pytest.importorskip("dascore")
+    patch = dascore.spool(str(tmp_path / "d/y.h5"))[0]
+    assert patch.shape == (3, 10)
+    np.testing.assert_array_equal(patch.coords.get_array("y"), attrs["channel_xyz"][:, 1])
