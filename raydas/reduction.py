@@ -30,6 +30,7 @@ import datetime as _dt
 import io
 import json
 import threading
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,13 +205,15 @@ class Partial:
 
     def __init__(self):
         self.stacks: dict[tuple[int, str], Stack] = {}
+        #: names this partial (its chunks are lost with it when it is dropped or its actor dies)
+        self.id = uuid.uuid4().hex[:12]
         self._lock = threading.Lock()  # GPU actors run two chunks at once
 
     def __getstate__(self):
-        return {"stacks": self.stacks}
+        return {"stacks": self.stacks, "id": self.id}
 
     def __setstate__(self, state):
-        self.stacks = state["stacks"]
+        self.stacks, self.id = state["stacks"], state["id"]
         self._lock = threading.Lock()
 
     def __len__(self) -> int:

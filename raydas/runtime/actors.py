@@ -243,8 +243,12 @@ class Processor:
             start=t0,
             end=time.time(),
             write_seconds=sum(s for name, s in result.seconds.items() if name in work.writers),
-            actor=self.token,
+            actor=self._holder(work),
         )
+
+    def _holder(self, work: _Compiled) -> str:
+        """This actor's incarnation and, for a reducing setup, the partial its chunks go into."""
+        return self.token if work.partial is None else f"{self.token}-{work.partial.id}"
 
     def read_and_process(self, key: str, plan: ChunkPlan, resent: bool = False, reduce: bool = True) -> ProcessedChunk:
         """Read the chunk here (memory-mapped when local) and process it: no ingest
@@ -259,7 +263,7 @@ class Processor:
         Returns
         -------
         dict
-            ``actor`` (this incarnation's token) and ``chunks`` (the output
+            ``actor`` (this incarnation's token and its partial's id) and ``chunks`` (the output
             identities sealed in the segment; none written when empty).
 
         Raises
@@ -277,7 +281,7 @@ class Processor:
             except BaseException:
                 work.partial.merge(taken)  # not written: the stacks stay here, for the next checkpoint
                 raise
-        return {"actor": self.token, "chunks": chunks}
+        return {"actor": self._holder(work), "chunks": chunks}
 
 
 # --- Ray's wrappers (defined on use: importing raydas must not need Ray) -----------------------------

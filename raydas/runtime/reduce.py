@@ -49,7 +49,8 @@ class _Live:
     """A chunk whose part of a stack lies only in an actor's memory."""
 
     ticket: Any  # the driver's _Ticket
-    actor_token: str
+    actor_token: str  # the actor's incarnation and partial that hold it
+    seen: int = 0  # when the driver learnt it was stacked (a counter)
 
 
 @dataclass
@@ -79,12 +80,13 @@ class StackKeeper:
     sealed: set[str] = field(default_factory=set)
     live: dict[int, list[_Live]] = field(default_factory=dict)
     since: dict[int, float] = field(default_factory=dict)  # actor -> when its oldest live chunk came (monotonic)
-    pending: dict[Any, tuple[int, str]] = field(default_factory=dict)  # checkpoint ref -> (actor, segment name)
+    pending: dict[Any, tuple[int, str, int]] = field(default_factory=dict)  # checkpoint ref -> (actor, name, seen)
     segments: list[str] = field(default_factory=list)  # names of the segments this run wrote
     checkpoints: int = 0
     resent: int = 0
     failed_writes: int = 0  # checkpoints that failed to write, in a row
     _count: int = 0
+    _seen: int = 0
 
     # --- chunks in and out -------------------------------------------------------------------------
     def reduce(self, output_id: str) -> bool:
@@ -98,7 +100,8 @@ class StackKeeper:
         if ticket.plan.output_id in self.sealed:
             return []
         lost = self._drop_other_incarnations(a, actor_token)
-        self.live.setdefault(a, []).append(_Live(ticket, actor_token))
+        self._seen += 1
+        self.live.setdefault(a, []).append(_Live(ticket, actor_token, self._seen))
         self.since.setdefault(a, time.monotonic())
         return lost
 
@@ -114,7 +117,7 @@ class StackKeeper:
     def lost(self, a: int) -> list:
         """Actor ``a`` died or restarted: returns the tickets whose part of a stack died with it
         (a checkpoint it was writing counts when its segment exists)."""
-        for ref, (b, name) in list(self.pending.items()):
+        for ref, (b, name, _) in list(self.pending.items()):
             if b == a:
                 del self.pending[ref]
                 self._seal_from_file(name)
@@ -136,7 +139,7 @@ class StackKeeper:
     # --- checkpoints ----------------------------------------------------------------------------------
     def due(self, a: int, force: bool = False) -> bool:
         """Whether actor ``a`` should write a checkpoint now (``force``: it holds any live chunk)."""
-        if any(b == a for b, _ in self.pending.values()) or not self.live.get(a):
+        if any(b == a for b, _, _ in self.pending.values()) or not self.live.get(a):
             return False
         if force:
             return True
@@ -149,12 +152,12 @@ class StackKeeper:
         return f"{self.run_id}-a{a}-{self._count:06d}"
 
     def sent(self, ref, a: int, name: str) -> None:
-        self.pending[ref] = (a, name)
+        self.pending[ref] = (a, name, self._seen)
 
     def answered(self, ref, answer: dict) -> list:
         """A checkpoint came back: its chunks are sealed; returns the tickets to send again
         (live chunks of another incarnation than the one that answered)."""
-        a, name = self.pending.pop(ref)
+        a, name, seen = self.pending.pop(ref)
         self.failed_writes = 0
         chunks = set(answer["chunks"])
         self.sealed.update(chunks)
@@ -162,8 +165,12 @@ class StackKeeper:
             self.segments.append(name)
             self.checkpoints += 1
         live = [e for e in self.live.get(a, []) if e.ticket.plan.output_id not in chunks]
-        self.live[a] = live
-        lost = self._drop_other_incarnations(a, answer["actor"])
+        # a chunk known to be stacked before the checkpoint was asked for must be in it: if it is not,
+        # the partial that held it is gone (the actor dropped the run's setup, or restarted)
+        missing = [e.ticket for e in live if e.seen <= seen]
+        self.live[a] = [e for e in live if e.seen > seen]
+        self.resent += len(missing)
+        lost = missing + self._drop_other_incarnations(a, answer["actor"])
         if self.live.get(a):
             self.since[a] = time.monotonic()
         else:
@@ -178,7 +185,7 @@ class StackKeeper:
         ReductionError
             After :data:`CHECKPOINT_ATTEMPTS` failures in a row: the results root cannot take them.
         """
-        a, name = self.pending.pop(ref)
+        a, name, _ = self.pending.pop(ref)
         self.failed_writes += 1
         if self.failed_writes >= CHECKPOINT_ATTEMPTS:
             raise ReductionError(
@@ -332,6 +339,16 @@ class RunStacks:
             if base.endswith(".npz") and not base.startswith("."):
                 urls[base[: -len(".npz")]] = unstrip(fs, entry)
         return urls
+
+    def expected_outputs(self, plans) -> set[str]:
+        """The files the commands after the reducers write for the stacks of ``plans``
+        (relative to the results root): one set per label their chunks fall in."""
+        out: set[str] = set()
+        for node in self.pipeline.reducers:
+            labels = {group_label(p.start_ns, node.command.params.group) for p in plans}
+            for label in labels:
+                out.update(self.pipeline.stack_output_files(node.uid, label))
+        return out
 
     def sealed(self, plan) -> bool:
         """Whether ``plan``'s chunk is in an adopted segment."""

@@ -435,7 +435,8 @@ class Run:
                 reason = NOT_IN_CHECKPOINT if files else None
             if reason is not None and (reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files)):
                 self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
-        self._note_stale_outputs(rows, {f for fs in expected.values() for f in fs})
+        stacked = self.stacks.expected_outputs(plans)  # written again at the end of the run
+        self._note_stale_outputs(rows, {f for fs in expected.values() for f in fs} | stacked)
         return todo, done
 
     def _note_stale_outputs(self, rows: dict[str, dict], expected: set[str]) -> None:
