@@ -188,3 +188,38 @@ def test_the_config_has_a_daily_and_a_total_stack_and_plots_of_the_total():
         c["in_uid"]: (c["row_coordinate"], c["column_coordinate"]) for c in command_list if c["name"] == "thumbnail"
     }
     assert plotted == {total: ("offset", "lag"), dispersion["uid"]: ("velocity", "frequency")}
+
+
+# --- the demo's verdict ------------------------------------------------------------------------------------------
+def _demo_with_a_run_that_writes(tmp_path, monkeypatch, capsys, image: np.ndarray | None) -> tuple[int, str, str]:
+    """``raydas demo --workflow ambient-noise`` (small data) with the run replaced by one that writes
+    ``image`` as the total stack's dispersion image (nothing when None)."""
+    from raydas.apps import cli
+
+    def fake_run(cfg, mode, args):
+        if image is not None:
+            folder = os.path.join(cfg.output, ambient.DISPERSION_FOLDER)
+            os.makedirs(folder)
+            np.save(os.path.join(folder, "all.npy"), image)
+            np.save(os.path.join(folder, "velocity.npy"), np.array([300.0, 400.0, 500.0]))
+            np.save(os.path.join(folder, "frequency.npy"), np.array([10.0, 20.0]))
+        return 0
+
+    monkeypatch.setattr(cli, "_execute", fake_run)
+    monkeypatch.setattr(ambient, "packaged_config", lambda name: json.load(open(os.path.join(REPO, "configs", name))))
+    argv = ["demo", "--workflow", "ambient-noise", "--out", str(tmp_path / "d"), "--files", "1", "--seconds", "1"]
+    code = cli.main([*argv, "--channels", "4", "--no-progress"])
+    said = capsys.readouterr()
+    return code, said.out, said.err
+
+
+def test_the_demo_exits_1_when_the_velocity_is_not_recovered(tmp_path, monkeypatch, capsys):
+    right = np.array([[0.1, 0.2], [1.0, 0.9], [0.3, 0.2]], dtype=np.float32)  # largest at 400 m/s
+    code, out, _ = _demo_with_a_run_that_writes(tmp_path / "a", monkeypatch, capsys, right)
+    assert code == 0 and "recovered 400 m/s, true 400 m/s (0.0% off; tolerance 10%): ok" in out
+    wrong = np.roll(right, -1, axis=0)  # largest at 300 m/s
+    code, out, _ = _demo_with_a_run_that_writes(tmp_path / "b", monkeypatch, capsys, wrong)
+    assert code == 1 and "recovered 300 m/s, true 400 m/s (25.0% off; tolerance 10%): FAILED" in out
+    code, _, err = _demo_with_a_run_that_writes(tmp_path / "c", monkeypatch, capsys, None)
+    assert code == 1 and "no velocity from the dispersion image" in err and "dispersion/all.npy" in err
+    assert sorted(os.listdir(tmp_path / "c" / "d")) == ["ambient-demo.json", "ambient-noise.json", "data"]
