@@ -65,6 +65,8 @@ TOLERANCE = 0.10
 GRAPH = "ambient-noise.json"
 #: the total stack's dispersion image: folder (``directory_out``) and label of the stack over the whole run
 DISPERSION_FOLDER, TOTAL_LABEL = "dispersion", "all"
+#: the PNGs of the total stack (virtual shot gather, dispersion image), relative to the results root
+PLOTS = ("gather_png/all.png", "dispersion_png/all.png")
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 

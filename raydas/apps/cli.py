@@ -387,6 +387,7 @@ def cmd_demo(args) -> int:
             print(f"raydas demo: no velocity from the dispersion image: {exc}", file=sys.stderr)
             return 1
         ok, line = ambient.verdict(recovered)
+        print(f"plots:     {', '.join(cfg.output.rstrip('/') + '/' + p for p in ambient.PLOTS)}")
         print(line)
         return 0 if ok else 1
     return code

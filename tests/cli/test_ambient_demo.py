@@ -7,15 +7,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 import pytest
 from helpers import REPO
 
 import raydas
+from raydas import formats
 from raydas.apps import ambient
 from raydas.commands import get
 from raydas.commands.base import Context
+from raydas.recording import assemble, plan_chunks
 
 CONFIG = os.path.join(REPO, "configs", "ambient-noise.json")
 
@@ -188,6 +195,9 @@ def test_the_config_has_a_daily_and_a_total_stack_and_plots_of_the_total():
         c["in_uid"]: (c["row_coordinate"], c["column_coordinate"]) for c in command_list if c["name"] == "thumbnail"
     }
     assert plotted == {total: ("offset", "lag"), dispersion["uid"]: ("velocity", "frequency")}
+    folders = [next(c["directory_out"] for c in command_list if c["name"] == "thumbnail" and c["in_uid"] == uid)
+               for uid in (total, dispersion["uid"])]  # fmt: skip
+    assert ambient.PLOTS == tuple(f"{folder}/all.png" for folder in folders)
 
 
 # --- the demo's verdict ------------------------------------------------------------------------------------------
@@ -223,3 +233,78 @@ def test_the_demo_exits_1_when_the_velocity_is_not_recovered(tmp_path, monkeypat
     code, _, err = _demo_with_a_run_that_writes(tmp_path / "c", monkeypatch, capsys, None)
     assert code == 1 and "no velocity from the dispersion image" in err and "dispersion/all.npy" in err
     assert sorted(os.listdir(tmp_path / "c" / "d")) == ["ambient-demo.json", "ambient-noise.json", "data"]
+
+
+# --- the demo, end to end ----------------------------------------------------------------------------------------
+def _readme_command() -> str:
+    """The command of the README's section "Ambient-noise interferometry" (its one shell block, one line)."""
+    text = open(os.path.join(REPO, "README.md")).read()
+    start = text.index("\n## Ambient-noise interferometry\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    (line,) = [ln for ln in block.splitlines() if ln.strip()]
+    return line.split("#")[0].strip()
+
+
+def _npy(folder, name: str) -> np.ndarray:
+    return np.load(folder / f"{name}.npy", allow_pickle=False)
+
+
+@pytest.mark.slow
+def test_the_readme_command_runs_the_demo_which_recovers_its_velocity(tmp_path):
+    """The README's command, run as written in an empty folder: it exits 0 and prints the velocity it
+    recovered; its daily and total stacks are the means, computed here, of the per-chunk correlations
+    of the very chunks the runtime cut (halos included), and its dispersion image is that of the total."""
+    command = _readme_command()
+    assert command == "raydas demo --workflow ambient-noise"
+    ray_tmp = tempfile.mkdtemp(prefix="rd", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    env = dict(os.environ, RAY_TMPDIR=ray_tmp, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    env.pop("RAY_ADDRESS", None)
+    try:
+        done = subprocess.run(
+            ["bash", "-c", command + " --no-progress"], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"velocity:  recovered {ambient.VELOCITY:g} m/s, true {ambient.VELOCITY:g} m/s (0.0% off" in done.stdout
+    out = tmp_path / "raydas-ambient"
+    results = out / "results"
+
+    # the chunks the runtime processed, cut here as its planner cuts them, through the per-chunk part of the graph
+    graph = per_chunk_part(json.load(open(out / ambient.GRAPH))["command_list"])
+    pipeline = raydas.Pipeline.from_config({"command_list": graph})
+    records, failures = formats.scan(str(out / "data"))
+    assert failures == []
+    (recording,), _ = assemble(records)
+    chunk_seconds = json.load(open(out / "ambient-demo.json"))["chunk_seconds"]
+    halo = pipeline.halo_samples(recording.sample_rate)
+    by_day: dict[str, list[np.ndarray]] = {}
+    meta = None
+    for plan in plan_chunks([recording], chunk_seconds, halo_samples=halo):
+        chunk = plan.read()
+        value, meta = pipeline.run(chunk, keep=[graph[-1]["uid"]]).values[graph[-1]["uid"]]
+        day = dt.datetime.fromtimestamp(chunk.start_ns / 1e9, dt.UTC).strftime("%Y-%m-%d")
+        by_day.setdefault(day, []).append(value.astype(np.float64))
+    assert sorted(by_day) == ["2025-06-01", "2025-06-02"] and [len(v) for v in by_day.values()] == [16, 16]
+    for day, values in by_day.items():
+        np.testing.assert_allclose(_npy(results / "stack_daily", day), np.mean(values, axis=0), rtol=1e-4, atol=1e-6)
+    total = np.mean([v for values in by_day.values() for v in values], axis=0)
+    stack = _npy(results / "stack_total", "all")
+    np.testing.assert_allclose(stack, total, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(_npy(results / "stack_total", "lag"), meta.coord("lag").values)
+    np.testing.assert_allclose(_npy(results / "stack_total", "offset"), meta.coord("offset").values)
+
+    spec = next(c for c in json.load(open(out / ambient.GRAPH))["command_list"] if c["name"] == "dispersion")
+    dispersion = get("dispersion")
+    command = dispersion(dispersion.Params(**{k: v for k, v in spec.items() if k not in ("name", "uid", "in_uid")}))
+    image = command.apply(np, stack, Context(sample_rate=recording.sample_rate, meta=meta))
+    np.testing.assert_allclose(_npy(results / "dispersion", "all"), image, atol=1e-5)
+    velocity = _npy(results / "dispersion", "velocity")
+    assert ambient.recovered_velocity(str(results)) == ambient.VELOCITY
+    np.testing.assert_allclose(velocity, command.velocities())
+    plots = [str(results / p) for p in ambient.PLOTS]
+    assert f"plots:     {', '.join(plots)}" in done.stdout
+    for png in plots:
+        assert open(png, "rb").read(4) == b"\x89PNG"
