@@ -355,21 +355,41 @@ def cmd_run(args, mode: str = "run") -> int:
 
 def cmd_demo(args) -> int:
     from ..config import load_config
-    from . import demo
+    from . import ambient, demo
 
-    out = os.path.abspath(args.out)
+    ambient_noise = args.workflow == "ambient-noise"
+    defaults = (
+        (ambient.FILES, ambient.FILE_SECONDS, ambient.CHANNELS, ambient.SAMPLE_RATE)
+        if ambient_noise
+        else (3, 20.0, 200, 2000.0)
+    )
+    files, seconds, channels, rate = (
+        default if given is None else given
+        for given, default in zip((args.files, args.seconds, args.channels, args.rate), defaults, strict=True)
+    )
+    out = os.path.abspath(args.out or ("raydas-ambient" if ambient_noise else "raydas-demo"))
+    what = f"diffuse noise at {ambient.VELOCITY:g} m/s, " if ambient_noise else ""
     print(
-        f"raydas demo: writing {args.files} SEG-Y file(s) of {args.seconds:g} s, {args.channels} channels at "
-        f"{args.rate:g} Hz into {out}/data",
+        f"raydas demo: writing {files} SEG-Y file(s) of {seconds:g} s, {what}{channels} channels at "
+        f"{rate:g} Hz into {out}/data",
         file=sys.stderr,
     )
-    config_path = demo.prepare(
-        out, files=args.files, seconds=args.seconds, channels=args.channels, sample_rate=args.rate
-    )
+    prepare = ambient.prepare if ambient_noise else demo.prepare
+    config_path = prepare(out, files=files, seconds=seconds, channels=channels, sample_rate=rate)
     cfg = _apply_overrides(load_config(config_path), args)
     code = _execute(cfg, "run", args)
     print(f"config:    {config_path}")
     print(f"data:      {os.path.join(out, 'data')}")
+    if ambient_noise and code == 0:
+        try:
+            recovered = ambient.recovered_velocity(cfg.output)
+        except (OSError, ValueError) as exc:
+            print(f"raydas demo: no velocity from the dispersion image: {exc}", file=sys.stderr)
+            return 1
+        ok, line = ambient.verdict(recovered)
+        print(f"plots:     {', '.join(cfg.output.rstrip('/') + '/' + p for p in ambient.PLOTS)}")
+        print(line)
+        return 0 if ok else 1
     return code
 
 
@@ -457,12 +477,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="generate synthetic SEG-Y data and run the noise log on it")
-    p.add_argument("--out", default="raydas-demo", help="folder for data, configs and results (default: raydas-demo)")
-    p.add_argument("--files", type=int, default=3)
-    p.add_argument("--seconds", type=float, default=20.0, help="seconds per file")
-    p.add_argument("--channels", type=int, default=200)
-    p.add_argument("--rate", type=float, default=2000.0, help="sample rate (Hz)")
+    p = sub.add_parser(
+        "demo",
+        help="generate synthetic SEG-Y data and run a workflow on it: the noise log, or ambient-noise "
+        "interferometry (which prints the velocity it recovers)",
+    )
+    p.add_argument(
+        "--workflow",
+        choices=["noise-log", "ambient-noise"],
+        default="noise-log",
+        help="noise-log (default): band energies per second; ambient-noise: correlations of diffuse noise, "
+        "stacked, and their dispersion image (exits 1 when the velocity is not recovered)",
+    )
+    p.add_argument(
+        "--out",
+        help="folder for data, configs and results (default: raydas-demo; raydas-ambient for ambient-noise)",
+    )
+    p.add_argument("--files", type=int, help="number of files (default: 3; ambient-noise 4)")
+    p.add_argument("--seconds", type=float, help="seconds per file (default: 20; ambient-noise 120)")
+    p.add_argument("--channels", type=int, help="channels (default: 200; ambient-noise 96)")
+    p.add_argument("--rate", type=float, help="sample rate (Hz; default: 2000; ambient-noise 200)")
     _add_run_options(p)
     p.set_defaults(func=cmd_demo)
 

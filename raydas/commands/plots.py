@@ -35,6 +35,7 @@ def thumbnail_figure(
     title: str = "",
     style: str = "imshow",
     gathered: list[np.ndarray] | tuple = (),
+    columns: np.ndarray | None = None,
 ):
     """Draw distpy's thumbnail of a (depth, time) block.
 
@@ -43,7 +44,9 @@ def thumbnail_figure(
     values
         (depth, time) samples (a 1-D array is drawn as one column).
     positions
-        Depth (m) of each row; None numbers the rows.
+        Depth (m) of each row, or any other coordinate of the rows (an offset,
+        a velocity); None numbers the rows. Rows are drawn in the order of
+        their coordinate.
     start_ns
         Time of the first column, ns since 1970 UTC.
     dt
@@ -62,6 +65,9 @@ def thumbnail_figure(
         ``gathered[2]`` when given.
     gathered
         The ``gather_uids`` arrays (scatter only).
+    columns
+        The coordinate of each column (a lag in s, a frequency in Hz), evenly
+        spaced, drawn instead of the time from the chunk start; None: time.
 
     Returns
     -------
@@ -92,9 +98,21 @@ def thumbnail_figure(
     else:
         n_rows, n_cols = values.shape
         depth = np.arange(n_rows, dtype=np.float64) if positions is None else np.asarray(positions, dtype=np.float64)
-        t = np.arange(n_cols) * dt
-        x = date_num(start_ns + np.round(t * NS_PER_S)) if date_axis else t
-        span = (x[-1] - x[0]) if n_cols > 1 else (date_num(dt * NS_PER_S) if date_axis else dt)
+        if depth.shape != (n_rows,):
+            raise ValueError(f"thumbnail: {depth.size} row coordinates for {n_rows} rows")
+        if n_rows > 1 and not (np.all(np.diff(depth) >= 0) or np.all(np.diff(depth) <= 0)):
+            order = np.argsort(depth, kind="stable")  # e.g. the offsets of two virtual sources' gathers
+            depth, values = depth[order], values[order]
+        if columns is not None:
+            x = np.asarray(columns, dtype=np.float64)
+            if x.shape != (n_cols,):
+                raise ValueError(f"thumbnail: {x.size} column coordinates for {n_cols} columns")
+            date_axis = False
+            span = (x[-1] - x[0]) if n_cols > 1 else 1.0
+        else:
+            t = np.arange(n_cols) * dt
+            x = date_num(start_ns + np.round(t * NS_PER_S)) if date_axis else t
+            span = (x[-1] - x[0]) if n_cols > 1 else (date_num(dt * NS_PER_S) if date_axis else dt)
         vmin, vmax = clip_limits(values, clip_level)
         if style == "contourf" and n_rows > 1 and n_cols > 1:
             levels = np.linspace(vmin, vmax, 31)
@@ -148,6 +166,16 @@ class Thumbnail(Writer):
             "imshow",
             description="imshow, contourf, or scatter (x = data, y = gather[0], colour = gather[1], size = gather[2])",
         )
+        row_coordinate: str | None = Field(
+            None,
+            description="coordinate of the input's rows drawn on the vertical axis (e.g. offset of an xcorr result, "
+            "velocity of a dispersion image); null: the channel positions",
+        )
+        column_coordinate: str | None = Field(
+            None,
+            description="coordinate of the input's columns drawn on the horizontal axis (e.g. lag, frequency); "
+            "null: the time from the chunk start",
+        )
 
         @field_validator("cmap")
         @classmethod
@@ -163,6 +191,18 @@ class Thumbnail(Writer):
         """A scatter plot takes its y values from gather_uids[0]."""
         return 1 if self.params.plot_style == "scatter" else 0
 
+    @staticmethod
+    def _coordinate(ctx, name: str, axis: int) -> np.ndarray:
+        """The values of the input's coordinate ``name`` along ``axis``; an error naming those it has."""
+        coord = ctx.meta.coord(name)
+        if coord is None or coord.axis != axis:
+            have = [c.name for c in ctx.meta.coords if c.axis == axis]
+            raise ValueError(
+                f"the input has no coordinate {name!r} along axis {axis} "
+                f"({'it has ' + ', '.join(have) if have else 'it has none'})"
+            )
+        return np.asarray(to_host(coord.values), dtype=np.float64)
+
     def apply(self, xp, x, ctx):
         p = self.params
         if p.directory_out == "NONE":
@@ -172,6 +212,9 @@ class Thumbnail(Writer):
             values = np.abs(values)
         gathered = [np.abs(g) if np.iscomplexobj(g) else g for g in (to_host(g) for g in ctx.gathered)]
         positions = ctx.positions if ctx.positions is not None and len(ctx.positions) == values.shape[0] else None
+        if p.row_coordinate is not None:
+            positions = self._coordinate(ctx, p.row_coordinate, 0)
+        columns = None if p.column_coordinate is None else self._coordinate(ctx, p.column_coordinate, 1)
         stamp = _dt.datetime.fromtimestamp(ctx.start_ns / NS_PER_S, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         fig = thumbnail_figure(
             values,
@@ -187,6 +230,7 @@ class Thumbnail(Writer):
             title=f"{stamp} ({ctx.stem})",
             style=p.plot_style,
             gathered=gathered,
+            columns=columns,
         )
         ctx.sink.write(self.output_path(ctx.output_id), figure_bytes(fig, p.format))
         return x

@@ -14,7 +14,7 @@ from helpers import T0_NS, date_num, make_chunk, png_size_and_dpi, run_graph
 from PIL import Image
 
 from raydas.commands.plots import thumbnail_figure
-from raydas.errors import ConfigError
+from raydas.errors import ConfigError, PipelineError
 from raydas.outputs import OutputSink
 from raydas.pipeline import Pipeline
 
@@ -112,6 +112,70 @@ def test_thumbnail_scatter_in_a_pipeline_and_without_gather(tmp_path):
     lone = [{"name": "thumbnail", "uid": 1, "in_uid": 0, "plot_style": "scatter", "directory_out": "sc"}]
     with pytest.raises(ConfigError, match=r"\$\.command_list\[0\]\.gather_uids: thumbnail needs 1 gather_uids"):
         run_graph(lone, chunk, out_dir=tmp_path)  # at validation, before any work
+
+
+def test_thumbnail_draws_rows_in_the_order_of_their_coordinate_against_column_coordinates():
+    values = np.arange(15, dtype=np.float32).reshape(3, 5)
+    rows = np.array([10.0, -5.0, 0.0])  # e.g. the offsets of two virtual sources' gathers, not in order
+    lags = np.array([-0.2, -0.1, 0.0, 0.1, 0.2])
+    ax = thumbnail_figure(values, rows, T0_NS, 1 / FS, dpi=20, columns=lags).axes[0]
+    image = ax.images[0]
+    np.testing.assert_array_equal(image.get_array(), values[[1, 2, 0]])  # rows -5, 0, 10
+    left, right, bottom, top = image.get_extent()
+    assert (left, right) == pytest.approx((-0.2, -0.2 + 0.4 * 5 / 4))  # the convention of time columns
+    assert (bottom, top) == pytest.approx((10.0, -5.0))
+    assert ax.get_ylim() == pytest.approx((10.0, -5.0))  # down, as depth
+    with pytest.raises(ValueError, match="4 column coordinates for 5 columns"):
+        thumbnail_figure(values, rows, T0_NS, 1 / FS, dpi=20, columns=lags[:4])
+
+
+def test_thumbnail_of_a_virtual_shot_gather_and_of_its_dispersion_image(tmp_path, monkeypatch):
+    """row_coordinate and column_coordinate draw an xcorr result against offset and lag, and a
+    dispersion image against velocity and frequency, with the values those commands label them with."""
+    import raydas.commands.plots as plots
+
+    drawn = []
+
+    def recording(values, positions, *args, **kwargs):
+        drawn.append((np.asarray(values), np.asarray(positions), kwargs["columns"]))
+        return thumbnail_figure(values, positions, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "thumbnail_figure", recording)
+    chunk = make_chunk(DATA, FS, spacing=2.0)
+    small = {"figure_size": [3, 2], "dpi": 20}
+    graph = [
+        {"name": "xcorr", "uid": 1, "in_uid": 0, "sources": [6], "max_lag_seconds": 0.05},
+        {"name": "thumbnail", "uid": 2, "in_uid": 1, "directory_out": "gather", "row_coordinate": "offset",
+         "column_coordinate": "lag", **small},
+        {"name": "dispersion", "uid": 3, "in_uid": 1, "min_velocity": 100, "max_velocity": 300,
+         "velocity_step": 50, "low_freq": 10, "high_freq": 50},
+        {"name": "thumbnail", "uid": 4, "in_uid": 3, "directory_out": "image", "row_coordinate": "velocity",
+         "column_coordinate": "frequency", "invert_depth": 1, **small},
+    ]  # fmt: skip
+    run_graph(graph, chunk, out_dir=tmp_path)
+    (gather, offsets, lags), (image, velocities, frequencies) = drawn
+    assert gather.shape == (12, 11)
+    np.testing.assert_allclose(offsets, 2.0 * np.arange(12) - 12.0)  # channel j at 2 j m, the source at 12 m
+    np.testing.assert_allclose(lags, np.arange(-5, 6) / FS)
+    assert image.shape == (5, 3)
+    np.testing.assert_allclose(velocities, [100, 150, 200, 250, 300])
+    np.testing.assert_allclose(frequencies, [100 / 6, 200 / 6, 300 / 6])  # traces of 6 lags, bins in 10-50 Hz
+    for folder in ("gather", "image"):
+        assert (tmp_path / folder / f"{chunk.stem}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_thumbnail_of_a_coordinate_the_input_lacks_names_the_ones_it_has(tmp_path):
+    chunk = make_chunk(DATA, FS)
+    graph = [
+        {"name": "xcorr", "uid": 1, "in_uid": 0, "sources": [0], "max_lag_seconds": 0.05},
+        {"name": "thumbnail", "uid": 2, "in_uid": 1, "directory_out": "g", "column_coordinate": "offset"},
+    ]
+    with pytest.raises(
+        PipelineError,
+        match=r"thumbnail \(uid 2, \$\.command_list\[1\]\).*no coordinate 'offset' "
+        r"along axis 1 \(it has lag\)",
+    ):
+        run_graph(graph, chunk, out_dir=tmp_path)
 
 
 def test_thumbnail_rejects_bad_parameters_with_json_path():
