@@ -845,8 +845,10 @@ class Pipeline:
             if cmd.writes:
                 stamped = context.get("times_ns") is not None
                 declared = self._written_by(node, result.output_id, context["writes_shared"], counting, stamped)
-                extra = sorted(f for f in counting.sizes if f not in before and f not in declared)
-                result.written.extend(declared + extra)  # e.g. the coordinate files of a correlation
+                extra = []
+                if cmd.counts_undeclared_files:  # e.g. write_npy's coordinate files of a correlation
+                    extra = sorted(f for f in counting.sizes if f not in before and f not in declared)
+                result.written.extend(declared + extra)
             if node.uid in keep:
                 core = Value(out, meta).core()
                 result.values[node.uid] = (to_host(core.array), core.meta)

@@ -339,6 +339,13 @@ class Command:
         graph; its input is accumulated over the run's chunks in the processor
         actors, and the commands after it run once per stack at the end
         (:mod:`raydas.reduction`).
+    counts_undeclared_files
+        For a writer: the files it writes beyond those it declares
+        (:meth:`output_files`, known before the data are, e.g. ``write_npy``'s
+        ``lag.npy`` of a correlation) count among the chunk's outputs (the
+        summary, the results manifest). False for writers whose other files are
+        parts of one store shared by all chunks (``write_zarr``: a receipt per
+        chunk counts).
     changed_from_distpy
         How raydas's numbers differ from distpy's, if they do.
     """
@@ -357,6 +364,7 @@ class Command:
     needs_regular_time: ClassVar[bool] = True
     quantities: ClassVar[tuple[str, ...]] = ()
     reduces: ClassVar[bool] = False
+    counts_undeclared_files: ClassVar[bool] = False
     changed_from_distpy: ClassVar[str] = ""
 
     def __init__(self, params: Params, uid: int = 0):

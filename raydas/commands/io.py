@@ -83,6 +83,7 @@ class WriteNpy(Writer):
     )
     suffix = "npy"
     needs_regular_time = False  # stamped readings: their stamps are written, never a time from dt
+    counts_undeclared_files = True  # the coordinate files of a correlation or dispersion image (lag.npy...)
     changed_from_distpy = (
         "time.npy holds seconds from the chunk start (distpy wrote sample indices); the axis files are written "
         "once per folder, by its first chunk (distpy rewrote them with every chunk)."
