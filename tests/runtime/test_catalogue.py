@@ -960,3 +960,67 @@ def test_two_concurrent_index_processes_lose_nothing(tmp_path):
     samples = both_at_once()
     assert len(samples) == 180
     assert samples == {f"f{i:03d}.sgy": 100 if i < 150 and i % 10 == 0 else 200 for i in range(180)}
+
+
+def test_the_update_lock_on_s3(tmp_path, s3_bucket):
+    """On an object store (moto's S3 server): the lock is a conditional PUT read back; a live
+    one refuses a second writer, a stale one is taken over, none is left after an update."""
+    import s3fs
+
+    from raydas.catalogue import LOCK_FILE, LOCK_STALE_S, UpdateLock
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(3):
+        _sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)
+    url = f"{s3_bucket}/catalogue"
+    lock_path = f"{url}/{LOCK_FILE}"
+    fs = s3fs.S3FileSystem()
+    first, second = Catalogue(url), Catalogue(url)
+    with first.update_lock():
+        doc = json.loads(fs.cat_file(lock_path))
+        assert doc["pid"] == os.getpid() and doc["token"] == first._held.token
+        with pytest.raises(
+            RaydasError, match=f"catalogue {url} is being updated by another writer: host .*, pid {os.getpid()}"
+        ):
+            second.update([str(folder)], use_ray=False)
+        assert UpdateLock(second)._create() is False  # the conditional PUT refuses to replace it
+    assert not fs.exists(lock_path)
+
+    def interrupt(n, urls):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        second.update([str(folder)], use_ray=False, batch_files=2, on_batch=interrupt)
+    assert not fs.exists(lock_path)
+
+    fs.pipe_file(lock_path, json.dumps(_lock_doc(age_s=LOCK_STALE_S + 60)).encode())
+    with pytest.warns(UserWarning, match="took over the stale update lock of host elsewhere, pid 12345"):
+        report = Catalogue(url).update([str(folder)], use_ray=False)
+    assert len(report.scanned) == 1 and report.unchanged == 2  # resumed after the interrupted batch
+    assert not fs.exists(lock_path)
+    assert sorted(os.path.basename(r["path"]) for r in _rows(Catalogue(url))) == ["f0.sgy", "f1.sgy", "f2.sgy"]
+    assert not [p for p in fs.find(url) if os.path.basename(p).startswith(".")]
+
+
+def test_the_read_back_decides_on_a_store_without_conditional_writes():
+    """A store that cannot create exclusively (fsspec's memory store here): each writer
+    writes the lock and reads it back; of two whose writes crossed, the one whose token is
+    there holds it, and the other is told who does."""
+    import uuid
+
+    from raydas.catalogue import LOCK_FILE, UpdateLock
+
+    url = f"memory://raydas-lock-{uuid.uuid4().hex}/cat"
+    a, b = UpdateLock(Catalogue(url)), UpdateLock(Catalogue(url))
+    assert a._create() is True
+    b._replace()  # b's PUT lands after a's (both had seen no lock)
+    assert a._confirm() is False and b._confirm() is True
+    assert a._attempt()["token"] == b.token
+    with pytest.raises(RaydasError, match=f"being updated by another writer: host .*, pid {os.getpid()}"):
+        a.acquire()
+    b.release()
+    a.acquire()
+    assert json.loads(Catalogue(url).fs.cat_file(Catalogue(url)._path(LOCK_FILE)))["token"] == a.token
+    a.release()
+    assert not Catalogue(url).fs.exists(Catalogue(url)._path(LOCK_FILE))
