@@ -3,6 +3,7 @@
 A catalogue is a folder (local path or fsspec URL)::
 
     URL/_catalogue.json                                  state: schema version, roots, committed parts
+    URL/_update.lock                                     the writer's lock, while one writes
     URL/records/day=2026-12-06/source=<root>-<hash>/part-<update>-<batch>.parquet
 
 One row per record (a file that holds several records has several rows; a
@@ -23,7 +24,10 @@ file is replaced (one rename, or one PUT), then the parts are renamed to their
 final names and the replaced ones removed; a reader of the catalogue (or of
 the plain folder) sees either the old or the new rows, never a mix, and an
 interrupted update leaves the batches it committed, so the next update
-resumes where it stopped. Credentials are never stored: every URL and error
+resumes where it stopped. One writer at a time: writers hold the update lock
+(:class:`UpdateLock`, ``URL/_update.lock``), and every commit re-reads the state
+file and refuses when another writer committed meanwhile; readers take no lock.
+Credentials are never stored: every URL and error
 text is passed through :func:`raydas.config.redact`.
 
 :meth:`Catalogue.select` returns a :class:`Selection`: the records that cover a
@@ -47,6 +51,7 @@ import os
 import posixpath
 import re
 import socket
+import threading
 import time
 import uuid
 import warnings
@@ -86,7 +91,7 @@ LOCK_FILE = "_update.lock"
 #: next writer takes it over, with a warning naming the old owner (hosts' clocks must agree to
 #: well within this)
 LOCK_STALE_S = 15 * 60
-#: a writer refreshes its lock's heartbeat at every commit, and at least this often (s) while it scans
+#: a writer refreshes its lock's heartbeat at every commit, and this often (s) in a thread while it holds it
 LOCK_HEARTBEAT_S = 60
 #: object stores: seconds between writing the lock and reading it back the second time
 LOCK_SETTLE_S = 0.5
@@ -629,7 +634,8 @@ class UpdateLock:
     changed since the writer last read it (:meth:`Catalogue._commit`), so what
     such a race leaves is a failed writer, not a corrupt catalogue.
 
-    A lock is stale when its heartbeat is older than :data:`LOCK_STALE_S`, or
+    While held, a thread refreshes the heartbeat every :data:`LOCK_HEARTBEAT_S`
+    (and every commit does). A lock is stale when its heartbeat is older than :data:`LOCK_STALE_S`, or
     when its process is gone (same host and pid namespace, no such pid); a
     writer takes a stale lock over with a :class:`UserWarning` naming the old
     owner.
@@ -649,6 +655,10 @@ class UpdateLock:
         self.token = uuid.uuid4().hex
         self.started = to_iso(time.time_ns())
         self._beat = 0.0  # time.monotonic() of the last heartbeat written
+        self._guard = threading.Lock()  # the heartbeat thread and the writer never write the lock at once
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost: str | None = None  # why the heartbeat thread found the lock no longer ours
 
     # the lock file ------------------------------------------------------------------------------
     def _document(self) -> bytes:
@@ -805,6 +815,7 @@ class UpdateLock:
         while True:
             holder = self._attempt()
             if holder is None:
+                self._start_heartbeat()
                 return
             left = deadline - time.monotonic()
             if left <= 0:
@@ -878,19 +889,44 @@ class UpdateLock:
     def refresh(self, force: bool = True) -> None:
         """Check the lock is still ours and write a new heartbeat (when ``force``, or when the
         last one is older than :data:`LOCK_HEARTBEAT_S`)."""
-        if not force and time.monotonic() - self._beat < LOCK_HEARTBEAT_S:
-            return
-        self.verify()
-        self._replace()
+        with self._guard:
+            if not force and time.monotonic() - self._beat < LOCK_HEARTBEAT_S:
+                return
+            self.verify()
+            self._replace()
+
+    def _start_heartbeat(self) -> None:
+        """Refresh the heartbeat every :data:`LOCK_HEARTBEAT_S` in a thread while the lock is
+        held, so that a long listing or scan between two commits never looks dead."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat_loop, name="raydas-catalogue-lock", daemon=True)
+        self._thread.start()
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(LOCK_HEARTBEAT_S):
+            try:
+                self.refresh(force=False)
+            except RaydasError as exc:  # taken over: the writer's next commit refuses
+                self.lost = str(exc)
+                log.warning("%s", exc)
+                return
+            except Exception as exc:  # noqa: BLE001  (a store's hiccup: try again at the next beat)
+                log.warning("catalogue %s: could not refresh the lock: %s", redact(self.catalogue.url), exc)
 
     def release(self) -> None:
-        """Remove the lock if it is still ours (never raises: a failure is logged)."""
+        """Stop the heartbeat and remove the lock if it is still ours (never raises: a
+        failure is logged)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+            self._thread = None
         try:
-            if self._mine():
-                if self.local:
-                    os.remove(self.path)
-                else:
-                    self.fs.rm_file(self.path)
+            with self._guard:
+                if self._mine():
+                    if self.local:
+                        os.remove(self.path)
+                    else:
+                        self.fs.rm_file(self.path)
         except Exception as exc:  # noqa: BLE001  (never mask the error that ended the update)
             log.warning("catalogue %s: could not remove the lock %s: %s", redact(self.catalogue.url), self.url, exc)
 
@@ -1415,7 +1451,6 @@ class Catalogue:
 
         with contextlib.closing(_scan_groups(groups, options, use_ray, ray_options)) as scans:
             for group, table in scans:
-                self._held.refresh(force=False)  # a long scan keeps its lock live
                 pending.append(table)
                 pending_urls.extend(_safe(s.url) for s in group)
                 if len(pending_urls) >= batch_files:

@@ -1024,3 +1024,29 @@ def test_the_read_back_decides_on_a_store_without_conditional_writes():
     assert json.loads(Catalogue(url).fs.cat_file(Catalogue(url)._path(LOCK_FILE)))["token"] == a.token
     a.release()
     assert not Catalogue(url).fs.exists(Catalogue(url)._path(LOCK_FILE))
+
+
+def test_a_held_lock_keeps_beating_between_commits(tmp_path, monkeypatch):
+    """A long listing or scan holds the lock without committing: its heartbeat still advances,
+    and a writer whose lock was taken meanwhile learns it at its next beat."""
+    import time
+
+    import raydas.catalogue as catalogue_module
+    from raydas.catalogue import LOCK_FILE
+
+    monkeypatch.setattr(catalogue_module, "LOCK_HEARTBEAT_S", 0.05)
+    where = tmp_path / "cat"
+    cat = Catalogue(str(where))
+    with cat.update_lock() as lock:
+        first = json.loads((where / LOCK_FILE).read_text())["heartbeat"]
+        deadline = time.monotonic() + 60
+        while json.loads((where / LOCK_FILE).read_text())["heartbeat"] == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert json.loads((where / LOCK_FILE).read_text())["heartbeat"] > first
+        with lock._guard:  # taken over (between two beats, as a taker's write would land)
+            (where / LOCK_FILE).write_text(json.dumps(_lock_doc()))
+        while lock.lost is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "lost its lock" in lock.lost and "host elsewhere, pid 12345" in lock.lost
+        assert json.loads((where / LOCK_FILE).read_text())["token"] == "someone-else"  # the beat stopped writing
+    assert json.loads((where / LOCK_FILE).read_text())["token"] == "someone-else"  # not released: not its own
