@@ -631,8 +631,11 @@ class UpdateLock:
     the take-over of a stale lock is a read, a delete and a write, which another
     taker can interleave with. Every commit reads the lock again and refuses to
     commit when it is not the writer's own, and it refuses when the state file
-    changed since the writer last read it (:meth:`Catalogue._commit`), so what
-    such a race leaves is a failed writer, not a corrupt catalogue.
+    changed since the writer last read it (:meth:`Catalogue._commit`), so such a
+    race leaves a failed writer. What is left of the window: the other writer's
+    removal of uncommitted parts (at its start) landing between this writer's last
+    check and its state write; the state then lists a part that is gone, and the
+    next update warns, drops it and scans its files again.
 
     While held, a thread refreshes the heartbeat every :data:`LOCK_HEARTBEAT_S`
     (and every commit does). A lock is stale when its heartbeat is older than :data:`LOCK_STALE_S`, or
@@ -1170,20 +1173,35 @@ class Catalogue:
         self._write_state(state)
         return state
 
-    def _remove_orphans(self, state: dict) -> None:
+    def _remove_orphans(self, state: dict) -> dict:
         """Remove part files no commit made: pending parts of an update that stopped
-        before committing them, and parts the state does not list."""
+        before committing them, and parts the state does not list. Parts the state
+        lists that are gone (deleted by hand, or by a second writer in the object-store
+        race window :class:`UpdateLock` describes) leave the state, with a warning:
+        their files are no longer catalogued, so the update scans them again.
+        Returns the state."""
         base = self._path(RECORDS_DIR)
-        if not self.fs.exists(base):
-            return
         listed = set(state["parts"])
-        for path in self.fs.find(base):
+        found = set()
+        for path in self.fs.find(base) if self.fs.exists(base) else []:
             rel = posixpath.relpath(path, base)
             if rel.endswith(".parquet") and rel not in listed or posixpath.basename(rel).startswith(".part-"):
                 try:
                     self.fs.rm(path)
                 except FileNotFoundError:
                     pass
+            else:
+                found.add(rel)
+        missing = sorted(listed - found)
+        if not missing:
+            return state
+        message = (
+            f"catalogue {redact(self.url)}: {len(missing)} part file(s) that {STATE_FILE} lists are gone "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); their files are scanned again"
+        )
+        log.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+        return self._commit(state, {}, missing, [])
 
     # reading ----------------------------------------------------------------------------------
     def dataset(self, state: dict | None = None) -> ds.Dataset | None:
@@ -1302,7 +1320,7 @@ class Catalogue:
     def _update(self, roots, options, use_ray, ray, batch_files, files_per_task, on_batch, t0) -> UpdateReport:
         report = UpdateReport()
         state = self.state()
-        self._remove_orphans(state)
+        state = self._remove_orphans(state)
         listing = self._list(roots)
         report.listed = len(listing)
         index = self._index(state)

@@ -1050,3 +1050,23 @@ def test_a_held_lock_keeps_beating_between_commits(tmp_path, monkeypatch):
         assert "lost its lock" in lock.lost and "host elsewhere, pid 12345" in lock.lost
         assert json.loads((where / LOCK_FILE).read_text())["token"] == "someone-else"  # the beat stopped writing
     assert json.loads((where / LOCK_FILE).read_text())["token"] == "someone-else"  # not released: not its own
+
+
+def test_a_part_file_gone_from_under_the_state_is_scanned_again(tmp_path):
+    """A part the state lists but the store no longer has (deleted by hand, or lost in the
+    object-store race window): the next update warns, drops it and scans its files again."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    _sgy(folder / "a.sgy", T0)
+    cat = Catalogue(str(tmp_path / "cat"))
+    cat.update([str(folder)], use_ray=False)
+    _sgy(folder / "b.sgy", T0 + 86_400 * NS)  # another day: another partition, another part
+    cat.update([str(folder)], use_ray=False)
+    state = cat.state()
+    (lost,) = [p for p in state["parts"] if "day=2023-11-15" in p]
+    os.remove(tmp_path / "cat" / "records" / lost)
+    with pytest.warns(UserWarning, match=r"1 part file\(s\) that _catalogue.json lists are gone .*scanned again"):
+        report = cat.update([str(folder)], use_ray=False)
+    assert report.scanned == [str(folder / "b.sgy")] and report.unchanged == 1
+    assert sorted(os.path.basename(r["path"]) for r in _rows(cat)) == ["a.sgy", "b.sgy"]
+    assert lost not in cat.state()["parts"]
