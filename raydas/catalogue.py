@@ -3,6 +3,7 @@
 A catalogue is a folder (local path or fsspec URL)::
 
     URL/_catalogue.json                                  state: schema version, roots, committed parts
+    URL/_update.lock                                     the writer's lock, while one writes
     URL/records/day=2026-12-06/source=<root>-<hash>/part-<update>-<batch>.parquet
 
 One row per record (a file that holds several records has several rows; a
@@ -23,7 +24,10 @@ file is replaced (one rename, or one PUT), then the parts are renamed to their
 final names and the replaced ones removed; a reader of the catalogue (or of
 the plain folder) sees either the old or the new rows, never a mix, and an
 interrupted update leaves the batches it committed, so the next update
-resumes where it stopped. Credentials are never stored: every URL and error
+resumes where it stopped. One writer at a time: writers hold the update lock
+(:class:`UpdateLock`, ``URL/_update.lock``), and every commit re-reads the state
+file and refuses when another writer committed meanwhile; readers take no lock.
+Credentials are never stored: every URL and error
 text is passed through :func:`raydas.config.redact`.
 
 :meth:`Catalogue.select` returns a :class:`Selection`: the records that cover a
@@ -46,6 +50,8 @@ import math
 import os
 import posixpath
 import re
+import socket
+import threading
 import time
 import uuid
 import warnings
@@ -78,6 +84,19 @@ BATCH_FILES = 512
 COMPACT_PARTS = 16
 #: files one Ray task scans (an update with fewer files spreads them out more)
 FILES_PER_TASK = 32
+#: the update lock, at the top of the catalogue: JSON with the owner's token, host, pid, and
+#: when it started and last beat (UTC); only writers (update, add, compact) take it
+LOCK_FILE = "_update.lock"
+#: seconds after its last heartbeat that a lock is stale: its owner is taken for dead and the
+#: next writer takes it over, with a warning naming the old owner (hosts' clocks must agree to
+#: well within this)
+LOCK_STALE_S = 15 * 60
+#: a writer refreshes its lock's heartbeat at every commit, and this often (s) in a thread while it holds it
+LOCK_HEARTBEAT_S = 60
+#: object stores: seconds between writing the lock and reading it back the second time
+LOCK_SETTLE_S = 0.5
+#: seconds :meth:`Catalogue.add` (``raydas watch``) waits for another writer's lock before it gives up
+ADD_WAIT_S = 60.0
 #: ``status`` of a row: a record, a file no reader could scan, a file that is a document not data
 STATUSES = ("ok", "error", "not_data")
 
@@ -572,6 +591,349 @@ def parse_channels(text: str | slice | None) -> slice | None:
     return slice(lo, hi)
 
 
+# --- the update lock ---------------------------------------------------------------------------
+def _pid_namespace() -> str | None:
+    """This machine's boot and this process's pid namespace (Linux), or None: two processes
+    whose locks carry the same value see each other's pids."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            boot = fh.read().strip()
+        return f"{boot}:{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return None
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+class UpdateLock:
+    """The lock a writer of a catalogue holds: ``URL/_update.lock``.
+
+    The lock file is JSON: ``{"token", "host", "pid", "pidns", "started", "heartbeat"}``
+    (times UTC, ISO-8601). Only writers take it (:meth:`Catalogue.update`,
+    :meth:`Catalogue.add`, :meth:`Catalogue.compact`); readers never need it.
+
+    On a local file system the lock is created exclusively (``O_CREAT | O_EXCL``),
+    and a stale lock is replaced under a second exclusive file
+    (``_update.lock.takeover``), so two writers never both hold it. On an object
+    store the lock is written (on S3 with a conditional PUT, ``If-None-Match: *``,
+    which stores that ignore the condition treat as a plain PUT), then read back
+    twice, :data:`LOCK_SETTLE_S` apart; the writer whose token is there holds it.
+    That is best effort: a store without conditional writes leaves a window of
+    one round trip in which two writers can both read their own token back; and
+    the take-over of a stale lock is a read, a delete and a write, which another
+    taker can interleave with. Every commit reads the lock again and refuses to
+    commit when it is not the writer's own, and it refuses when the state file
+    changed since the writer last read it (:meth:`Catalogue._commit`), so such a
+    race leaves a failed writer. What is left of the window: the other writer's
+    removal of uncommitted parts (at its start) landing between this writer's last
+    check and its state write; the state then lists a part that is gone, and the
+    next update warns, drops it and scans its files again.
+
+    While held, a thread refreshes the heartbeat every :data:`LOCK_HEARTBEAT_S`
+    (and every commit does). A lock is stale when its heartbeat is older than :data:`LOCK_STALE_S`, or
+    when its process is gone (same host and pid namespace, no such pid); a
+    writer takes a stale lock over with a :class:`UserWarning` naming the old
+    owner.
+
+    Parameters
+    ----------
+    catalogue
+        The catalogue it locks.
+    """
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        self.fs = catalogue.fs
+        self.path = catalogue._path(LOCK_FILE)
+        self.url = fsutil.join(redact(catalogue.url), LOCK_FILE)
+        self.local = fsutil.is_local(self.fs)
+        self.token = uuid.uuid4().hex
+        self.started = to_iso(time.time_ns())
+        self._beat = 0.0  # time.monotonic() of the last heartbeat written
+        self._guard = threading.Lock()  # the heartbeat thread and the writer never write the lock at once
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost: str | None = None  # why the heartbeat thread found the lock no longer ours
+
+    # the lock file ------------------------------------------------------------------------------
+    def _document(self) -> bytes:
+        doc = {
+            "token": self.token,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "pidns": _pid_namespace(),
+            "started": self.started,
+            "heartbeat": to_iso(time.time_ns()),
+        }
+        return json.dumps(doc, indent=1).encode()
+
+    def read(self) -> dict | None:
+        """The lock file's content (None when there is none; ``{"unreadable": ...}`` when
+        it cannot be parsed, e.g. while its creator is still writing it)."""
+        try:
+            if self.local:
+                with open(self.path, "rb") as fh:
+                    raw = fh.read()
+            else:
+                raw = self.fs.cat_file(self.path)
+        except FileNotFoundError:
+            return None
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, dict) or not doc.get("token"):
+                raise ValueError("no owner token")
+            return doc
+        except ValueError as exc:
+            return {"unreadable": str(exc), "modified_ns": self._modified_ns()}
+
+    def _modified_ns(self) -> int:
+        try:
+            if self.local:
+                return os.stat(self.path).st_mtime_ns
+            return fsutil.modified_ns(self.fs.info(self.path)) or time.time_ns()
+        except (FileNotFoundError, OSError):
+            return time.time_ns()
+
+    def _create(self) -> bool:
+        """Write the lock if there is none; False when one is there."""
+        payload = self._document()
+        if self.local:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+        else:
+            self.fs.invalidate_cache(self.path)
+            if type(self.fs).__name__ == "S3FileSystem":
+                try:
+                    self.fs.pipe_file(self.path, payload, mode="create")  # If-None-Match: *
+                except FileExistsError:
+                    return False
+            else:
+                if self.read() is not None:
+                    return False
+                self.fs.pipe_file(self.path, payload)
+        self._beat = time.monotonic()
+        return True
+
+    def _confirm(self) -> bool:
+        """Object stores: read the lock back, twice; True when it is ours both times."""
+        if self.local:
+            return True
+        for k in range(2):
+            if k:
+                time.sleep(LOCK_SETTLE_S)
+            holder = self.read()
+            if holder is None or holder.get("token") != self.token:
+                return False
+        return True
+
+    def _replace(self) -> None:
+        payload = self._document()
+        if self.local:
+            fsutil.write_bytes_atomic(self.path, payload)
+        else:
+            self.fs.pipe_file(self.path, payload)
+        self._beat = time.monotonic()
+
+    # taking it ----------------------------------------------------------------------------------
+    def stale(self, holder: dict) -> str | None:
+        """Why ``holder`` (a lock file's content) is stale, or None when it is live."""
+        now = time.time_ns()
+        if "unreadable" in holder:
+            age = (now - holder["modified_ns"]) / NS_PER_S
+            return f"it is unreadable and {age:.0f} s old" if age > LOCK_STALE_S else None
+        try:
+            beat = parse_iso(holder.get("heartbeat") or holder.get("started") or "")
+        except ValueError:
+            return "it carries no heartbeat"
+        age = (now - beat) / NS_PER_S
+        if age > LOCK_STALE_S:
+            limit = f"{LOCK_STALE_S / 60:g} min"
+            return f"its last heartbeat ({holder.get('heartbeat')}) is {age / 60:.0f} min old (limit {limit})"
+        ours = _pid_namespace()
+        pid = holder.get("pid")
+        if (
+            ours is not None
+            and holder.get("pidns") == ours
+            and holder.get("host") == socket.gethostname()
+            and isinstance(pid, int)
+            and pid != os.getpid()
+            and not _process_alive(pid)
+        ):
+            return f"its process (pid {pid}) is gone"
+        return None
+
+    def _take_over(self, holder: dict) -> bool:
+        """Replace the stale lock ``holder``; False when someone else changed it first."""
+        if self.local:
+            guard = self.path + ".takeover"
+            try:
+                fd = os.open(guard, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                with contextlib.suppress(OSError):  # a taker that died holding it
+                    if time.time() - os.stat(guard).st_mtime > 60:
+                        os.remove(guard)
+                return False
+            try:
+                current = self.read()
+                if current != holder and not (current and "unreadable" in current and "unreadable" in holder):
+                    return False
+                self._replace()
+                return True
+            finally:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.remove(guard)
+        current = self.read()
+        if current is None or current.get("token") != holder.get("token"):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.path)
+        return self._create() and self._confirm()
+
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock, waiting up to ``wait`` seconds for a live owner to release it.
+
+        Raises
+        ------
+        RaydasError
+            When another writer holds a live lock after ``wait`` seconds: the
+            message names the catalogue, the owner (host, pid, since when) and what to do.
+        """
+        deadline = time.monotonic() + max(0.0, float(wait))
+        while True:
+            holder = self._attempt()
+            if holder is None:
+                self._start_heartbeat()
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RaydasError(self.busy_message(holder, wait))
+            time.sleep(min(1.0, left))
+
+    def _attempt(self) -> dict | None:
+        """One try: None when the lock is ours now, else its holder's lock file content."""
+        for _ in range(3):
+            if self._create():
+                if self._confirm():
+                    return None
+                return self.read() or {"unreadable": "another writer replaced it", "modified_ns": time.time_ns()}
+            holder = self.read()
+            if holder is None:  # released between the two: try again
+                continue
+            why = self.stale(holder)
+            if why is None:
+                return holder
+            if not self._take_over(holder):
+                current = self.read()
+                if current is None:
+                    continue
+                return current
+            message = (
+                f"catalogue {redact(self.catalogue.url)}: took over the stale update lock of "
+                f"{self.describe(holder)}: {why}; that writer is taken for dead (if it is still running, "
+                "it fails at its next commit, committing nothing more)"
+            )
+            log.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=2)
+            return None
+        return {"unreadable": "it kept appearing and disappearing", "modified_ns": time.time_ns()}
+
+    def _mine(self) -> bool:
+        holder = self.read()
+        return holder is not None and holder.get("token") == self.token
+
+    @staticmethod
+    def describe(holder: dict) -> str:
+        """``host H, pid P, since T (last heartbeat T)`` of a lock file's content."""
+        if "unreadable" in holder:
+            return f"an unknown writer (the lock file is unreadable: {holder['unreadable']})"
+        return (
+            f"host {holder.get('host')!s}, pid {holder.get('pid')!s}, since {holder.get('started')!s} "
+            f"(last heartbeat {holder.get('heartbeat')!s})"
+        )
+
+    def busy_message(self, holder: dict, wait: float = 0.0) -> str:
+        waited = f" (waited {wait:g} s)" if wait else ""
+        return (
+            f"catalogue {redact(self.catalogue.url)} is being updated by another writer{waited}: "
+            f"{self.describe(holder)}. "
+            f"Wait for it to finish and run this again (a lock whose heartbeat is older than {LOCK_STALE_S / 60:g} min "
+            f"is taken over); if you are sure that writer is gone, delete {self.url}."
+        )
+
+    # holding it ---------------------------------------------------------------------------------
+    def verify(self) -> None:
+        """Raise :class:`~raydas.errors.RaydasError` unless the lock is still this writer's."""
+        holder = self.read()
+        if holder is not None and holder.get("token") == self.token:
+            return
+        who = "nobody (the lock file was deleted)" if holder is None else self.describe(holder)
+        raise RaydasError(
+            f"catalogue {redact(self.catalogue.url)}: this update lost its lock {self.url}, now held by {who}; "
+            "its last batch was not committed and the catalogue is as the other writer left it. "
+            "Run this again once the other writer has finished."
+        )
+
+    def refresh(self, force: bool = True) -> None:
+        """Check the lock is still ours and write a new heartbeat (when ``force``, or when the
+        last one is older than :data:`LOCK_HEARTBEAT_S`)."""
+        with self._guard:
+            if not force and time.monotonic() - self._beat < LOCK_HEARTBEAT_S:
+                return
+            self.verify()
+            self._replace()
+
+    def _start_heartbeat(self) -> None:
+        """Refresh the heartbeat every :data:`LOCK_HEARTBEAT_S` in a thread while the lock is
+        held, so that a long listing or scan between two commits never looks dead."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat_loop, name="raydas-catalogue-lock", daemon=True)
+        self._thread.start()
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(LOCK_HEARTBEAT_S):
+            try:
+                self.refresh(force=False)
+            except RaydasError as exc:  # taken over: the writer's next commit refuses
+                self.lost = str(exc)
+                log.warning("%s", exc)
+                return
+            except Exception as exc:  # noqa: BLE001  (a store's hiccup: try again at the next beat)
+                log.warning("catalogue %s: could not refresh the lock: %s", redact(self.catalogue.url), exc)
+
+    def release(self) -> None:
+        """Stop the heartbeat and remove the lock if it is still ours (never raises: a
+        failure is logged)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+            self._thread = None
+        try:
+            with self._guard:
+                if self._mine():
+                    if self.local:
+                        os.remove(self.path)
+                    else:
+                        self.fs.rm_file(self.path)
+        except Exception as exc:  # noqa: BLE001  (never mask the error that ended the update)
+            log.warning("catalogue %s: could not remove the lock %s: %s", redact(self.catalogue.url), self.url, exc)
+
+
 # --- the catalogue -----------------------------------------------------------------------------
 @dataclass
 class UpdateReport:
@@ -651,6 +1013,7 @@ class Catalogue:
             )
         self.url = url.rstrip("/") or url
         self.fs, self.root = fsutil.url_to_fs(self.url)
+        self._held: UpdateLock | None = None  # the update lock, while this object writes
 
     def __repr__(self) -> str:
         return f"Catalogue({redact(self.url)!r})"
@@ -668,6 +1031,39 @@ class Catalogue:
         """True when a catalogue is there (an update has committed to it)."""
         return self.fs.exists(self._path(STATE_FILE))
 
+    @property
+    def lock_url(self) -> str:
+        """The update lock's file (:class:`UpdateLock`)."""
+        return fsutil.join(self.url, LOCK_FILE)
+
+    @contextlib.contextmanager
+    def update_lock(self, wait: float = 0.0):
+        """Hold the catalogue's update lock (:class:`UpdateLock`) for the ``with`` block;
+        released on the way out, errors and ``KeyboardInterrupt`` included. Nested
+        uses on the same object share one lock.
+
+        Parameters
+        ----------
+        wait
+            Seconds to wait for another writer's live lock before giving up.
+
+        Raises
+        ------
+        RaydasError
+            When another writer holds it (the message names the owner and what to do).
+        """
+        if self._held is not None:
+            yield self._held
+            return
+        lock = UpdateLock(self)
+        lock.acquire(wait)
+        self._held = lock
+        try:
+            yield lock
+        finally:
+            self._held = None
+            lock.release()
+
     # state ------------------------------------------------------------------------------------
     def state(self, repair: bool = True) -> dict:
         """The state file's content (a new catalogue's when there is none).
@@ -676,8 +1072,10 @@ class Catalogue:
         ----------
         repair
             Finish a commit that an interrupted update left half done (rename its
-            parts, remove the ones it replaced). False for readers, which may not
-            write: they read such parts under their pending names.
+            parts, remove the ones it replaced), when this object holds the update
+            lock (inside :meth:`update`, :meth:`add`, :meth:`compact`); otherwise,
+            and when False, nothing is written: readers read such parts under their
+            pending names.
         """
         path = self._path(STATE_FILE)
         try:
@@ -691,7 +1089,7 @@ class Catalogue:
             raise RaydasError(
                 f"{redact(self.url)}: catalogue schema {state.get('schema')!r}, this raydas reads {SCHEMA_VERSION}"
             )
-        if state.get("journal") and repair:
+        if state.get("journal") and repair and self._held is not None:
             state = self._apply_journal(state)
         return state
 
@@ -699,16 +1097,34 @@ class Catalogue:
         fsutil.write_bytes_atomic(fsutil.unstrip(self.fs, self._path(STATE_FILE)), json.dumps(state, indent=1).encode())
 
     def _commit(self, state: dict, add: dict[str, pa.Table], remove: list[str], roots: list[str]) -> dict:
-        """Atomically replace the parts ``remove`` by new parts ``add`` (relative name -> table)."""
+        """Atomically replace the parts ``remove`` by new parts ``add`` (relative name -> table).
+
+        ``state`` is the state this writer last read or wrote. Just before the state
+        file is replaced, the update lock is checked to be still this writer's (and its
+        heartbeat refreshed), and the state file is read again: when another writer
+        committed since (its parts or roots differ from ``state``), nothing is
+        committed, this commit's new parts are removed and :class:`RaydasError` says so.
+        """
+        lock = self._held
+        if lock is None:
+            raise RuntimeError("Catalogue._commit outside update_lock()")
         pending = {}
-        for name, table in add.items():
-            hidden = _hidden(name)
-            full = self._path(RECORDS_DIR, hidden)
-            self.fs.makedirs(posixpath.dirname(full), exist_ok=True)
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
-            fsutil.write_bytes_atomic(fsutil.unstrip(self.fs, full), sink.getvalue().to_pybytes())
-            pending[hidden] = name
+        try:
+            for name, table in add.items():
+                hidden = _hidden(name)
+                full = self._path(RECORDS_DIR, hidden)
+                self.fs.makedirs(posixpath.dirname(full), exist_ok=True)
+                sink = pa.BufferOutputStream()
+                pq.write_table(table, sink, compression="zstd")
+                pending[hidden] = name
+                fsutil.write_bytes_atomic(fsutil.unstrip(self.fs, full), sink.getvalue().to_pybytes())
+            lock.refresh()
+            self._check_unchanged(state)
+        except BaseException:
+            for hidden in pending:  # nothing committed: this commit's parts go (the next update would remove them)
+                with contextlib.suppress(Exception):
+                    self.fs.rm(self._path(RECORDS_DIR, hidden))
+            raise
         parts = [p for p in state["parts"] if p not in set(remove)] + list(add)
         known = list(state.get("roots", []))
         known += [r for r in roots if r not in known]
@@ -721,6 +1137,26 @@ class Catalogue:
         }
         self._write_state(new_state)  # the commit: from here on the new parts are the catalogue's
         return self._apply_journal(new_state)
+
+    def _check_unchanged(self, state: dict) -> None:
+        """Raise :class:`RaydasError` when the state file is no longer ``state`` (another
+        writer committed since this one read it)."""
+        disk = self.state(repair=False)
+
+        def mark(s: dict) -> tuple:
+            return sorted(s.get("parts", [])), sorted(s.get("roots", [])), s.get("updated"), bool(s.get("journal"))
+
+        if mark(disk) == mark(state):
+            return
+        ours, theirs = set(state.get("parts", [])), set(disk.get("parts", []))
+        raise RaydasError(
+            f"catalogue {redact(self.url)} changed while this update ran: another writer committed at "
+            f"{disk.get('updated')} ({len(theirs - ours)} part file(s) added, {len(ours - theirs)} replaced since "
+            f"this update read it at {state.get('updated')}); this update's last batch was not committed and the "
+            "catalogue is as that writer left it. Run this again: it goes on from the catalogue as it is now "
+            f"(two writers at once should not happen: each takes {LOCK_FILE}; was it deleted, or is an older raydas "
+            "writing to this catalogue?)"
+        )
 
     def _apply_journal(self, state: dict) -> dict:
         """Finish a commit: pending parts to their names, replaced parts removed (idempotent)."""
@@ -737,20 +1173,35 @@ class Catalogue:
         self._write_state(state)
         return state
 
-    def _remove_orphans(self, state: dict) -> None:
+    def _remove_orphans(self, state: dict) -> dict:
         """Remove part files no commit made: pending parts of an update that stopped
-        before committing them, and parts the state does not list."""
+        before committing them, and parts the state does not list. Parts the state
+        lists that are gone (deleted by hand, or by a second writer in the object-store
+        race window :class:`UpdateLock` describes) leave the state, with a warning:
+        their files are no longer catalogued, so the update scans them again.
+        Returns the state."""
         base = self._path(RECORDS_DIR)
-        if not self.fs.exists(base):
-            return
         listed = set(state["parts"])
-        for path in self.fs.find(base):
+        found = set()
+        for path in self.fs.find(base) if self.fs.exists(base) else []:
             rel = posixpath.relpath(path, base)
             if rel.endswith(".parquet") and rel not in listed or posixpath.basename(rel).startswith(".part-"):
                 try:
                     self.fs.rm(path)
                 except FileNotFoundError:
                     pass
+            else:
+                found.add(rel)
+        missing = sorted(listed - found)
+        if not missing:
+            return state
+        message = (
+            f"catalogue {redact(self.url)}: {len(missing)} part file(s) that {STATE_FILE} lists are gone "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); their files are scanned again"
+        )
+        log.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+        return self._commit(state, {}, missing, [])
 
     # reading ----------------------------------------------------------------------------------
     def dataset(self, state: dict | None = None) -> ds.Dataset | None:
@@ -816,8 +1267,12 @@ class Catalogue:
         batch_files: int = BATCH_FILES,
         files_per_task: int | None = None,
         on_batch: Callable[[int, list[str]], None] | None = None,
+        wait: float = 0.0,
     ) -> UpdateReport:
         """Bring the catalogue up to date with ``roots``.
+
+        The update holds the catalogue's update lock (:class:`UpdateLock`) from start
+        to end: a second writer meanwhile is refused (or waits ``wait`` seconds).
 
         Parameters
         ----------
@@ -839,11 +1294,19 @@ class Catalogue:
         on_batch
             ``on_batch(n, urls)`` after the n-th commit of new rows (1-based), with
             the URLs it committed.
+        wait
+            Seconds to wait for another writer's live lock before giving up.
 
         Returns
         -------
         UpdateReport
             What was listed, scanned, kept and dropped.
+
+        Raises
+        ------
+        RaydasError
+            When another writer holds the update lock (the message names it and says
+            what to do), or committed to the catalogue while this update ran.
         """
         t0 = time.perf_counter()
         options = formats.ScanOptions.of(options)
@@ -851,9 +1314,13 @@ class Catalogue:
         roots = [root_of(r) for r in roots]
         if not roots:
             raise RaydasError("no roots to index")
+        with self.update_lock(wait):
+            return self._update(roots, options, use_ray, ray, batch_files, files_per_task, on_batch, t0)
+
+    def _update(self, roots, options, use_ray, ray, batch_files, files_per_task, on_batch, t0) -> UpdateReport:
         report = UpdateReport()
         state = self.state()
-        self._remove_orphans(state)
+        state = self._remove_orphans(state)
         listing = self._list(roots)
         report.listed = len(listing)
         index = self._index(state)
@@ -882,7 +1349,7 @@ class Catalogue:
             )
         elif not gone and not set(safe_roots) <= set(state.get("roots", [])):
             state = self._commit(state, {}, [], sorted(safe_roots))
-        self.compact(COMPACT_PARTS, state)
+        self._compact(COMPACT_PARTS, state)
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -896,7 +1363,10 @@ class Catalogue:
         int
             How many part files fewer the catalogue has.
         """
-        state = self.state() if state is None else state
+        with self.update_lock():
+            return self._compact(max_parts, self.state() if state is None else state)
+
+    def _compact(self, max_parts: int, state: dict) -> int:
         folders: dict[str, list[str]] = {}
         for part in state["parts"]:
             folders.setdefault(posixpath.dirname(part), []).append(part)
@@ -948,15 +1418,18 @@ class Catalogue:
             add[_part_name(f"day={day}/source={source}")] = piece
         return self._commit(state, add, [], roots)
 
-    def add(self, table: pa.Table) -> None:
+    def add(self, table: pa.Table, wait: float = ADD_WAIT_S) -> None:
         """Commit rows of files not yet catalogued (what :func:`scan_stamps` made, e.g.
         for files ``raydas watch`` took), in one atomic commit; partitions that
-        gathered more than :data:`COMPACT_PARTS` parts are merged."""
+        gathered more than :data:`COMPACT_PARTS` parts are merged. It holds the
+        update lock for the commit, waiting up to ``wait`` seconds for another
+        writer's (then :class:`RaydasError`)."""
         if not table.num_rows:
             return
         roots = sorted(set(table.column("root").to_pylist()))
-        state = self._add(self.state(), table, roots)
-        self.compact(COMPACT_PARTS, state)
+        with self.update_lock(wait):
+            state = self._add(self.state(), table, roots)
+            self._compact(COMPACT_PARTS, state)
 
     def stamp(self, url: str, root: str) -> FileStamp:
         """The :class:`FileStamp` of one file (one ``info`` call), found under ``root``."""
@@ -1140,8 +1613,13 @@ def select_records(
 
 
 __all__ = [
+    "ADD_WAIT_S",
     "BATCH_FILES",
     "COMPACT_PARTS",
+    "LOCK_FILE",
+    "LOCK_HEARTBEAT_S",
+    "LOCK_SETTLE_S",
+    "LOCK_STALE_S",
     "PARTITIONING",
     "RECORDS_DIR",
     "SCHEMA",
@@ -1151,6 +1629,7 @@ __all__ = [
     "FileStamp",
     "Selection",
     "Span",
+    "UpdateLock",
     "UpdateReport",
     "coverage",
     "decode_attrs",

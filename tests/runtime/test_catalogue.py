@@ -682,3 +682,391 @@ def test_an_idle_poll_costs_a_listing_not_a_look_at_every_file(tmp_path, monkeyp
     _sgy(inbox / "f5.sgy", T0 + 50 * NS, seconds=10.0)
     assert watcher.poll() == 0 and watcher.poll() == 1
     assert looked == [str(inbox / "f5.sgy")] * 2  # only the new file, once per listing until it settled
+
+
+# --- two writers at once: the update lock and the optimistic check -------------------------------
+def _lock_doc(host="elsewhere", pid=12345, age_s=0.0, **extra) -> dict:
+    import time
+
+    from raydas.timeutil import to_iso
+
+    now = time.time_ns()
+    doc = {
+        "token": "someone-else",
+        "host": host,
+        "pid": pid,
+        "pidns": None,
+        "started": to_iso(now - int((age_s + 60) * NS)),
+        "heartbeat": to_iso(now - int(age_s * NS)),
+    }
+    doc.update(extra)
+    return doc
+
+
+def _no_hidden_parts(root) -> bool:
+    return not [p for p in (root / "records").rglob("*") if p.name.startswith(".")]
+
+
+def test_a_live_lock_refuses_a_second_update_and_names_its_owner(tmp_path):
+    import socket
+    import threading
+    import time
+
+    from raydas.catalogue import LOCK_FILE, UpdateLock
+    from raydas.timeutil import parse_iso
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    _sgy(folder / "a.sgy", T0)
+    where = tmp_path / "cat"
+    first, second = Catalogue(str(where)), Catalogue(str(where))
+    before = time.time_ns()
+    with first.update_lock():
+        doc = json.loads((where / LOCK_FILE).read_text())
+        assert doc["host"] == socket.gethostname() and doc["pid"] == os.getpid() and len(doc["token"]) == 32
+        assert before - NS <= parse_iso(doc["started"]) <= parse_iso(doc["heartbeat"]) <= time.time_ns() + NS
+        assert doc["heartbeat"].endswith("Z")  # UTC
+        with pytest.raises(RaydasError) as refused:
+            second.update([str(folder)], use_ray=False)
+        text = str(refused.value)
+        assert str(where) in text and "being updated by another writer" in text
+        assert f"host {socket.gethostname()}, pid {os.getpid()}, since {doc['started']}" in text
+        assert "run this again" in text and f"delete {where / LOCK_FILE}" in text
+        assert not (where / STATE_FILE).exists()  # the refused update wrote nothing
+    assert not (where / LOCK_FILE).exists()
+    assert second.update([str(folder)], use_ray=False).scanned == [str(folder / "a.sgy")]
+
+    # readers never take the lock: a held lock does not stop a selection
+    with first.update_lock():
+        assert len(second.select(T0, T0 + NS).records) == 1
+        assert len(_rows(Catalogue(str(where)))) == 1
+
+    # a writer that waits gets the lock once its owner lets go
+    holder = UpdateLock(first)
+    holder.acquire()
+    threading.Timer(1.0, holder.release).start()
+    _sgy(folder / "b.sgy", T0 + 10 * NS)
+    assert second.update([str(folder)], use_ray=False, wait=60).scanned == [str(folder / "b.sgy")]
+    assert not (where / LOCK_FILE).exists()
+
+
+def test_a_stale_lock_is_taken_over_with_a_warning_naming_its_owner(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from raydas.catalogue import LOCK_FILE, LOCK_STALE_S, _pid_namespace
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    _sgy(folder / "a.sgy", T0)
+    where = tmp_path / "cat"
+    where.mkdir()
+    lock = where / LOCK_FILE
+
+    # a heartbeat older than the limit: taken over
+    old = _lock_doc(age_s=LOCK_STALE_S + 60)
+    lock.write_text(json.dumps(old))
+    with pytest.warns(
+        UserWarning, match=rf"took over the stale update lock of host elsewhere, pid 12345, since {old['started']}"
+    ):
+        report = Catalogue(str(where)).update([str(folder)], use_ray=False)
+    assert len(report.scanned) == 1 and not lock.exists()
+
+    # a heartbeat inside the limit: live, refused
+    lock.write_text(json.dumps(_lock_doc(age_s=LOCK_STALE_S - 60)))
+    with pytest.raises(RaydasError, match="host elsewhere, pid 12345"):
+        Catalogue(str(where)).update([str(folder)], use_ray=False)
+    assert json.loads(lock.read_text())["token"] == "someone-else"  # the refused writer left it alone
+
+    # a fresh heartbeat of a process of this machine that is gone: taken over at once
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    if _pid_namespace() is not None:
+        lock.write_text(json.dumps(_lock_doc(host=socket.gethostname(), pid=gone.pid, pidns=_pid_namespace())))
+        with pytest.warns(UserWarning, match=f"its process \\(pid {gone.pid}\\) is gone"):
+            Catalogue(str(where)).update([str(folder)], use_ray=False)
+        assert not lock.exists()
+
+    # an unreadable lock file (a writer killed while it created it): live while young, taken over once old
+    lock.write_bytes(b'{"tok')
+    with pytest.raises(RaydasError, match="the lock file is unreadable"):
+        Catalogue(str(where)).update([str(folder)], use_ray=False)
+    stale = time.time() - LOCK_STALE_S - 60
+    os.utime(lock, (stale, stale))
+    with pytest.warns(UserWarning, match="unreadable"):
+        Catalogue(str(where)).update([str(folder)], use_ray=False)
+    assert not lock.exists()
+    assert [os.path.basename(r["path"]) for r in _rows(Catalogue(str(where)))] == ["a.sgy"]
+
+
+def test_the_lock_is_released_after_success_and_after_a_failing_update(tmp_path):
+    from raydas.catalogue import LOCK_FILE, scan_stamps
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(3):
+        _sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)
+    where = tmp_path / "cat"
+    cat = Catalogue(str(where))
+
+    def interrupt(n, urls):
+        assert (where / LOCK_FILE).exists()  # held while it commits
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cat.update([str(folder)], use_ray=False, batch_files=1, on_batch=interrupt)
+    assert not (where / LOCK_FILE).exists()
+    with pytest.raises(RaydasError, match="does not exist"):
+        cat.update([str(tmp_path / "nowhere")], use_ray=False)
+    assert not (where / LOCK_FILE).exists()
+    assert len(cat.update([str(folder)], use_ray=False).scanned) == 2  # resumed: the first batch was committed
+    assert not (where / LOCK_FILE).exists()
+    assert cat.compact() == 1 and not (where / LOCK_FILE).exists()
+    (tmp_path / "x").mkdir()
+    g = _sgy(tmp_path / "x" / "g.sgy", T0 + 99 * NS)
+    cat.add(scan_stamps([cat.stamp(g, str(tmp_path / "x"))]))  # what raydas watch commits
+    assert not (where / LOCK_FILE).exists()
+    assert sorted(os.path.basename(r["path"]) for r in _rows(cat)) == ["f0.sgy", "f1.sgy", "f2.sgy", "g.sgy"]
+
+
+def test_an_update_whose_lock_was_taken_over_commits_nothing_more(tmp_path):
+    from raydas.catalogue import LOCK_FILE
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(4):
+        _sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)
+    where = tmp_path / "cat"
+    cat = Catalogue(str(where))
+    committed = []
+
+    def taken_over(n, urls):  # another writer found this one's lock stale and took it
+        committed.extend(urls)
+        (where / LOCK_FILE).write_text(json.dumps(_lock_doc()))
+
+    with pytest.raises(RaydasError, match="this update lost its lock .* now held by host elsewhere, pid 12345"):
+        cat.update([str(folder)], use_ray=False, batch_files=2, on_batch=taken_over)
+    assert len(committed) == 2
+    assert sorted(r["path"] for r in _rows(cat)) == sorted(committed)  # the second batch was not committed
+    assert _no_hidden_parts(where)  # nor left behind
+    assert json.loads((where / LOCK_FILE).read_text())["token"] == "someone-else"  # not released: not its own
+
+
+def test_a_commit_refuses_when_the_state_changed_under_the_update(tmp_path):
+    """Two writers that both believe they hold the lock (what the object-store race
+    window or a deleted lock file can give): the second commit of the first writer
+    finds the state file changed and refuses, leaving the other writer's commit."""
+    from raydas.catalogue import LOCK_FILE, scan_stamps
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    names = [os.path.basename(_sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)) for i in range(4)]
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    _sgy(extra / "x.sgy", T0 + 100 * NS)
+    where = tmp_path / "cat"
+    cat = Catalogue(str(where))
+    committed = []
+
+    def other_writer(n, urls):
+        committed.extend(urls)
+        if n == 1:
+            other = Catalogue(str(where))
+            other._held = cat._held  # believes it holds the lock
+            other.add(scan_stamps([other.stamp(str(extra / "x.sgy"), str(extra))]))
+            other._held = None
+
+    with pytest.raises(RaydasError, match="changed while this update ran: another writer committed") as refused:
+        cat.update([str(folder)], use_ray=False, batch_files=2, on_batch=other_writer)
+    assert "this update's last batch was not committed" in str(refused.value) and str(where) in str(refused.value)
+    assert len(committed) == 2
+    rows = _rows(Catalogue(str(where)))
+    assert sorted(r["path"] for r in rows) == sorted(committed + [str(extra / "x.sgy")])  # as the other writer left it
+    assert _no_hidden_parts(where) and not (where / LOCK_FILE).exists()
+    again = Catalogue(str(where)).update([str(folder)], use_ray=False)
+    assert len(again.scanned) == 2 and again.unchanged == 2
+    paths = [os.path.basename(r["path"]) for r in _rows(Catalogue(str(where)))]
+    assert sorted(paths) == sorted(names + ["x.sgy"])  # every file exactly once
+
+
+@pytest.mark.slow
+def test_two_concurrent_index_processes_lose_nothing(tmp_path):
+    """Two ``raydas index`` processes on the same catalogue over the same folder, started
+    together: the catalogue ends with every file exactly once; at most one of them fails,
+    with the lock's message."""
+    import subprocess
+    import sys
+    import time
+
+    from helpers import REPO
+
+    from raydas.catalogue import LOCK_FILE
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    names = sorted(
+        os.path.basename(_sgy(folder / f"f{i:03d}.sgy", T0 + i * 2 * NS, seconds=2.0, channels=4)) for i in range(150)
+    )
+    where = tmp_path / "cat"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")])))
+    go = tmp_path / "go"
+    # `raydas index` (its command-line entry point), started once raydas is imported and `go` exists,
+    # so that both processes reach the catalogue at the same moment
+    starter = (
+        "import os, sys, time\n"
+        "from raydas.apps.cli import main\n"
+        "open(sys.argv[1] + '.ready-' + str(os.getpid()), 'w').close()\n"
+        "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n"
+        "sys.exit(main(sys.argv[2:]))\n"
+    )
+    command = [sys.executable, "-c", starter, str(go), "index", str(folder), "--catalogue", str(where), "--no-ray"]
+
+    def both_at_once():
+        procs = [
+            subprocess.Popen(
+                command + ["--batch-files", str(b)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            )
+            for b in (10, 15)
+        ]
+        ready = [tmp_path / f"go.ready-{p.pid}" for p in procs]
+        deadline = time.monotonic() + 300
+        while not all(r.exists() for r in ready) and time.monotonic() < deadline and None in [p.poll() for p in procs]:
+            time.sleep(0.05)  # both import raydas first
+        go.touch()
+        results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+        go.unlink()
+        for r in ready:
+            r.unlink(missing_ok=True)
+        failed = [(code, err) for code, _, err in results if code != 0]
+        assert len(failed) <= 1, failed
+        for code, err in failed:
+            assert code == 2 and "is being updated by another writer" in err and str(where) in err, err
+        rows = _rows(Catalogue(str(where)))
+        assert sorted(os.path.basename(r["path"]) for r in rows) == sorted(os.listdir(folder))  # each exactly once
+        assert all(r["status"] == "ok" for r in rows)
+        assert not (where / LOCK_FILE).exists() and _no_hidden_parts(where)
+        state = json.loads((where / STATE_FILE).read_text())
+        found = {os.path.relpath(p, where / "records") for p in (where / "records").rglob("*.parquet")}
+        assert found == set(state["parts"])  # no part file the state does not list, none missing
+        return {os.path.basename(r["path"]): r["samples"] for r in rows}
+
+    assert both_at_once() == dict.fromkeys(names, 200)  # a first index: 2 s at 100 Hz each
+    for i in range(150, 180):  # then 30 files more and 15 rewritten, and again both at once
+        _sgy(folder / f"f{i:03d}.sgy", T0 + i * 2 * NS, seconds=2.0, channels=4)
+    for i in range(0, 150, 10):
+        _sgy(folder / f"f{i:03d}.sgy", T0 + i * 2 * NS, seconds=1.0, channels=4)
+    samples = both_at_once()
+    assert len(samples) == 180
+    assert samples == {f"f{i:03d}.sgy": 100 if i < 150 and i % 10 == 0 else 200 for i in range(180)}
+
+
+def test_the_update_lock_on_s3(tmp_path, s3_bucket):
+    """On an object store (moto's S3 server): the lock is a conditional PUT read back; a live
+    one refuses a second writer, a stale one is taken over, none is left after an update."""
+    import s3fs
+
+    from raydas.catalogue import LOCK_FILE, LOCK_STALE_S, UpdateLock
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(3):
+        _sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)
+    url = f"{s3_bucket}/catalogue"
+    lock_path = f"{url}/{LOCK_FILE}"
+    fs = s3fs.S3FileSystem()
+    first, second = Catalogue(url), Catalogue(url)
+    with first.update_lock():
+        doc = json.loads(fs.cat_file(lock_path))
+        assert doc["pid"] == os.getpid() and doc["token"] == first._held.token
+        with pytest.raises(
+            RaydasError, match=f"catalogue {url} is being updated by another writer: host .*, pid {os.getpid()}"
+        ):
+            second.update([str(folder)], use_ray=False)
+        assert UpdateLock(second)._create() is False  # the conditional PUT refuses to replace it
+    assert not fs.exists(lock_path)
+
+    def interrupt(n, urls):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        second.update([str(folder)], use_ray=False, batch_files=2, on_batch=interrupt)
+    assert not fs.exists(lock_path)
+
+    fs.pipe_file(lock_path, json.dumps(_lock_doc(age_s=LOCK_STALE_S + 60)).encode())
+    with pytest.warns(UserWarning, match="took over the stale update lock of host elsewhere, pid 12345"):
+        report = Catalogue(url).update([str(folder)], use_ray=False)
+    assert len(report.scanned) == 1 and report.unchanged == 2  # resumed after the interrupted batch
+    assert not fs.exists(lock_path)
+    assert sorted(os.path.basename(r["path"]) for r in _rows(Catalogue(url))) == ["f0.sgy", "f1.sgy", "f2.sgy"]
+    assert not [p for p in fs.find(url) if os.path.basename(p).startswith(".")]
+
+
+def test_the_read_back_decides_on_a_store_without_conditional_writes():
+    """A store that cannot create exclusively (fsspec's memory store here): each writer
+    writes the lock and reads it back; of two whose writes crossed, the one whose token is
+    there holds it, and the other is told who does."""
+    import uuid
+
+    from raydas.catalogue import LOCK_FILE, UpdateLock
+
+    url = f"memory://raydas-lock-{uuid.uuid4().hex}/cat"
+    a, b = UpdateLock(Catalogue(url)), UpdateLock(Catalogue(url))
+    assert a._create() is True
+    b._replace()  # b's PUT lands after a's (both had seen no lock)
+    assert a._confirm() is False and b._confirm() is True
+    assert a._attempt()["token"] == b.token
+    with pytest.raises(RaydasError, match=f"being updated by another writer: host .*, pid {os.getpid()}"):
+        a.acquire()
+    b.release()
+    a.acquire()
+    assert json.loads(Catalogue(url).fs.cat_file(Catalogue(url)._path(LOCK_FILE)))["token"] == a.token
+    a.release()
+    assert not Catalogue(url).fs.exists(Catalogue(url)._path(LOCK_FILE))
+
+
+def test_a_held_lock_keeps_beating_between_commits(tmp_path, monkeypatch):
+    """A long listing or scan holds the lock without committing: its heartbeat still advances,
+    and a writer whose lock was taken meanwhile learns it at its next beat."""
+    import time
+
+    import raydas.catalogue as catalogue_module
+    from raydas.catalogue import LOCK_FILE
+
+    monkeypatch.setattr(catalogue_module, "LOCK_HEARTBEAT_S", 0.05)
+    where = tmp_path / "cat"
+    cat = Catalogue(str(where))
+    with cat.update_lock() as lock:
+        first = json.loads((where / LOCK_FILE).read_text())["heartbeat"]
+        deadline = time.monotonic() + 60
+        while json.loads((where / LOCK_FILE).read_text())["heartbeat"] == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert json.loads((where / LOCK_FILE).read_text())["heartbeat"] > first
+        with lock._guard:  # taken over (between two beats, as a taker's write would land)
+            (where / LOCK_FILE).write_text(json.dumps(_lock_doc()))
+        while lock.lost is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "lost its lock" in lock.lost and "host elsewhere, pid 12345" in lock.lost
+        assert json.loads((where / LOCK_FILE).read_text())["token"] == "someone-else"  # the beat stopped writing
+    assert json.loads((where / LOCK_FILE).read_text())["token"] == "someone-else"  # not released: not its own
+
+
+def test_a_part_file_gone_from_under_the_state_is_scanned_again(tmp_path):
+    """A part the state lists but the store no longer has (deleted by hand, or lost in the
+    object-store race window): the next update warns, drops it and scans its files again."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    _sgy(folder / "a.sgy", T0)
+    cat = Catalogue(str(tmp_path / "cat"))
+    cat.update([str(folder)], use_ray=False)
+    _sgy(folder / "b.sgy", T0 + 86_400 * NS)  # another day: another partition, another part
+    cat.update([str(folder)], use_ray=False)
+    state = cat.state()
+    (lost,) = [p for p in state["parts"] if "day=2023-11-15" in p]
+    os.remove(tmp_path / "cat" / "records" / lost)
+    with pytest.warns(UserWarning, match=r"1 part file\(s\) that _catalogue.json lists are gone .*scanned again"):
+        report = cat.update([str(folder)], use_ray=False)
+    assert report.scanned == [str(folder / "b.sgy")] and report.unchanged == 1
+    assert sorted(os.path.basename(r["path"]) for r in _rows(cat)) == ["a.sgy", "b.sgy"]
+    assert lost not in cat.state()["parts"]
