@@ -613,6 +613,10 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+class CatalogueBusy(RaydasError):
+    """Another update holds the catalogue's update lock (the message names it and what to do)."""
+
+
 class UpdateLock:
     """The lock a writer of a catalogue holds: ``URL/_update.lock``.
 
@@ -822,7 +826,7 @@ class UpdateLock:
                 return
             left = deadline - time.monotonic()
             if left <= 0:
-                raise RaydasError(self.busy_message(holder, wait))
+                raise CatalogueBusy(self.busy_message(holder, wait))
             time.sleep(min(1.0, left))
 
     def _attempt(self) -> dict | None:
@@ -1614,6 +1618,7 @@ def select_records(
 
 __all__ = [
     "ADD_WAIT_S",
+    "CatalogueBusy",
     "BATCH_FILES",
     "COMPACT_PARTS",
     "LOCK_FILE",

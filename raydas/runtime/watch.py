@@ -128,6 +128,7 @@ class Watcher:
         self._last_new = time.monotonic()
         self._new_since_planning = False  # a file was taken since chunks were last planned
         self.catalogue = None
+        self._unsaved: list = []  # catalogue rows of files taken, not committed yet (another update held it)
         if catalogue:
             from ..catalogue import Catalogue
 
@@ -187,13 +188,27 @@ class Watcher:
             if table is not None:
                 rows.append(table)
             taken += 1
-        if rows:
-            import pyarrow as pa
-
-            self.catalogue.add(pa.concat_tables(rows))
+        self._unsaved.extend(rows)
+        self._save_rows()
         if taken:
             self._last_new = time.monotonic()
         return taken
+
+    def _save_rows(self, wait: float | None = None) -> None:
+        """Commit the catalogue rows of the files taken; while another update holds the
+        catalogue, keep them for the next poll (the files are processed meanwhile)."""
+        if not self._unsaved:
+            return
+        import pyarrow as pa
+
+        from ..catalogue import ADD_WAIT_S, CatalogueBusy
+
+        try:
+            self.catalogue.add(pa.concat_tables(self._unsaved), wait=ADD_WAIT_S if wait is None else wait)
+        except CatalogueBusy as exc:
+            log.warning("catalogue rows of %d file(s) kept for the next poll: %s", len(self._unsaved), exc)
+            return
+        self._unsaved = []
 
     def _take(self, url: str, fingerprint: Fingerprint, first_seen: float):
         """Scan a settled file (into the catalogue, when the watcher keeps one: its rows
@@ -328,6 +343,12 @@ class Watcher:
                 self.poll()
             self._submit_ready(driver, final=True)
             driver.drain()
+        self._save_rows()
+        if self._unsaved:
+            self.run.warn(
+                f"the catalogue rows of {len(self._unsaved)} file(s) processed by this watch were not committed: "
+                "another update held the catalogue; the next watch or raydas index scans them again"
+            )
         self.run.report.seconds = time.perf_counter() - t_start
         return self.run.finish()
 

@@ -1070,3 +1070,25 @@ def test_a_part_file_gone_from_under_the_state_is_scanned_again(tmp_path):
     assert report.scanned == [str(folder / "b.sgy")] and report.unchanged == 1
     assert sorted(os.path.basename(r["path"]) for r in _rows(cat)) == ["a.sgy", "b.sgy"]
     assert lost not in cat.state()["parts"]
+
+
+def test_a_watch_keeps_its_rows_while_another_update_holds_the_catalogue(tmp_path, monkeypatch):
+    """``raydas index`` holds the catalogue while a watcher takes files: the watcher keeps
+    their rows and commits them at a later poll, instead of ending."""
+    import raydas.catalogue as catalogue_module
+    from raydas.config import RunConfig
+    from raydas.runtime.watch import Watcher
+
+    monkeypatch.setattr(catalogue_module, "ADD_WAIT_S", 0.0)  # do not wait a minute for the lock
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    where = str(tmp_path / "cat")
+    cfg = RunConfig(input="unused", output=str(tmp_path / "out"), processing=ABS_GRAPH, chunk_seconds=1.0)
+    watcher = Watcher(str(inbox), cfg, progress=False, catalogue=where, settle=0)
+    _sgy(inbox / "a.sgy", T0, seconds=2.0)
+    with Catalogue(where).update_lock():  # another writer
+        assert watcher.poll() == 0 and watcher.poll() == 1  # taken (processed), its row kept
+        assert not _by_path(Catalogue(where))
+    _sgy(inbox / "b.sgy", T0 + 2 * NS, seconds=2.0)
+    assert watcher.poll() == 0 and watcher.poll() == 1
+    assert sorted(_by_path(Catalogue(where))) == ["a.sgy", "b.sgy"]  # both committed once the lock was free
