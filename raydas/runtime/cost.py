@@ -30,6 +30,7 @@ from ..fsutil import is_local, join, url_to_fs, write_bytes_atomic
 from ..outputs import OutputSink
 from ..pipeline import Pipeline
 from ..recording import ChunkPlan
+from ..reduction import Partial, group_label
 
 #: most context (s) a command may ask for beyond the recording it runs on: what a filter's
 #: impulse response is given at most (butter's halo)
@@ -147,10 +148,10 @@ def _pipeline_output_bytes(plans: list[ChunkPlan], pipeline: Pipeline, root: str
     if skipped:
         notes.append(f"outputs not estimated: {NOT_RUN_TO_ESTIMATE[skipped[0]]}")
         return None
+    total = float(_stack_output_bytes(plans, pipeline, root, notes) if pipeline.reducers else 0)
     if not pipeline.output_files("0"):
-        return 0
+        return int(total)
     models: dict[tuple, tuple[float, float]] = {}
-    total = 0.0
     for plan in plans:
         n_channels, own = plan.positions.shape[0], plan.stop - plan.start
         key = (n_channels, plan.dt, plan.positions[0] if n_channels else 0.0)
@@ -163,6 +164,37 @@ def _pipeline_output_bytes(plans: list[ChunkPlan], pipeline: Pipeline, root: str
         a, b = models[key]
         total += max(0.0, a + b * own)
     return int(math.ceil(total))
+
+
+def _stack_output_bytes(plans: list[ChunkPlan], pipeline: Pipeline, root: str, notes: list[str]) -> int:
+    """Bytes the commands after the reducers write for the stacks of ``plans``: those
+    written for the stack of one test chunk (of the first plan's layout), once per
+    label (hour, day) the chunks fall in. The checkpoints are not counted (each about
+    the size of a stack, merged into one at the end)."""
+    plan = plans[0]
+    own = plan.stop - plan.start
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((plan.positions.shape[0], own)).astype(np.float32)
+    data.setflags(write=False)
+    chunk = Chunk(data, plan.start_ns, plan.dt, plan.positions, units=plan.units, gauge_length=plan.gauge_length)
+    partial = Partial()
+    sink = CountingSink(root)
+    try:
+        with np.errstate(all="ignore"):
+            pipeline.run(chunk, np, sink, reduce_into=partial)
+            per_stack = {}
+            for (uid, _), stack in partial.stacks.items():
+                before = sink.bytes
+                pipeline.run_stack(uid, stack, sink)
+                per_stack[uid] = sink.bytes - before
+    except RaydasError as exc:
+        notes.append(f"stack outputs not estimated: the pipeline failed on a test chunk ({exc})")
+        return 0
+    total = 0
+    for node in pipeline.reducers:
+        labels = {group_label(p.start_ns, node.command.params.group) for p in plans}
+        total += per_stack.get(node.uid, 0) * len(labels)
+    return total
 
 
 def _bytes_model(pipeline: Pipeline, plan: ChunkPlan, root: str) -> tuple[float, float]:

@@ -18,6 +18,7 @@ import raydas
 from raydas import formats
 from raydas.config import RunConfig
 from raydas.manifest import read_manifest
+from raydas.runtime.cost import size_text
 from raydas.runtime.run import Run
 
 RATE = 250.0
@@ -86,6 +87,9 @@ def test_a_stack_over_every_chunk_of_a_run_is_the_mean_of_their_correlations(ray
     np.testing.assert_allclose(np.load(out / "stack" / "time.npy"), np.arange(-MAX_LAG, MAX_LAG + 1) / RATE)
     _exactly_once(out, 12)
     assert report.stacks[0]["chunks"] == 12 and report.stack_checkpoints >= 2
+    # the plan counted the stack's files: the stack (6 x 17 float32) and its axis and coordinate files
+    on_disk = sum((out / f).stat().st_size for f in report.stacks[0]["files"])
+    assert f"~{size_text(on_disk)} " in report.plan, report.plan
     assert "stack_chunks uid 2: 1 linear stack(s) of 12 chunk(s)" in report.summary()
     # every file the summary counts is on disk, and the results manifest has the stack's provenance
     written = [f for s in report.stacks for f in s["files"]]
