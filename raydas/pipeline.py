@@ -606,12 +606,13 @@ class Pipeline:
             out.extend(_declared(node.command, output_id, shared, stamped))
         return out
 
-    def stack_output_files(self, reducer: int, label: str) -> list[str]:
+    def stack_output_files(self, reducer: int, label: str, shared: bool = True) -> list[str]:
         """Files (relative to the results root) the commands after reducer ``reducer``
-        write for its stack ``label`` (``all``, a day or an hour)."""
+        write for its stack ``label`` (``all``, a day or an hour); with ``shared``, also
+        those written once for all its stacks (axis and coordinate files)."""
         out: list[str] = []
         for node in self.after(reducer):
-            out.extend(node.command.output_files(label, True))
+            out.extend(node.command.output_files(label, shared))
         return out
 
     def producer(self, uid: int) -> Command | None:
@@ -772,10 +773,18 @@ class Pipeline:
         result.sizes = {f: counting.sizes[f] for f in result.written} if counting is not None else {}
         return result
 
-    def run_stack(self, reducer: int, stack, sink: OutputSink | None = None, keep: Collection[int] = ()) -> ChunkResult:
+    def run_stack(
+        self,
+        reducer: int,
+        stack,
+        sink: OutputSink | None = None,
+        keep: Collection[int] = (),
+        shared: bool = True,
+    ) -> ChunkResult:
         """Run the commands after reducer ``reducer`` on its finished ``stack``
         (:class:`raydas.reduction.Stack`), on the host: their files are named by
-        the stack's label (``<directory_out>/<label>.<ext>``).
+        the stack's label (``<directory_out>/<label>.<ext>``); ``shared``: this
+        stack writes the files its folder's stacks share (one stack of each reducer does).
 
         Raises
         ------
@@ -797,7 +806,7 @@ class Pipeline:
             "start_ns": start_ns,
             "stem": stack.label,
             "output_id": stack.label,
-            "writes_shared": True,
+            "writes_shared": shared,
             "chunk_samples": array.shape[-1] if array.ndim else 0,
         }
         where = f"stack {stack.label} of stack_chunks uid {reducer} ({stack.count} chunks)"

@@ -340,16 +340,6 @@ class RunStacks:
                 urls[base[: -len(".npz")]] = unstrip(fs, entry)
         return urls
 
-    def expected_outputs(self, plans) -> set[str]:
-        """The files the commands after the reducers write for the stacks of ``plans``
-        (relative to the results root): one set per label their chunks fall in."""
-        out: set[str] = set()
-        for node in self.pipeline.reducers:
-            labels = {group_label(p.start_ns, node.command.params.group) for p in plans}
-            for label in labels:
-                out.update(self.pipeline.stack_output_files(node.uid, label))
-        return out
-
     def sealed(self, plan) -> bool:
         """Whether ``plan``'s chunk is in an adopted segment."""
         return plan.output_id in self.keeper.sealed
@@ -378,8 +368,10 @@ class RunStacks:
                     "them; rerun to add them",
                 )
             )
+        first: set[int] = set()
         for (uid, label), stack in sorted(partial.stacks.items()):
-            result = self.pipeline.run_stack(uid, stack, self.sink)
+            result = self.pipeline.run_stack(uid, stack, self.sink, shared=uid not in first)  # axes written once
+            first.add(uid)
             chunks = [by_id[c.output_id] for c in stack.chunks if c.output_id in by_id]
             group = stack_group(self.pipeline, uid)
             short = sorted(c for c in failed if c in by_id and group_label(by_id[c].start_ns, group) == label)

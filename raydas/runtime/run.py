@@ -413,7 +413,6 @@ class Run:
             todo.append(p)
             if reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files):  # not new: redone
                 self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
-        self._note_stale_outputs(rows, {f for fs in expected.values() for f in fs})
         return todo, done
 
     def _split_done_stacking(self, plans: list[ChunkPlan]) -> tuple[list[ChunkPlan], list[ChunkPlan]]:
@@ -435,15 +434,15 @@ class Run:
                 reason = NOT_IN_CHECKPOINT if files else None
             if reason is not None and (reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files)):
                 self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
-        stacked = self.stacks.expected_outputs(plans)  # written again at the end of the run
-        self._note_stale_outputs(rows, {f for fs in expected.values() for f in fs} | stacked)
         return todo, done
 
-    def _note_stale_outputs(self, rows: dict[str, dict], expected: set[str]) -> None:
-        """Warn about outputs in this graph's output folders that an earlier run made with
-        another graph or other settings and that this run does not redo (their records
-        failed at planning, or are no longer among the inputs): they are left in place,
-        and named here so that they are never taken for this run's results."""
+    def _note_stale_outputs(self) -> None:
+        """After the run: warn about outputs in this graph's output folders that an earlier
+        run made with another graph or other settings and that this run did not write again
+        (their records failed, or are no longer among the inputs, or their stack's day is
+        not in this run): they are left in place, and named here so that they are never
+        taken for this run's results. Read from the results manifest, whose latest row of
+        each file says which run wrote it."""
         if not self.mode.processes or self.pipeline is None:
             return
         folders = {
@@ -451,19 +450,21 @@ class Run:
             for node in self.pipeline.order
             if node.command.writes and getattr(node.command.params, "directory_out", "NONE") != "NONE"
         }
+        if not folders:
+            return
         settings = self.provenance.settings_digest
+        rows = ResultsManifest(self.outputs_root()).rows()
         stale = sorted(
             path
             for path, row in rows.items()
-            if path not in expected
-            and any(path.startswith(folder) for folder in folders)
+            if any(path.startswith(folder) for folder in folders)
             and (row.get("graph_digest") != self.provenance.graph_digest or row.get("settings_digest") != settings)
         )
         if stale:
             self.warn(
                 f"{len(stale)} output file(s) in this graph's folders were made by an earlier run with another graph "
-                f"or settings and were not redone (their inputs failed or are not in this run), e.g. {stale[0]}; "
-                "the results manifest has their provenance"
+                f"or settings and were not written again by this run (their inputs failed or are not in this run), "
+                f"e.g. {stale[0]}; the results manifest has their provenance"
             )
 
     def _record(self, plan: ChunkPlan, outcome: ProcessedChunk | StoredChunk | None, failure: Failure | None) -> None:
@@ -629,6 +630,8 @@ class Run:
                 )
         if self.pipeline is not None and self.config.quicklook and plans:
             self._after_run(plans)
+        if plans:
+            self._note_stale_outputs()
         self.report.seconds = time.perf_counter() - t_start
         return self.finish()
 

@@ -230,6 +230,9 @@ def test_stacks_per_day_and_over_the_whole_run_from_files_of_two_days(ray_sessio
     day_one = json.loads((out / "raydas-reduce" / "stacks" / "2" / "2024-03-01.json").read_text())
     assert day_one["count"] == 6 and day_one["end"].startswith("2024-03-02T00:00:00")
     assert {s["label"]: s["chunks"] for s in report.stacks if s["uid"] == 2} == {"2024-03-01": 6, "2024-03-02": 2}
+    # the summary counts each file once: the axis and coordinate files are written by one stack of each reducer
+    on_disk = [p for folder in ("daily", "total") for p in (out / folder).iterdir()]
+    assert report.outputs_written == len(on_disk) == len({f for s in report.stacks for f in s["files"]})
 
 
 @pytest.mark.slow
