@@ -459,6 +459,14 @@ class Pipeline:
     def by_uid(self) -> dict[int, Node]:
         return {n.uid: n for n in self.nodes}
 
+    def writer_folders(self) -> dict[int, str]:
+        """uid -> ``directory_out`` of every writer that writes (not ``NONE``), in graph order."""
+        return {
+            node.uid: node.command.params.directory_out
+            for node in self.order
+            if node.command.writes and getattr(node.command.params, "directory_out", "NONE") != "NONE"
+        }
+
     @property
     def reducers(self) -> list[Node]:
         """The ``stack_chunks`` nodes (reducers), in graph order."""
@@ -752,7 +760,7 @@ class Pipeline:
         stamps = chunk.times_ns  # stamped readings: the stamps of the chunk's own samples; else None
         if stamps is not None:
             stamps = stamps[chunk.halo[0] : stamps.size - chunk.halo[1]]
-        where = f"chunk {chunk.stem} from {chunk.source or 'memory'}"
+        where = f"chunk {chunk.output_id or chunk.stem} from {chunk.source or 'memory'}"
         context = {
             "sample_rate": chunk.sample_rate,
             "start_ns": chunk.start_ns,
@@ -918,6 +926,8 @@ class Pipeline:
             '  0 [label="0: data", fillcolor="lightblue"];',
         ]
 
+        folders = self.writer_folders()
+
         def box(node: Node) -> str:
             cmd = node.command
             colour = "palegreen" if cmd.gpu else "lightgrey"
@@ -925,8 +935,8 @@ class Pipeline:
             if cmd.reduces:  # the reducer: where chunks become stacks
                 label += f"\\n{cmd.params.method} stack, per {cmd.params.group}"
                 return f'{node.uid} [label="{label}", shape=invtrapezium, fillcolor="gold"];'
-            if cmd.writes and getattr(cmd.params, "directory_out", "NONE") != "NONE":
-                label += f"\\n-> {cmd.params.directory_out}/"
+            if node.uid in folders:
+                label += f"\\n-> {folders[node.uid]}/"
             return f'{node.uid} [label="{label}", fillcolor="{colour}"];'
 
         for node in self.chunk_order:

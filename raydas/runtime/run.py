@@ -445,11 +445,7 @@ class Run:
         each file says which run wrote it."""
         if not self.mode.processes or self.pipeline is None:
             return
-        folders = {
-            node.command.params.directory_out.rstrip("/") + "/"
-            for node in self.pipeline.order
-            if node.command.writes and getattr(node.command.params, "directory_out", "NONE") != "NONE"
-        }
+        folders = {folder.rstrip("/") + "/" for folder in self.pipeline.writer_folders().values()}
         if not folders:
             return
         settings = self.provenance.settings_digest
