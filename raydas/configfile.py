@@ -97,7 +97,10 @@ def validation_error(
         values may be URLs with credentials in them).
     """
     err = exc.errors()[0]
-    message = f"{err['msg']} (got {err.get('input')!r})" if with_input else err["msg"]
+    text = err["msg"]
+    if err.get("type") in ("value_error", "assertion_error"):  # our own checks: without pydantic's prefix
+        text = text.split(", ", 1)[1] if text.startswith(("Value error, ", "Assertion failed, ")) else text
+    message = f"{text} (got {err.get('input')!r})" if with_input else text
     return ConfigError(json_path(err["loc"], root), message, source)
 
 

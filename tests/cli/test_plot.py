@@ -188,7 +188,7 @@ def test_read_zones_reports_the_line_of_a_bad_entry(tmp_path):
 @pytest.mark.parametrize(
     "edit, where",
     [
-        (lambda c: c["plots"][2]["plot_list"].pop(), r"\$\.plots\[2\]: Value error, an rgb plot takes exactly 3"),
+        (lambda c: c["plots"][2]["plot_list"].pop(), r"\$\.plots\[2\]: an rgb plot takes exactly 3"),
         (lambda c: c["plots"][0].update(plot_type="pie"), r"\$\.plots\[0\]\.plot_type"),
         (lambda c: c["plots"][0]["plot_list"][0].update(colormap="nope"), r"plot_list\[0\]\.colormap"),
         (lambda c: c["label_list"][0].update(event_mark="01/03/2020"), r"\$\.label_list\[0\]\.event_mark"),
