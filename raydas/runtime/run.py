@@ -393,47 +393,30 @@ class Run:
     def split_done(self, plans: list[ChunkPlan]) -> tuple[list[ChunkPlan], list[ChunkPlan]]:
         """Split plans into (to do, already done): a chunk is done when every output it
         leaves exists and the results manifest says it was made from the same inputs,
-        graph and settings. A chunk redone although it had outputs (on disk or in the
-        manifest) is counted in the report's ``redone``, by reason. With ``resume``
-        "never", all are to do."""
+        graph and settings, and, for a graph with ``stack_chunks``, it lies in an
+        adopted checkpoint segment. A chunk redone although it had outputs (on disk or
+        in the manifest) is counted in the report's ``redone``, by reason. With
+        ``resume`` "never", all are to do."""
         if self.resume == "never":
             return plans, []
-        if self.stacks is not None:
-            return self._split_done_stacking(plans)
         expected = {id(p): self.expected_outputs(p) for p in plans}
         sizes = OutputSink(self.outputs_root()).sizes([f for fs in expected.values() for f in fs])
         rows = ResultsManifest(self.outputs_root()).rows()
         todo, done = [], []
         for p in plans:
             files = expected[id(p)]
-            reason = judge(self.provenance.of(p), files, rows, sizes)
+            if files or self.stacks is None:
+                reason = judge(self.provenance.of(p), files, rows, sizes)
+            else:
+                reason = None  # a reducing graph's chunk may leave no file of its own
+            if reason is None and self.stacks is not None and not self.stacks.sealed(p):
+                reason = NOT_IN_CHECKPOINT  # its part of a stack lies in no checkpoint
             if reason is None:
                 done.append(p)
                 continue
             todo.append(p)
-            if reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files):  # not new: redone
-                self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
-        return todo, done
-
-    def _split_done_stacking(self, plans: list[ChunkPlan]) -> tuple[list[ChunkPlan], list[ChunkPlan]]:
-        """:meth:`split_done` for a reducing graph: a chunk is done when it lies in an
-        adopted checkpoint segment and its own outputs (if the graph leaves any per
-        chunk) are current."""
-        expected = {id(p): self.expected_outputs(p) for p in plans}
-        sizes = OutputSink(self.outputs_root()).sizes([f for fs in expected.values() for f in fs])
-        rows = ResultsManifest(self.outputs_root()).rows()
-        todo, done = [], []
-        for p in plans:
-            files = expected[id(p)]
-            reason = judge(self.provenance.of(p), files, rows, sizes) if files else None
-            if reason is None and self.stacks.sealed(p):
-                done.append(p)
-                continue
-            todo.append(p)
-            if reason is None:
-                reason = NOT_IN_CHECKPOINT if files else None
-            if reason is not None and (reason != OUTPUT_MISSING or any(f in sizes or f in rows for f in files)):
-                self.report.redone[reason] = self.report.redone.get(reason, 0) + 1
+            if reason not in (OUTPUT_MISSING, NOT_IN_CHECKPOINT) or any(f in sizes or f in rows for f in files):
+                self.report.redone[reason] = self.report.redone.get(reason, 0) + 1  # not new: redone
         return todo, done
 
     def _note_stale_outputs(self) -> None:
