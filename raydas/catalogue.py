@@ -65,7 +65,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import formats, fsutil
-from .config import RayOptions, redact
+from .config import RayOptions, redact, redact_many
 from .errors import FormatError, NotDataError, RaydasError
 from .formats.base import RecordInfo
 from .timeutil import NS_PER_S, parse_iso, to_iso
@@ -1398,8 +1398,9 @@ class Catalogue:
                 found = formats.expand_with_info(root)
             except FileNotFoundError:
                 raise RaydasError(f"{redact(root)}: does not exist") from None
-            for url, info in found:
-                listing.setdefault(_safe(url), _stamp(url, root, info))
+            for (url, info), safe in zip(found, redact_many([url for url, _ in found])):
+                if safe not in listing:
+                    listing[safe] = _stamp(url, root, info)
         return listing
 
     def _drop(self, state: dict, index: dict, gone: set[str], roots: list[str]) -> dict:
