@@ -257,8 +257,11 @@ def _may_hold_secret(text: str, env: list[str]) -> bool:
 
 
 def _redact_text(value: str, env: list[str]) -> str:
-    if not _may_hold_secret(value, env):
-        return value
+    return _apply_rules(value, env) if _may_hold_secret(value, env) else value
+
+
+def _apply_rules(value: str, env: list[str]) -> str:
+    """Every rule of :func:`redact` applied to one text (``env``: :func:`_env_secrets`)."""
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", value)
     text = _QUOTED_PAIR.sub(
         lambda m: (
