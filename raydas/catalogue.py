@@ -84,6 +84,11 @@ BATCH_FILES = 512
 COMPACT_PARTS = 16
 #: files one Ray task scans (an update with fewer files spreads them out more)
 FILES_PER_TASK = 32
+#: an update with at most this many local files to open scans them here, without Ray (measured on
+#: 2 cores: ~0.5 ms per small SEG-Y file here, against ~0.1 s of task round trips for 100 files and
+#: seconds to start a private Ray); files behind a URL (object stores, HTTP) always go to Ray tasks,
+#: where the latency of each read overlaps (see ``Catalogue.update``'s ``in_process_files``)
+IN_PROCESS_FILES = 128
 #: the update lock, at the top of the catalogue: JSON with the owner's token, host, pid, and
 #: when it started and last beat (UTC); only writers (update, add, compact) take it
 LOCK_FILE = "_update.lock"
@@ -1272,6 +1277,7 @@ class Catalogue:
         files_per_task: int | None = None,
         on_batch: Callable[[int, list[str]], None] | None = None,
         wait: float = 0.0,
+        in_process_files: int = IN_PROCESS_FILES,
     ) -> UpdateReport:
         """Bring the catalogue up to date with ``roots``.
 
@@ -1287,19 +1293,27 @@ class Catalogue:
         use_ray
             Scan in parallel with Ray tasks (the Ray a run would use:
             :func:`raydas.runtime.cluster.connect`); False scans here, one file
-            after the other.
+            after the other. A few local files to open (``in_process_files``)
+            are scanned here either way.
         ray
             Which Ray (default: as a run finds it).
         batch_files
             Files scanned between two commits: an interrupted update keeps what it committed.
         files_per_task
             Files one Ray task scans (default: up to :data:`FILES_PER_TASK`, fewer
-            when there are few files, so that every CPU gets some).
+            when there are few files, so that every CPU gets some). Given, the files
+            go to Ray tasks (with ``use_ray``) however few they are.
         on_batch
             ``on_batch(n, urls)`` after the n-th commit of new rows (1-based), with
             the URLs it committed.
         wait
             Seconds to wait for another writer's live lock before giving up.
+        in_process_files
+            When at most this many files are to be opened, all of them local, and
+            ``files_per_task`` is not given, they are scanned here, without Ray (none
+            is started or asked for): a small local file scans in well under a
+            millisecond, less than the tasks' round trips, and far less than starting
+            a Ray. Default :data:`IN_PROCESS_FILES`; 0 always uses Ray tasks.
 
         Returns
         -------
@@ -1319,9 +1333,13 @@ class Catalogue:
         if not roots:
             raise RaydasError("no roots to index")
         with self.update_lock(wait):
-            return self._update(roots, options, use_ray, ray, batch_files, files_per_task, on_batch, t0)
+            return self._update(
+                roots, options, use_ray, ray, batch_files, files_per_task, on_batch, t0, in_process_files
+            )
 
-    def _update(self, roots, options, use_ray, ray, batch_files, files_per_task, on_batch, t0) -> UpdateReport:
+    def _update(
+        self, roots, options, use_ray, ray, batch_files, files_per_task, on_batch, t0, in_process_files=0
+    ) -> UpdateReport:
         report = UpdateReport()
         state = self.state()
         state = self._remove_orphans(state)
@@ -1348,8 +1366,18 @@ class Catalogue:
             state = self._drop(state, index, gone, roots)
             report.dropped = sorted(gone)
         if todo:
+            few = len(todo) <= in_process_files and all("://" not in s.url for s in todo)
             state = self._scan_and_commit(
-                state, todo, options, use_ray, ray, batch_files, files_per_task, on_batch, report, roots
+                state,
+                todo,
+                options,
+                use_ray and (files_per_task is not None or not few),
+                ray,
+                batch_files,
+                files_per_task,
+                on_batch,
+                report,
+                roots,
             )
         elif not gone and not set(safe_roots) <= set(state.get("roots", [])):
             state = self._commit(state, {}, [], sorted(safe_roots))
@@ -1622,6 +1650,7 @@ __all__ = [
     "CatalogueBusy",
     "BATCH_FILES",
     "COMPACT_PARTS",
+    "IN_PROCESS_FILES",
     "LOCK_FILE",
     "LOCK_HEARTBEAT_S",
     "LOCK_SETTLE_S",

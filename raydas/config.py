@@ -215,13 +215,17 @@ def redact_many(texts: list[str]) -> list[str]:
     """:func:`redact` of each string of ``texts`` (e.g. the URLs of a listing): the
     same results, with the environment's credentials looked up once for all."""
     env = _env_secrets()
+    texts = list(texts)
+    if not _may_hold_secret("\n".join(texts), env):  # what no text of the whole holds, none of them holds
+        return texts
     return [_redact_text(t, env) for t in texts]
 
 
-#: what is left of a text's lowercase once all but letters and digits are removed
-_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+#: the ASCII bytes other than lowercase letters and digits (removed from a lowercased text: what a
+#: secret name is compared on; characters beyond ASCII are dropped by the encoding)
+_NOT_ALNUM = bytes(b for b in range(128) if not (48 <= b <= 57 or 97 <= b <= 122))
 #: every secret name contains one of these (lowercase, letters and digits only)
-_SECRET_WORDS = re.compile("|".join(sorted(set(SECRET_NAME_ENDINGS) | SECRET_NAMES_WHOLE)))
+_SECRET_WORDS = tuple(w.encode() for w in sorted(set(SECRET_NAME_ENDINGS) | SECRET_NAMES_WHOLE))
 try:  # the environment's own mapping (CPython): whether a variable is set costs a dict look-up
     _ENV_KEYS = [(name, os.environ.encodekey(name)) for name in SECRET_ENV_VARS]
 except AttributeError:  # pragma: no cover  (another Python)
@@ -250,8 +254,8 @@ def _may_hold_secret(text: str, env: list[str]) -> bool:
     low = text.lower()
     if "bearer" in low or "basic" in low:
         return True
-    plain = _NOT_ALNUM.sub("", low)
-    if _SECRET_WORDS.search(plain):
+    plain = low.encode("ascii", "ignore").translate(None, _NOT_ALNUM)
+    if any(word in plain for word in _SECRET_WORDS):
         return True
     return any(secret in text for secret in env)
 

@@ -72,7 +72,7 @@ def test_index_real_files_in_ray_tasks_against_independent_readers(real_data, tm
     folder = _copy_real(real_data, tmp_path / "archive")
     (folder / "README.txt").write_text("Recordings of the Etna array and a Silixa test file.\n" * 4)
     cat = Catalogue(str(tmp_path / "cat"))
-    report = cat.update([str(folder)])
+    report = cat.update([str(folder)], in_process_files=0)  # Ray tasks however few the files
     assert report.listed == 4 and len(report.scanned) == 4 and report.unchanged == 0 and report.batches == 1
     rows = _by_path(cat)
     assert set(rows) == {"small_channel_patch.sgy", "etna_9n_3chan_10s.mseed", "silixa_h5_1.hdf5", "README.txt"}
@@ -1133,3 +1133,33 @@ def test_local_listing_is_fsspecs(tmp_path):
     expected |= {str(root / "a" / "link.sgy"), str(root / "dirlink"), str(root / "broken")}
     assert set(listing) == expected
     assert listing[str(root / "a" / "b" / "z.bin")].size == 3
+
+
+def test_a_few_local_files_are_scanned_without_ray(tmp_path, monkeypatch):
+    """Up to IN_PROCESS_FILES local files to open are scanned here: no Ray is asked for
+    (cluster.connect is never called); with in_process_files=0 or files_per_task given, Ray is."""
+    from raydas import catalogue as catalogue_module
+    from raydas.runtime import cluster
+
+    class NoRay(Exception):
+        pass
+
+    def no_ray(*args, **kwargs):
+        raise NoRay("Ray was asked for")
+
+    monkeypatch.setattr(cluster, "connect", no_ray)
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(3):
+        _sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)
+    cat = Catalogue(str(tmp_path / "cat"))
+    assert catalogue_module.IN_PROCESS_FILES >= 3
+    report = cat.update([str(folder)])
+    assert len(report.scanned) == 3 and report.errors == 0
+    assert sorted(r["samples"] for r in _rows(cat)) == [1000, 1000, 1000]  # 10 s at 100 Hz, as _sgy writes
+    _sgy(folder / "f3.sgy", T0 + 30 * NS)
+    with pytest.raises(NoRay):
+        cat.update([str(folder)], in_process_files=0)
+    with pytest.raises(NoRay):
+        cat.update([str(folder)], files_per_task=1)
+    assert cat.update([str(folder)]).scanned == [str(folder / "f3.sgy")]

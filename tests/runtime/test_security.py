@@ -530,6 +530,7 @@ def test_redact_short_way_leaves_only_texts_no_rule_changes(monkeypatch):
         "Authorization: Basic dXNlcjpwYXNzd29yZA==",
         "the key wJalrXUtnFEMIK7MDENGbPxRfiCYzz leaked",
         "S.I.G=abc",
+        "APİ_KEY=abcdefgh and PASSWÖRD=abcdefgh, Kelvin \u212aey=abcdefgh",
         "signal 12:00:00 basic checks; token expired; author=Smith; keyboard=us",
         "record key: /Acquisition/Raw[0]",
         "",
