@@ -720,10 +720,11 @@ class UpdateLock:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 return False
+            # no fsync: O_EXCL is the exclusion, and the content is visible to every reader once
+            # written (a crash that loses it leaves an empty lock, stale by its age like any
+            # unreadable one); the state file and parts are not synced either
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
         else:
             self.fs.invalidate_cache(self.path)
             if type(self.fs).__name__ == "S3FileSystem":
@@ -1244,14 +1245,16 @@ class Catalogue:
             return pa.unify_schemas([SCHEMA, PARTITIONING]).empty_table().select(names)
         return data.to_table(columns=names, filter=filter)
 
-    def _index(self, state: dict) -> dict[str, tuple[int, int | None, str | None, set[str], str]]:
-        """path -> (size, mtime ns, etag, parts holding its rows, root) of every catalogued file."""
-        out = {}
+    def _index(self, state: dict) -> dict[str, tuple[int, int | None, str | None, tuple[str, ...], str]]:
+        """path -> (size, mtime ns, etag, parts holding its rows, root) of every catalogued file
+        (only these five columns are read)."""
+        out: dict[str, tuple] = {}
         base = self._path(RECORDS_DIR)
         for part in state["parts"]:
             with self.fs.open(posixpath.join(base, part), "rb") as fh:
                 t = pq.read_table(fh, columns=["path", "size", "mtime", "etag", "root"])
             mtimes = t.column("mtime").cast(pa.int64()).to_pylist()
+            here = (part,)
             for path, size, mtime, etag, root in zip(
                 t.column("path").to_pylist(),
                 t.column("size").to_pylist(),
@@ -1259,10 +1262,11 @@ class Catalogue:
                 t.column("etag").to_pylist(),
                 t.column("root").to_pylist(),
             ):
-                if path in out:
-                    out[path][3].add(part)
-                else:
-                    out[path] = (size, mtime, etag, {part}, root)
+                known = out.get(path)
+                if known is None:
+                    out[path] = (size, mtime, etag, here, root)
+                elif part not in known[3]:  # a file whose rows lie in several parts
+                    out[path] = (*known[:3], known[3] + here, known[4])
         return out
 
     # updating ---------------------------------------------------------------------------------
@@ -1503,7 +1507,7 @@ class Catalogue:
         with contextlib.closing(_scan_groups(groups, options, use_ray, ray_options)) as scans:
             for group, table in scans:
                 pending.append(table)
-                pending_urls.extend(_safe(s.url) for s in group)
+                pending_urls.extend(redact_many([s.url for s in group]))
                 if len(pending_urls) >= batch_files:
                     commit()
         if pending:

@@ -295,10 +295,11 @@ def _walk_folder(fs, path: str, keep_whole: Callable[..., bool] | None, detail: 
         if detail:
             for d in [d for d in dirs if d.startswith(".") or d in RUN_RECORDS]:
                 del dirs[d]
+            local = is_local(fs)  # a local entry's name is its path (root/f)
             found.extend(
-                (unstrip(fs, posixpath.join(root, f)), info)
+                (info["name"] if local else unstrip(fs, posixpath.join(root, f)), info)
                 for f, info in sorted(files.items())
-                if not f.startswith(".") and not _run_record(f)
+                if not f.startswith(".") and f not in RUN_RECORDS  # f: a name, no folders
             )
         else:
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in RUN_RECORDS)
