@@ -359,8 +359,13 @@ def _find_end_text(url: str, head: bytes, size: int) -> int:
     raise FormatError(url, "extended textual headers never end with ((SEG: EndText))")
 
 
-def _trace_headers(fs, path: str, layout: SegyLayout, local: bool) -> np.ndarray:
-    """All trace headers as a (n_traces, 240) uint8 array."""
+def _trace_headers(fs, path: str, layout: SegyLayout, local: bool, head: bytes = b"") -> np.ndarray:
+    """All trace headers as a (n_traces, 240) uint8 array; taken from ``head`` (the
+    file's first bytes, already read) when every trace lies inside it (a small file)."""
+    end = layout.data_offset + layout.n_traces * layout.trace_bytes
+    if end <= len(head):
+        traces = np.frombuffer(head, dtype=np.uint8, count=end - layout.data_offset, offset=layout.data_offset)
+        return np.array(traces.reshape(layout.n_traces, layout.trace_bytes)[:, :TRACE_HEADER])
     if local:
         mm = np.memmap(
             path, dtype=np.uint8, mode="r", offset=layout.data_offset, shape=(layout.n_traces, layout.trace_bytes)
@@ -476,7 +481,7 @@ class SegyFormat(Format):
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         layout = SegyLayout.parse(probe)
-        headers = _trace_headers(probe.fs, probe.path, layout, is_local(probe.fs))
+        headers = _trace_headers(probe.fs, probe.path, layout, is_local(probe.fs), probe.head)
         positions, source = _positions(headers, layout.endian)
         trace_counts = _header_column(headers, 114, "u2", layout.endian)
         units = _header_units(probe.head[:TEXT_HEADER])
