@@ -208,6 +208,64 @@ def redact(value: Any, keys: bool = True) -> Any:
         return type(value)(redact(v, keys) for v in value)
     if not isinstance(value, str):
         return value
+    return _redact_text(value, _env_secrets())
+
+
+def redact_many(texts: list[str]) -> list[str]:
+    """:func:`redact` of each string of ``texts`` (e.g. the URLs of a listing): the
+    same results, with the environment's credentials looked up once for all."""
+    env = _env_secrets()
+    texts = list(texts)
+    if not _may_hold_secret("\n".join(texts), env):  # what no text of the whole holds, none of them holds
+        return texts
+    return [_redact_text(t, env) for t in texts]
+
+
+#: the ASCII bytes other than lowercase letters and digits (removed from a lowercased text: what a
+#: secret name is compared on; characters beyond ASCII are dropped by the encoding)
+_NOT_ALNUM = bytes(b for b in range(128) if not (48 <= b <= 57 or 97 <= b <= 122))
+#: every secret name contains one of these (lowercase, letters and digits only)
+_SECRET_WORDS = tuple(w.encode() for w in sorted(set(SECRET_NAME_ENDINGS) | SECRET_NAMES_WHOLE))
+try:  # the environment's own mapping (CPython): whether a variable is set costs a dict look-up
+    _ENV_KEYS = [(name, os.environ.encodekey(name)) for name in SECRET_ENV_VARS]
+except AttributeError:  # pragma: no cover  (another Python)
+    _ENV_KEYS = None
+
+
+def _env_secrets() -> list[str]:
+    """The values (6 characters or more) of the credential variables set now (:data:`SECRET_ENV_VARS`)."""
+    data = getattr(os.environ, "_data", None)
+    if _ENV_KEYS is not None and isinstance(data, dict):
+        names = [name for name, key in _ENV_KEYS if key in data]
+    else:  # pragma: no cover
+        names = SECRET_ENV_VARS
+    return [secret for name in names if (secret := os.environ.get(name)) and len(secret) >= 6]
+
+
+def _may_hold_secret(text: str, env: list[str]) -> bool:
+    """False only when :func:`redact` leaves ``text`` as it is: it holds no ``://``
+    with an ``@``, no ``bearer``/``basic``, no JSON Web Token or AWS key id start,
+    no environment credential, and none of the secret names (:data:`SECRET_NAME_ENDINGS`,
+    :data:`SECRET_NAMES_WHOLE`) in its lowercase letters and digits (every name a rule
+    scrubs the value of is one, whatever its separators). A cheap test that spares
+    the regular expressions for the texts that cannot match them (paths, most headers)."""
+    if "@" in text and "://" in text or "eyJ" in text or "AKIA" in text or "ASIA" in text:
+        return True
+    low = text.lower()
+    if "bearer" in low or "basic" in low:
+        return True
+    plain = low.encode("ascii", "ignore").translate(None, _NOT_ALNUM)
+    if any(word in plain for word in _SECRET_WORDS):
+        return True
+    return any(secret in text for secret in env)
+
+
+def _redact_text(value: str, env: list[str]) -> str:
+    return _apply_rules(value, env) if _may_hold_secret(value, env) else value
+
+
+def _apply_rules(value: str, env: list[str]) -> str:
+    """Every rule of :func:`redact` applied to one text (``env``: :func:`_env_secrets`)."""
     text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", value)
     text = _QUOTED_PAIR.sub(
         lambda m: (
@@ -220,10 +278,8 @@ def redact(value: Any, keys: bool = True) -> Any:
     text = _SCHEME_TOKEN.sub(lambda m: f"{m['scheme']}{m['sep']}{REDACTED}", text)
     text = _scrub_pairs(text)
     text = _SECRET_SHAPED.sub(REDACTED, text)
-    for name in SECRET_ENV_VARS:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, REDACTED)
+    for secret in env:
+        text = text.replace(secret, REDACTED)
     return text
 
 

@@ -27,9 +27,22 @@ REDUCE_DIR = "raydas-reduce"
 RUN_RECORDS = frozenset({FAILURE_REPORT, MANIFEST_DIR, REDUCE_DIR})
 
 
+_LOCAL_FS: LocalFileSystem | None = None
+
+
 def url_to_fs(url: str):
-    """Return ``(filesystem, path)`` for a local path or fsspec URL."""
-    fs, path = fsspec.core.url_to_fs(str(url))
+    """Return ``(filesystem, path)`` for a local path or fsspec URL.
+
+    An absolute local path (POSIX, no protocol, no chaining) takes a short way to the
+    same answer as :func:`fsspec.core.url_to_fs` (the local file system, the path
+    without trailing slashes): a scan of thousands of files resolves each path several times."""
+    global _LOCAL_FS
+    url = str(url)
+    if os.sep == "/" and url.startswith("/") and "::" not in url and "://" not in url:
+        if _LOCAL_FS is None:
+            _LOCAL_FS = LocalFileSystem()
+        return _LOCAL_FS, url.rstrip("/") or "/"
+    fs, path = fsspec.core.url_to_fs(url)
     return fs, path
 
 
@@ -148,7 +161,7 @@ def input_root(item: str) -> str:
     return unstrip(fs, root)
 
 
-def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = None) -> list[str]:
+def expand(spec: str | list[str], keep_whole: Callable[..., bool] | None = None) -> list[str]:
     """Expand a path, glob, folder or list of them into URLs, sorted within each item.
 
     Parameters
@@ -156,9 +169,10 @@ def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = Non
     spec
         A path or URL, a glob (``*``, ``?``, ``[``), a folder, or a list of them.
     keep_whole
-        Called with the URL of every folder met while walking a folder; when it
-        returns true, that folder stays one entry and is not walked (a chunk
-        store that a format reads as a whole). ``None``: every folder is walked.
+        Called as ``keep_whole(url, entries)`` for every folder met while walking a
+        folder (``entries``: the folder's fsspec listing when the walk has it, else
+        None); when it returns true, that folder stays one entry and is not walked
+        (a chunk store that a format reads as a whole). ``None``: every folder is walked.
 
     Returns
     -------
@@ -177,7 +191,7 @@ def expand(spec: str | list[str], keep_whole: Callable[[str], bool] | None = Non
 
 
 def expand_with_info(
-    spec: str | list[str], keep_whole: Callable[[str], bool] | None = None, detail: bool = True
+    spec: str | list[str], keep_whole: Callable[..., bool] | None = None, detail: bool = True
 ) -> list[tuple[str, dict | None]]:
     """:func:`expand`, with each URL's listing entry (fsspec's ``info``: ``size``,
     ``mtime`` or ``LastModified``, ``ETag`` on object stores) taken from the same
@@ -262,23 +276,30 @@ def entity_tag(info: dict) -> str:
     return ""
 
 
-def _walk_folder(
-    fs, path: str, keep_whole: Callable[[str], bool] | None, detail: bool
-) -> list[tuple[str, dict | None]]:
-    """Files below ``path``; a folder that ``keep_whole`` accepts stays one entry."""
+def _walk_folder(fs, path: str, keep_whole: Callable[..., bool] | None, detail: bool) -> list[tuple[str, dict | None]]:
+    """Files below ``path``; a folder that ``keep_whole`` accepts stays one entry.
+
+    ``keep_whole(url, entries)`` gets the folder's listing (fsspec ``ls`` entries of
+    its files and sub-folders) when the walk has it (``detail``), else None. A local
+    folder is walked with :func:`os.scandir` (one ``stat`` per entry, the same
+    entries as fsspec's)."""
     found: list[tuple[str, dict | None]] = []
-    for root, dirs, files in fs.walk(path, detail=detail):
-        if keep_whole is not None and keep_whole(unstrip(fs, root)):
-            found.append((unstrip(fs, root), folder_summary(fs, root) if detail else None))
-            dirs.clear()
-            continue
+    walk = _walk_local(path) if detail and is_local(fs) else fs.walk(path, detail=detail)
+    for root, dirs, files in walk:
+        if keep_whole is not None:
+            entries = [*dirs.values(), *files.values()] if detail else None
+            if keep_whole(unstrip(fs, root), entries):
+                found.append((unstrip(fs, root), folder_summary(fs, root) if detail else None))
+                dirs.clear()
+                continue
         if detail:
             for d in [d for d in dirs if d.startswith(".") or d in RUN_RECORDS]:
                 del dirs[d]
+            local = is_local(fs)  # a local entry's name is its path (root/f)
             found.extend(
-                (unstrip(fs, posixpath.join(root, f)), info)
+                (info["name"] if local else unstrip(fs, posixpath.join(root, f)), info)
                 for f, info in sorted(files.items())
-                if not f.startswith(".") and not _run_record(f)
+                if not f.startswith(".") and f not in RUN_RECORDS  # f: a name, no folders
             )
         else:
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in RUN_RECORDS)
@@ -288,6 +309,64 @@ def _walk_folder(
                 if not f.startswith(".") and not _run_record(f)
             )
     return sorted(found, key=lambda item: item[0])
+
+
+def _local_info(entry: os.DirEntry) -> dict:
+    """fsspec's ``LocalFileSystem.info`` of a scanned entry (the same keys and values),
+    without its per-call path handling."""
+    out = entry.stat(follow_symlinks=False)
+    link = entry.is_symlink()
+    if entry.is_dir(follow_symlinks=False):
+        kind = "directory"
+    elif entry.is_file(follow_symlinks=False):
+        kind = "file"
+    else:
+        kind = "other"
+    size = out.st_size
+    if link:
+        try:
+            size = entry.stat(follow_symlinks=True).st_size
+        except OSError:
+            size = 0
+    info = {
+        "name": entry.path,
+        "size": size,
+        "type": kind,
+        "created": getattr(out, "st_birthtime", out.st_ctime),
+        "islink": link,
+        "mode": out.st_mode,
+        "uid": out.st_uid,
+        "gid": out.st_gid,
+        "mtime": out.st_mtime,
+        "ino": out.st_ino,
+        "nlink": out.st_nlink,
+    }
+    if link:
+        info["destination"] = os.readlink(entry.path)
+    return info
+
+
+def _walk_local(path: str) -> Iterator[tuple[str, dict, dict]]:
+    """``fs.walk(path, detail=True)`` of a local folder (top down; the caller may
+    remove names from ``dirs``), with :func:`os.scandir`: a listing of thousands of
+    files costs one ``stat`` each and little Python."""
+    path = path.rstrip("/") or "/"
+    dirs: dict[str, dict] = {}
+    files: dict[str, dict] = {}
+    try:
+        with os.scandir(path) as it:
+            for entry in it:
+                try:
+                    info = _local_info(entry)
+                except FileNotFoundError:  # gone since the listing
+                    continue
+                (dirs if info["type"] == "directory" else files)[entry.name] = info
+    except OSError:  # as fsspec's walk: a folder that cannot be listed is empty
+        return
+    yield path, dirs, files
+    for name in list(dirs):
+        if name in dirs:
+            yield from _walk_local(dirs[name]["name"])
 
 
 def _run_record(path: str) -> bool:

@@ -299,13 +299,22 @@ def _looks_structured(text: str) -> bool:
     return any(len({line.count(sep) for line in lines}) == 1 and lines[0].count(sep) > 0 for sep in ",;\t")
 
 
-def is_container(url: str) -> bool:
-    """True when ``url`` is a folder that a container format reads as a whole."""
+def is_container(url: str, entries: list[dict] | None = None) -> bool:
+    """True when ``url`` is a folder that a container format reads as a whole.
+
+    Parameters
+    ----------
+    url
+        The folder (or file: then False).
+    entries
+        The folder's listing when the caller has it (a walk's fsspec ``ls`` entries):
+        the detectors look at it instead of listing the folder again.
+    """
     _load()
     containers = [r for r in _FORMATS.values() if r.container]
     if not containers:
         return False
-    with Probe(url) as probe:
+    with Probe(url, entries) as probe:
         if not probe.is_dir:
             return False
         return any(_safe_detect(r, probe) for r in containers)

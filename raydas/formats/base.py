@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import posixpath
 import warnings
 from dataclasses import dataclass, field
@@ -177,7 +178,11 @@ class RecordInfo:
         """Median distance between neighbouring channels in metres (``nan`` for one channel)."""
         if self.n_channels < 2:
             return float("nan")
-        return float(np.median(np.diff(self.positions)))
+        steps = np.sort(np.diff(self.positions))  # np.median's value, without its overhead per call
+        if np.isnan(steps[-1]):  # sorted last
+            return float("nan")
+        half = steps.shape[0] // 2
+        return float(steps[half]) if steps.shape[0] % 2 else float((steps[half - 1] + steps[half]) / 2)
 
     def sample_index(self, t_ns: int) -> int:
         """Index of the first sample at or after ``t_ns`` (may be out of range)."""
@@ -243,23 +248,50 @@ class Probe:
 
     HEAD_BYTES = 65536
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, entries: list[dict] | None = None):
         self.url = str(url)
         self.fs, self.path = url_to_fs(self.url)
         self._h5 = None
+        if entries is not None:  # a folder, listed already (a walk's listing, handed on)
+            self.is_dir = True
+            self.entries = list(entries)
+
+    @functools.cached_property
+    def _local(self) -> bool:
+        return is_local(self.fs)
 
     @functools.cached_property
     def is_dir(self) -> bool:
+        if self._local:
+            return os.path.isdir(self.path)
         return self.fs.isdir(self.path)
 
     @functools.cached_property
+    def entries(self) -> list[dict]:
+        """A folder's listing (fsspec ``ls`` entries: ``name``, ``type``, ``size``...), made
+        once for every detector that looks at it; ``[]`` for a file."""
+        return self.fs.ls(self.path, detail=True) if self.is_dir else []
+
+    @functools.cached_property
+    def entry_names(self) -> list[str]:
+        """The base names in :attr:`entries` (in the same order)."""
+        return [posixpath.basename(str(e["name"]).rstrip("/")) for e in self.entries]
+
+    @functools.cached_property
     def size(self) -> int:
-        return 0 if self.is_dir else int(self.fs.size(self.path))
+        if self.is_dir:
+            return 0
+        if self._local:
+            return os.path.getsize(self.path)
+        return int(self.fs.size(self.path))
 
     @functools.cached_property
     def head(self) -> bytes:
         if self.is_dir:
             return b""
+        if self._local:  # the same bytes as fsspec's local cat_file, without its per-call path handling
+            with open(self.path, "rb") as fh:
+                return fh.read(self.HEAD_BYTES)
         # one ranged read: opening a remote file with its default cache would fetch
         # many megabytes ahead for these few kilobytes
         return bytes(self.fs.cat_file(self.path, start=0, end=self.HEAD_BYTES))

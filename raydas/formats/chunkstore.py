@@ -146,7 +146,7 @@ class ChunkStoreFormat(Format):
     tested_on = ("written by the tests",)
 
     def detect(self, probe: Probe) -> bool:
-        return probe.is_dir and probe.fs.exists(posixpath.join(probe.path, MANIFEST))
+        return probe.is_dir and MANIFEST in probe.entry_names
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         import pyarrow.parquet as pq
@@ -248,10 +248,10 @@ class DistpyChunksFormat(Format):
         return write_npy_folder(chunk, url)
 
     def detect(self, probe: Probe) -> bool:
-        if not probe.is_dir or probe.fs.exists(posixpath.join(probe.path, MANIFEST)):
+        if not probe.is_dir:
             return False
-        names = [posixpath.basename(p) for p in probe.fs.ls(probe.path, detail=False)]
-        return any(_CHUNK_NAME.match(n) for n in names)
+        names = probe.entry_names
+        return MANIFEST not in names and any(_CHUNK_NAME.match(n) for n in names)
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         names = sorted(

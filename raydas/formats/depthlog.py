@@ -50,7 +50,7 @@ class DepthLogStack(Format):
     def _files(self, probe: Probe) -> list[str]:
         if not probe.is_dir:
             return [probe.url]
-        entries = probe.fs.ls(probe.path, detail=True)
+        entries = probe.entries
         return sorted(
             unstrip(probe.fs, e["name"])
             for e in entries
@@ -60,9 +60,12 @@ class DepthLogStack(Format):
     def detect(self, probe: Probe) -> bool:
         if not probe.is_dir:
             return self.looks_like(probe.head)
+        for entry, name in zip(probe.entries, probe.entry_names):
+            if entry.get("type") == "file" and not name.startswith(".") and not name.lower().endswith(self.suffixes):
+                return False  # a folder of mixed files is walked file by file instead (known at its first such file)
         files = self._files(probe)
-        if not files or not all(f.lower().endswith(self.suffixes) for f in files):
-            return False  # a folder of mixed files is walked file by file instead
+        if not files:
+            return False
         fs, path = url_to_fs(files[0])
         with fs.open(path, "rb") as fh:
             return self.looks_like(fh.read(4096))

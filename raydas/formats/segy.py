@@ -20,8 +20,10 @@ byte ranges on object stores).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,8 +116,33 @@ def float32_to_ibm(values: np.ndarray) -> np.ndarray:
     return np.where(biased == 0xFF, sign | np.uint32(0x7FFFFFFF), words)  # inf, NaN
 
 
+#: numpy type codes of header fields -> :mod:`struct` codes (the same values, read without numpy's per-call cost)
+_STRUCT_CODES = {
+    "i1": "b",
+    "u1": "B",
+    "i2": "h",
+    "u2": "H",
+    "i4": "i",
+    "u4": "I",
+    "i8": "q",
+    "u8": "Q",
+    "f4": "f",
+    "f8": "d",
+}
+
+
 def _field(buf: bytes, offset: int, fmt: str, endian: str) -> int | float:
-    return np.frombuffer(buf, dtype=np.dtype(endian + fmt), count=1, offset=offset)[0].item()
+    """One header field (``fmt`` a numpy type code, ``endian`` ``>`` or ``<``) as a Python number.
+
+    Raises
+    ------
+    ValueError
+        When ``buf`` ends before the field does.
+    """
+    try:
+        return struct.unpack_from(endian + _STRUCT_CODES[fmt], buf, offset)[0]
+    except struct.error as exc:
+        raise ValueError(f"header field at byte {offset}: {exc}") from None
 
 
 def _guess_endian(binary: bytes) -> str | None:
@@ -332,8 +359,13 @@ def _find_end_text(url: str, head: bytes, size: int) -> int:
     raise FormatError(url, "extended textual headers never end with ((SEG: EndText))")
 
 
-def _trace_headers(fs, path: str, layout: SegyLayout, local: bool) -> np.ndarray:
-    """All trace headers as a (n_traces, 240) uint8 array."""
+def _trace_headers(fs, path: str, layout: SegyLayout, local: bool, head: bytes = b"") -> np.ndarray:
+    """All trace headers as a (n_traces, 240) uint8 array; taken from ``head`` (the
+    file's first bytes, already read) when every trace lies inside it (a small file)."""
+    end = layout.data_offset + layout.n_traces * layout.trace_bytes
+    if end <= len(head):
+        traces = np.frombuffer(head, dtype=np.uint8, count=end - layout.data_offset, offset=layout.data_offset)
+        return np.array(traces.reshape(layout.n_traces, layout.trace_bytes)[:, :TRACE_HEADER])
     if local:
         mm = np.memmap(
             path, dtype=np.uint8, mode="r", offset=layout.data_offset, shape=(layout.n_traces, layout.trace_bytes)
@@ -404,6 +436,14 @@ def _start_time(th: bytes, endian: str) -> tuple[int, bool]:
 _UNIT_RE = re.compile(r"UNITS?\s*[:=]\s*([^\s,;]+)", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=64)
+def _header_units(text_header: bytes) -> str:
+    """The units a textual header names (``UNITS: ...``), ``""`` when none; remembered,
+    since the files of one archive often share their textual header."""
+    unit = _UNIT_RE.search(text_header_text(text_header))
+    return unit.group(1) if unit else ""
+
+
 @register
 class SegyFormat(Format):
     name = "segy"
@@ -441,10 +481,10 @@ class SegyFormat(Format):
 
     def scan(self, probe: Probe) -> list[RecordInfo]:
         layout = SegyLayout.parse(probe)
-        headers = _trace_headers(probe.fs, probe.path, layout, is_local(probe.fs))
+        headers = _trace_headers(probe.fs, probe.path, layout, is_local(probe.fs), probe.head)
         positions, source = _positions(headers, layout.endian)
         trace_counts = _header_column(headers, 114, "u2", layout.endian)
-        unit = _UNIT_RE.search(text_header_text(probe.head[:TEXT_HEADER]))
+        units = _header_units(probe.head[:TEXT_HEADER])
         attrs = {
             "sample_format": FORMAT_NAMES[layout.format_code],
             "position_source": source,
@@ -467,8 +507,8 @@ class SegyFormat(Format):
                 dt=layout.dt,
                 start_ns=start_ns,
                 positions=positions,
-                units=unit.group(1) if unit else "",
-                quantity=quantity_of(unit.group(1) if unit else None),
+                units=units,
+                quantity=quantity_of(units or None),
                 attrs=attrs,
                 assumed=tuple(assumed),
             )

@@ -72,7 +72,7 @@ def test_index_real_files_in_ray_tasks_against_independent_readers(real_data, tm
     folder = _copy_real(real_data, tmp_path / "archive")
     (folder / "README.txt").write_text("Recordings of the Etna array and a Silixa test file.\n" * 4)
     cat = Catalogue(str(tmp_path / "cat"))
-    report = cat.update([str(folder)])
+    report = cat.update([str(folder)], in_process_files=0)  # Ray tasks however few the files
     assert report.listed == 4 and len(report.scanned) == 4 and report.unchanged == 0 and report.batches == 1
     rows = _by_path(cat)
     assert set(rows) == {"small_channel_patch.sgy", "etna_9n_3chan_10s.mseed", "silixa_h5_1.hdf5", "README.txt"}
@@ -1092,3 +1092,74 @@ def test_a_watch_keeps_its_rows_while_another_update_holds_the_catalogue(tmp_pat
     _sgy(inbox / "b.sgy", T0 + 2 * NS, seconds=2.0)
     assert watcher.poll() == 0 and watcher.poll() == 1
     assert sorted(_by_path(Catalogue(where))) == ["a.sgy", "b.sgy"]  # both committed once the lock was free
+
+
+def test_local_listing_is_fsspecs(tmp_path):
+    """The catalogue's listing walks local folders with os.scandir: the same folders, files
+    and entries (size, type, mtime, links) as fsspec's walk, and url_to_fs's short way for
+    absolute paths gives fsspec's answer."""
+    import fsspec
+
+    from raydas import fsutil
+
+    root = tmp_path / "tree"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    (root / "empty").mkdir()
+    for i, rel in enumerate(["x.sgy", "a/y.h5", "a/b/z.bin", ".dot", ".hidden/h.sgy", "empty/../w.txt"]):
+        (root / rel).write_bytes(b"x" * (i + 1))
+    os.symlink(root / "x.sgy", root / "a" / "link.sgy")
+    os.symlink(root / "a" / "b", root / "dirlink")
+    os.symlink(root / "missing", root / "broken")
+    fs = fsspec.filesystem("file")
+    ours = [(r, d, f) for r, d, f in fsutil._walk_local(str(root))]
+    theirs = [(r, d, f) for r, d, f in fs.walk(str(root), detail=True)]
+    assert sorted(ours, key=lambda w: w[0]) == sorted(theirs, key=lambda w: w[0])
+    assert {w[0] for w in ours} == {
+        str(root),
+        str(root / "a"),
+        str(root / "a" / "b"),
+        str(root / ".hidden"),
+        str(root / "empty"),
+    }
+    assert ours[0][2]["x.sgy"]["size"] == 1 and ours[0][2]["broken"]["size"] == 0
+    for url in (str(root), str(root) + "/", "/", str(root / "a*" / "?.h5"), "/odd dir/x:y.sgy"):
+        fs1, path1 = fsspec.core.url_to_fs(url)
+        fs2, path2 = fsutil.url_to_fs(url)
+        assert (type(fs1), path1) == (type(fs2), path2), url
+    # the index sees what a walk sees (hidden names excluded), each file with its listed size
+    listing = Catalogue(tmp_path / "cat")._list([str(root)])
+    expected = {str(root / "x.sgy"), str(root / "a" / "y.h5"), str(root / "a" / "b" / "z.bin"), str(root / "w.txt")}
+    expected |= {str(root / "a" / "link.sgy"), str(root / "dirlink"), str(root / "broken")}
+    assert set(listing) == expected
+    assert listing[str(root / "a" / "b" / "z.bin")].size == 3
+
+
+def test_a_few_local_files_are_scanned_without_ray(tmp_path, monkeypatch):
+    """Up to IN_PROCESS_FILES local files to open are scanned here: no Ray is asked for
+    (cluster.connect is never called); with in_process_files=0 or files_per_task given, Ray is."""
+    from raydas import catalogue as catalogue_module
+    from raydas.runtime import cluster
+
+    class NoRay(Exception):
+        pass
+
+    def no_ray(*args, **kwargs):
+        raise NoRay("Ray was asked for")
+
+    monkeypatch.setattr(cluster, "connect", no_ray)
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for i in range(3):
+        _sgy(folder / f"f{i}.sgy", T0 + i * 10 * NS)
+    cat = Catalogue(str(tmp_path / "cat"))
+    assert catalogue_module.IN_PROCESS_FILES >= 3
+    report = cat.update([str(folder)])
+    assert len(report.scanned) == 3 and report.errors == 0
+    assert sorted(r["samples"] for r in _rows(cat)) == [1000, 1000, 1000]  # 10 s at 100 Hz, as _sgy writes
+    _sgy(folder / "f3.sgy", T0 + 30 * NS)
+    with pytest.raises(NoRay):
+        cat.update([str(folder)], in_process_files=0)
+    with pytest.raises(NoRay):
+        cat.update([str(folder)], files_per_task=1)
+    assert cat.update([str(folder)]).scanned == [str(folder / "f3.sgy")]

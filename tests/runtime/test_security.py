@@ -503,6 +503,45 @@ def test_redact_scrubs_every_secret_shaped_key_url_and_text():
     assert redact({"key": "/Acquisition/Raw[0]"}, keys=False) == {"key": "/Acquisition/Raw[0]"}
 
 
+def _redact_every_rule(text: str) -> str:
+    """:func:`redact`'s rules on a text, all applied (no short way): the reference."""
+    from raydas import config
+
+    return config._apply_rules(text, config._env_secrets())
+
+
+def test_redact_short_way_leaves_only_texts_no_rule_changes(monkeypatch):
+    """redact skips its regular expressions for texts that cannot hold a credential: on
+    every secret form, near-miss and plain text (paths, headers, JSON attrs), in any case
+    and with separators inside the names, it gives what applying every rule gives."""
+    from raydas import config
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIK7MDENGbPxRfiCYzz")
+    texts = [t for t, _ in _text_forms()] + [u for u, _ in _url_forms("h")]
+    texts += [f"{k}={_secret(i)}" for i, k in enumerate(SECRET_KEYS)]
+    texts += [f'{{"{k}": "{_secret(i)}"}}' for i, k in enumerate(SECRET_KEYS)]
+    texts += [
+        "/data/archive/000/shot_000001.sgy",
+        '{"sample_format":"IBM float32","position_source":"channel index","byte_order":"big"}',
+        "Pass-Word = hunter22 and ACCESS_KEY_ID: AKIAABCDEFGHIJKLMNOP",
+        "x-api.KEY=zzzzzzzz&y=1",
+        "ftp://user:pw@host/x",
+        "AUTHORIZATION: BEARER abcdefgh12345678",
+        "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+        "the key wJalrXUtnFEMIK7MDENGbPxRfiCYzz leaked",
+        "S.I.G=abc",
+        "APİ_KEY=abcdefgh and PASSWÖRD=abcdefgh, Kelvin \u212aey=abcdefgh",
+        "signal 12:00:00 basic checks; token expired; author=Smith; keyboard=us",
+        "record key: /Acquisition/Raw[0]",
+        "",
+    ]
+    for text in texts:
+        assert config.redact(text) == _redact_every_rule(text), text
+        assert config.redact_many([text, text]) == [_redact_every_rule(text)] * 2, text
+    plain = ["/data/archive/000/shot_000001.sgy", '{"byte_order":"big","revision":2}', "C 1 DATE 2024-12-20"]
+    assert not any(config._may_hold_secret(t, config._env_secrets()) for t in plain)
+
+
 @pytest.fixture
 def http_host(tmp_path):
     """A loopback HTTP server (query strings and fragments ignored) serving a small file
