@@ -198,6 +198,7 @@ def test_config_errors_come_before_any_work(demo_files, tmp_path):
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_distpy_two_stages_from_the_cli(ray_session, tmp_path, capsys):
     """distpy's CASE00 flow: `raydas ingest sgyConfig.json`, then `raydas process strainrate2fbeConfig.json`,
     on SEG-Y at the 10 kHz of that config (its noise-log bands start at 200, 600 and 1000 Hz: at 1 kHz the
