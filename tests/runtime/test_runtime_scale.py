@@ -166,7 +166,7 @@ def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
     """An actor killed with chunks in flight: they go to another actor; every writer's files
     (and the chunk store's) are byte for byte a clean run's, and every file is counted once."""
     res = tmp_path / "res"
-    r = Run(_cfg(demo_files, res, chunk_seconds=0.5, processing=ALL_WRITERS, store=str(res / "store")), progress=False)
+    r = Run(_cfg(demo_files, res, chunk_seconds=1.0, processing=ALL_WRITERS, store=str(res / "store")), progress=False)
     killed = []
 
     def on_result(plan, result, failure):
@@ -180,20 +180,20 @@ def test_processor_actor_killed_mid_run(ray_session, demo_files, tmp_path):
     r.on_result = on_result
     report = r.execute()
     assert killed and report.chunks_resent >= 1  # the kill hit chunks in flight, which were re-sent
-    assert report.ok and report.chunks_done == 24
-    assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 24  # once, in order
+    assert report.ok and report.chunks_done == 12
+    assert r.driver.delivered == sorted(r.driver.delivered) and len(set(r.driver.delivered)) == 12  # once, in order
     files = _snapshot(res)
     results = [f for f in files if not f.startswith("store/")]
-    assert report.outputs_written == len(results) == 24 * 5 + 4  # 5 writers' files per chunk, + 2 npy folders' axes
-    clean_cfg = _cfg(demo_files, tmp_path / "clean", chunk_seconds=0.5, processing=ALL_WRITERS,
+    assert report.outputs_written == len(results) == 12 * 5 + 4  # 5 writers' files per chunk, + 2 npy folders' axes
+    clean_cfg = _cfg(demo_files, tmp_path / "clean", chunk_seconds=1.0, processing=ALL_WRITERS,
                      store=str(tmp_path / "clean" / "store"))  # fmt: skip
     clean = run(clean_cfg, progress=False)
     assert clean.outputs_written == report.outputs_written
     _assert_same_files(files, _snapshot(tmp_path / "clean"))
     folder = tmp_path / "res" / "NoiseLog" / LABEL
     names = sorted(os.listdir(folder), key=lambda n: float(n.removesuffix(".fbe")))
-    assert len(names) == 24 and not any(n.startswith(".") for n in names)
-    for name, expected in zip(names, _rms_by_chunk(demo_files, 0.5)):
+    assert len(names) == 12 and not any(n.startswith(".") for n in names)
+    for name, expected in zip(names, _rms_by_chunk(demo_files, 1.0)):
         np.testing.assert_allclose(parse_fbe((folder / name).read_bytes())[3][:, 0], expected, rtol=1e-5)
 
 
