@@ -23,13 +23,17 @@ from raydas.runtime import cluster as raydas_cluster
 
 
 def layout(args: dict) -> dict:
-    """Device and actor layout with no GPU, then with a (logical) GPU node added."""
+    """Device and actor layout on one cluster as it grows: a head that schedules nothing (an autoscaling
+    cluster before it has scaled), then a CPU node (no GPU), then a (logical) GPU node."""
     out: dict = {}
-    cluster = Cluster(
-        initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 0, "object_store_memory": 150 * 2**20}
-    )
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 100 * 2**20})
     ray.init(address=cluster.address, log_to_driver=False)
     try:
+        # CPU: 0 head alone (autoscaler not yet scaled up)
+        out["empty_cpu_layout"] = runtime.actor_layout(RayOptions(), "cpu")
+        out["empty_gpu_layout"] = runtime.actor_layout(RayOptions(), "gpu")
+        cluster.add_node(num_cpus=2, num_gpus=0, object_store_memory=150 * 2**20)
+        cluster.wait_for_nodes()
         opts = RayOptions()
         out["cpu_device"] = runtime.choose_device("auto")
         out["cpu_layout"] = runtime.actor_layout(opts, out["cpu_device"])
@@ -75,15 +79,6 @@ def layout(args: dict) -> dict:
         except RaydasError as exc:
             out["gpu_fake_error"] = str(exc)
         out["gpu_fake_seconds"] = time.monotonic() - t0
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
-    # an autoscaling cluster before it has scaled: only a head that schedules nothing (CPU: 0)
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": 100 * 2**20})
-    ray.init(address=cluster.address, log_to_driver=False)
-    try:
-        out["empty_cpu_layout"] = runtime.actor_layout(RayOptions(), "cpu")
-        out["empty_gpu_layout"] = runtime.actor_layout(RayOptions(), "gpu")
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -28,7 +28,7 @@ SKIPPED = {
     "raydas watch ": "runs until stopped (Ctrl-C)",
     "synthetic://?seconds=1800": "a load test: half an hour of 500 channels at 1 kHz",
 }
-#: what a fresh clone does not have (git-ignored, or git's own)
+#: what a fresh clone does not have (git-ignored, or git's own), also where git is not at hand
 NOT_IN_A_CLONE = (".git", ".venv", "raydas-demo", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache")
 NOT_IN_A_CLONE += (".hypothesis", "build", "dist")
 #: the folder the README's commands write into, relative to the copy
@@ -75,9 +75,31 @@ def test_the_newcomer_commands_and_every_skip_name_a_readme_line():
 
 
 # --- running it --------------------------------------------------------------------------------------
+def _ignored_by_git() -> set[str]:
+    """The checkout's git-ignored paths (caches such as ``benchmarks/.cache/``, the benchmarks' own
+    interpreters: a gigabyte), absolute; none when the checkout is no git repository."""
+    try:
+        listed = subprocess.run(
+            ["git", "-C", REPO, "ls-files", "--others", "--ignored", "--exclude-standard", "--directory"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {os.path.join(REPO, line.rstrip("/")) for line in listed.splitlines() if line.strip()}
+
+
 def _copy_of_the_repository(into: Path) -> Path:
     copy = into / "raydas"
-    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(*NOT_IN_A_CLONE), symlinks=True)
+    by_name = shutil.ignore_patterns(*NOT_IN_A_CLONE)
+    ignored = _ignored_by_git()
+
+    def not_in_a_clone(folder: str, names: list[str]) -> set[str]:
+        return set(by_name(folder, names)) | {n for n in names if os.path.join(folder, n) in ignored}
+
+    shutil.copytree(REPO, copy, ignore=not_in_a_clone, symlinks=True)
     return copy
 
 

@@ -199,35 +199,24 @@ def test_config_errors_come_before_any_work(demo_files, tmp_path):
 
 
 @pytest.mark.slow
-def test_distpy_two_stages_from_the_cli(tmp_path):
+def test_distpy_two_stages_from_the_cli(ray_session, tmp_path, capsys):
     """distpy's CASE00 flow: `raydas ingest sgyConfig.json`, then `raydas process strainrate2fbeConfig.json`,
     on SEG-Y at the 10 kHz of that config (its noise-log bands start at 200, 600 and 1000 Hz: at 1 kHz the
-    records are refused at planning, their top bands lying beyond Nyquist)."""
-    import subprocess
-    import sys
-
+    records are refused at planning, their top bands lying beyond Nyquist). The CLI's own ``main``, on the
+    session's Ray (``python -m raydas`` on a private Ray: the README test runs these two commands so)."""
     from raydas.apps import demo
+    from raydas.apps.cli import main as cli_main
 
     shutil.copytree(os.path.join(REPO, "configs/distpy"), tmp_path / "cfg")
     archive = tmp_path / "cfg" / "archive" / "2020prj0001" / "sgy"
     demo_files = demo.generate(str(archive), files=3, seconds=4.0, channels=8, sample_rate=10_000.0)
-    cli = [sys.executable, "-m", "raydas"]
-    ingest = subprocess.run(
-        cli + ["ingest", str(tmp_path / "cfg" / "sgyConfig.json"), "--no-progress", "--num-cpus", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert ingest.returncode == 0, ingest.stderr
+    assert cli_main(["ingest", str(tmp_path / "cfg" / "sgyConfig.json"), "--no-progress"]) == 0, capsys.readouterr()
+    assert "12 processed" in capsys.readouterr().out
     store = tmp_path / "cfg" / "scratch" / "2020prj0001" / "sgy_data"
     assert (store / "manifest.parquet").exists() and len(list(store.glob("*.npy"))) == 12 + 1  # + measured_depth
-    process = subprocess.run(
-        cli + ["process", str(tmp_path / "cfg" / "strainrate2fbeConfig.json"), "--no-progress", "--num-cpus", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert process.returncode == 0, process.stderr
+    code = cli_main(["process", str(tmp_path / "cfg" / "strainrate2fbeConfig.json"), "--no-progress"])
+    assert code == 0, capsys.readouterr()
+    assert "12 processed" in capsys.readouterr().out
     out = tmp_path / "cfg" / "projects" / "2020prj0001" / "witsml" / "NoiseLog"
     assert len(list(out.glob("*.fbe"))) == 12
     t_ns, curves, depth, values = parse_fbe(sorted(out.glob("*.fbe"))[0].read_bytes())
