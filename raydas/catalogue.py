@@ -1613,7 +1613,7 @@ def _scan_groups(groups: list[list[FileStamp]], options, use_ray: bool, ray_opti
 
     connection = cluster.connect(ray_options or RayOptions())
     try:
-        task = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=[OSError])(scan_stamps)
+        task = ray.remote(num_cpus=cluster.task_cpus(1.0), max_retries=2, retry_exceptions=[OSError])(scan_stamps)
         limit = max(2, 2 * int(ray.cluster_resources().get("CPU", 1) or 1))
         waiting = {}
         queue = list(groups)

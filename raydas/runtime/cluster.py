@@ -275,6 +275,20 @@ def choose_device(requested: str) -> str:
     return "gpu" if gpus >= 1 else "cpu"
 
 
+def task_cpus(wanted: float = 1.0) -> float:
+    """CPUs a task with no processor actors beside it (ingest, catalogue scans) asks for:
+    ``wanted`` when the cluster has them free, or has no CPU yet (an autoscaling head
+    with CPU: 0: the demand makes the autoscaler add CPU nodes); else 0, so that the
+    task shares the CPUs that long-lived actors hold (the warm processor actors of
+    ``raydas up`` hold every CPU of the machine) instead of waiting for them for ever."""
+    import ray
+
+    if float(ray.cluster_resources().get("CPU", 0)) == 0 or float(ray.available_resources().get("CPU", 0)) >= wanted:
+        return wanted
+    log.info("the cluster's CPUs are held by actors (warm processor actors?): tasks share them")
+    return 0.0
+
+
 class ActorLayout(NamedTuple):
     """How a run's processor actors sit on the cluster.
 

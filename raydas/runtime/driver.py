@@ -34,6 +34,7 @@ from typing import Any
 from ..errors import FormatError, PlanError, RaydasError
 from ..formats.chunkstore import ChunkStore, StoredChunk
 from ..recording import ChunkPlan
+from . import cluster
 from .actors import ActorPool, ProcessorSetup, SetupMissing, remote_ingest
 from .progress import MemorySampler, Progress
 from .reduce import StackKeeper
@@ -130,7 +131,7 @@ class Driver:
             report.device, report.actors = pool.device, len(pool)
             self.ingest_cpus = pool.ingest_cpus
         else:
-            self.ingest_cpus = 1.0
+            self.ingest_cpus = cluster.task_cpus(1.0)
         self.read_in_actor = pool is not None and store is None and pool.device == "cpu"
         self.window = in_flight or max(2, 2 * max(1, len(pool) if pool else 0))
         report.in_flight = self.window

@@ -133,6 +133,37 @@ def test_ingest_then_process_through_the_chunk_store(ray_session, demo_files, tm
         np.testing.assert_allclose(a[3], b[3], rtol=1e-6)
 
 
+def test_ingest_and_index_share_the_cpus_that_warm_actors_hold(ray_session, demo_files, tmp_path):
+    """``raydas up`` leaves warm processor actors holding every CPU of the machine: ingest
+    tasks and catalogue scans (no processor actors of their own) share those CPUs instead
+    of waiting for ever for a free one. Before, both hung."""
+    import threading
+
+    import ray
+
+    from raydas.catalogue import Catalogue
+
+    holder = ray.remote(num_cpus=ray.cluster_resources()["CPU"])(type("Warm", (), {"ping": lambda self: 1}))
+    warm = holder.remote()
+    try:
+        ray.get(warm.ping.remote(), timeout=60)  # it holds every CPU now
+        outcome = {}
+
+        def work():
+            config = RunConfig(input=demo_files, output=str(tmp_path / "unused"), store=str(tmp_path / "store"))
+            outcome["ingest"] = run(config, mode="ingest", progress=False)
+            outcome["index"] = Catalogue(str(tmp_path / "cat")).update(demo_files, files_per_task=1)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        thread.join(timeout=240)
+        assert not thread.is_alive(), "ingest or index is waiting for CPUs that the warm actors hold"
+        assert outcome["ingest"].chunks_done == 12
+        assert len(outcome["index"].scanned) == len(demo_files)
+    finally:
+        ray.kill(warm)
+
+
 def test_distpy_configs_run_unchanged(ray_session, tmp_path):
     """distpy's processing system config + its noise-log graph, on distpy's float64 1-s chunks."""
     shutil.copytree(os.path.join(REPO, "configs/distpy"), tmp_path / "cfg")
