@@ -393,8 +393,8 @@ def adopt(segments: dict[str, dict[str, str]], wanted: dict[str, str]) -> tuple[
         Adopted segments are disjoint, and hold only planned chunks with their
         current tokens; larger segments first, so that a merged segment wins over
         the pieces it was merged from (a run killed while compacting). The rest
-        are set aside: their chunks (those not in an adopted segment) are
-        computed again.
+        are set aside (left in place): their chunks (those not in an adopted
+        segment) are computed again.
     """
     adopted: list[str] = []
     covered: set[str] = set()

@@ -232,7 +232,9 @@ class Driver:
         if stacks is None or pool is None:
             return
         for a in range(len(pool)):
-            if pool.ready[a] and stacks.due(a, force):
+            if not pool.ready[a] and stacks.live.get(a):  # it died or restarted: what it held is gone
+                self._restack(stacks.lost(a))
+            elif pool.ready[a] and stacks.due(a, force):
                 name = stacks.name_next(a)
                 stacks.sent(pool.checkpoint(a, name), a, name)
 

@@ -309,7 +309,8 @@ class RunStacks:
     def prepare(self, plans) -> None:
         """Give each plan its token, and adopt the checkpoint segments of earlier runs of
         this graph that hold only planned chunks made the same way (their chunks are
-        not added to a stack again); segments set aside are removed.
+        not added to a stack again); the others are left in place, unread (a run of
+        another span of the same graph may want them).
 
         Raises
         ------
@@ -321,12 +322,9 @@ class RunStacks:
         found = self._segments_on_storage()
         headers = {name: read_segment(url, header_only=True).tokens() for name, url in found.items()}
         self.adopted, self.set_aside = adopt(headers, {p.output_id: p.reduce_token for p in plans})
-        for name in self.set_aside:
-            fs, path = url_to_fs(found[name])
-            fs.rm(path)
         self.keeper.sealed = {c for name in self.adopted for c in headers[name]}
         if self.set_aside:
-            log.info("set aside %d checkpoint segment(s) of another plan or inputs", len(self.set_aside))
+            log.info("%d checkpoint segment(s) of another plan or inputs left aside", len(self.set_aside))
 
     def _segments_on_storage(self) -> dict[str, str]:
         folder = self.sink.url(f"{run_folder(self.run_key)}/segments")
