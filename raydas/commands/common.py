@@ -93,3 +93,9 @@ def one_per(values: list, others: list, name: str, other_name: str, what: str) -
         raise ValueError(
             f"{name} has {len(values)} value(s) but {other_name} has {len(others)}: give one of each per {what}"
         )
+
+
+def safe_divide(xp, num, den):
+    """``num / den``, 0 where ``den`` is 0."""
+    zero = den == 0
+    return xp.where(zero, 0, num / xp.where(zero, 1, den))

@@ -33,7 +33,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from ..backend import fft_module, ndimage_module, to_host
 from . import register
 from .base import VIBRATION, ArrayMeta, Command, Coordinate, Layout, Params
-from .common import need_at_least
+from .common import need_at_least, safe_divide
 
 #: spectra of at most this many complex values are formed at once by ``xcorr`` and ``dispersion``
 BLOCK_VALUES = 1 << 22
@@ -61,12 +61,6 @@ def _smooth_over_frequency(xp, a, width_hz: float, df: float):
     if bins == 1:
         return a
     return ndimage_module(xp).uniform_filter1d(a, bins, axis=-1, mode="nearest")
-
-
-def _safe_divide(xp, num, den):
-    """``num / den``, 0 where ``den`` is 0."""
-    zero = den == 0
-    return xp.where(zero, 0, num / xp.where(zero, 1, den))
 
 
 # --- preprocessing ----------------------------------------------------------------------------------------------
@@ -196,7 +190,7 @@ class Whiten(Command):
         df = ctx.sample_rate / n
         f = xp.arange(X.shape[1], dtype=xp.float64) * df
         amplitude = _smooth_over_frequency(xp, xp.abs(X), self.params.smooth_hz, df)
-        Y = _safe_divide(xp, X, amplitude) * self.weights(xp, f)
+        Y = safe_divide(xp, X, amplitude) * self.weights(xp, f)
         return fft.irfft(Y, n=n, axis=1).astype(xp.float32)
 
 
@@ -244,7 +238,7 @@ class RunningAbsMean(Command):
     def apply(self, xp, x, ctx):
         a = xp.abs(x.astype(xp.float64))
         w = ndimage_module(xp).uniform_filter1d(a, self.window_samples(ctx.sample_rate), axis=1, mode="nearest")
-        return _safe_divide(xp, x.astype(xp.float64), w).astype(xp.float32)
+        return safe_divide(xp, x.astype(xp.float64), w).astype(xp.float32)
 
 
 # --- correlation ------------------------------------------------------------------------------------------------
@@ -381,7 +375,7 @@ class XCorr(Command):
                 else:
                     den = amplitude[s] * amplitude[s]
                 den = den + self.params.water_level * den.mean(axis=1, keepdims=True)
-                C = _safe_divide(xp, C, den).astype(xp.complex64, copy=False)
+                C = safe_divide(xp, C, den).astype(xp.complex64, copy=False)
             c = fft.irfft(C, n=nfft, axis=1)
             out[start : start + block, :lag] = c[:, nfft - lag :]
             out[start : start + block, lag:] = c[:, : lag + 1]
@@ -539,7 +533,7 @@ class Dispersion(Command):
         if i2 <= i1:
             return xp.zeros((len(v), 0), dtype=xp.float32)
         U = fft.rfft(traces.astype(xp.float64), axis=1)[:, i1:i2]
-        unit = _safe_divide(xp, U, xp.abs(U))  # (traces, freqs)
+        unit = safe_divide(xp, U, xp.abs(U))  # (traces, freqs)
         f = xp.asarray(np.arange(i1, i2) * (ctx.sample_rate / n))
         xs = xp.asarray(offsets)
         image = xp.empty((len(v), i2 - i1), dtype=xp.float64)
@@ -551,7 +545,7 @@ class Dispersion(Command):
             image[start : start + block] = xp.abs((phase * unit[None]).sum(axis=1)) / max(1, traces.shape[0])
         if self.params.normalize:
             peak = image.max(axis=0, keepdims=True)
-            image = _safe_divide(xp, image, peak)
+            image = safe_divide(xp, image, peak)
         return image.astype(xp.float32)
 
     def out_meta(self, x, out, ctx):

@@ -39,6 +39,7 @@ from pydantic import Field
 from ..backend import fft_module
 from . import register
 from .base import Command, Params
+from .common import safe_divide
 
 #: how a stack is formed
 STACK_METHODS = ("linear", "pws", "robust")
@@ -107,7 +108,7 @@ def unit_phasor(xp, x):
     being the instantaneous phase of the analytic signal; 0 where the envelope is 0."""
     if x.dtype.kind == "c":  # a complex value's phase is its own
         magnitude = xp.abs(x)
-        return xp.where(magnitude > 0, x / xp.where(magnitude > 0, magnitude, 1.0), 0)
+        return safe_divide(xp, x, magnitude)
     fft = fft_module(xp)
     n = x.shape[-1]
     weights = np.zeros(n)
@@ -119,7 +120,7 @@ def unit_phasor(xp, x):
         weights[1 : (n + 1) // 2] = 2.0
     analytic = fft.ifft(fft.fft(x.astype(xp.float64), axis=-1) * xp.asarray(weights), axis=-1)
     envelope = xp.abs(analytic)
-    return xp.where(envelope > 0, analytic / xp.where(envelope > 0, envelope, 1.0), 0)
+    return safe_divide(xp, analytic, envelope)
 
 
 def linear_stack(total, count: int):
@@ -140,7 +141,7 @@ def robust_stack(xp, items, epsilon: float = 1e-6, max_iterations: int = 10):
     stack = xp.median(d, axis=0)
     for _ in range(max_iterations):
         norm = xp.sqrt((stack * stack).sum(axis=-1, keepdims=True))
-        unit = xp.where(norm > 0, stack / xp.where(norm > 0, norm, 1.0), 0)
+        unit = safe_divide(xp, stack, norm)
         c = (d * unit[None]).sum(axis=-1, keepdims=True)  # (chunks, rows, 1)
         residual = d - c * unit[None]
         d_norm = xp.sqrt((d * d).sum(axis=-1, keepdims=True))

@@ -131,9 +131,7 @@ class StackKeeper:
         fs, path = url_to_fs(url)
         if not fs.exists(path):
             return
-        with fs.open(path, "rb") as fh:
-            chunks = Partial.from_file(fh, url, header_only=True).chunk_ids()
-        self.sealed.update(chunks)
+        self.sealed.update(read_segment(url, header_only=True).chunk_ids())
         self.segments.append(name)
 
     # --- checkpoints ----------------------------------------------------------------------------------
